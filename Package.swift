@@ -1,0 +1,40 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "FlatVec",
+    products: [
+        .library(name: "FlatVecCore", targets: ["FlatVecCore"]),
+        .library(name: "FlatVecFormats", targets: ["FlatVecFormats"]),
+        .executable(name: "flatvec", targets: ["flatvec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // System BLAS (OpenBLAS on Debian through the libblas.so.3 alternative).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // Small C kernels: CPU feature detection, CRC32C, threshold scans, OpenBLAS runtime queries.
+        .target(
+            name: "CFlatVecKernels",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        // The index: no networking, no I/O beyond snapshots.
+        .target(
+            name: "FlatVecCore",
+            dependencies: ["CBLAS", "CFlatVecKernels"]
+        ),
+        // Vector file formats: .npy, .fvecs, .ivecs.
+        .target(name: "FlatVecFormats"),
+        .executableTarget(
+            name: "flatvec",
+            dependencies: [
+                "FlatVecCore",
+                "FlatVecFormats",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore"]),
+        .testTarget(name: "FlatVecFormatsTests", dependencies: ["FlatVecFormats"]),
+    ]
+)

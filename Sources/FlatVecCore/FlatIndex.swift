@@ -1,0 +1,231 @@
+#if canImport(Dispatch)
+import Dispatch
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An exact flat inner-product (or cosine) index with live upsert and removal.
+///
+/// Vectors live in fixed-size chunks that double as BLAS blocks: adding never copies stored
+/// vectors, removal moves the last row into the hole (O(d)), and any number of searches run in
+/// parallel with adds and removes. Searches take the reader lock one chunk at a time, so a writer
+/// waits for at most one chunk's worth of work, and readers wait only for the append itself.
+///
+/// ```swift
+/// let index = try FlatIndex(dimension: 512)
+/// try index.add(VectorBatch(dimension: 512, ids: [1], labels: [7], vectors: embedding))
+/// let hits = try index.search(query, options: SearchOptions(k: 5))
+/// ```
+public final class FlatIndex: @unchecked Sendable {
+    // @unchecked: all mutable state (`rows`) is guarded by `lock`.
+
+    /// Largest dimension accepted (pgvector's limit).
+    public static let maximumDimension = 16_000
+    /// Largest payload, in bytes.
+    public static let maximumPayloadBytes = 65_536
+
+    /// Tuning knobs of an index.
+    public struct Configuration: Sendable, Equatable {
+        /// Threads one search may use; defaults to the number of active cores.
+        public var searchThreads: Int
+
+        /// Creates a configuration.
+        /// - Parameter searchThreads: Threads one search may use; at least 1.
+        public init(searchThreads: Int = FlatIndex.defaultSearchThreads) {
+            self.searchThreads = max(1, searchThreads)
+        }
+    }
+
+    /// The number of active processors.
+    public static var defaultSearchThreads: Int {
+        #if canImport(Glibc)
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #else
+        return 1
+        #endif
+    }
+
+    /// Components per vector.
+    public let dimension: Int
+    /// How scores are computed.
+    public let metric: Metric
+    /// The configuration the index was created with.
+    public let configuration: Configuration
+
+    let lock = ReadWriteLock()
+    var rows: ChunkedRows
+
+    /// Creates an empty index.
+    /// - Parameters:
+    ///   - dimension: Components per vector, 1 to ``maximumDimension``.
+    ///   - metric: Inner product (default) or cosine.
+    ///   - configuration: Tuning knobs.
+    /// - Throws: ``FlatVecError/Code/invalidArgument`` for a dimension out of range.
+    public init(
+        dimension: Int,
+        metric: Metric = .innerProduct,
+        configuration: Configuration = Configuration()
+    ) throws(FlatVecError) {
+        guard (1...Self.maximumDimension).contains(dimension) else {
+            throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(Self.maximumDimension)")
+        }
+        BLASRuntime.prepareForSearch()
+        self.dimension = dimension
+        self.metric = metric
+        self.configuration = configuration
+        self.rows = ChunkedRows(dimension: dimension)
+    }
+
+    /// Number of vectors stored.
+    public var count: Int { lock.withReaderLock { rows.count } }
+
+    /// Whether `id` is stored.
+    public func contains(id: Int64) -> Bool { lock.withReaderLock { rows.row(of: id) != nil } }
+
+    /// Memory and layout figures.
+    public var statistics: IndexStatistics {
+        lock.withReaderLock {
+            IndexStatistics(
+                count: rows.count,
+                dimension: dimension,
+                metric: metric,
+                chunkCount: rows.chunks.count,
+                rowsPerChunk: rows.rowsPerChunk,
+                memoryBytes: rows.memoryBytes,
+                payloadBytes: rows.payloadBytes
+            )
+        }
+    }
+
+    /// Upserts a batch: ids already present are replaced, others appended. All or nothing.
+    ///
+    /// Validation and normalisation happen before the writer lock is taken; the lock is held only
+    /// for copying the prepared rows in.
+    /// - Parameter batch: The vectors.
+    /// - Throws: ``FlatVecError`` with `dimensionMismatch`, `invalidVector`, `duplicateID`,
+    ///   `limitExceeded` or `invalidArgument`, naming the culprit; the index is unchanged.
+    public func add(_ batch: VectorBatch) throws(FlatVecError) {
+        let prepared = try prepare(batch)
+        guard !batch.isEmpty else { return }
+        prepared.withUnsafeBufferPointer { vectors in
+            lock.withWriterLock {
+                for i in 0..<batch.count {
+                    rows.upsert(
+                        id: batch.ids[i],
+                        label: batch.labels[i],
+                        vector: vectors.baseAddress! + i * dimension,
+                        payload: batch.payloads.isEmpty ? nil : batch.payloads[i]
+                    )
+                }
+            }
+        }
+    }
+
+    /// Removes vectors by id. All or nothing: if any id is unknown, nothing is removed.
+    /// - Parameter ids: The ids to remove, each once.
+    /// - Throws: ``FlatVecError/Code/unknownID`` naming the unknown ids,
+    ///   ``FlatVecError/Code/duplicateID`` if an id is listed twice.
+    public func remove(ids: [Int64]) throws(FlatVecError) {
+        if ids.count > 1 {
+            var seen = Set<Int64>(minimumCapacity: ids.count)
+            for id in ids where !seen.insert(id).inserted {
+                throw FlatVecError(.duplicateID, "id \(id) appears twice in one remove request")
+            }
+        }
+        let unknown: [Int64] = lock.withWriterLock {
+            let unknown = ids.filter { rows.row(of: $0) == nil }
+            if unknown.isEmpty {
+                for id in ids { rows.remove(id: id) }
+            }
+            return unknown
+        }
+        if !unknown.isEmpty {
+            throw FlatVecError(.unknownID, "unknown \(Self.describe(ids: unknown)); nothing was removed")
+        }
+    }
+
+    /// Removes every vector.
+    public func removeAll() {
+        let fresh = ChunkedRows(dimension: dimension)
+        let old: ChunkedRows = lock.withWriterLock {
+            let old = rows
+            rows = fresh
+            return old
+        }
+        // Chunks are freed here, outside the lock.
+        _ = old
+    }
+
+    /// Returns the stored vectors of `ids`, in the order asked.
+    /// - Parameter ids: The ids.
+    /// - Throws: ``FlatVecError/Code/unknownID`` naming the unknown ids.
+    public func get(ids: [Int64]) throws(FlatVecError) -> [StoredVector] {
+        var unknown: [Int64] = []
+        let found: [StoredVector] = lock.withReaderLock {
+            var found: [StoredVector] = []
+            found.reserveCapacity(ids.count)
+            for id in ids {
+                guard let row = rows.row(of: id) else {
+                    unknown.append(id)
+                    continue
+                }
+                let (chunk, offset) = rows.location(of: row)
+                found.append(
+                    StoredVector(
+                        id: id,
+                        label: chunk.labels[offset],
+                        vector: Array(UnsafeBufferPointer(start: chunk.vector(at: offset), count: dimension)),
+                        payload: chunk.payloads[offset]
+                    )
+                )
+            }
+            return found
+        }
+        if !unknown.isEmpty { throw FlatVecError(.unknownID, "unknown \(Self.describe(ids: unknown))") }
+        return found
+    }
+
+    /// Calls `body` with every stored row under the reader lock, in row order.
+    /// Writers wait until it returns, so keep `body` short of I/O waits.
+    /// - Parameter body: Receives id, label, vector and payload of each row.
+    public func forEachRow<E: Error>(
+        _ body: (_ id: Int64, _ label: Int64, _ vector: UnsafeBufferPointer<Float>, _ payload: [UInt8]?) throws(E) -> Void
+    ) throws(E) {
+        try lock.withReaderLock { () throws(E) in
+            for row in 0..<rows.count {
+                let (chunk, offset) = rows.location(of: row)
+                try body(
+                    chunk.ids[offset],
+                    chunk.labels[offset],
+                    UnsafeBufferPointer(start: chunk.vector(at: offset), count: dimension),
+                    chunk.payloads[offset]
+                )
+            }
+        }
+    }
+
+    static func describe(ids: [Int64]) -> String {
+        let shown = ids.prefix(10).map(String.init).joined(separator: ", ")
+        let noun = ids.count == 1 ? "id" : "ids"
+        return ids.count > 10 ? "\(noun) \(shown) and \(ids.count - 10) more" : "\(noun) \(shown)"
+    }
+}
+
+/// Size and layout of an index at one moment.
+public struct IndexStatistics: Sendable, Hashable {
+    /// Vectors stored.
+    public var count: Int
+    /// Components per vector.
+    public var dimension: Int
+    /// The metric.
+    public var metric: Metric
+    /// Chunks allocated.
+    public var chunkCount: Int
+    /// Rows per chunk.
+    public var rowsPerChunk: Int
+    /// Bytes held by vectors, ids, labels, payloads and the id map.
+    public var memoryBytes: Int
+    /// Bytes of payloads.
+    public var payloadBytes: Int
+}

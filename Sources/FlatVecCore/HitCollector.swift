@@ -1,0 +1,158 @@
+import CFlatVecKernels
+
+/// Keeps the best `k` hits of one query: a bounded heap with the worst hit at the root, so most
+/// scores are rejected by one comparison against ``admissionThreshold``.
+///
+/// With `groupByLabel` it keeps the best hit per label and the best `k` labels. In plain mode it can
+/// switch on id deduplication, needed only when a concurrent removal moved a row the search had
+/// already scored into a part it has not scored yet.
+struct HitCollector {
+    let k: Int
+    let floor: Float
+    let labelFilter: Set<Int64>?
+    let groupByLabel: Bool
+    let wantsPayload: Bool
+    let wantsVector: Bool
+    private(set) var heap: [SearchHit] = []
+    private var labelPosition: [Int64: Int] = [:]
+    private var memberIDs: Set<Int64>?
+
+    init(options: SearchOptions) {
+        k = options.k
+        floor = options.minScore ?? -.infinity
+        labelFilter = options.labels
+        groupByLabel = options.groupByLabel
+        wantsPayload = options.includePayloads
+        wantsVector = options.includeVectors
+        heap.reserveCapacity(min(k, 1024))
+    }
+
+    /// Scores below this cannot enter.
+    @inline(__always)
+    var admissionThreshold: Float {
+        heap.count < k ? floor : max(floor, heap[0].score)
+    }
+
+    /// Turns on id deduplication (plain mode; grouping dedupes by label already).
+    mutating func enableDeduplication() {
+        guard !groupByLabel, memberIDs == nil else { return }
+        memberIDs = Set(heap.map(\.id))
+    }
+
+    /// Offers the scores of rows `0 ..< count` of `chunk`.
+    /// - Parameter indices: Scratch space for `count` indices.
+    @inline(__always)
+    mutating func consume(
+        scores: UnsafePointer<Float>,
+        count: Int,
+        chunk: VectorChunk,
+        indices: UnsafeMutablePointer<UInt32>
+    ) {
+        let found = fv_select_at_least(scores, count, admissionThreshold, indices)
+        let wantsPayload = wantsPayload
+        let wantsVector = wantsVector
+        for j in 0..<found {
+            let offset = Int(indices[j])
+            let score = scores[offset]
+            guard score >= admissionThreshold else { continue }
+            let label = chunk.labels[offset]
+            if let labelFilter, !labelFilter.contains(label) { continue }
+            offer(score: score, id: chunk.ids[offset], label: label) {
+                SearchHit(
+                    id: chunk.ids[offset],
+                    label: label,
+                    score: score,
+                    payload: wantsPayload ? chunk.payloads[offset] : nil,
+                    vector: wantsVector
+                        ? Array(UnsafeBufferPointer(start: chunk.vector(at: offset), count: chunk.dimension)) : nil
+                )
+            }
+        }
+    }
+
+    /// Offers a finished hit (used to merge collectors).
+    mutating func offer(_ hit: SearchHit) {
+        guard hit.score >= admissionThreshold else { return }
+        offer(score: hit.score, id: hit.id, label: hit.label) { hit }
+    }
+
+    @inline(__always)
+    private mutating func offer(score: Float, id: Int64, label: Int64, make: () -> SearchHit) {
+        guard score >= floor else { return }
+        let probe = SearchHit(id: id, label: label, score: score)
+        if groupByLabel, let position = labelPosition[label] {
+            if probe.ranks(before: heap[position]) {
+                heap[position] = make()
+                siftDown(position)
+            }
+            return
+        }
+        if let memberIDs, memberIDs.contains(id) { return }
+        if heap.count < k {
+            heap.append(make())
+            note(inserted: heap.count - 1)
+            siftUp(heap.count - 1)
+        } else if probe.ranks(before: heap[0]) {
+            note(evicted: heap[0])
+            heap[0] = make()
+            note(inserted: 0)
+            siftDown(0)
+        }
+    }
+
+    @inline(__always)
+    private mutating func note(inserted position: Int) {
+        if groupByLabel { labelPosition[heap[position].label] = position }
+        memberIDs?.insert(heap[position].id)
+    }
+
+    @inline(__always)
+    private mutating func note(evicted hit: SearchHit) {
+        if groupByLabel { labelPosition[hit.label] = nil }
+        memberIDs?.remove(hit.id)
+    }
+
+    /// `a` is worse than `b`: it belongs nearer the root.
+    @inline(__always)
+    private func isWorse(_ a: Int, _ b: Int) -> Bool {
+        heap[b].ranks(before: heap[a])
+    }
+
+    private mutating func swapAt(_ a: Int, _ b: Int) {
+        heap.swapAt(a, b)
+        if groupByLabel {
+            labelPosition[heap[a].label] = a
+            labelPosition[heap[b].label] = b
+        }
+    }
+
+    private mutating func siftUp(_ start: Int) {
+        var child = start
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard isWorse(child, parent) else { return }
+            swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var parent = start
+        let n = heap.count
+        while true {
+            let left = 2 * parent + 1
+            guard left < n else { return }
+            var worst = left
+            let right = left + 1
+            if right < n && isWorse(right, left) { worst = right }
+            guard isWorse(worst, parent) else { return }
+            swapAt(worst, parent)
+            parent = worst
+        }
+    }
+
+    /// The hits, best first.
+    func sortedHits() -> [SearchHit] {
+        heap.sorted { $0.ranks(before: $1) }
+    }
+}

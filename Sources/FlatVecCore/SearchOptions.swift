@@ -1,0 +1,42 @@
+/// Options of a search.
+public struct SearchOptions: Sendable, Equatable {
+    /// Largest `k` a search accepts.
+    public static let maximumK = 10_000
+
+    /// Hits per query, 1 to ``maximumK``. Fewer return when the index or the filter holds fewer.
+    public var k: Int
+    /// Hits scoring below this are dropped, so fewer than `k` may return.
+    public var minScore: Float?
+    /// Only vectors with one of these labels are considered (an allow-list); nil for all.
+    public var labels: Set<Int64>?
+    /// The best hit per label, top `k` distinct labels ("which products", not "which images").
+    public var groupByLabel: Bool
+    /// Whether hits carry their payloads.
+    public var includePayloads: Bool
+    /// Whether hits carry their stored vectors (normalised under cosine).
+    public var includeVectors: Bool
+
+    /// Creates search options.
+    /// - Parameters:
+    ///   - k: Hits per query.
+    ///   - minScore: Drop hits scoring below this.
+    ///   - labels: Label allow-list.
+    ///   - groupByLabel: One hit per label.
+    ///   - includePayloads: Return payloads.
+    ///   - includeVectors: Return stored vectors.
+    public init(
+        k: Int = 10,
+        minScore: Float? = nil,
+        labels: Set<Int64>? = nil,
+        groupByLabel: Bool = false,
+        includePayloads: Bool = false,
+        includeVectors: Bool = false
+    ) {
+        self.k = k
+        self.minScore = minScore
+        self.labels = labels
+        self.groupByLabel = groupByLabel
+        self.includePayloads = includePayloads
+        self.includeVectors = includeVectors
+    }
+}

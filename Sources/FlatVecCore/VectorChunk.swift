@@ -1,0 +1,49 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A fixed-capacity block of rows: vectors (64-byte aligned, row-major, one BLAS block),
+/// ids, labels and payloads. Chunks never move or grow, so adding rows never copies stored vectors.
+final class VectorChunk: @unchecked Sendable {
+    // @unchecked: every access goes through FlatIndex's reader/writer lock.
+    let capacity: Int
+    let dimension: Int
+    let vectors: UnsafeMutablePointer<Float>
+    let ids: UnsafeMutablePointer<Int64>
+    let labels: UnsafeMutablePointer<Int64>
+    var payloads: [[UInt8]?]
+
+    init(capacity: Int, dimension: Int) {
+        self.capacity = capacity
+        self.dimension = dimension
+        var raw: UnsafeMutableRawPointer?
+        let bytes = capacity * dimension * MemoryLayout<Float>.stride
+        guard posix_memalign(&raw, 64, max(bytes, 64)) == 0, let raw else {
+            fatalError("FlatVec: out of memory allocating a chunk of \(bytes) bytes")
+        }
+        vectors = raw.bindMemory(to: Float.self, capacity: capacity * dimension)
+        ids = .allocate(capacity: capacity)
+        labels = .allocate(capacity: capacity)
+        payloads = []
+        payloads.reserveCapacity(capacity)
+    }
+
+    deinit {
+        free(vectors)
+        ids.deallocate()
+        labels.deallocate()
+    }
+
+    /// The first float of row `offset`.
+    @inline(__always)
+    func vector(at offset: Int) -> UnsafeMutablePointer<Float> {
+        vectors + offset * dimension
+    }
+
+    /// Bytes of vector, id and label storage (payloads not included).
+    var fixedBytes: Int { capacity * (dimension * 4 + 16) }
+}

@@ -1,0 +1,97 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Thin POSIX file access: whole-file reads into typed buffers and buffered writes.
+enum BinaryFile {
+    /// Reads the whole file.
+    static func readAll(_ path: String) throws(VectorFileError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ioError(path, "cannot open") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw ioError(path, "cannot stat") }
+        let size = Int(info.st_size)
+        var failure: VectorFileError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var done = 0
+            while done < size {
+                let n = read(fd, buffer.baseAddress! + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    failure = ioError(path, "read failed after \(done) of \(size) bytes")
+                    break
+                }
+                done += n
+            }
+            initialized = done
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
+    /// Writes `parts` one after another to `path`, replacing it.
+    static func write(_ path: String, parts: [UnsafeRawBufferPointer]) throws(VectorFileError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ioError(path, "cannot create") }
+        defer { close(fd) }
+        for part in parts {
+            var done = 0
+            while done < part.count {
+                let n = Glibc.write(fd, part.baseAddress! + done, part.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw ioError(path, "write failed") }
+                done += n
+            }
+        }
+    }
+
+    /// Writes a header then the raw bytes of `body` to `path`.
+    static func write<T>(_ path: String, _ header: [UInt8], _ body: [T]) throws(VectorFileError) {
+        let result: Result<Void, VectorFileError> = header.withUnsafeBytes { h in
+            body.withUnsafeBytes { b in
+                Result { () throws(VectorFileError) in try write(path, parts: [h, b]) }
+            }
+        }
+        try result.get()
+    }
+
+    static func ioError(_ path: String, _ what: String) -> VectorFileError {
+        VectorFileError(.io, path: path, "\(what): \(String(cString: strerror(errno)))")
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Little-endian 32-bit integer at `offset` (caller checks bounds).
+    func loadInt32(at offset: Int) -> Int32 {
+        withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: Int32.self)) }
+    }
+
+    /// Copies `count` little-endian elements starting at byte `offset` (caller checks bounds).
+    func loadArray<T: FixedWidthInteger>(of type: T.Type, at offset: Int, count: Int) -> [T] {
+        withUnsafeBytes { raw in
+            [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count * MemoryLayout<T>.size)])
+                )
+                initialized = count
+            }.map { T(littleEndian: $0) }
+        }
+    }
+
+    /// Copies `count` little-endian float32 values starting at byte `offset` (caller checks bounds).
+    func loadFloats(at offset: Int, count: Int) -> [Float] {
+        withUnsafeBytes { raw in
+            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count * 4)])
+                )
+                initialized = count
+            }
+        }
+    }
+}

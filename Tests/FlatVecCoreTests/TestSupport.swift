@@ -1,0 +1,103 @@
+@testable import FlatVecCore
+
+/// Deterministic random numbers (SplitMix64).
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A vector of multiples of 1/8 in [-1, 1]: every dot product of two is exact in float32,
+    /// whatever the summation order, so results can be compared bit for bit (ties included).
+    mutating func quantizedVector(_ dimension: Int) -> [Float] {
+        (0..<dimension).map { _ in Float(Int.random(in: -8...8, using: &self)) / 8 }
+    }
+
+    /// A vector of uniform floats in [-1, 1].
+    mutating func uniformVector(_ dimension: Int) -> [Float] {
+        (0..<dimension).map { _ in Float.random(in: -1...1, using: &self) }
+    }
+}
+
+/// The obvious implementation: a dictionary and a full sort.
+struct ReferenceIndex {
+    struct Row {
+        var label: Int64
+        var vector: [Float]
+        var payload: [UInt8]?
+    }
+
+    let dimension: Int
+    let metric: Metric
+    var rows: [Int64: Row] = [:]
+
+    init(dimension: Int, metric: Metric = .innerProduct) {
+        self.dimension = dimension
+        self.metric = metric
+    }
+
+    static func normalised(_ v: [Float]) -> [Float] {
+        let norm = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        return v.map { Float(Double($0) / norm) }
+    }
+
+    mutating func upsert(id: Int64, label: Int64, vector: [Float], payload: [UInt8]? = nil) {
+        rows[id] = Row(label: label, vector: metric == .cosine ? Self.normalised(vector) : vector, payload: payload)
+    }
+
+    mutating func remove(id: Int64) { rows[id] = nil }
+
+    func score(_ a: [Float], _ b: [Float]) -> Float {
+        var s: Float = 0
+        for i in 0..<a.count { s += a[i] * b[i] }
+        return s
+    }
+
+    func search(_ rawQuery: [Float], options: SearchOptions) -> [SearchHit] {
+        let query = metric == .cosine ? Self.normalised(rawQuery) : rawQuery
+        var hits: [SearchHit] = []
+        for (id, row) in rows {
+            if let labels = options.labels, !labels.contains(row.label) { continue }
+            let s = score(row.vector, query)
+            if let minScore = options.minScore, s < minScore { continue }
+            hits.append(SearchHit(id: id, label: row.label, score: s, payload: options.includePayloads ? row.payload : nil))
+        }
+        hits.sort { $0.ranks(before: $1) }
+        if options.groupByLabel {
+            var seen = Set<Int64>()
+            hits = hits.filter { seen.insert($0.label).inserted }
+        }
+        return Array(hits.prefix(options.k))
+    }
+}
+
+extension FlatIndex {
+    /// Adds one vector, for tests.
+    func add(id: Int64, label: Int64 = 0, vector: [Float], payload: String? = nil) throws(FlatVecError) {
+        try add(VectorBatch(id: id, label: label, vector: vector, payload: payload))
+    }
+
+    /// Every row, sorted by id, for comparing with a reference.
+    func allRows() -> [StoredVector] {
+        var all: [StoredVector] = []
+        forEachRow { id, label, vector, payload in
+            all.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload))
+        }
+        return all.sorted { $0.id < $1.id }
+    }
+}
+
+extension ReferenceIndex {
+    /// Every row, sorted by id.
+    func allRows() -> [StoredVector] {
+        rows.map { StoredVector(id: $0.key, label: $0.value.label, vector: $0.value.vector, payload: $0.value.payload) }
+            .sorted { $0.id < $1.id }
+    }
+}

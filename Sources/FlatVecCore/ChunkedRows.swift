@@ -12,9 +12,9 @@ struct ChunkedRows {
     /// Bumped whenever a row moves to a new position; a search that sees it change dedupes ids.
     private(set) var moveEpoch: UInt64 = 0
 
-    init(dimension: Int) {
+    init(dimension: Int, rowsPerChunk: Int? = nil) {
         self.dimension = dimension
-        rowsPerChunk = ChunkedRows.rowsPerChunk(dimension: dimension)
+        self.rowsPerChunk = rowsPerChunk ?? ChunkedRows.rowsPerChunk(dimension: dimension)
     }
 
     /// About 4 MiB of vectors per chunk, a power of two between 64 and 8192 rows.

@@ -29,6 +29,8 @@ public final class FlatIndex: @unchecked Sendable {
     public struct Configuration: Sendable, Equatable {
         /// Threads one search may use; defaults to the number of active cores.
         public var searchThreads: Int
+        /// Rows per chunk, for tests that need many chunks from few rows; nil picks about 4 MiB.
+        var rowsPerChunk: Int?
 
         /// Creates a configuration.
         /// - Parameter searchThreads: Threads one search may use; at least 1.
@@ -74,7 +76,7 @@ public final class FlatIndex: @unchecked Sendable {
         self.dimension = dimension
         self.metric = metric
         self.configuration = configuration
-        self.rows = ChunkedRows(dimension: dimension)
+        self.rows = ChunkedRows(dimension: dimension, rowsPerChunk: configuration.rowsPerChunk)
     }
 
     /// Number of vectors stored.
@@ -147,7 +149,7 @@ public final class FlatIndex: @unchecked Sendable {
 
     /// Removes every vector.
     public func removeAll() {
-        let fresh = ChunkedRows(dimension: dimension)
+        let fresh = ChunkedRows(dimension: dimension, rowsPerChunk: configuration.rowsPerChunk)
         let old: ChunkedRows = lock.withWriterLock {
             let old = rows
             rows = fresh

@@ -1,0 +1,137 @@
+import Dispatch
+import Synchronization
+import Testing
+@testable import FlatVecCore
+
+@Suite struct ConcurrencyTests {
+    /// Log entry of a writer: an upsert (with its vector) or a removal.
+    struct Operation: Sendable {
+        var id: Int64
+        var vector: [Float]?
+    }
+
+    /// Removers empty the churn rows while an adder appends and replaces, and readers search.
+    /// Anchors are never removed, but each removal moves the last row into the hole, and the last row is
+    /// often an anchor: every search must still find every anchor as its own top hit, exactly once.
+    /// Afterwards the index must equal a reference replaying the operations each writer completed.
+    @Test func concurrentAddRemoveSearchKeepsEveryAnchorVisible() throws {
+        let d = 32
+        let anchors = 64
+        let churn = 20_000
+        var configuration = FlatIndex.Configuration(searchThreads: 2)
+        configuration.rowsPerChunk = 64  // hundreds of chunks: searches take and drop the lock often
+        let index = try FlatIndex(dimension: d, configuration: configuration)
+        var random = SeededRandom(seed: 7)
+        // Anchor i is 100 * u_i for a random unit vector u_i: query u_i scores it 100, any other anchor
+        // far less, and churn vectors (components in [-1, 1], norm below 6) less than 6.
+        let anchorVectors = (0..<anchors).map { _ in ReferenceIndex.normalised(random.uniformVector(d)).map { $0 * 100 } }
+        var ids: [Int64] = []
+        var vectors: [Float] = []
+        var reference = ReferenceIndex(dimension: d)
+        var anchorSlots = Set((0..<anchors).map { _ in Int.random(in: 0..<(churn + anchors), using: &random) })
+        while anchorSlots.count < anchors { anchorSlots.insert(Int.random(in: 0..<(churn + anchors), using: &random)) }
+        var nextAnchor = 0
+        var nextChurn: Int64 = 1_000_000
+        for slot in 0..<(churn + anchors) {
+            let id: Int64
+            let v: [Float]
+            if anchorSlots.contains(slot) {
+                (id, v) = (Int64(nextAnchor), anchorVectors[nextAnchor])
+                nextAnchor += 1
+            } else {
+                (id, v) = (nextChurn, random.uniformVector(d))
+                nextChurn += 1
+            }
+            ids.append(id)
+            vectors += v
+            reference.upsert(id: id, label: 0, vector: v)
+        }
+        try index.add(VectorBatch(dimension: d, ids: ids, labels: Array(repeating: 0, count: ids.count), vectors: vectors))
+        let churnIDs = ids.filter { $0 >= 1_000_000 }
+
+        let removers = 2
+        let logs = Mutex<[[Operation]]>(Array(repeating: [], count: removers + 1))
+        let failures = Mutex<[String]>([])
+        let searches = Atomic<Int>(0)
+        let writersDone = Atomic<Int>(0)
+        let allAnchorQueries = anchorVectors.flatMap { $0.map { $0 / 100 } }
+        runOnThreads(removers + 1 + 3) { worker in
+            var random = SeededRandom(seed: UInt64(100 + worker))
+            var log: [Operation] = []
+            if worker < removers {
+                var owned = churnIDs.enumerated().filter { $0.offset % removers == worker }.map(\.element)
+                owned.shuffle(using: &random)
+                for id in owned {
+                    try! index.remove(ids: [id])
+                    log.append(Operation(id: id, vector: nil))
+                }
+            } else if worker == removers {
+                var added: [Int64] = []
+                for step in 0..<2_000 {
+                    let v = random.uniformVector(d)
+                    if step % 2 == 0 || added.isEmpty {
+                        let id = Int64(5_000_000 + step)
+                        try! index.add(id: id, vector: v)
+                        added.append(id)
+                        log.append(Operation(id: id, vector: v))
+                    } else {
+                        let id = added.randomElement(using: &random)!
+                        try! index.add(id: id, vector: v)
+                        log.append(Operation(id: id, vector: v))
+                    }
+                }
+            } else {
+                var rounds = 0
+                while writersDone.load(ordering: .sequentiallyConsistent) < removers + 1 || rounds < 5 {
+                    rounds += 1
+                    let which: [Int]
+                    let queries: [Float]
+                    if worker == removers + 1 {
+                        which = [Int.random(in: 0..<anchors, using: &random)]
+                        queries = anchorVectors[which[0]].map { $0 / 100 }
+                    } else {
+                        which = Array(0..<anchors)
+                        queries = allAnchorQueries
+                    }
+                    let results = try! index.search(batch: queries, options: SearchOptions(k: 3))
+                    for (q, hits) in results.enumerated() {
+                        if hits.first?.id != Int64(which[q]) {
+                            failures.withLock { $0.append("anchor \(which[q]) missed: got \(hits.map(\.id))") }
+                        }
+                        if Set(hits.map(\.id)).count != hits.count {
+                            failures.withLock { $0.append("duplicate ids in \(hits.map(\.id))") }
+                        }
+                    }
+                    searches.add(1, ordering: .relaxed)
+                }
+                return
+            }
+            logs.withLock { $0[worker] = log }
+            writersDone.add(1, ordering: .sequentiallyConsistent)
+        }
+        let found = failures.withLock { $0 }
+        #expect(found.isEmpty, "\(found.count) failures, first: \(found.prefix(3))")
+        #expect(searches.load(ordering: .relaxed) > 10)
+        for log in logs.withLock({ $0 }) {
+            for op in log {
+                if let v = op.vector { reference.upsert(id: op.id, label: 0, vector: v) } else { reference.remove(id: op.id) }
+            }
+        }
+        #expect(index.count == anchors + 1_000)
+        #expect(index.allRows() == reference.allRows())
+    }
+
+    @Test func addsNeverReallocateStoredChunks() throws {
+        let index = try FlatIndex(dimension: 512)
+        try index.add(id: 1, vector: [Float](repeating: 0.5, count: 512))
+        let first = index.lock.withReaderLock { index.rows.chunks[0].vectors }
+        let perChunk = index.statistics.rowsPerChunk
+        var random = SeededRandom(seed: 3)
+        let n = perChunk * 3
+        let vectors = (0..<n).flatMap { _ in random.quantizedVector(512) }
+        try index.add(VectorBatch(dimension: 512, ids: (2..<Int64(n + 2)).map { $0 }, labels: Array(repeating: 0, count: n), vectors: vectors))
+        let after = index.lock.withReaderLock { index.rows.chunks[0].vectors }
+        #expect(first == after, "the first chunk must not be reallocated by later adds")
+        #expect(index.statistics.chunkCount == 4)
+    }
+}

@@ -171,6 +171,9 @@ struct IDMap {
         for i in drainCursor..<end {
             let s = drainingTable.stored[i]
             if s > 0 {
+                // Leave a deletion mark: the key now lives in the new table, and a stale copy here
+                // would resurface once the key is removed there.
+                drainingTable.stored[i] = -1
                 table.insertAbsent(drainingTable.keys[i], stored: s)
                 liveInTable += 1
                 liveInDraining -= 1

@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import FlatVecCore
+
+@Suite struct SnapshotTests {
+    static func temporaryPath(_ name: String) -> String {
+        "/tmp/flatvec-test-\(getpid())-\(name)"
+    }
+
+    static func populated(metric: Metric = .innerProduct, count: Int = 5000) throws -> FlatIndex {
+        var random = SeededRandom(seed: 17)
+        let index = try FlatIndex(dimension: 19, metric: metric)
+        for start in stride(from: 0, to: count, by: 1000) {
+            let n = min(1000, count - start)
+            let ids = (0..<n).map { Int64(start + $0) * 13 - 20_000 }
+            try index.add(VectorBatch(
+                dimension: 19,
+                ids: ids,
+                labels: ids.map { $0 % 97 },
+                vectors: (0..<(n * 19)).map { _ in Float.random(in: -3...3, using: &random) },
+                payloads: ids.map { $0 % 5 == 0 ? nil : Array("{\"image\":\"img/\($0)-é.jpg\"}".utf8) }
+            ))
+        }
+        try index.remove(ids: stride(from: 0, to: count, by: 7).map { Int64($0) * 13 - 20_000 })
+        return index
+    }
+
+    @Test(arguments: [Metric.innerProduct, .cosine])
+    func roundTripPreservesEveryRow(metric: Metric) throws {
+        let index = try Self.populated(metric: metric)
+        let path = Self.temporaryPath("roundtrip-\(metric)")
+        defer { unlink(path) }
+        try index.writeSnapshot(to: path)
+        let loaded = try FlatIndex.loadSnapshot(from: path)
+        #expect(loaded.dimension == 19 && loaded.metric == metric)
+        #expect(loaded.allRows() == index.allRows())
+        let q = (0..<19).map { Float($0) - 9 }
+        let options = SearchOptions(k: 20, includePayloads: true)
+        #expect(try loaded.search(q, options: options) == index.search(q, options: options))
+        // The loaded index keeps working: add, remove.
+        try loaded.add(id: 123_456_789, vector: q)
+        try loaded.remove(ids: [123_456_789])
+        #expect(loaded.count == index.count)
+    }
+
+    @Test func emptyIndexRoundTrips() throws {
+        let index = try FlatIndex(dimension: 4)
+        let path = Self.temporaryPath("empty")
+        defer { unlink(path) }
+        try index.writeSnapshot(to: path)
+        #expect(try FlatIndex.loadSnapshot(from: path).count == 0)
+    }
+
+    static func expectCorrupt(_ bytes: [UInt8], mentioning fragment: String) {
+        let path = temporaryPath("corrupt-\(fragment.hashValue)")
+        defer { unlink(path) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        do {
+            _ = try FlatIndex.loadSnapshot(from: path)
+            Issue.record("a corrupted snapshot loaded (\(fragment))")
+        } catch {
+            #expect(error.code == .corruptData, "\(error)")
+            #expect(error.message.contains(fragment), "\(error.message) should mention \(fragment)")
+        }
+    }
+
+    @Test func corruptedSnapshotsAreRejectedWithTheReason() throws {
+        let index = try Self.populated(count: 600)
+        let path = Self.temporaryPath("source")
+        defer { unlink(path) }
+        try index.writeSnapshot(to: path)
+        let fd = open(path, O_RDONLY)
+        var bytes = [UInt8](repeating: 0, count: Int(lseek(fd, 0, SEEK_END)))
+        _ = pread(fd, &bytes, bytes.count, 0)
+        close(fd)
+
+        Self.expectCorrupt(Array(bytes.prefix(bytes.count - 7)), mentioning: "truncated")
+        Self.expectCorrupt(Array(bytes.prefix(30)), mentioning: "shorter than")
+        var flipped = bytes
+        flipped[bytes.count - 100] ^= 0x10
+        Self.expectCorrupt(flipped, mentioning: "body checksum")
+        var header = bytes
+        header[16] = 20
+        Self.expectCorrupt(header, mentioning: "header checksum")
+        var magic = bytes
+        magic[0] = UInt8(ascii: "X")
+        Self.expectCorrupt(magic, mentioning: "magic")
+    }
+
+    @Test func missingFileIsAnIOError() {
+        do {
+            _ = try FlatIndex.loadSnapshot(from: "/nonexistent/flatvec.snapshot")
+            Issue.record("loaded a missing file")
+        } catch {
+            #expect(error.code == .ioError)
+            #expect(error.message.contains("/nonexistent/flatvec.snapshot"))
+        }
+    }
+}

@@ -142,9 +142,24 @@ void fv_dot_rows(const float *rows, size_t nrows, size_t dim, const float *query
     }
 }
 
+typedef float fv_v8 __attribute__((vector_size(32), aligned(4)));
+typedef double fv_d8 __attribute__((vector_size(64)));
+
+FV_CLONES
 double fv_sum_squares(const float *values, size_t count) {
+    /* Double accumulators: exact enough to normalise, and no float overflow before the caller's check. */
+    fv_d8 a0 = {0}, a1 = {0};
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        fv_d8 x0 = __builtin_convertvector(*(const fv_v8 *)(values + i), fv_d8);
+        fv_d8 x1 = __builtin_convertvector(*(const fv_v8 *)(values + i + 8), fv_d8);
+        a0 += x0 * x0;
+        a1 += x1 * x1;
+    }
+    fv_d8 total = a0 + a1;
     double s = 0;
-    for (size_t i = 0; i < count; i++) s += (double)values[i] * (double)values[i];
+    for (int j = 0; j < 8; j++) s += total[j];
+    for (; i < count; i++) s += (double)values[i] * (double)values[i];
     return s;
 }
 

@@ -9,12 +9,15 @@ struct ChunkedRows {
     private(set) var count = 0
     private(set) var idMap = IDMap()
     private(set) var payloadBytes = 0
+    /// Supplies new chunks with their pages already faulted in.
+    let reserve: ChunkReserve
     /// Bumped whenever a row moves to a new position; a search that sees it change dedupes ids.
     private(set) var moveEpoch: UInt64 = 0
 
     init(dimension: Int, rowsPerChunk: Int? = nil) {
         self.dimension = dimension
         self.rowsPerChunk = rowsPerChunk ?? ChunkedRows.rowsPerChunk(dimension: dimension)
+        reserve = ChunkReserve(capacity: self.rowsPerChunk, dimension: dimension)
     }
 
     /// About 4 MiB of vectors per chunk, a power of two between 64 and 8192 rows.
@@ -59,7 +62,7 @@ struct ChunkedRows {
         let row = count
         let offset = row % rowsPerChunk
         if offset == 0 && row / rowsPerChunk == chunks.count {
-            chunks.append(VectorChunk(capacity: rowsPerChunk, dimension: dimension))
+            chunks.append(reserve.take())
         }
         let chunk = chunks[row / rowsPerChunk]
         chunk.vector(at: offset).update(from: vector, count: dimension)

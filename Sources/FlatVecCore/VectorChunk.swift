@@ -38,6 +38,13 @@ final class VectorChunk: @unchecked Sendable {
         labels.deallocate()
     }
 
+    /// Touches every page so later writes do not fault (run off the writer's path).
+    func prefault() {
+        memset(vectors, 0, capacity * dimension * MemoryLayout<Float>.stride)
+        ids.initialize(repeating: 0, count: capacity)
+        labels.initialize(repeating: 0, count: capacity)
+    }
+
     /// The first float of row `offset`.
     @inline(__always)
     func vector(at offset: Int) -> UnsafeMutablePointer<Float> {

@@ -4,8 +4,12 @@ import Glibc
 
 /// Prints a one-line error to standard error and exits with status 1.
 func fail(_ message: String) -> Never {
-    let line = "flatvec: error: \(message)\n"
-    var bytes = Array(line.utf8)
-    _ = write(2, &bytes, bytes.count)
+    report("flatvec: error: \(message)")
     exit(1)
+}
+
+/// Writes a line to standard error.
+func report(_ line: String) {
+    var bytes = Array((line + "\n").utf8)
+    _ = write(2, &bytes, bytes.count)
 }

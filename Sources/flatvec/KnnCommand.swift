@@ -32,10 +32,21 @@ struct KnnCommand: ParsableCommand {
     @Option(name: .long, help: "ip (inner product) or cosine.")
     var metric: String = "ip"
 
+    @Flag(name: .long, help: "Print the time of each phase to standard error.")
+    var verbose = false
+
     func run() throws {
         guard let metric = Metric(name: metric) else { fail("unknown metric '\(self.metric)'; use ip or cosine") }
         guard (1...SearchOptions.maximumK).contains(k) else {
             fail("--k \(k) is outside 1...\(SearchOptions.maximumK)")
+        }
+        let clock = ContinuousClock()
+        var phaseStart = clock.now
+        func phase(_ name: String) {
+            guard verbose else { return }
+            let now = clock.now
+            report("\(name): \(now - phaseStart)")
+            phaseStart = now
         }
         let baseMatrix: Matrix<Float>
         let queryMatrix: Matrix<Float>
@@ -45,6 +56,7 @@ struct KnnCommand: ParsableCommand {
         } catch {
             fail(error.description)
         }
+        phase("read")
         if baseMatrix.rows > 0 && queryMatrix.rows > 0 && baseMatrix.columns != queryMatrix.columns {
             fail("base has dimension \(baseMatrix.columns) but queries have dimension \(queryMatrix.columns)")
         }
@@ -67,6 +79,7 @@ struct KnnCommand: ParsableCommand {
                 )
                 try index.add(batch)
             }
+            phase("index")
             if queryMatrix.rows > 0 {
                 let results = try index.search(batch: queryMatrix.values, options: SearchOptions(k: k))
                 for (q, hits) in results.enumerated() {
@@ -76,12 +89,14 @@ struct KnnCommand: ParsableCommand {
                     }
                 }
             }
+            phase("search")
         } catch {
             fail(error.description)
         }
         do {
             try VectorFile.write(ids, to: out)
             if let scores { try VectorFile.write(scoreMatrix, to: scores) }
+            phase("write")
         } catch {
             fail(error.description)
         }

@@ -1,0 +1,24 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Benchmarks live in their own package so the benchmark dependency stays out of FlatVec's graph.
+// Run from this directory: swift package benchmark
+let package = Package(
+    name: "FlatVecBenchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(path: "../"),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "FlatIndexBenchmarks",
+            dependencies: [
+                .product(name: "FlatVecCore", package: "main"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "FlatIndexBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

@@ -142,6 +142,61 @@ void fv_dot_rows(const float *rows, size_t nrows, size_t dim, const float *query
     }
 }
 
+FV_CLONES
+void fv_dot_rows_multi(const float *rows, size_t nrows, size_t dim, const float *queries, size_t nq,
+                       float *out, size_t out_stride) {
+    size_t body16 = dim & ~(size_t)15;
+    for (size_t r = 0; r < nrows; r++) {
+        const float *row = rows + r * dim;
+        size_t q = 0;
+        /* Four queries per pass: each row vector load feeds four multiply-adds. */
+        for (; q + 4 <= nq; q += 4) {
+            const float *q0 = queries + q * dim, *q1 = q0 + dim, *q2 = q1 + dim, *q3 = q2 + dim;
+            fv_v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            size_t i = 0;
+            for (; i < body16; i += 16) {
+                fv_v16 x = *(const fv_v16 *)(row + i);
+                a0 += x * *(const fv_v16 *)(q0 + i);
+                a1 += x * *(const fv_v16 *)(q1 + i);
+                a2 += x * *(const fv_v16 *)(q2 + i);
+                a3 += x * *(const fv_v16 *)(q3 + i);
+            }
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int j = 0; j < 16; j++) {
+                s0 += a0[j];
+                s1 += a1[j];
+                s2 += a2[j];
+                s3 += a3[j];
+            }
+            for (; i < dim; i++) {
+                s0 += row[i] * q0[i];
+                s1 += row[i] * q1[i];
+                s2 += row[i] * q2[i];
+                s3 += row[i] * q3[i];
+            }
+            out[(q + 0) * out_stride + r] = s0;
+            out[(q + 1) * out_stride + r] = s1;
+            out[(q + 2) * out_stride + r] = s2;
+            out[(q + 3) * out_stride + r] = s3;
+        }
+        for (; q < nq; q++) {
+            const float *qq = queries + q * dim;
+            fv_v16 a0 = {0}, a1 = {0};
+            size_t i = 0;
+            for (; i + 32 <= body16; i += 32) {
+                a0 += *(const fv_v16 *)(row + i) * *(const fv_v16 *)(qq + i);
+                a1 += *(const fv_v16 *)(row + i + 16) * *(const fv_v16 *)(qq + i + 16);
+            }
+            for (; i < body16; i += 16) a0 += *(const fv_v16 *)(row + i) * *(const fv_v16 *)(qq + i);
+            fv_v16 total = a0 + a1;
+            float s = 0;
+            for (int j = 0; j < 16; j++) s += total[j];
+            for (; i < dim; i++) s += row[i] * qq[i];
+            out[q * out_stride + r] = s;
+        }
+    }
+}
+
 typedef float fv_v8 __attribute__((vector_size(32), aligned(4)));
 typedef double fv_d8 __attribute__((vector_size(64)));
 

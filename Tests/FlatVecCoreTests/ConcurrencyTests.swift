@@ -89,9 +89,13 @@ import Testing
                     if worker == removers + 1 {
                         which = [Int.random(in: 0..<anchors, using: &random)]
                         queries = anchorVectors[which[0]].map { $0 / 100 }
-                    } else {
+                    } else if worker == removers + 2 {
                         which = Array(0..<anchors)
                         queries = allAnchorQueries
+                    } else {
+                        // 192 queries: the path where threads split the queries, not the chunks.
+                        which = Array(0..<anchors) + Array(0..<anchors) + Array(0..<anchors)
+                        queries = allAnchorQueries + allAnchorQueries + allAnchorQueries
                     }
                     let results = try! index.search(batch: queries, options: SearchOptions(k: 3))
                     for (q, hits) in results.enumerated() {

@@ -34,6 +34,46 @@ enum BinaryFile {
         return bytes
     }
 
+    /// Reads up to `limit` bytes from the start of the file, and the file's size.
+    static func readPrefix(_ path: String, limit: Int) throws(VectorFileError) -> (bytes: [UInt8], fileSize: Int) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ioError(path, "cannot open") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw ioError(path, "cannot stat") }
+        let size = Int(info.st_size)
+        let wanted = min(size, limit)
+        let bytes = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, initialized in
+            initialized = max(0, pread(fd, buffer.baseAddress, wanted, 0))
+        }
+        return (bytes, size)
+    }
+
+    /// Reads `count` elements of `T` starting at byte `offset` straight into a new array (no staging copy).
+    static func readArray<T>(_ path: String, of type: T.Type, offset: Int, count: Int) throws(VectorFileError) -> [T] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ioError(path, "cannot open") }
+        defer { close(fd) }
+        let bytes = count * MemoryLayout<T>.stride
+        var failure: VectorFileError?
+        let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawPointer(buffer.baseAddress)
+            var done = 0
+            while done < bytes {
+                let n = pread(fd, raw! + done, bytes - done, off_t(offset + done))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 {
+                    failure = ioError(path, "read stopped after \(done) of \(bytes) bytes")
+                    break
+                }
+                done += n
+            }
+            initialized = failure == nil ? count : 0
+        }
+        if let failure { throw failure }
+        return values
+    }
+
     /// Writes `parts` one after another to `path`, replacing it.
     static func write(_ path: String, parts: [UnsafeRawBufferPointer]) throws(VectorFileError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

@@ -89,10 +89,20 @@ public enum NPYFile {
     /// - Throws: ``VectorFileError`` for a bad magic, a dtype other than `<f4`, Fortran order, a shape
     ///   that is not 2-D, or a data section of the wrong length.
     public static func readFloat32Matrix(_ path: String) throws(VectorFileError) -> Matrix<Float> {
-        let bytes = try BinaryFile.readAll(path)
-        let header = try parseHeader(bytes, path: path)
-        let (rows, columns) = try checkedShape(header, dtypes: ["<f4", "=f4"], typeName: "float32", itemSize: 4, bytes: bytes, path: path)
-        return Matrix(rows: rows, columns: columns, values: bytes.loadFloats(at: header.dataOffset, count: rows * columns))
+        // Parse the header from a prefix, then read the data straight into the result.
+        var (prefix, fileSize) = try BinaryFile.readPrefix(path, limit: 4096)
+        if prefix.count >= 12 && prefix[6] >= 2 {
+            let declared = Int(UInt32(prefix[8]) | UInt32(prefix[9]) << 8 | UInt32(prefix[10]) << 16 | UInt32(prefix[11]) << 24)
+            if declared + 12 > prefix.count && declared + 12 <= fileSize {
+                prefix = try BinaryFile.readPrefix(path, limit: declared + 12).bytes
+            }
+        }
+        let header = try parseHeader(prefix, path: path)
+        let (rows, columns) = try checkedShape(
+            header, dtypes: ["<f4", "=f4"], typeName: "float32", itemSize: 4, dataBytes: fileSize - header.dataOffset, path: path
+        )
+        let values = try BinaryFile.readArray(path, of: Float.self, offset: header.dataOffset, count: rows * columns)
+        return Matrix(rows: rows, columns: columns, values: values)
     }
 
     /// Reads a 1-D (or n x 1) integer array of int32 or int64.
@@ -113,7 +123,7 @@ public enum NPYFile {
             throw VectorFileError(.wrongDtype, path: path, "dtype is \(header.descr), expected int64 (<i8) or int32 (<i4)")
         }
         let count = header.shape[0]
-        try checkLength(bytes: bytes, offset: header.dataOffset, expected: count * itemSize, path: path)
+        try checkLength(actual: bytes.count - header.dataOffset, expected: count * itemSize, path: path)
         if itemSize == 8 { return bytes.loadArray(of: Int64.self, at: header.dataOffset, count: count) }
         return bytes.loadArray(of: Int32.self, at: header.dataOffset, count: count).map(Int64.init)
     }
@@ -123,7 +133,7 @@ public enum NPYFile {
         dtypes: Set<String>,
         typeName: String,
         itemSize: Int,
-        bytes: [UInt8],
+        dataBytes: Int,
         path: String
     ) throws(VectorFileError) -> (Int, Int) {
         guard dtypes.contains(header.descr) else {
@@ -140,12 +150,11 @@ public enum NPYFile {
         guard !overflow, elements <= Int.max / itemSize else {
             throw VectorFileError(.malformed, path: path, "shape \(header.shape) is too large")
         }
-        try checkLength(bytes: bytes, offset: header.dataOffset, expected: elements * itemSize, path: path)
+        try checkLength(actual: dataBytes, expected: elements * itemSize, path: path)
         return (rows, columns)
     }
 
-    private static func checkLength(bytes: [UInt8], offset: Int, expected: Int, path: String) throws(VectorFileError) {
-        let actual = bytes.count - offset
+    private static func checkLength(actual: Int, expected: Int, path: String) throws(VectorFileError) {
         if actual < expected {
             throw VectorFileError(.truncated, path: path, "data is \(actual) bytes, the header promises \(expected)")
         }

@@ -6,14 +6,24 @@ public enum VecsFile {
     /// - Returns: The matrix.
     /// - Throws: ``VectorFileError`` for a non-positive dimension, rows of differing dimension or a truncated file.
     public static func readFvecs(_ path: String) throws(VectorFileError) -> Matrix<Float> {
-        let bytes = try BinaryFile.readAll(path)
-        let (rows, dimension) = try shape(bytes, path: path)
-        var values = [Float]()
-        values.reserveCapacity(rows * dimension)
-        for r in 0..<rows {
-            values.append(contentsOf: bytes.loadFloats(at: r * (4 + 4 * dimension) + 4, count: dimension))
+        let (prefix, fileSize) = try BinaryFile.readPrefix(path, limit: 4)
+        guard fileSize > 0 else { return Matrix(rows: 0, columns: 0, values: []) }
+        guard fileSize % 4 == 0, prefix.count == 4 else {
+            throw VectorFileError(.truncated, path: path, "file is \(fileSize) bytes, not a whole number of 4-byte words")
         }
-        return Matrix(rows: rows, columns: dimension, values: values)
+        // Read every word as a float, check the per-row dimension words, then squeeze them out in place.
+        var words = try BinaryFile.readArray(path, of: Float.self, offset: 0, count: fileSize / 4)
+        let (rows, dimension) = try words.withUnsafeBytes { raw in
+            Result { () throws(VectorFileError) in try shape(raw, path: path) }
+        }.get()
+        words.withUnsafeMutableBufferPointer { buffer in
+            for r in 0..<rows {
+                let source = buffer.baseAddress! + r * (dimension + 1) + 1
+                (buffer.baseAddress! + r * dimension).update(from: source, count: dimension)
+            }
+        }
+        words.removeLast(words.count - rows * dimension)
+        return Matrix(rows: rows, columns: dimension, values: words)
     }
 
     /// Reads an `.ivecs` file.
@@ -22,7 +32,9 @@ public enum VecsFile {
     /// - Throws: ``VectorFileError`` as ``readFvecs(_:)``.
     public static func readIvecs(_ path: String) throws(VectorFileError) -> Matrix<Int32> {
         let bytes = try BinaryFile.readAll(path)
-        let (rows, dimension) = try shape(bytes, path: path)
+        let (rows, dimension) = try bytes.withUnsafeBytes { raw in
+            Result { () throws(VectorFileError) in try shape(raw, path: path) }
+        }.get()
         var values = [Int32]()
         values.reserveCapacity(rows * dimension)
         for r in 0..<rows {
@@ -31,12 +43,12 @@ public enum VecsFile {
         return Matrix(rows: rows, columns: dimension, values: values)
     }
 
-    private static func shape(_ bytes: [UInt8], path: String) throws(VectorFileError) -> (rows: Int, dimension: Int) {
+    private static func shape(_ bytes: UnsafeRawBufferPointer, path: String) throws(VectorFileError) -> (rows: Int, dimension: Int) {
         guard !bytes.isEmpty else { return (0, 0) }
         guard bytes.count >= 4 else {
             throw VectorFileError(.truncated, path: path, "file is \(bytes.count) bytes, too short for a row header")
         }
-        let dimension = Int(bytes.loadInt32(at: 0))
+        let dimension = Int(Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: Int32.self)))
         guard dimension > 0 else {
             throw VectorFileError(.malformed, path: path, "first row declares dimension \(dimension)")
         }
@@ -50,7 +62,7 @@ public enum VecsFile {
         }
         let rows = bytes.count / rowBytes
         for r in 1..<max(rows, 1) {
-            let d = Int(bytes.loadInt32(at: r * rowBytes))
+            let d = Int(Int32(littleEndian: bytes.loadUnaligned(fromByteOffset: r * rowBytes, as: Int32.self)))
             guard d == dimension else {
                 throw VectorFileError(.wrongShape, path: path, "row \(r) declares dimension \(d), row 0 declares \(dimension)")
             }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CFlatVecKernels
 import Testing
 @testable import FlatVecCore
 
@@ -99,5 +100,32 @@ import Testing
             #expect(error.code == .ioError)
             #expect(error.message.contains("/nonexistent/flatvec.snapshot"))
         }
+    }
+}
+
+@Suite struct SnapshotLayoutTests {
+    @Test func crc32cMatchesTheStandardCheckValue() {
+        let bytes = Array("123456789".utf8)
+        #expect(bytes.withUnsafeBytes { fv_crc32c(0, $0.baseAddress, $0.count) } == 0xE306_9283)
+    }
+
+    @Test func fileMatchesTheDocumentedExample() throws {
+        let index = try FlatIndex(dimension: 2)
+        try index.add(id: 7, label: 1, vector: [1.0, 0.5], payload: "a")
+        let path = SnapshotTests.temporaryPath("example")
+        defer { unlink(path) }
+        try index.writeSnapshot(to: path)
+        let fd = open(path, O_RDONLY)
+        var bytes = [UInt8](repeating: 0, count: 200)
+        let n = read(fd, &bytes, 200)
+        close(fd)
+        #expect(n == 0x88)
+        #expect(Array(bytes[0..<8]) == Array("FLATVEC\0".utf8))
+        #expect(Array(bytes[8..<40]) == [1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+        #expect(Array(bytes[0x40..<0x55]) == [7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x61])
+        #expect(bytes[0x55..<0x80].allSatisfy { $0 == 0 })
+        #expect(Array(bytes[0x80..<0x88]) == [0, 0, 0x80, 0x3F, 0, 0, 0, 0x3F])
+        let bodyCRC = bytes.withUnsafeBytes { fv_crc32c(0, $0.baseAddress! + 64, 0x88 - 64) }
+        #expect(Array(bytes[40..<44]) == withUnsafeBytes(of: bodyCRC.littleEndian) { Array($0) })
     }
 }

@@ -36,5 +36,7 @@ let package = Package(
         ),
         .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore"]),
         .testTarget(name: "FlatVecFormatsTests", dependencies: ["FlatVecFormats"]),
+        // Runs the built `flatvec` binary as a user would.
+        .testTarget(name: "FlatVecCLITests", dependencies: ["FlatVecFormats", "flatvec"]),
     ]
 )

@@ -128,6 +128,19 @@ public enum NPYFile {
         return bytes.loadArray(of: Int32.self, at: header.dataOffset, count: count).map(Int64.init)
     }
 
+    /// Reads a 2-D int32 matrix (as written for neighbour ids).
+    /// - Parameter path: The file.
+    /// - Returns: The matrix.
+    /// - Throws: ``VectorFileError`` as ``readFloat32Matrix(_:)``.
+    public static func readIntegers2D(_ path: String) throws(VectorFileError) -> Matrix<Int32> {
+        let bytes = try BinaryFile.readAll(path)
+        let header = try parseHeader(bytes, path: path)
+        let (rows, columns) = try checkedShape(
+            header, dtypes: ["<i4", "=i4"], typeName: "int32", itemSize: 4, dataBytes: bytes.count - header.dataOffset, path: path
+        )
+        return Matrix(rows: rows, columns: columns, values: bytes.loadArray(of: Int32.self, at: header.dataOffset, count: rows * columns))
+    }
+
     private static func checkedShape(
         _ header: Header,
         dtypes: Set<String>,

@@ -10,28 +10,8 @@ import Darwin
 enum BinaryFile {
     /// Reads the whole file.
     static func readAll(_ path: String) throws(VectorFileError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ioError(path, "cannot open") }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw ioError(path, "cannot stat") }
-        let size = Int(info.st_size)
-        var failure: VectorFileError?
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
-            var done = 0
-            while done < size {
-                let n = read(fd, buffer.baseAddress! + done, size - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    failure = ioError(path, "read failed after \(done) of \(size) bytes")
-                    break
-                }
-                done += n
-            }
-            initialized = done
-        }
-        if let failure { throw failure }
-        return bytes
+        let size = try readPrefix(path, limit: 0).fileSize
+        return try readArray(path, of: UInt8.self, offset: 0, count: size)
     }
 
     /// Reads up to `limit` bytes from the start of the file, and the file's size.
@@ -106,11 +86,6 @@ enum BinaryFile {
 }
 
 extension Array where Element == UInt8 {
-    /// Little-endian 32-bit integer at `offset` (caller checks bounds).
-    func loadInt32(at offset: Int) -> Int32 {
-        withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: Int32.self)) }
-    }
-
     /// Copies `count` little-endian elements starting at byte `offset` (caller checks bounds).
     func loadArray<T: FixedWidthInteger>(of type: T.Type, at offset: Int, count: Int) -> [T] {
         withUnsafeBytes { raw in
@@ -120,18 +95,6 @@ extension Array where Element == UInt8 {
                 )
                 initialized = count
             }.map { T(littleEndian: $0) }
-        }
-    }
-
-    /// Copies `count` little-endian float32 values starting at byte `offset` (caller checks bounds).
-    func loadFloats(at offset: Int, count: Int) -> [Float] {
-        withUnsafeBytes { raw in
-            [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(
-                    from: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + count * 4)])
-                )
-                initialized = count
-            }
         }
     }
 }

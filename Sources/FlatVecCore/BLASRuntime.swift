@@ -53,6 +53,9 @@ public enum BLASRuntime {
     /// Set by FlatVec on re-exec to the kernel it chose, so ``info`` can say so and no loop occurs.
     public static let autoselectedVariable = "FLATVEC_BLAS_AUTOSELECTED"
 
+    /// Test hook: pretend OpenBLAS reported this core name when deciding whether to re-execute.
+    public static let assumedCoreVariable = "FLATVEC_ASSUME_OPENBLAS_CORE"
+
     /// The OpenBLAS kernel a CPU should use, ranked: 0 generic, 1 AVX, 2 AVX2, 3 AVX-512.
     static func rank(ofCore name: String) -> Int {
         switch name.lowercased() {
@@ -98,8 +101,12 @@ public enum BLASRuntime {
         var environment: [String: String] = [:]
         if let value = getenv(coretypeVariable) { environment[coretypeVariable] = String(cString: value) }
         if let value = getenv(autoselectedVariable) { environment[autoselectedVariable] = String(cString: value) }
+        // The override exists so tests can drive the re-exec on a machine whose OpenBLAS already
+        // picks the right kernel; it never sets OPENBLAS_CORETYPE by itself.
+        let reported = getenv(assumedCoreVariable).map { String(cString: $0) }
+            ?? fv_openblas_corename().map { String(cString: $0) }
         guard let kernel = kernelToForce(
-            coreName: fv_openblas_corename().map { String(cString: $0) },
+            coreName: reported,
             features: .current,
             environment: environment
         ) else { return }

@@ -122,11 +122,23 @@ func runFlatVec(_ arguments: [String], environment: [String: String]? = nil) thr
     }
 
     @Test func infoReportsBLASAndKernel() throws {
-        var environment = ProcessInfo.processInfo.environment
-        environment["OPENBLAS_CORETYPE"] = nil
-        let result = try runFlatVec(["info"], environment: environment)
+        let result = try runFlatVec(["info"])
         #expect(result.status == 0)
         #expect(result.stdout.contains("blas kernel:"))
         #expect(result.stdout.contains("search threads:"))
+    }
+
+    @Test func genericKernelIsReplacedByReexecution() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment["FLATVEC_BLAS_AUTOSELECTED"] = nil
+        // Pretend OpenBLAS fell back to its generic kernel: flatvec must re-execute itself with the
+        // kernel this CPU supports, and report that it did.
+        environment["FLATVEC_ASSUME_OPENBLAS_CORE"] = "Prescott"
+        let result = try runFlatVec(["info"], environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        let features = result.stdout.split(separator: "\n").first { $0.hasPrefix("cpu features:") } ?? ""
+        guard features.contains("avx2") else { return }  // no faster kernel to pick on this CPU
+        let expected = features.contains("avx512f") ? "SkylakeX" : "Haswell"
+        #expect(result.stdout.contains("blas kernel: \(expected) (auto-selected by FlatVec)"), "\(result.stdout)")
     }
 }

@@ -6,10 +6,14 @@ let package = Package(
     products: [
         .library(name: "FlatVecCore", targets: ["FlatVecCore"]),
         .library(name: "FlatVecFormats", targets: ["FlatVecFormats"]),
+        .library(name: "FlatVecProtocol", targets: ["FlatVecProtocol"]),
         .executable(name: "flatvec", targets: ["flatvec"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // System BLAS (OpenBLAS on Debian through the libblas.so.3 alternative).
@@ -26,6 +30,11 @@ let package = Package(
         ),
         // Vector file formats: .npy, .fvecs, .ivecs.
         .target(name: "FlatVecFormats"),
+        // The wire protocol: frames and messages, pure encode/decode (no sockets).
+        .target(
+            name: "FlatVecProtocol",
+            dependencies: ["FlatVecCore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .executableTarget(
             name: "flatvec",
             dependencies: [
@@ -36,6 +45,15 @@ let package = Package(
         ),
         .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore"]),
         .testTarget(name: "FlatVecFormatsTests", dependencies: ["FlatVecFormats"]),
+        .testTarget(
+            name: "FlatVecProtocolTests",
+            dependencies: [
+                "FlatVecProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
         // Runs the built `flatvec` binary as a user would.
         .testTarget(name: "FlatVecCLITests", dependencies: ["FlatVecFormats", "flatvec"]),
     ]

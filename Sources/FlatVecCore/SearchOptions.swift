@@ -1,5 +1,5 @@
 /// Options of a search.
-public struct SearchOptions: Sendable, Equatable {
+public struct SearchOptions: Sendable, Hashable {
     /// Largest `k` a search accepts.
     public static let maximumK = 10_000
 

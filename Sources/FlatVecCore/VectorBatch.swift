@@ -1,5 +1,5 @@
 /// A batch of vectors to upsert: ids, labels, row-major vectors and optional payloads.
-public struct VectorBatch: Sendable, Equatable {
+public struct VectorBatch: Sendable, Hashable {
     /// Components per vector.
     public let dimension: Int
     /// External ids, unique within the batch.

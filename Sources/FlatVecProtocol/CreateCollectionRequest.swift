@@ -1,0 +1,36 @@
+import FlatVecCore
+import NIOCore
+
+/// CREATE_COLLECTION request.
+public struct CreateCollectionRequest: Sendable, Hashable {
+    /// The new collection's name.
+    public var name: String
+    /// Components per vector, 1 to 16000.
+    public var dimension: UInt32
+    /// Inner product or cosine.
+    public var metric: Metric
+
+    /// Creates the request.
+    public init(name: String, dimension: UInt32, metric: Metric) {
+        self.name = name
+        self.dimension = dimension
+        self.metric = metric
+    }
+
+    /// Decodes the payload.
+    public static func decode(from buffer: inout ByteBuffer) throws(FlatVecError) -> CreateCollectionRequest {
+        let name = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
+        let dimension = try buffer.readU32("dimension")
+        let rawMetric = try buffer.readU8("metric")
+        guard let metric = Metric(rawValue: rawMetric) else { throw FlatVecError(.invalidArgument, "unknown metric \(rawMetric)") }
+        try buffer.expectFullyRead("CREATE_COLLECTION")
+        return CreateCollectionRequest(name: name, dimension: dimension, metric: metric)
+    }
+
+    /// Encodes the payload.
+    public func encode(into buffer: inout ByteBuffer) {
+        buffer.writeFlatVecString(name)
+        buffer.writeU32(dimension)
+        buffer.writeU8(metric.rawValue)
+    }
+}

@@ -1,0 +1,52 @@
+import FlatVecCore
+import NIOCore
+
+/// The operation a frame carries. Requests and their replies share the opcode.
+public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    /// The byte on the wire.
+    public let rawValue: UInt8
+
+    /// Wraps a wire byte (known or not).
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// Version negotiation and authentication.
+    public static let hello = Opcode(rawValue: 0x01)
+    /// Liveness check; echoes its payload.
+    public static let ping = Opcode(rawValue: 0x02)
+    /// Creates a collection.
+    public static let createCollection = Opcode(rawValue: 0x10)
+    /// Drops a collection.
+    public static let dropCollection = Opcode(rawValue: 0x11)
+    /// Lists collections.
+    public static let listCollections = Opcode(rawValue: 0x12)
+    /// Upserts a batch of vectors.
+    public static let add = Opcode(rawValue: 0x20)
+    /// Removes vectors by id.
+    public static let remove = Opcode(rawValue: 0x21)
+    /// Fetches vectors by id.
+    public static let get = Opcode(rawValue: 0x22)
+    /// Searches a batch of queries.
+    public static let search = Opcode(rawValue: 0x30)
+    /// Server statistics.
+    public static let stats = Opcode(rawValue: 0x40)
+
+    /// Every opcode this version defines.
+    public static let all: [Opcode] = [.hello, .ping, .createCollection, .dropCollection, .listCollections, .add, .remove, .get, .search, .stats]
+
+    /// The name used in the spec, logs and statistics.
+    public var description: String {
+        switch self {
+        case .hello: "HELLO"
+        case .ping: "PING"
+        case .createCollection: "CREATE_COLLECTION"
+        case .dropCollection: "DROP_COLLECTION"
+        case .listCollections: "LIST_COLLECTIONS"
+        case .add: "ADD"
+        case .remove: "REMOVE"
+        case .get: "GET"
+        case .search: "SEARCH"
+        case .stats: "STATS"
+        default: "0x" + String(rawValue, radix: 16)
+        }
+    }
+}

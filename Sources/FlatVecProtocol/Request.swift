@@ -1,0 +1,88 @@
+import FlatVecCore
+import NIOCore
+
+/// A request, decoded.
+public enum Request: Sendable, Hashable {
+    /// HELLO.
+    case hello(HelloRequest)
+    /// PING with opaque bytes to echo.
+    case ping([UInt8])
+    /// CREATE_COLLECTION.
+    case createCollection(CreateCollectionRequest)
+    /// DROP_COLLECTION of the named collection.
+    case dropCollection(String)
+    /// LIST_COLLECTIONS.
+    case listCollections
+    /// ADD.
+    case add(AddRequest)
+    /// REMOVE.
+    case remove(IDListRequest)
+    /// GET.
+    case get(GetRequest)
+    /// SEARCH.
+    case search(SearchRequest)
+    /// STATS.
+    case stats
+
+    /// The opcode of the request.
+    public var opcode: Opcode {
+        switch self {
+        case .hello: .hello
+        case .ping: .ping
+        case .createCollection: .createCollection
+        case .dropCollection: .dropCollection
+        case .listCollections: .listCollections
+        case .add: .add
+        case .remove: .remove
+        case .get: .get
+        case .search: .search
+        case .stats: .stats
+        }
+    }
+
+    /// Decodes a request payload.
+    /// - Parameters:
+    ///   - opcode: The frame's opcode.
+    ///   - payload: The payload; consumed.
+    ///   - limits: Counts beyond these are rejected before anything is allocated.
+    /// - Throws: ``FlatVecError`` with `badFrame` for an unknown opcode or malformed payload,
+    ///   `limitExceeded` for counts over the limits.
+    public static func decode(opcode: Opcode, payload: inout ByteBuffer, limits: ProtocolLimits) throws(FlatVecError) -> Request {
+        switch opcode {
+        case .hello: return .hello(try HelloRequest.decode(from: &payload))
+        case .ping: return .ping(payload.readBytes(length: payload.readableBytes) ?? [])
+        case .createCollection: return .createCollection(try CreateCollectionRequest.decode(from: &payload))
+        case .dropCollection:
+            let name = try payload.readString("collection name", maxBytes: CollectionName.maximumLength)
+            try payload.expectFullyRead("DROP_COLLECTION")
+            return .dropCollection(name)
+        case .listCollections:
+            try payload.expectFullyRead("LIST_COLLECTIONS")
+            return .listCollections
+        case .add: return .add(try AddRequest.decode(from: &payload, limits: limits))
+        case .remove: return .remove(try IDListRequest.decode(from: &payload, limits: limits))
+        case .get: return .get(try GetRequest.decode(from: &payload, limits: limits))
+        case .search: return .search(try SearchRequest.decode(from: &payload, limits: limits))
+        case .stats:
+            try payload.expectFullyRead("STATS")
+            return .stats
+        default:
+            throw FlatVecError(.badFrame, "unknown opcode \(opcode)")
+        }
+    }
+
+    /// Encodes the request payload.
+    public func encode(into buffer: inout ByteBuffer) {
+        switch self {
+        case .hello(let r): r.encode(into: &buffer)
+        case .ping(let bytes): buffer.writeBytes(bytes)
+        case .createCollection(let r): r.encode(into: &buffer)
+        case .dropCollection(let name): buffer.writeFlatVecString(name)
+        case .listCollections, .stats: break
+        case .add(let r): r.encode(into: &buffer)
+        case .remove(let r): r.encode(into: &buffer)
+        case .get(let r): r.encode(into: &buffer)
+        case .search(let r): r.encode(into: &buffer)
+        }
+    }
+}

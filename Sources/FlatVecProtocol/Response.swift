@@ -1,0 +1,80 @@
+import FlatVecCore
+import NIOCore
+
+/// A reply, decoded.
+public enum Response: Sendable, Hashable {
+    /// HELLO reply.
+    case hello(HelloResponse)
+    /// PING reply: the request's bytes.
+    case pong([UInt8])
+    /// Empty success reply (CREATE_COLLECTION, DROP_COLLECTION).
+    case done
+    /// LIST_COLLECTIONS reply.
+    case collections([CollectionInfo])
+    /// ADD reply.
+    case added(AddResponse)
+    /// REMOVE reply: how many ids were removed.
+    case removed(UInt32)
+    /// GET reply.
+    case got(GetResponse)
+    /// SEARCH reply.
+    case searched(SearchResponse)
+    /// STATS reply.
+    case stats(StatsResponse)
+    /// Error reply.
+    case error(ErrorResponse)
+
+    /// Decodes a reply payload.
+    /// - Parameters:
+    ///   - opcode: The frame's opcode (that of the request).
+    ///   - isError: Whether the frame has the error flag.
+    ///   - payload: The payload; consumed.
+    /// - Throws: ``FlatVecError/Code/badFrame`` for a malformed payload.
+    public static func decode(opcode: Opcode, isError: Bool, payload: inout ByteBuffer) throws(FlatVecError) -> Response {
+        if isError { return .error(try ErrorResponse.decode(from: &payload)) }
+        switch opcode {
+        case .hello: return .hello(try HelloResponse.decode(from: &payload))
+        case .ping: return .pong(payload.readBytes(length: payload.readableBytes) ?? [])
+        case .createCollection, .dropCollection:
+            try payload.expectFullyRead("\(opcode) reply")
+            return .done
+        case .listCollections: return .collections(try CollectionInfo.decodeList(from: &payload))
+        case .add:
+            let r = AddResponse(inserted: try payload.readU32("inserted"), replaced: try payload.readU32("replaced"))
+            try payload.expectFullyRead("ADD reply")
+            return .added(r)
+        case .remove:
+            let n = try payload.readU32("removed")
+            try payload.expectFullyRead("REMOVE reply")
+            return .removed(n)
+        case .get: return .got(try GetResponse.decode(from: &payload))
+        case .search: return .searched(try SearchResponse.decode(from: &payload))
+        case .stats: return .stats(try StatsResponse.decode(from: &payload))
+        default: throw FlatVecError(.badFrame, "reply with unknown opcode \(opcode)")
+        }
+    }
+
+    /// Encodes the reply payload.
+    public func encode(into buffer: inout ByteBuffer) {
+        switch self {
+        case .hello(let r): r.encode(into: &buffer)
+        case .pong(let bytes): buffer.writeBytes(bytes)
+        case .done: break
+        case .collections(let list): CollectionInfo.encodeList(list, into: &buffer)
+        case .added(let r):
+            buffer.writeU32(r.inserted)
+            buffer.writeU32(r.replaced)
+        case .removed(let n): buffer.writeU32(n)
+        case .got(let r): r.encode(into: &buffer)
+        case .searched(let r): r.encode(into: &buffer)
+        case .stats(let r): r.encode(into: &buffer)
+        case .error(let r): r.encode(into: &buffer)
+        }
+    }
+
+    /// Whether this is an error reply.
+    public var isError: Bool {
+        if case .error = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,142 @@
+import FlatVecCore
+import NIOCore
+
+/// STATS reply: uptime, BLAS, per-collection sizes, per-operation counters and latencies.
+public struct StatsResponse: Sendable, Hashable {
+    /// One collection's size.
+    public struct CollectionStats: Sendable, Hashable {
+        /// Name.
+        public var name: String
+        /// Components per vector.
+        public var dimension: UInt32
+        /// Metric.
+        public var metric: Metric
+        /// Vectors stored.
+        public var count: UInt64
+        /// Bytes held in memory.
+        public var memoryBytes: UInt64
+
+        /// Creates the entry.
+        public init(name: String, dimension: UInt32, metric: Metric, count: UInt64, memoryBytes: UInt64) {
+            self.name = name
+            self.dimension = dimension
+            self.metric = metric
+            self.count = count
+            self.memoryBytes = memoryBytes
+        }
+    }
+
+    /// One operation's counters; latencies in microseconds, measured from request decoded to reply queued.
+    public struct OperationStats: Sendable, Hashable {
+        /// The operation.
+        public var opcode: Opcode
+        /// Requests served.
+        public var requests: UInt64
+        /// Requests answered with an error.
+        public var errors: UInt64
+        /// Median latency.
+        public var p50Micros: UInt64
+        /// 90th percentile.
+        public var p90Micros: UInt64
+        /// 99th percentile.
+        public var p99Micros: UInt64
+        /// Largest latency.
+        public var maxMicros: UInt64
+
+        /// Creates the entry.
+        public init(opcode: Opcode, requests: UInt64, errors: UInt64, p50Micros: UInt64, p90Micros: UInt64, p99Micros: UInt64, maxMicros: UInt64) {
+            self.opcode = opcode
+            self.requests = requests
+            self.errors = errors
+            self.p50Micros = p50Micros
+            self.p90Micros = p90Micros
+            self.p99Micros = p99Micros
+            self.maxMicros = maxMicros
+        }
+    }
+
+    /// Milliseconds since the server started.
+    public var uptimeMillis: UInt64
+    /// The BLAS library, e.g. `OpenBLAS 0.3.21 ...`.
+    public var blasLibrary: String
+    /// The BLAS kernel, e.g. `Haswell`.
+    public var blasKernel: String
+    /// Open connections.
+    public var openConnections: UInt32
+    /// Connections accepted since start.
+    public var totalConnections: UInt64
+    /// Every collection.
+    public var collections: [CollectionStats]
+    /// Every operation that has been requested at least once.
+    public var operations: [OperationStats]
+
+    /// Creates the reply.
+    public init(
+        uptimeMillis: UInt64, blasLibrary: String, blasKernel: String, openConnections: UInt32,
+        totalConnections: UInt64, collections: [CollectionStats], operations: [OperationStats]
+    ) {
+        self.uptimeMillis = uptimeMillis
+        self.blasLibrary = blasLibrary
+        self.blasKernel = blasKernel
+        self.openConnections = openConnections
+        self.totalConnections = totalConnections
+        self.collections = collections
+        self.operations = operations
+    }
+
+    static func decode(from buffer: inout ByteBuffer) throws(FlatVecError) -> StatsResponse {
+        let uptime = try buffer.readU64("uptime")
+        let library = try buffer.readString("blas library", maxBytes: 4096)
+        let kernel = try buffer.readString("blas kernel", maxBytes: 256)
+        let open = try buffer.readU32("open connections")
+        let total = try buffer.readU64("total connections")
+        let collectionCount = try buffer.readCount("collection count", limit: 1 << 20, bytesEach: 25)
+        var collections: [CollectionStats] = []
+        for _ in 0..<collectionCount {
+            let name = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
+            let dimension = try buffer.readU32("dimension")
+            let rawMetric = try buffer.readU8("metric")
+            guard let metric = Metric(rawValue: rawMetric) else { throw malformed("unknown metric \(rawMetric)") }
+            collections.append(CollectionStats(
+                name: name, dimension: dimension, metric: metric,
+                count: try buffer.readU64("count"), memoryBytes: try buffer.readU64("memory bytes")
+            ))
+        }
+        let opCount = try buffer.readCount("operation count", limit: 256, bytesEach: 49)
+        var operations: [OperationStats] = []
+        for _ in 0..<opCount {
+            operations.append(OperationStats(
+                opcode: Opcode(rawValue: try buffer.readU8("opcode")),
+                requests: try buffer.readU64("requests"), errors: try buffer.readU64("errors"),
+                p50Micros: try buffer.readU64("p50"), p90Micros: try buffer.readU64("p90"),
+                p99Micros: try buffer.readU64("p99"), maxMicros: try buffer.readU64("max")
+            ))
+        }
+        try buffer.expectFullyRead("STATS reply")
+        return StatsResponse(
+            uptimeMillis: uptime, blasLibrary: library, blasKernel: kernel, openConnections: open,
+            totalConnections: total, collections: collections, operations: operations
+        )
+    }
+
+    func encode(into buffer: inout ByteBuffer) {
+        buffer.writeU64(uptimeMillis)
+        buffer.writeFlatVecString(blasLibrary)
+        buffer.writeFlatVecString(blasKernel)
+        buffer.writeU32(openConnections)
+        buffer.writeU64(totalConnections)
+        buffer.writeCount(collections.count)
+        for c in collections {
+            buffer.writeFlatVecString(c.name)
+            buffer.writeU32(c.dimension)
+            buffer.writeU8(c.metric.rawValue)
+            buffer.writeU64(c.count)
+            buffer.writeU64(c.memoryBytes)
+        }
+        buffer.writeCount(operations.count)
+        for o in operations {
+            buffer.writeU8(o.opcode.rawValue)
+            for v in [o.requests, o.errors, o.p50Micros, o.p90Micros, o.p99Micros, o.maxMicros] { buffer.writeU64(v) }
+        }
+    }
+}

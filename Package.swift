@@ -7,11 +7,13 @@ let package = Package(
         .library(name: "FlatVecCore", targets: ["FlatVecCore"]),
         .library(name: "FlatVecFormats", targets: ["FlatVecFormats"]),
         .library(name: "FlatVecProtocol", targets: ["FlatVecProtocol"]),
+        .library(name: "FlatVecServer", targets: ["FlatVecServer"]),
         .executable(name: "flatvec", targets: ["flatvec"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
@@ -34,6 +36,19 @@ let package = Package(
         .target(
             name: "FlatVecProtocol",
             dependencies: ["FlatVecCore", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        // The TCP server (SwiftNIO): connections, authentication, worker threads, statistics.
+        .target(
+            name: "FlatVecServer",
+            dependencies: [
+                "FlatVecCore",
+                "FlatVecProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .executableTarget(
             name: "flatvec",

@@ -105,13 +105,40 @@ public final class FlatIndex: @unchecked Sendable {
     /// Validation and normalisation happen before the writer lock is taken; the lock is held only
     /// for copying the prepared rows in.
     /// - Parameter batch: The vectors.
+    /// - Returns: How many ids were new and how many replaced a stored vector.
     /// - Throws: ``FlatVecError`` with `dimensionMismatch`, `invalidVector`, `duplicateID`,
     ///   `limitExceeded` or `invalidArgument`, naming the culprit; the index is unchanged.
-    public func add(_ batch: VectorBatch) throws(FlatVecError) {
-        let prepared = try prepare(batch)
-        guard !batch.isEmpty else { return }
-        prepared.withUnsafeBufferPointer { vectors in
+    @discardableResult
+    public func add(_ batch: VectorBatch) throws(FlatVecError) -> AddResult {
+        add(try validate(batch))
+    }
+
+    /// Checks a batch against this index and prepares it (normalised under cosine), without adding it.
+    ///
+    /// A server uses this to make a write durable first and apply it after: the `add` that takes a ``ValidatedBatch``
+    /// cannot fail on a validated batch.
+    /// - Parameter batch: The vectors.
+    /// - Returns: The batch as it will be stored.
+    /// - Throws: As adding the batch would.
+    public func validate(_ batch: VectorBatch) throws(FlatVecError) -> ValidatedBatch {
+        let vectors = try prepare(batch)
+        let prepared = try VectorBatch(
+            dimension: dimension, ids: batch.ids, labels: batch.labels, vectors: vectors, payloads: batch.payloads
+        )
+        return ValidatedBatch(batch: prepared, dimension: dimension, metric: metric)
+    }
+
+    /// Adds a batch validated by ``validate(_:)``; cannot fail.
+    /// - Parameter validated: A batch validated by an index of the same dimension and metric.
+    /// - Returns: How many ids were new and how many replaced a stored vector.
+    @discardableResult
+    public func add(_ validated: ValidatedBatch) -> AddResult {
+        precondition(validated.dimension == dimension && validated.metric == metric, "batch validated for another index")
+        let batch = validated.batch
+        guard !batch.isEmpty else { return AddResult(inserted: 0, replaced: 0) }
+        return batch.vectors.withUnsafeBufferPointer { vectors in
             lock.withWriterLock {
+                let before = rows.count
                 for i in 0..<batch.count {
                     rows.upsert(
                         id: batch.ids[i],
@@ -120,6 +147,8 @@ public final class FlatIndex: @unchecked Sendable {
                         payload: batch.payloads.isEmpty ? nil : batch.payloads[i]
                     )
                 }
+                let inserted = rows.count - before
+                return AddResult(inserted: inserted, replaced: batch.count - inserted)
             }
         }
     }
@@ -129,12 +158,7 @@ public final class FlatIndex: @unchecked Sendable {
     /// - Throws: ``FlatVecError/Code/unknownID`` naming the unknown ids,
     ///   ``FlatVecError/Code/duplicateID`` if an id is listed twice.
     public func remove(ids: [Int64]) throws(FlatVecError) {
-        if ids.count > 1 {
-            var seen = Set<Int64>(minimumCapacity: ids.count)
-            for id in ids where !seen.insert(id).inserted {
-                throw FlatVecError(.duplicateID, "id \(id) appears twice in one remove request")
-            }
-        }
+        try checkNoDuplicates(ids)
         let unknown: [Int64] = lock.withWriterLock {
             let unknown = ids.filter { rows.row(of: $0) == nil }
             if unknown.isEmpty {
@@ -144,6 +168,25 @@ public final class FlatIndex: @unchecked Sendable {
         }
         if !unknown.isEmpty {
             throw FlatVecError(.unknownID, "unknown \(Self.describe(ids: unknown)); nothing was removed")
+        }
+    }
+
+    /// Checks that ``remove(ids:)`` would succeed now, without removing anything.
+    /// - Parameter ids: The ids.
+    /// - Throws: As ``remove(ids:)``.
+    public func checkRemovable(ids: [Int64]) throws(FlatVecError) {
+        try checkNoDuplicates(ids)
+        let unknown = lock.withReaderLock { ids.filter { rows.row(of: $0) == nil } }
+        if !unknown.isEmpty {
+            throw FlatVecError(.unknownID, "unknown \(Self.describe(ids: unknown)); nothing was removed")
+        }
+    }
+
+    private func checkNoDuplicates(_ ids: [Int64]) throws(FlatVecError) {
+        guard ids.count > 1 else { return }
+        var seen = Set<Int64>(minimumCapacity: ids.count)
+        for id in ids where !seen.insert(id).inserted {
+            throw FlatVecError(.duplicateID, "id \(id) appears twice in one remove request")
         }
     }
 
@@ -212,6 +255,22 @@ public final class FlatIndex: @unchecked Sendable {
         let noun = ids.count == 1 ? "id" : "ids"
         return ids.count > 10 ? "\(noun) \(shown) and \(ids.count - 10) more" : "\(noun) \(shown)"
     }
+}
+
+/// A batch checked and prepared by ``FlatIndex/validate(_:)``.
+public struct ValidatedBatch: Sendable, Hashable {
+    /// The batch as it will be stored (vectors normalised under cosine).
+    public let batch: VectorBatch
+    let dimension: Int
+    let metric: Metric
+}
+
+/// What an add did.
+public struct AddResult: Sendable, Hashable {
+    /// Ids that were not stored before.
+    public var inserted: Int
+    /// Ids whose stored vector was replaced.
+    public var replaced: Int
 }
 
 /// Size and layout of an index at one moment.

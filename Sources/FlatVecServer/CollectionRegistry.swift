@@ -1,0 +1,63 @@
+import FlatVecCore
+import FlatVecProtocol
+import Synchronization
+
+/// One named collection: its index and the lock that orders its writes.
+public final class Collection: Sendable {
+    /// The name.
+    public let name: String
+    /// The index.
+    public let index: FlatIndex
+    /// Serialises "write to the store, then apply to the index" so both see writes in one order.
+    let writeOrder = Mutex<Void>(())
+
+    /// Creates a collection around an index.
+    public init(name: String, index: FlatIndex) {
+        self.name = name
+        self.index = index
+    }
+}
+
+/// The server's collections by name.
+public final class CollectionRegistry: Sendable {
+    private let collections = Mutex<[String: Collection]>([:])
+
+    /// Creates an empty registry.
+    public init() {}
+
+    /// The collection named `name`.
+    /// - Throws: ``FlatVecError/Code/unknownCollection``.
+    public func collection(named name: String) throws(FlatVecError) -> Collection {
+        guard let c = collections.withLock({ $0[name] }) else {
+            throw FlatVecError(.unknownCollection, "no collection named '\(name)'")
+        }
+        return c
+    }
+
+    /// Adds a collection.
+    /// - Throws: ``FlatVecError/Code/collectionExists``.
+    public func insert(_ collection: Collection) throws(FlatVecError) {
+        let inserted = collections.withLock { all -> Bool in
+            guard all[collection.name] == nil else { return false }
+            all[collection.name] = collection
+            return true
+        }
+        guard inserted else { throw FlatVecError(.collectionExists, "a collection named '\(collection.name)' exists already") }
+    }
+
+    /// Whether a collection has that name.
+    public func contains(_ name: String) -> Bool { collections.withLock { $0[name] != nil } }
+
+    /// Removes a collection.
+    /// - Throws: ``FlatVecError/Code/unknownCollection``.
+    @discardableResult
+    public func remove(named name: String) throws(FlatVecError) -> Collection {
+        guard let removed = collections.withLock({ $0.removeValue(forKey: name) }) else {
+            throw FlatVecError(.unknownCollection, "no collection named '\(name)'")
+        }
+        return removed
+    }
+
+    /// Every collection, by name.
+    public var all: [Collection] { collections.withLock { Array($0.values) }.sorted { $0.name < $1.name } }
+}

@@ -1,0 +1,51 @@
+import FlatVecCore
+
+/// Where the server makes writes durable before it acknowledges them.
+///
+/// The server calls each write method before it changes the in-memory index, and only acknowledges
+/// the request once the method has returned; a throwing method means nothing was stored, and the
+/// server answers `unavailable` (or the error's own code) and leaves the index unchanged. Calls for
+/// one collection never overlap; calls for different collections may.
+public protocol DurableStore: Sendable {
+    /// A one-line description for the start-up log, e.g. `local directory /var/lib/flatvec`.
+    var description: String { get }
+
+    /// Every stored collection, to rebuild the in-memory indexes at start-up.
+    func loadCollections() throws(FlatVecError) -> [Collection]
+
+    /// Records a new collection.
+    func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError)
+
+    /// Forgets a collection and its vectors.
+    func dropCollection(name: String) throws(FlatVecError)
+
+    /// Stores an upsert batch (already validated; vectors normalised under cosine).
+    func add(collection: String, batch: VectorBatch) throws(FlatVecError)
+
+    /// Stores a removal (every id is known to exist).
+    func remove(collection: String, ids: [Int64]) throws(FlatVecError)
+}
+
+/// The embedded default: nothing is persisted. The server says so in its start-up line.
+public struct MemoryOnlyStore: DurableStore {
+    /// Creates the store.
+    public init() {}
+
+    /// Describes the store.
+    public var description: String { "memory only (NOT persisting: data is lost on exit)" }
+
+    /// No collections are stored.
+    public func loadCollections() throws(FlatVecError) -> [Collection] { [] }
+
+    /// Nothing to do.
+    public func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError) {}
+
+    /// Nothing to do.
+    public func dropCollection(name: String) throws(FlatVecError) {}
+
+    /// Nothing to do.
+    public func add(collection: String, batch: VectorBatch) throws(FlatVecError) {}
+
+    /// Nothing to do.
+    public func remove(collection: String, ids: [Int64]) throws(FlatVecError) {}
+}

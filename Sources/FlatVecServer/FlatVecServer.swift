@@ -1,0 +1,107 @@
+import FlatVecCore
+import FlatVecProtocol
+import Logging
+import NIOCore
+import NIOExtras
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The FlatVec TCP server, as a `Service`: `run()` listens until graceful shutdown (SIGTERM / SIGINT
+/// through a `ServiceGroup`) or cancellation, then stops accepting, lets every connection finish the
+/// requests it has in flight, and returns.
+public final class FlatVecServer: Service, Sendable {
+    /// The configuration.
+    public let configuration: ServerConfiguration
+    /// Runs the requests.
+    public let executor: RequestExecutor
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let boundAddress = Mutex<SocketAddress?>(nil)
+    private let listening: AsyncStream<SocketAddress>
+    private let listeningContinuation: AsyncStream<SocketAddress>.Continuation
+
+    /// Creates a server.
+    /// - Parameters:
+    ///   - configuration: Address, tokens, limits, timeouts.
+    ///   - executor: Collections and store.
+    ///   - logger: Where connection events go (one line per open/close and per error).
+    ///   - group: Event loops; the shared POSIX group by default.
+    public init(
+        configuration: ServerConfiguration,
+        executor: RequestExecutor,
+        logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.executor = executor
+        self.logger = logger
+        self.group = group
+        (listening, listeningContinuation) = AsyncStream.makeStream(of: SocketAddress.self)
+    }
+
+    /// The address the server listens on, once it does (waits for the bind); nil if it never will.
+    public func listeningAddress() async -> SocketAddress? {
+        if let address = boundAddress.withLock({ $0 }) { return address }
+        for await address in listening { return address }
+        return boundAddress.withLock { $0 }
+    }
+
+    /// Listens and serves until graceful shutdown or cancellation.
+    public func run() async throws {
+        let threadPool = NIOThreadPool(numberOfThreads: configuration.workerThreads)
+        threadPool.start()
+        defer { listeningContinuation.finish() }
+        let quiesce = ServerQuiescingHelper(group: group)
+        let shared = ConnectionHandler.Shared(configuration: configuration, executor: executor, threadPool: threadPool, logger: logger)
+        let configuration = self.configuration
+        let channel: Channel
+        do {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 512)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                    }
+                }
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.writeBufferHighWaterMark / 2, high: configuration.writeBufferHighWaterMark))
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let limit = FrameLimit(ConnectionRules(configuration: configuration).frameLimit)
+                        let progress = ByteProgress()
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(IdleStateHandler(readTimeout: configuration.frameTimeout))
+                        try pipeline.addHandler(ByteCountingHandler(progress: progress))
+                        try pipeline.addHandler(ByteToMessageHandler(
+                            FrameDecoder(limit: limit),
+                            maximumBufferSize: Int(configuration.limits.maxFrameBytes) + FrameHeader.lengthFieldSize + 65_536
+                        ))
+                        try pipeline.addHandler(ConnectionHandler(shared: shared, frameLimit: limit, progress: progress))
+                    }
+                }
+                .bind(host: configuration.host, port: configuration.port)
+                .get()
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw FlatVecError(.unavailable, "cannot listen on \(configuration.host):\(configuration.port): \(error)")
+        }
+        if let address = channel.localAddress {
+            boundAddress.withLock { $0 = address }
+            listeningContinuation.yield(address)
+        }
+        let allClosed = group.next().makePromise(of: Void.self)
+        let started = Mutex(false)
+        await withTaskCancellationOrGracefulShutdownHandler {
+            try? await channel.closeFuture.get()
+            try? await allClosed.futureResult.get()
+        } onCancelOrGracefulShutdown: { [logger] in
+            guard !started.withLock({ let was = $0; $0 = true; return was }) else { return }
+            logger.info("shutting down: no new connections; finishing requests in flight")
+            quiesce.initiateShutdown(promise: allClosed)
+        }
+        try? await threadPool.shutdownGracefully()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,57 @@
+import FlatVecProtocol
+
+/// How the server listens, whom it lets in and how it protects itself.
+public struct ServerConfiguration: Sendable {
+    /// Address to bind; loopback by default.
+    public var host: String
+    /// Port to bind; 0 picks a free one.
+    public var port: Int
+    /// Frame and batch limits.
+    public var limits: ProtocolLimits
+    /// The admin token; nil together with `readerToken` means no authentication (every connection is admin).
+    public var adminToken: String?
+    /// The reader token.
+    public var readerToken: String?
+    /// A connection that stops sending in the middle of a frame for this long is closed.
+    public var frameTimeout: TimeAmount
+    /// A connection with nothing in flight and no request for this long is closed (nil: never).
+    public var idleTimeout: TimeAmount?
+    /// A connection whose replies stay unread (output over the high-water mark) this long is closed.
+    public var writeTimeout: TimeAmount
+    /// Requests decoded but not yet answered per connection before the server stops reading from it.
+    public var maxPipelinedRequests: Int
+    /// Output bytes buffered per connection before the server stops processing its requests.
+    public var writeBufferHighWaterMark: Int
+    /// Threads that run searches and writes (never the event loops).
+    public var workerThreads: Int
+
+    /// Creates a configuration.
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 7070,
+        limits: ProtocolLimits = ProtocolLimits(),
+        adminToken: String? = nil,
+        readerToken: String? = nil,
+        frameTimeout: TimeAmount = .seconds(10),
+        idleTimeout: TimeAmount? = .seconds(600),
+        writeTimeout: TimeAmount = .seconds(30),
+        maxPipelinedRequests: Int = 128,
+        writeBufferHighWaterMark: Int = 8 << 20,
+        workerThreads: Int = System.coreCount
+    ) {
+        self.host = host
+        self.port = port
+        self.limits = limits
+        self.adminToken = adminToken
+        self.readerToken = readerToken
+        self.frameTimeout = frameTimeout
+        self.idleTimeout = idleTimeout
+        self.writeTimeout = writeTimeout
+        self.maxPipelinedRequests = maxPipelinedRequests
+        self.writeBufferHighWaterMark = writeBufferHighWaterMark
+        self.workerThreads = max(1, workerThreads)
+    }
+
+    /// Whether connections must authenticate with HELLO.
+    public var requiresAuthentication: Bool { adminToken != nil || readerToken != nil }
+}

@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "FlatVecFormats", targets: ["FlatVecFormats"]),
         .library(name: "FlatVecProtocol", targets: ["FlatVecProtocol"]),
         .library(name: "FlatVecServer", targets: ["FlatVecServer"]),
+        .library(name: "FlatVecClient", targets: ["FlatVecClient"]),
         .executable(name: "flatvec", targets: ["flatvec"]),
     ],
     dependencies: [
@@ -50,6 +51,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The async Swift client.
+        .target(
+            name: "FlatVecClient",
+            dependencies: [
+                "FlatVecCore",
+                "FlatVecProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "flatvec",
             dependencies: [
@@ -67,6 +78,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "FlatVecServerTests",
+            dependencies: [
+                "FlatVecServer",
+                "FlatVecClient",
+                "FlatVecProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Runs the built `flatvec` binary as a user would.

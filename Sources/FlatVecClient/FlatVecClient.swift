@@ -1,0 +1,154 @@
+import FlatVecCore
+import FlatVecProtocol
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// An async client for a FlatVec server. One TCP connection; any number of concurrent calls are
+/// pipelined on it and matched to their replies by request id.
+///
+/// ```swift
+/// let client = try await FlatVecClient.connect(host: "127.0.0.1", port: 7070, token: token)
+/// let hits = try await client.search(collection: "products", queries: [embedding], dimension: 512, options: SearchOptions(k: 5))
+/// try await client.close()
+/// ```
+public final class FlatVecClient: Sendable {
+    private let channel: Channel
+    private let nextRequestID = Atomic<UInt64>(1)
+    /// What the server said in reply to HELLO.
+    public let hello: HelloResponse
+
+    private init(channel: Channel, hello: HelloResponse) {
+        self.channel = channel
+        self.hello = hello
+    }
+
+    /// Connects and says HELLO.
+    /// - Parameters:
+    ///   - host: Server host.
+    ///   - port: Server port.
+    ///   - token: The admin or reader token, if the server needs one.
+    ///   - clientName: Shown in the server's log.
+    ///   - group: Event loops; the shared POSIX group by default.
+    /// - Returns: A connected client.
+    /// - Throws: ``FlatVecError`` with `unavailable` if the connection fails, or the server's HELLO error.
+    public static func connect(
+        host: String,
+        port: Int,
+        token: String? = nil,
+        clientName: String = "flatvec-swift",
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws(FlatVecError) -> FlatVecClient {
+        let channel: Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        // Replies may be large (a search with vectors); the server enforces its own limits.
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(limit: FrameLimit(UInt32.max))))
+                        try channel.pipeline.syncOperations.addHandler(ClientHandler())
+                    }
+                }
+                .connect(host: host, port: port)
+                .get()
+        } catch {
+            throw FlatVecError(.unavailable, "cannot connect to \(host):\(port): \(error)")
+        }
+        let provisional = FlatVecClient(channel: channel, hello: HelloResponse(version: 1, role: .none, maxFrameBytes: 0, maxK: 0, maxBatch: 0, server: ""))
+        let response = try await provisional.send(.hello(HelloRequest(token: token ?? "", clientName: clientName)))
+        guard case .hello(let hello) = response else {
+            try? await channel.close()
+            throw FlatVecError(.badFrame, "unexpected reply to HELLO")
+        }
+        return FlatVecClient(channel: channel, hello: hello)
+    }
+
+    /// Sends a request and waits for its reply.
+    /// - Parameter request: The request.
+    /// - Returns: The reply (never `.error`).
+    /// - Throws: The server's error reply as a ``FlatVecError``, or `unavailable` if the connection ends.
+    public func send(_ request: Request) async throws(FlatVecError) -> Response {
+        let id = nextRequestID.wrappingAdd(1, ordering: .relaxed).oldValue
+        var frame = channel.allocator.buffer(capacity: 64)
+        FrameEncoder().encode(request, requestID: id, into: &frame)
+        let promise = channel.eventLoop.makePromise(of: Response.self)
+        channel.writeAndFlush(PendingRequest(requestID: id, opcode: request.opcode, frame: frame, promise: promise), promise: nil)
+        let response: Response
+        do {
+            response = try await promise.futureResult.get()
+        } catch let error as FlatVecError {
+            throw error
+        } catch {
+            throw FlatVecError(.unavailable, "\(error)")
+        }
+        if case .error(let e) = response { throw e.error }
+        return response
+    }
+
+    /// Closes the connection.
+    public func close() async {
+        try? await channel.close()
+    }
+
+    /// Round-trip time of a PING.
+    public func ping() async throws(FlatVecError) -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        _ = try await send(.ping([]))
+        return clock.now - start
+    }
+
+    /// Creates a collection.
+    public func createCollection(_ name: String, dimension: Int, metric: Metric = .innerProduct) async throws(FlatVecError) {
+        _ = try await send(.createCollection(CreateCollectionRequest(name: name, dimension: UInt32(dimension), metric: metric)))
+    }
+
+    /// Drops a collection.
+    public func dropCollection(_ name: String) async throws(FlatVecError) {
+        _ = try await send(.dropCollection(name))
+    }
+
+    /// Lists collections.
+    public func listCollections() async throws(FlatVecError) -> [CollectionInfo] {
+        guard case .collections(let list) = try await send(.listCollections) else { throw Self.unexpected }
+        return list
+    }
+
+    /// Upserts a batch.
+    @discardableResult
+    public func add(collection: String, batch: VectorBatch) async throws(FlatVecError) -> AddResponse {
+        guard case .added(let r) = try await send(.add(AddRequest(collection: collection, batch: batch))) else { throw Self.unexpected }
+        return r
+    }
+
+    /// Removes ids (all or nothing).
+    @discardableResult
+    public func remove(collection: String, ids: [Int64]) async throws(FlatVecError) -> Int {
+        guard case .removed(let n) = try await send(.remove(IDListRequest(collection: collection, ids: ids))) else { throw Self.unexpected }
+        return Int(n)
+    }
+
+    /// Fetches stored vectors.
+    public func get(collection: String, ids: [Int64], withVectors: Bool = true, withPayloads: Bool = true) async throws(FlatVecError) -> [StoredVector] {
+        guard case .got(let r) = try await send(.get(GetRequest(collection: collection, ids: ids, withVectors: withVectors, withPayloads: withPayloads))) else {
+            throw Self.unexpected
+        }
+        return r.rows
+    }
+
+    /// Searches a batch of queries (`queries.count` a multiple of `dimension`).
+    public func search(collection: String, queries: [Float], dimension: Int, options: SearchOptions) async throws(FlatVecError) -> [[SearchHit]] {
+        let request = SearchRequest(collection: collection, dimension: UInt32(dimension), queries: queries, options: options)
+        guard case .searched(let r) = try await send(.search(request)) else { throw Self.unexpected }
+        return r.results
+    }
+
+    /// Server statistics.
+    public func stats() async throws(FlatVecError) -> StatsResponse {
+        guard case .stats(let r) = try await send(.stats) else { throw Self.unexpected }
+        return r
+    }
+
+    private static var unexpected: FlatVecError { FlatVecError(.badFrame, "the server answered with a reply of another kind") }
+}

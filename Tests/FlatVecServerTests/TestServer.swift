@@ -1,0 +1,73 @@
+import FlatVecClient
+import FlatVecCore
+import FlatVecProtocol
+import FlatVecServer
+import Logging
+import NIOCore
+
+/// A server on a free loopback port for one test, stopped by `stop()`.
+struct TestServer {
+    let server: FlatVecServer
+    let task: Task<Void, Error>
+    let port: Int
+
+    static func start(
+        adminToken: String? = nil,
+        readerToken: String? = nil,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
+        var configuration = ServerConfiguration(port: 0, adminToken: adminToken, readerToken: readerToken)
+        configure(&configuration)
+        var logger = Logger(label: "flatvec-test")
+        logger.logLevel = .critical
+        let executor = RequestExecutor(
+            registry: CollectionRegistry(), store: MemoryOnlyStore(), limits: configuration.limits, statistics: ServerStatistics()
+        )
+        let server = FlatVecServer(configuration: configuration, executor: executor, logger: logger)
+        let task = Task { try await server.run() }
+        guard let address = await server.listeningAddress(), let port = address.port else {
+            task.cancel()
+            throw FlatVecError(.unavailable, "test server did not start")
+        }
+        return TestServer(server: server, task: task, port: port)
+    }
+
+    func client(token: String? = nil) async throws -> FlatVecClient {
+        try await FlatVecClient.connect(host: "127.0.0.1", port: port, token: token)
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+}
+
+/// Deterministic random numbers (SplitMix64).
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Multiples of 1/8 in [-1, 1]: dot products are exact, so results compare bit for bit.
+    mutating func quantizedVector(_ dimension: Int) -> [Float] {
+        (0..<dimension).map { _ in Float(Int.random(in: -8...8, using: &self)) / 8 }
+    }
+}
+
+/// Brute-force top-k over a dictionary, ties by smaller id.
+func referenceSearch(_ rows: [Int64: (label: Int64, vector: [Float])], query: [Float], k: Int) -> [Int64] {
+    var scored: [(score: Float, id: Int64)] = []
+    for (id, row) in rows {
+        var s: Float = 0
+        for i in 0..<query.count { s += row.vector[i] * query[i] }
+        scored.append((s, id))
+    }
+    scored.sort { a, b in a.score > b.score || (a.score == b.score && a.id < b.id) }
+    return scored.prefix(k).map { $0.id }
+}

@@ -66,6 +66,11 @@ let package = Package(
             dependencies: [
                 "FlatVecCore",
                 "FlatVecFormats",
+                "FlatVecProtocol",
+                "FlatVecServer",
+                "FlatVecClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -9,7 +9,7 @@ func fail(_ message: String) -> Never {
 }
 
 /// Writes a line to standard error.
-func report(_ line: String) {
-    var bytes = Array((line + "\n").utf8)
+func report(_ line: String, newline: Bool = true) {
+    var bytes = Array((newline ? line + "\n" : line).utf8)
     _ = write(2, &bytes, bytes.count)
 }

@@ -1,10 +1,13 @@
 import ArgumentParser
 
 /// The `flatvec` command line.
-struct FlatVecCommand: ParsableCommand {
+struct FlatVecCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flatvec",
         abstract: "FlatVec: exact vector search (flat inner product / cosine) with live add and remove.",
-        subcommands: [KnnCommand.self, InfoCommand.self]
+        subcommands: [
+            ServeCommand.self, CreateCommand.self, AddCommand.self, SearchCommand.self, RemoveCommand.self,
+            GetCommand.self, ListCommand.self, StatsCommand.self, DropCommand.self, KnnCommand.self, InfoCommand.self,
+        ]
     )
 }

@@ -1,0 +1,117 @@
+import ArgumentParser
+import FlatVecCore
+import FlatVecProtocol
+import FlatVecServer
+import Logging
+import ServiceLifecycle
+
+/// `flatvec serve`: the TCP server.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve collections over FlatVec's binary protocol (proto-spec/PROTOCOL.md).",
+        discussion: """
+            With no arguments: listens on 127.0.0.1:7070 without authentication and serves the sample
+            catalogue in ./data as the collection 'products', in memory only. SIGTERM or SIGINT stops
+            accepting, finishes requests in flight and exits 0.
+            """
+    )
+
+    @Option(name: .long, help: "Address to bind.") var host: String = "127.0.0.1"
+    @Option(name: .long, help: "Port.") var port: Int = 7070
+    @Option(name: .long, help: "Local data directory (durable store).") var data: String?
+    @Option(name: .long, help: "PostgreSQL URL (pgvector mirror as the durable store).") var postgres: String?
+    @Option(name: .long, help: "File with the admin token (first line).") var adminTokenFile: String?
+    @Option(name: .long, help: "File with the reader token (first line).") var readerTokenFile: String?
+    @Option(name: .long, help: "Largest frame in bytes.") var maxFrameBytes: UInt32 = 64 << 20
+    @Option(name: .long, help: "Directory of the sample catalogue loaded when nothing is persisted ('none' to skip).")
+    var sampleData: String = "data"
+    @Option(name: .long, help: "Seconds a connection may stall mid-frame.") var frameTimeout: Int64 = 10
+    @Option(name: .long, help: "Seconds an idle connection is kept (0: forever).") var idleTimeout: Int64 = 600
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { fail("unknown --log-level '\(logLevel)'") }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "flatvec")
+        guard maxFrameBytes >= 1024 else { fail("--max-frame-bytes must be at least 1024") }
+        let adminToken = adminTokenFile.map(readToken)
+        let readerToken = readerTokenFile.map(readToken)
+        if adminToken != nil, adminToken == readerToken { fail("the admin and reader tokens must differ") }
+        let store = try makeStore(logger: logger)
+
+        let registry = CollectionRegistry()
+        let indexConfiguration = FlatIndex.Configuration()
+        do {
+            for collection in try store.loadCollections() { try registry.insert(collection) }
+        } catch {
+            fail("cannot load collections from \(store.description): \(error)")
+        }
+        if store is MemoryOnlyStore, sampleData != "none" {
+            if SampleCatalogue.exists(in: sampleData) {
+                do {
+                    let batch = try SampleCatalogue.load(from: sampleData)
+                    let index = try FlatIndex(dimension: batch.dimension, configuration: indexConfiguration)
+                    try index.add(batch)
+                    try registry.insert(Collection(name: SampleCatalogue.collectionName, index: index))
+                } catch {
+                    fail("cannot load the sample catalogue from \(sampleData): \(error)")
+                }
+            } else {
+                logger.notice("no sample catalogue in '\(sampleData)'; starting with no collections")
+            }
+        }
+
+        var configuration = ServerConfiguration(
+            host: host, port: port,
+            limits: ProtocolLimits(maxFrameBytes: maxFrameBytes),
+            adminToken: adminToken, readerToken: readerToken,
+            frameTimeout: .seconds(max(1, frameTimeout)),
+            idleTimeout: idleTimeout > 0 ? .seconds(idleTimeout) : nil
+        )
+        configuration.workerThreads = FlatIndex.defaultSearchThreads
+        let executor = RequestExecutor(
+            registry: registry, store: store, limits: configuration.limits, statistics: ServerStatistics(),
+            indexConfiguration: indexConfiguration
+        )
+        let server = FlatVecServer(configuration: configuration, executor: executor, logger: logger)
+        let isLoopback = host == "127.0.0.1" || host == "::1" || host == "localhost"
+        if !isLoopback && !configuration.requiresAuthentication {
+            logger.warning("listening on \(host) without tokens: anyone who can reach this port can change the data; use --admin-token-file")
+        }
+        let blas = BLASRuntime.info
+        Task {
+            guard let address = await server.listeningAddress() else { return }
+            let collections = registry.all.map { "\($0.name) (\($0.index.count) x \($0.index.dimension), \($0.index.metric))" }
+            logger.info("""
+                flatvec \(FlatVecVersion.string) listening on \(address); store: \(store.description); \
+                auth: \(configuration.requiresAuthentication ? "tokens" : "off"); \
+                collections: \(collections.isEmpty ? "none" : collections.joined(separator: ", ")); \
+                BLAS kernel: \(blas.kernel ?? "unknown")
+                """)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch let error as FlatVecError {
+            fail(error.description)
+        }
+    }
+
+    private func makeStore(logger: Logger) throws -> any DurableStore {
+        if data != nil && postgres != nil { fail("give at most one of --data and --postgres") }
+        if let data { return try openLocalStore(directory: data, logger: logger) }
+        if let postgres { return try openPostgresStore(url: postgres, logger: logger) }
+        return MemoryOnlyStore()
+    }
+}

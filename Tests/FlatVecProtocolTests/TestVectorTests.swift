@@ -1,0 +1,144 @@
+import FlatVecCore
+import FlatVecProtocol
+import Foundation
+import NIOCore
+import Testing
+
+/// One frame of proto-spec/vectors: its file name, what it holds, and the message itself.
+struct TestVector: Sendable, CustomTestStringConvertible {
+    enum Message: Sendable {
+        case request(Request)
+        case response(Response, opcode: Opcode)
+    }
+
+    let name: String
+    let description: String
+    let requestID: UInt64
+    let message: Message
+
+    var testDescription: String { name }
+
+    func encoded() -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: 64)
+        switch message {
+        case .request(let r): FrameEncoder().encode(r, requestID: requestID, into: &buffer)
+        case .response(let r, let opcode): FrameEncoder().encode(r, opcode: opcode, requestID: requestID, into: &buffer)
+        }
+        return buffer
+    }
+
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("proto-spec/vectors")
+
+    static let all: [TestVector] = {
+        let batch = try! VectorBatch(
+            dimension: 2, ids: [7, -1], labels: [100, 100], vectors: [1.0, 0.5, -2.0, 0.0],
+            payloads: [Array(#"{"image":"a.jpg"}"#.utf8), nil]
+        )
+        let plain = try! VectorBatch(dimension: 3, ids: [42], labels: [9], vectors: [0.25, 0.5, 1.0])
+        return [
+            TestVector(name: "hello-request", description: "HELLO request id 1: versions 1...1, token \"s3cret\", client \"demo\"", requestID: 1,
+                       message: .request(.hello(HelloRequest(minVersion: 1, maxVersion: 1, token: "s3cret", clientName: "demo")))),
+            TestVector(name: "hello-reply", description: "HELLO reply to id 1: version 1, role admin (2), max frame 67108864, max k 10000, max batch 1000000, server \"flatvec 0.1.0\"", requestID: 1,
+                       message: .response(.hello(HelloResponse(version: 1, role: .admin, maxFrameBytes: 64 << 20, maxK: 10_000, maxBatch: 1_000_000, server: "flatvec 0.1.0")), opcode: .hello)),
+            TestVector(name: "ping-request", description: "PING request id 2 with the 3 bytes 01 02 03", requestID: 2, message: .request(.ping([1, 2, 3]))),
+            TestVector(name: "ping-reply", description: "PING reply to id 2 echoing 01 02 03", requestID: 2, message: .response(.pong([1, 2, 3]), opcode: .ping)),
+            TestVector(name: "create-collection-request", description: "CREATE_COLLECTION request id 3: name \"products\", dimension 512, metric cosine (1)", requestID: 3,
+                       message: .request(.createCollection(CreateCollectionRequest(name: "products", dimension: 512, metric: .cosine)))),
+            TestVector(name: "create-collection-reply", description: "CREATE_COLLECTION reply to id 3: empty payload", requestID: 3, message: .response(.done, opcode: .createCollection)),
+            TestVector(name: "drop-collection-request", description: "DROP_COLLECTION request id 4: name \"old\"", requestID: 4, message: .request(.dropCollection("old"))),
+            TestVector(name: "drop-collection-reply", description: "DROP_COLLECTION reply to id 4: empty payload", requestID: 4, message: .response(.done, opcode: .dropCollection)),
+            TestVector(name: "list-collections-request", description: "LIST_COLLECTIONS request id 5: empty payload", requestID: 5, message: .request(.listCollections)),
+            TestVector(name: "list-collections-reply", description: "LIST_COLLECTIONS reply to id 5: one collection \"products\", dimension 512, metric ip (0), count 3000", requestID: 5,
+                       message: .response(.collections([CollectionInfo(name: "products", dimension: 512, metric: .innerProduct, count: 3000)]), opcode: .listCollections)),
+            TestVector(name: "add-request", description: "ADD request id 6 to \"p\": 2 vectors of dimension 2 with payloads; id 7 label 100 [1.0, 0.5] payload {\"image\":\"a.jpg\"}; id -1 label 100 [-2.0, 0.0] no payload", requestID: 6,
+                       message: .request(.add(AddRequest(collection: "p", batch: batch)))),
+            TestVector(name: "add-request-without-payloads", description: "ADD request id 7 to \"p\": 1 vector of dimension 3, no payloads; id 42 label 9 [0.25, 0.5, 1.0]", requestID: 7,
+                       message: .request(.add(AddRequest(collection: "p", batch: plain)))),
+            TestVector(name: "add-reply", description: "ADD reply to id 6: 1 inserted, 1 replaced", requestID: 6, message: .response(.added(AddResponse(inserted: 1, replaced: 1)), opcode: .add)),
+            TestVector(name: "remove-request", description: "REMOVE request id 8 from \"p\": ids 7 and 42", requestID: 8, message: .request(.remove(IDListRequest(collection: "p", ids: [7, 42])))),
+            TestVector(name: "remove-reply", description: "REMOVE reply to id 8: 2 removed", requestID: 8, message: .response(.removed(2), opcode: .remove)),
+            TestVector(name: "get-request", description: "GET request id 9 from \"p\": with vectors and payloads (flags 3), id 7", requestID: 9,
+                       message: .request(.get(GetRequest(collection: "p", ids: [7], withVectors: true, withPayloads: true)))),
+            TestVector(name: "get-reply", description: "GET reply to id 9: flags 3, dimension 2, one row: id 7, label 100, [1.0, 0.5], payload \"x\"", requestID: 9,
+                       message: .response(.got(GetResponse(dimension: 2, withVectors: true, withPayloads: true, rows: [StoredVector(id: 7, label: 100, vector: [1.0, 0.5], payload: Array("x".utf8))])), opcode: .get)),
+            TestVector(name: "search-request", description: "SEARCH request id 10 on \"p\": k 5, flags 0x1b (group by label, payloads, min score, label filter), min score 0.5, labels [3, 100], 1 query of dimension 2 [1.0, 0.0]", requestID: 10,
+                       message: .request(.search(SearchRequest(collection: "p", dimension: 2, queries: [1.0, 0.0], options: SearchOptions(k: 5, minScore: 0.5, labels: [100, 3], groupByLabel: true, includePayloads: true))))),
+            TestVector(name: "search-request-plain", description: "SEARCH request id 11 on \"p\": k 10, no options, 2 queries of dimension 2 [0.0, 1.0] and [1.0, 1.0]", requestID: 11,
+                       message: .request(.search(SearchRequest(collection: "p", dimension: 2, queries: [0, 1, 1, 1], options: SearchOptions(k: 10))))),
+            TestVector(name: "search-reply", description: "SEARCH reply to id 10: flags 2 (payloads), dimension 2, 1 query with 2 hits: id 7 label 100 score 1.0 payload {\"image\":\"a.jpg\"}; id -1 label 3 score -2.0 no payload", requestID: 10,
+                       message: .response(.searched(SearchResponse(withPayloads: true, withVectors: false, dimension: 2, results: [[
+                           SearchHit(id: 7, label: 100, score: 1.0, payload: Array(#"{"image":"a.jpg"}"#.utf8)), SearchHit(id: -1, label: 3, score: -2.0),
+                       ]])), opcode: .search)),
+            TestVector(name: "search-reply-vectors", description: "SEARCH reply to id 11: flags 4 (vectors), dimension 2, 2 queries: first 1 hit id 7 label 100 score 0.5 vector [1.0, 0.5]; second no hits", requestID: 11,
+                       message: .response(.searched(SearchResponse(withPayloads: false, withVectors: true, dimension: 2, results: [[SearchHit(id: 7, label: 100, score: 0.5, vector: [1.0, 0.5])], []])), opcode: .search)),
+            TestVector(name: "stats-request", description: "STATS request id 12: empty payload", requestID: 12, message: .request(.stats)),
+            TestVector(name: "stats-reply", description: "STATS reply to id 12: uptime 1500 ms, BLAS \"OpenBLAS 0.3.21\" kernel \"Haswell\", 1 open / 3 total connections, collection \"p\" (2, ip, 2 vectors, 4096 bytes), SEARCH: 10 requests, 1 error, p50 100 us, p90 200 us, p99 300 us, max 400 us", requestID: 12,
+                       message: .response(.stats(StatsResponse(
+                           uptimeMillis: 1500, blasLibrary: "OpenBLAS 0.3.21", blasKernel: "Haswell", openConnections: 1, totalConnections: 3,
+                           collections: [.init(name: "p", dimension: 2, metric: .innerProduct, count: 2, memoryBytes: 4096)],
+                           operations: [.init(opcode: .search, requests: 10, errors: 1, p50Micros: 100, p90Micros: 200, p99Micros: 300, maxMicros: 400)]
+                       )), opcode: .stats)),
+            TestVector(name: "error-reply", description: "error reply to SEARCH id 13: code 5 unknown_collection, message \"no collection named 'q'\"", requestID: 13,
+                       message: .response(.error(ErrorResponse(code: 5, message: "no collection named 'q'")), opcode: .search)),
+            TestVector(name: "error-reply-bad-frame", description: "error reply with request id 0 and opcode 0 after a declared length too large: code 1 bad_frame; the server then closes the connection", requestID: 0,
+                       message: .response(.error(ErrorResponse(code: 1, message: "declared frame length 4294967295 exceeds the maximum 65536")), opcode: Opcode(rawValue: 0))),
+        ]
+    }()
+
+    func fileText() -> String {
+        let bytes = Array(encoded().readableBytesView)
+        var lines = ["# \(description)", "# \(bytes.count) bytes"]
+        for start in stride(from: 0, to: bytes.count, by: 16) {
+            lines.append(bytes[start..<min(start + 16, bytes.count)].map { String(format: "%02x", $0) }.joined(separator: " "))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func parseHex(_ text: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            for token in line.split(separator: " ") { bytes.append(UInt8(token, radix: 16)!) }
+        }
+        return bytes
+    }
+}
+
+@Suite struct TestVectorTests {
+    @Test func vectorFilesAreCurrent() throws {
+        if ProcessInfo.processInfo.environment["FLATVEC_WRITE_VECTORS"] != nil {
+            for vector in TestVector.all {
+                try vector.fileText().write(to: TestVector.directory.appendingPathComponent("\(vector.name).hex"), atomically: true, encoding: .utf8)
+            }
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: TestVector.directory.path).filter { $0.hasSuffix(".hex") }
+        #expect(Set(files) == Set(TestVector.all.map { "\($0.name).hex" }))
+    }
+
+    @Test(arguments: TestVector.all)
+    func decodesAndReencodesByteForByte(vector: TestVector) throws {
+        let text = try String(contentsOf: TestVector.directory.appendingPathComponent("\(vector.name).hex"), encoding: .utf8)
+        let bytes = TestVector.parseHex(text)
+        var buffer = ByteBufferAllocator().buffer(bytes: bytes)
+        let frame = try #require(try FrameDecoder.decodeFrame(from: &buffer, maximumLength: .max))
+        #expect(buffer.readableBytes == 0)
+        #expect(frame.header.requestID == vector.requestID)
+        var payload = frame.payload
+        var reencoded = ByteBufferAllocator().buffer(capacity: bytes.count)
+        switch vector.message {
+        case .request(let expected):
+            #expect(!frame.header.flags.contains(.reply))
+            let decoded = try Request.decode(opcode: frame.header.opcode, payload: &payload, limits: ProtocolLimits())
+            #expect(decoded == expected)
+            FrameEncoder().encode(decoded, requestID: frame.header.requestID, into: &reencoded)
+        case .response(let expected, let opcode):
+            #expect(frame.header.flags.contains(.reply))
+            #expect(frame.header.opcode == opcode)
+            let decoded = try Response.decode(opcode: frame.header.opcode, isError: frame.header.flags.contains(.error), payload: &payload)
+            #expect(decoded == expected)
+            FrameEncoder().encode(decoded, opcode: frame.header.opcode, requestID: frame.header.requestID, into: &reencoded)
+        }
+        #expect(Array(reencoded.readableBytesView) == bytes)
+    }
+}

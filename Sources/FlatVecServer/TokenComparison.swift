@@ -11,3 +11,4 @@ func tokensMatch(_ presented: String, _ expected: String) -> Bool {
     }
     return difference == 0 && a.count == b.count
 }
+

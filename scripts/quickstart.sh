@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs FlatVec's system packages, builds the release binary, and runs an exact search over the
-# sample catalogue in data/ (600 products x 5 photos, 512-d embeddings). Debian bookworm, Swift 6.3.
+# Installs FlatVec's system packages, builds the release binary, and runs the server on its embedded
+# default: 127.0.0.1:7070, no authentication, in memory, with the sample catalogue in data/ loaded as
+# the collection "products" (600 products x 5 photos, 512-d embeddings). Debian bookworm, Swift 6.3.
+# Stop it with Ctrl-C (it finishes requests in flight and exits 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +14,9 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     libblas-dev libopenblas-dev liblapacke-dev libpq-dev pkg-config >/dev/null
 
 swift build -c release --product flatvec
-FLATVEC=.build/release/flatvec
-
-$FLATVEC info
+.build/release/flatvec info
 echo
-echo "Top 5 catalogue photos for each of 20 checkout-camera queries (exact, inner product):"
-$FLATVEC knn --base data/products.npy --queries data/queries.npy --k 5 \
-    --out /tmp/flatvec-quickstart-ids.ivecs --scores /tmp/flatvec-quickstart-scores.fvecs --verbose
-echo "wrote /tmp/flatvec-quickstart-ids.ivecs (row numbers of data/products.npy) and scores"
+echo "In another terminal, try:"
+echo "  .build/release/flatvec search --collection products --queries data/queries.npy --k 3 --group-by-label"
+echo
+exec .build/release/flatvec serve "$@"

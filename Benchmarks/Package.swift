@@ -20,5 +20,16 @@ let package = Package(
             path: "FlatIndexBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ServerBenchmarks",
+            dependencies: [
+                .product(name: "FlatVecCore", package: "main"),
+                .product(name: "FlatVecServer", package: "main"),
+                .product(name: "FlatVecClient", package: "main"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "ServerBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

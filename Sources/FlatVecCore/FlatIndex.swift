@@ -128,6 +128,31 @@ public final class FlatIndex: @unchecked Sendable {
         return ValidatedBatch(batch: prepared, dimension: dimension, metric: metric)
     }
 
+    /// Adds vectors exactly as given, without normalising them: for rebuilding an index from a durable
+    /// copy of what an index of the same metric stored (so the bytes match the original exactly).
+    /// Components must be finite; under cosine every vector must already have unit length (within 1e-3).
+    /// - Parameter batch: The stored rows.
+    /// - Throws: As ``add(_:)-(VectorBatch)``, and ``FlatVecError/Code/corruptData`` for a vector that is
+    ///   not unit length under cosine.
+    public func restore(_ batch: VectorBatch) throws(FlatVecError) {
+        guard batch.dimension == dimension else {
+            throw FlatVecError(.dimensionMismatch, "stored vectors have dimension \(batch.dimension), the index has dimension \(dimension)")
+        }
+        let checked = try VectorBatch(dimension: dimension, ids: batch.ids, labels: batch.labels, vectors: batch.vectors, payloads: batch.payloads)
+        // Validate as the inner-product metric would (finite, no duplicates, payload rules), never rewriting.
+        let probe = try FlatIndex(dimension: dimension, metric: .innerProduct, configuration: configuration)
+        _ = try probe.prepare(checked)
+        if metric == .cosine {
+            for i in 0..<batch.count {
+                let norm = batch.vectors[(i * dimension)..<((i + 1) * dimension)].reduce(0.0) { $0 + Double($1) * Double($1) }
+                guard abs(norm - 1) < 1e-3 else {
+                    throw FlatVecError(.corruptData, "stored vector of id \(batch.ids[i]) has squared norm \(norm), not 1, under cosine")
+                }
+            }
+        }
+        add(ValidatedBatch(batch: checked, dimension: dimension, metric: metric))
+    }
+
     /// Adds a batch validated by ``validate(_:)``; cannot fail.
     /// - Parameter validated: A batch validated by an index of the same dimension and metric.
     /// - Returns: How many ids were new and how many replaced a stored vector.

@@ -24,6 +24,20 @@ public protocol DurableStore: Sendable {
 
     /// Stores a removal (every id is known to exist).
     func remove(collection: String, ids: [Int64]) throws(FlatVecError)
+
+    /// Whether the store would like ``compact(_:)`` to run (its log has grown large).
+    var wantsCompaction: Bool { get }
+
+    /// Rewrites the store from the in-memory collections (no writes run meanwhile).
+    func compact(_ collections: [Collection]) throws(FlatVecError)
+}
+
+extension DurableStore {
+    /// Stores without a log never need compaction.
+    public var wantsCompaction: Bool { false }
+
+    /// Nothing to compact.
+    public func compact(_ collections: [Collection]) throws(FlatVecError) {}
 }
 
 /// The embedded default: nothing is persisted. The server says so in its start-up line.

@@ -1,3 +1,4 @@
+import Dispatch
 import FlatVecCore
 import FlatVecProtocol
 
@@ -14,6 +15,8 @@ public struct RequestExecutor: Sendable {
     public let statistics: ServerStatistics
     /// Search threads per collection index.
     public let indexConfiguration: FlatIndex.Configuration
+    /// Writes hold it shared; compaction holds it exclusively, so a snapshot sees every write whole.
+    private let writeGate = WriteGate()
 
     /// Creates an executor.
     public init(
@@ -54,13 +57,19 @@ public struct RequestExecutor: Sendable {
             guard !registry.contains(r.name) else {
                 throw FlatVecError(.collectionExists, "a collection named '\(r.name)' exists already")
             }
-            try durably { () throws(FlatVecError) in try store.createCollection(name: r.name, dimension: Int(r.dimension), metric: r.metric) }
-            try registry.insert(Collection(name: r.name, index: index))
+            try writeGate.shared { () throws(FlatVecError) in
+                try durably { () throws(FlatVecError) in try store.createCollection(name: r.name, dimension: Int(r.dimension), metric: r.metric) }
+                try registry.insert(Collection(name: r.name, index: index))
+            }
+            compactIfWanted()
             return .done
         case .dropCollection(let name):
             _ = try registry.collection(named: name)
-            try durably { () throws(FlatVecError) in try store.dropCollection(name: name) }
-            try registry.remove(named: name)
+            try writeGate.shared { () throws(FlatVecError) in
+                try durably { () throws(FlatVecError) in try store.dropCollection(name: name) }
+                try registry.remove(named: name)
+            }
+            compactIfWanted()
             return .done
         case .listCollections:
             return .collections(registry.all.map {
@@ -69,19 +78,25 @@ public struct RequestExecutor: Sendable {
         case .add(let r):
             let collection = try registry.collection(named: r.collection)
             let validated = try collection.index.validate(r.batch)
-            let result = try collection.writeOrder.withLock { _ throws(FlatVecError) -> AddResult in
-                try durably { () throws(FlatVecError) in try store.add(collection: r.collection, batch: validated.batch) }
-                return collection.index.add(validated)
+            let result = try writeGate.shared { () throws(FlatVecError) -> AddResult in
+                try collection.writeOrder.withLock { _ throws(FlatVecError) -> AddResult in
+                    try durably { () throws(FlatVecError) in try store.add(collection: r.collection, batch: validated.batch) }
+                    return collection.index.add(validated)
+                }
             }
+            compactIfWanted()
             return .added(AddResponse(inserted: UInt32(result.inserted), replaced: UInt32(result.replaced)))
         case .remove(let r):
             let collection = try registry.collection(named: r.collection)
-            try collection.writeOrder.withLock { _ throws(FlatVecError) in
-                // Check first, so the store never records a removal the index would refuse.
-                try collection.index.checkRemovable(ids: r.ids)
-                try durably { () throws(FlatVecError) in try store.remove(collection: r.collection, ids: r.ids) }
-                try collection.index.remove(ids: r.ids)
+            try writeGate.shared { () throws(FlatVecError) in
+                try collection.writeOrder.withLock { _ throws(FlatVecError) in
+                    // Check first, so the store never records a removal the index would refuse.
+                    try collection.index.checkRemovable(ids: r.ids)
+                    try durably { () throws(FlatVecError) in try store.remove(collection: r.collection, ids: r.ids) }
+                    try collection.index.remove(ids: r.ids)
+                }
             }
+            compactIfWanted()
             return .removed(UInt32(r.ids.count))
         case .get(let r):
             let collection = try registry.collection(named: r.collection)
@@ -119,6 +134,25 @@ public struct RequestExecutor: Sendable {
                 },
                 operations: operations
             ))
+        }
+    }
+
+    /// Compacts the store now, with writes held off (searches go on).
+    public func compact() throws(FlatVecError) {
+        try writeGate.exclusive { () throws(FlatVecError) in try store.compact(registry.all) }
+    }
+
+    /// Starts a compaction in the background if the store asks for one and none is running.
+    private func compactIfWanted() {
+        guard store.wantsCompaction, writeGate.claimCompaction() else { return }
+        let executor = self
+        DispatchQueue.global(qos: .utility).async {
+            defer { executor.writeGate.releaseCompaction() }
+            do {
+                try executor.compact()
+            } catch {
+                // The log keeps every write; compaction is retried after the next write.
+            }
         }
     }
 

@@ -1,9 +1,14 @@
+import FlatVecCore
 import FlatVecServer
 import Logging
 
 /// Opens the local data-directory store (`--data`).
 func openLocalStore(directory: String, logger: Logger) throws -> any DurableStore {
-    fail("--data: the local data directory store is not available in this build yet")
+    do {
+        return try LocalDirectoryStore(directory: directory, logger: logger)
+    } catch {
+        fail("--data \(directory): \(error)")
+    }
 }
 
 /// Opens the PostgreSQL store (`--postgres`).

@@ -1,0 +1,338 @@
+#!/usr/bin/env python3
+"""FlatVec against FAISS IndexFlatIP and numpy brute force, on identical data, in one run.
+
+    python3 Benchmarks/compare/run.py            # full: N = 100,000 x 512, nq up to 1,024
+    python3 Benchmarks/compare/run.py --quick    # a few minutes on 2 cores: N = 20,000
+
+Creates a virtual environment in Benchmarks/compare/.venv with the pinned requirements the first
+time, builds `flatvec` in release mode if needed, generates the data with fixed seeds (random unit
+vectors; and a clustered catalogue where each product has several nearby photos), runs every system
+on the same workloads, checks they return the same neighbours, prints one table and writes it to
+Benchmarks/compare/results-latest.md with plots in Benchmarks/compare/plots/.
+"""
+import argparse
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+VENV = os.path.join(HERE, ".venv")
+FLATVEC = os.path.join(ROOT, ".build", "release", "flatvec")
+
+
+def ensure_venv():
+    """Re-executes this script inside the pinned virtual environment, creating it if needed."""
+    python = os.path.join(VENV, "bin", "python")
+    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        return
+    if not os.path.exists(python):
+        print("creating %s with %s" % (VENV, os.path.join(HERE, "requirements.txt")), flush=True)
+        subprocess.check_call([sys.executable, "-m", "venv", VENV])
+        subprocess.check_call([python, "-m", "pip", "install", "-q", "-r", os.path.join(HERE, "requirements.txt")])
+    os.execv(python, [python] + sys.argv)
+
+
+ensure_venv()
+
+import numpy as np  # noqa: E402
+import faiss  # noqa: E402
+
+sys.path.insert(0, HERE)
+from flatvec_client import Client  # noqa: E402
+
+
+def ensure_flatvec():
+    if not os.path.exists(FLATVEC):
+        print("building flatvec (release)...", flush=True)
+        subprocess.check_call(["swift", "build", "-c", "release", "--product", "flatvec"], cwd=ROOT)
+
+
+def unit_rows(x):
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def random_dataset(n, d, seed):
+    rng = np.random.default_rng(seed)
+    return unit_rows(rng.standard_normal((n, d), dtype=np.float32)), np.zeros(n, dtype=np.int64)
+
+
+def clustered_dataset(n, d, seed, photos=5, noise=0.55):
+    """A catalogue: n / photos products, each a random direction, its photos that direction plus noise."""
+    rng = np.random.default_rng(seed)
+    products = n // photos
+    centres = unit_rows(rng.standard_normal((products, d), dtype=np.float32))
+    labels = np.repeat(np.arange(products, dtype=np.int64), photos)
+    base = unit_rows(centres[labels] + rng.standard_normal((len(labels), d), dtype=np.float32) * (noise / np.sqrt(d)))
+    return base, labels
+
+
+def queries_for(base, nq, seed):
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(base), nq)
+    d = base.shape[1]
+    return unit_rows(base[picks] + rng.standard_normal((nq, d), dtype=np.float32) * (0.5 / np.sqrt(d)))
+
+
+def best_of(repeats, fn):
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, result
+
+
+def numpy_search(base, queries, k):
+    scores = queries @ base.T
+    part = np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k]
+    rows = np.arange(len(queries))[:, None]
+    order = np.lexsort((part, -scores[rows, part]), axis=1)
+    ids = part[rows, order]
+    return ids, scores[rows, ids]
+
+
+def flatvec_knn(base_path, query_path, k, repeats):
+    """Runs `flatvec knn --verbose`; returns (best search-phase seconds, best whole-process seconds, ids)."""
+    out = tempfile.mktemp(suffix=".npy")
+    best_search, best_total = float("inf"), float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        run = subprocess.run([FLATVEC, "knn", "--base", base_path, "--queries", query_path, "--k", str(k), "--out", out, "--verbose"],
+                             capture_output=True, text=True, check=True)
+        best_total = min(best_total, time.perf_counter() - t)
+        best_search = min(best_search, float(re.search(r"search: ([0-9.e-]+) seconds", run.stderr).group(1)))
+    ids = np.load(out)
+    os.unlink(out)
+    return best_search, best_total, ids
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def agreement(reference_ids, reference_scores, ids, base, queries):
+    """Share of queries whose ids match the reference, allowing swaps of neighbours whose scores tie within 1e-5."""
+    ok = 0
+    for q in range(len(queries)):
+        if np.array_equal(reference_ids[q], ids[q]):
+            ok += 1
+            continue
+        got_scores = np.sort(base[ids[q]] @ queries[q])[::-1]
+        if np.allclose(got_scores, reference_scores[q], atol=1e-5):
+            ok += 1
+    return ok / len(queries)
+
+
+def machine_info():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = subprocess.run([FLATVEC, "info"], capture_output=True, text=True).stdout
+    kernel = re.search(r"blas kernel: (.*)", info)
+    numpy_blas = "unknown"
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg["Build Dependencies"]["blas"]
+        numpy_blas = "%s %s" % (blas.get("name"), blas.get("version"))
+    except Exception:
+        pass
+    try:
+        from threadpoolctl import threadpool_info  # noqa: F401
+    except Exception:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": "%s (BLAS: %s)" % (np.__version__, numpy_blas),
+        "faiss": "%s (%s)" % (faiss.__version__, faiss.get_compile_options().strip()),
+        "flatvec": "%s (BLAS kernel: %s)" % (info.splitlines()[0] if info else "?", kernel.group(1) if kernel else "?"),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="N = 20,000 and fewer repeats: a few minutes")
+    parser.add_argument("--no-server", action="store_true", help="skip the FlatVec server runs")
+    args = parser.parse_args()
+    ensure_flatvec()
+
+    n = 20_000 if args.quick else 100_000
+    d = 512
+    k = 10
+    batches = [1, 16, 256] if args.quick else [1, 16, 256, 1024]
+    repeats = 3 if args.quick else 5
+    machine = machine_info()
+    print("machine: %s, %d cores" % (machine["cpu"], machine["cores"]))
+    for key in ("numpy", "faiss", "flatvec"):
+        print("%s: %s" % (key, machine[key]))
+
+    rows = []
+    workdir = tempfile.mkdtemp(prefix="flatvec-compare-")
+    server = None
+    server_port = None
+    if not args.no_server:
+        server_port = free_port()
+        server = subprocess.Popen([FLATVEC, "serve", "--port", str(server_port), "--sample-data", "none", "--log-level", "warning"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", server_port)).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+    try:
+        for dataset_name, (base, labels) in [("random", random_dataset(n, d, 1)), ("clustered", clustered_dataset(n, d, 2))]:
+            base_path = os.path.join(workdir, "%s-base.npy" % dataset_name)
+            np.save(base_path, base)
+            index = faiss.IndexFlatIP(d)
+            index.add(base)
+            client = None
+            if server is not None:
+                client = Client(port=server_port)
+                client.create_collection(dataset_name, d)
+                for start in range(0, n, 10_000):
+                    client.add(dataset_name, np.arange(start, min(n, start + 10_000), dtype=np.int64), labels[start:start + 10_000], base[start:start + 10_000])
+            for nq in batches:
+                queries = queries_for(base, nq, 100 + nq)
+                query_path = os.path.join(workdir, "%s-q%d.npy" % (dataset_name, nq))
+                np.save(query_path, queries)
+                t_numpy, (ref_ids, ref_scores) = best_of(repeats, lambda: numpy_search(base, queries, k))
+                t_faiss, (faiss_scores, faiss_ids) = best_of(repeats, lambda: index.search(queries, k))
+                t_flatvec, t_flatvec_process, flatvec_ids = flatvec_knn(base_path, query_path, k, repeats)
+                row = {
+                    "workload": "%s N=%d nq=%d k=%d" % (dataset_name, n, nq, k),
+                    "nq": nq, "dataset": dataset_name,
+                    "numpy": t_numpy, "faiss": t_faiss, "flatvec": t_flatvec, "flatvec_process": t_flatvec_process,
+                    "agree_faiss": agreement(ref_ids, ref_scores, faiss_ids, base, queries),
+                    "agree_flatvec": agreement(ref_ids, ref_scores, flatvec_ids, base, queries),
+                }
+                if client is not None:
+                    t_server, (server_ids, _) = best_of(repeats, lambda: client.search(dataset_name, queries, k))
+                    row["server"] = t_server
+                    row["agree_server"] = agreement(ref_ids, ref_scores, np.array(server_ids), base, queries)
+                rows.append(row)
+                print("%-34s numpy %8.2f ms  faiss %8.2f ms  flatvec %8.2f ms%s" % (
+                    row["workload"], t_numpy * 1e3, t_faiss * 1e3, t_flatvec * 1e3,
+                    ("  server %8.2f ms" % (row["server"] * 1e3)) if "server" in row else ""), flush=True)
+            if client is not None:
+                client.close()
+
+        # Rebuild against incremental add, FAISS (in process); FlatVec's figures come from `swift package benchmark`.
+        rebuild = []
+        sizes = [100, 500, 1_000, 5_000, 10_000] + ([] if args.quick else [100_000])
+        pool, _ = random_dataset(max(sizes) + 1, d, 3)
+        for size in sizes:
+            t_rebuild, _ = best_of(repeats, lambda: faiss.IndexFlatIP(d).add(pool[:size + 1]))
+            idx = faiss.IndexFlatIP(d)
+            idx.add(pool[:size])
+            one = pool[size:size + 1]
+            t_add, _ = best_of(repeats, lambda: idx.add(one))
+            rebuild.append((size, t_rebuild, t_add))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+
+    write_report(rows, rebuild, machine, args.quick)
+    failed = [r for r in rows if min(r["agree_faiss"], r["agree_flatvec"], r.get("agree_server", 1.0)) < 1.0]
+    if failed:
+        print("DISAGREEMENT in: %s" % ", ".join(r["workload"] for r in failed))
+        sys.exit(1)
+
+
+def write_report(rows, rebuild, machine, quick):
+    lines = []
+    lines.append("Run on %s: %s, %d cores%s." % (time.strftime("%Y-%m-%d"), machine["cpu"], machine["cores"], " (--quick)" if quick else ""))
+    lines.append("")
+    lines.append("- numpy %s" % machine["numpy"])
+    lines.append("- faiss-cpu %s" % machine["faiss"])
+    lines.append("- %s" % machine["flatvec"])
+    lines.append("")
+    lines.append("Search, best of several runs, milliseconds (lower is better). FlatVec in process is the search phase of")
+    lines.append("`flatvec knn`; FlatVec server is a SEARCH round trip over loopback from the Python client in this folder.")
+    lines.append("")
+    has_server = any("server" in r for r in rows)
+    header = "| workload | numpy | FAISS IndexFlatIP | FlatVec in process |" + (" FlatVec server |" if has_server else "") + " FlatVec / best other | same neighbours |"
+    lines.append(header)
+    lines.append("|" + "---|" * (header.count("|") - 1))
+    for r in rows:
+        best_other = min(r["numpy"], r["faiss"])
+        agree = min(r["agree_faiss"], r["agree_flatvec"], r.get("agree_server", 1.0))
+        cells = [r["workload"], "%.2f" % (r["numpy"] * 1e3), "%.2f" % (r["faiss"] * 1e3), "%.2f" % (r["flatvec"] * 1e3)]
+        if has_server:
+            cells.append("%.2f" % (r["server"] * 1e3) if "server" in r else "-")
+        cells += ["%.2f" % (r["flatvec"] / best_other), "%.1f%%" % (agree * 100)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("FAISS IndexFlatIP: rebuild an index of N+1 vectors against adding 1 vector to an index of N (ms).")
+    lines.append("")
+    lines.append("| N | rebuild N+1 | add 1 |")
+    lines.append("|---|---|---|")
+    for size, t_rebuild, t_add in rebuild:
+        lines.append("| %d | %.3f | %.3f |" % (size, t_rebuild * 1e3, t_add * 1e3))
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(HERE, "results-latest.md"), "w") as f:
+        f.write(text)
+    print()
+    print(text)
+    make_plots(rows, rebuild)
+
+
+def make_plots(rows, rebuild):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plots = os.path.join(HERE, "plots")
+    os.makedirs(plots, exist_ok=True)
+    for dataset in sorted(set(r["dataset"] for r in rows)):
+        subset = [r for r in rows if r["dataset"] == dataset]
+        nqs = [r["nq"] for r in subset]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for key, name in [("numpy", "numpy"), ("faiss", "FAISS IndexFlatIP"), ("flatvec", "FlatVec (in process)"), ("server", "FlatVec server (loopback)")]:
+            if all(key in r for r in subset):
+                ax.plot(nqs, [r["nq"] / r[key] for r in subset], marker="o", label=name)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("queries per batch (nq)")
+        ax.set_ylabel("queries per second")
+        ax.set_title("Search throughput, %s data, k=10" % dataset)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(os.path.join(plots, "throughput-%s.png" % dataset), dpi=110)
+        plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    sizes = [s for s, _, _ in rebuild]
+    ax.plot(sizes, [r * 1e3 for _, r, _ in rebuild], marker="o", label="FAISS: rebuild N+1")
+    ax.plot(sizes, [a * 1e3 for _, _, a in rebuild], marker="o", label="FAISS: add 1 to N")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("vectors already in the index (N)")
+    ax.set_ylabel("milliseconds")
+    ax.set_title("Rebuild against incremental add (d=512)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(plots, "rebuild-vs-add-faiss.png"), dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

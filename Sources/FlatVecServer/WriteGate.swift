@@ -1,0 +1,40 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A reader/writer lock for "many writes at once, or one compaction", plus a compaction-running flag.
+final class WriteGate: @unchecked Sendable {
+    // @unchecked: the pthread lock is the synchronisation; its storage never moves.
+    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+    private let compacting = Atomic<Bool>(false)
+
+    init() {
+        lock = .allocate(capacity: 1)
+        pthread_rwlock_init(lock, nil)
+    }
+
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+
+    func shared<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    func exclusive<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    func claimCompaction() -> Bool {
+        compacting.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    func releaseCompaction() { compacting.store(false, ordering: .releasing) }
+}

@@ -1,0 +1,202 @@
+import FlatVecCore
+import FlatVecProtocol
+@testable import FlatVecServer
+import Foundation
+import Logging
+import Testing
+
+@Suite struct LocalDirectoryStoreTests {
+    static func temporaryDirectory() -> String {
+        let path = NSTemporaryDirectory() + "flatvec-store-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static var logger: Logger {
+        var l = Logger(label: "store-test")
+        l.logLevel = .critical
+        return l
+    }
+
+    /// An executor over a fresh store in `directory` (the store is opened like a restart).
+    static func open(_ directory: String, threshold: Int = 256 << 20) throws -> (RequestExecutor, LocalDirectoryStore) {
+        let store = try LocalDirectoryStore(directory: directory, compactionThreshold: threshold, logger: logger)
+        let registry = CollectionRegistry()
+        for c in try store.loadCollections() { try registry.insert(c) }
+        return (RequestExecutor(registry: registry, store: store, limits: ProtocolLimits(), statistics: ServerStatistics()), store)
+    }
+
+    /// A checksum over every id, label, payload and vector byte of every collection.
+    static func fingerprint(_ executor: RequestExecutor) -> [String: UInt32] {
+        var result: [String: UInt32] = [:]
+        for c in executor.registry.all {
+            var bytes: [UInt8] = []
+            for row in c.index.allRowsSorted() {
+                withUnsafeBytes(of: row.id) { bytes += $0 }
+                withUnsafeBytes(of: row.label) { bytes += $0 }
+                bytes += row.payload ?? [0xFF]
+                row.vector.withUnsafeBytes { bytes += $0 }
+            }
+            result[c.name] = Checksum.crc32c(bytes)
+        }
+        return result
+    }
+
+    static func writeSomeHistory(_ executor: RequestExecutor, seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "ip", dimension: 8, metric: .innerProduct)))
+        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "cos", dimension: 5, metric: .cosine)))
+        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "gone", dimension: 3, metric: .innerProduct)))
+        for round in 0..<20 {
+            let ids = (0..<50).map { Int64(round * 50 + $0) }
+            _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(
+                dimension: 8, ids: ids, labels: ids.map { $0 % 7 }, vectors: (0..<400).map { _ in Float.random(in: -1...1, using: &random) },
+                payloads: ids.map { $0 % 3 == 0 ? nil : Array("{\"image\":\"\($0).jpg\"}".utf8) }
+            ))))
+            _ = try executor.execute(.add(AddRequest(collection: "cos", batch: VectorBatch(
+                dimension: 5, ids: ids, labels: ids, vectors: (0..<250).map { _ in Float.random(in: 0.1...3, using: &random) }
+            ))))
+            _ = try executor.execute(.remove(IDListRequest(collection: "ip", ids: ids.filter { $0 % 5 == 0 })))
+        }
+        // Replacements and a dropped collection.
+        _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 1, label: 99, vector: [1, 2, 3, 4, 5, 6, 7, 8], payload: "new"))))
+        _ = try executor.execute(.dropCollection("gone"))
+    }
+
+    @Test func restartRebuildsExactlyTheSameIndexes() throws {
+        let directory = Self.temporaryDirectory()
+        var before: [String: UInt32] = [:]
+        var searchBefore: Response?
+        let query = SearchRequest(collection: "ip", dimension: 8, queries: [1, 0, -1, 0, 1, 0, -1, 0], options: SearchOptions(k: 20, includePayloads: true))
+        do {
+            let (executor, _) = try Self.open(directory)
+            try Self.writeSomeHistory(executor, seed: 1)
+            before = Self.fingerprint(executor)
+            searchBefore = try executor.execute(.search(query))
+        }
+        let (restarted, _) = try Self.open(directory)
+        #expect(Self.fingerprint(restarted) == before)
+        #expect(restarted.registry.all.map(\.name) == ["cos", "ip"])
+        #expect(try restarted.execute(.search(query)) == searchBefore)
+    }
+
+    @Test func compactionKeepsEverythingAndEmptiesTheLog() throws {
+        let directory = Self.temporaryDirectory()
+        let before: [String: UInt32]
+        do {
+            let (executor, store) = try Self.open(directory)
+            try Self.writeSomeHistory(executor, seed: 2)
+            try executor.compact()
+            #expect(!store.wantsCompaction)
+            // Writes after the compaction go to the new log.
+            _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 5_000, label: 1, vector: [8, 7, 6, 5, 4, 3, 2, 1]))))
+            before = Self.fingerprint(executor)
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+        #expect(files.contains("wal.1.log") && !files.contains("wal.0.log"))
+        let (restarted, _) = try Self.open(directory)
+        #expect(Self.fingerprint(restarted) == before)
+    }
+
+    @Test func automaticCompactionRunsWhenTheLogGrows() async throws {
+        let directory = Self.temporaryDirectory()
+        let expected: [String: UInt32]
+        do {
+            let (executor, _) = try Self.open(directory, threshold: 20_000)
+            try Self.writeSomeHistory(executor, seed: 3)
+            var compacted = false
+            for _ in 0..<50 where !compacted {
+                try await Task.sleep(for: .milliseconds(100))
+                compacted = (try FileManager.default.contentsOfDirectory(atPath: directory)).contains { $0.hasPrefix("wal.") && $0 != "wal.0.log" }
+            }
+            #expect(compacted)
+            try await Task.sleep(for: .milliseconds(300))  // let a compaction in progress finish
+            expected = Self.fingerprint(executor)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let (restarted, _) = try Self.open(directory)
+        #expect(Self.fingerprint(restarted) == expected)
+    }
+
+    @Test func aTornLogTailIsDroppedAndEverythingBeforeItKept() throws {
+        let directory = Self.temporaryDirectory()
+        let before: [String: UInt32]
+        do {
+            let (executor, _) = try Self.open(directory)
+            try Self.writeSomeHistory(executor, seed: 4)
+            before = Self.fingerprint(executor)
+            _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 77_777, label: 1, vector: [1, 1, 1, 1, 1, 1, 1, 1]))))
+        }
+        // Cut the last record in half, as a crash in the middle of its write would.
+        let log = directory + "/wal.0.log"
+        let size = (try FileManager.default.attributesOfItem(atPath: log)[.size] as! NSNumber).intValue
+        truncate(log, off_t(size - 20))
+        let (restarted, _) = try Self.open(directory)
+        #expect(Self.fingerprint(restarted) == before)
+        #expect(!(try restarted.registry.collection(named: "ip").index.contains(id: 77_777)))
+        // The store goes on appending after the cut.
+        _ = try restarted.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 88_888, label: 1, vector: [2, 2, 2, 2, 2, 2, 2, 2]))))
+        #expect(try restarted.registry.collection(named: "ip").index.contains(id: 88_888))
+    }
+
+    @Test func writesAfterACutTailSurviveTheNextRestart() throws {
+        let directory = Self.temporaryDirectory()
+        do {
+            let (executor, _) = try Self.open(directory)
+            try Self.writeSomeHistory(executor, seed: 6)
+            _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 77_777, label: 1, vector: [1, 1, 1, 1, 1, 1, 1, 1]))))
+        }
+        let log = directory + "/wal.0.log"
+        let size = (try FileManager.default.attributesOfItem(atPath: log)[.size] as! NSNumber).intValue
+        truncate(log, off_t(size - 3))
+        do {
+            let (restarted, _) = try Self.open(directory)
+            _ = try restarted.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 88_888, label: 1, vector: [2, 2, 2, 2, 2, 2, 2, 2]))))
+        }
+        let (again, _) = try Self.open(directory)
+        let index = try again.registry.collection(named: "ip").index
+        #expect(index.contains(id: 88_888) && !index.contains(id: 77_777))
+    }
+
+    @Test func aCorruptedSnapshotIsAClearError() throws {
+        let directory = Self.temporaryDirectory()
+        do {
+            let (executor, _) = try Self.open(directory)
+            try Self.writeSomeHistory(executor, seed: 5)
+            try executor.compact()
+        }
+        let snapshots = directory + "/snapshots"
+        let file = try FileManager.default.contentsOfDirectory(atPath: snapshots).first { $0.hasPrefix("ip.") }!
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: snapshots + "/" + file))
+        try handle.seek(toOffset: 200)
+        try handle.write(contentsOf: Data([0xDE, 0xAD]))
+        try handle.close()
+        do {
+            _ = try Self.open(directory)
+            Issue.record("a corrupted snapshot loaded")
+        } catch let error as FlatVecError {
+            #expect(error.code == .corruptData)
+            #expect(error.message.contains(file))
+        }
+    }
+
+    @Test func aSecondServerCannotOpenTheSameDirectory() throws {
+        let directory = Self.temporaryDirectory()
+        let (first, _) = try Self.open(directory)
+        do {
+            _ = try Self.open(directory)
+            Issue.record("two stores opened one directory")
+        } catch let error as FlatVecError {
+            #expect(error.message.contains("in use"))
+        }
+        _ = first
+    }
+}
+
+extension FlatIndex {
+    func allRowsSorted() -> [StoredVector] {
+        var all: [StoredVector] = []
+        forEachRow { id, label, vector, payload in all.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload)) }
+        return all.sorted { $0.id < $1.id }
+    }
+}

@@ -97,6 +97,6 @@ let package = Package(
             ]
         ),
         // Runs the built `flatvec` binary as a user would.
-        .testTarget(name: "FlatVecCLITests", dependencies: ["FlatVecFormats", "flatvec"]),
+        .testTarget(name: "FlatVecCLITests", dependencies: ["FlatVecFormats", "FlatVecClient", "flatvec"]),
     ]
 )

@@ -1,0 +1,105 @@
+import FlatVecClient
+import FlatVecCore
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `flatvec serve --data` as a real process, killed with SIGKILL in the middle of a stream of adds.
+@Suite struct CrashRecoveryTests {
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func startServer(directory: String, port: Int) throws -> Process {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [binary.appendingPathComponent("flatvec"), binary.deletingLastPathComponent().appendingPathComponent("flatvec")]
+        let process = Process()
+        process.executableURL = candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+        process.arguments = ["serve", "--port", "\(port)", "--data", directory, "--log-level", "error"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    static func connect(port: Int) async throws -> FlatVecClient {
+        for _ in 0..<100 {
+            if let client = try? await FlatVecClient.connect(host: "127.0.0.1", port: port) { return client }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw FlatVecError(.unavailable, "server did not come up")
+    }
+
+    @Test func killDashNineLosesNothingAcknowledged() async throws {
+        let directory = NSTemporaryDirectory() + "flatvec-crash-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let port = Self.freePort()
+        let first = try Self.startServer(directory: directory, port: port)
+        let client = try await Self.connect(port: port)
+        try await client.createCollection("c", dimension: 16)
+        // Four writers stream single and batched adds; each remembers what was acknowledged.
+        let acknowledged = try await withThrowingTaskGroup(of: [Int64: Float].self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    let c = try await Self.connect(port: port)
+                    var acked: [Int64: Float] = [:]
+                    var id = Int64(writer) * 1_000_000
+                    while true {
+                        let n = Int.random(in: 1...50)
+                        let ids = (0..<n).map { id + Int64($0) }
+                        let marker = Float(id % 1000) / 1000
+                        let vectors = ids.flatMap { _ in [Float](repeating: marker, count: 16) }
+                        do {
+                            try await c.add(collection: "c", batch: VectorBatch(dimension: 16, ids: ids, labels: ids, vectors: vectors))
+                        } catch {
+                            return acked  // the server died mid-request: this batch was never acknowledged
+                        }
+                        for i in ids { acked[i] = marker }
+                        id += Int64(n)
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(1_500))
+            kill(first.processIdentifier, SIGKILL)
+            var all: [Int64: Float] = [:]
+            for try await part in group { all.merge(part) { a, _ in a } }
+            return all
+        }
+        first.waitUntilExit()
+        #expect(acknowledged.count > 100, "too few writes got through before the kill to mean anything")
+
+        let second = try Self.startServer(directory: directory, port: port)
+        defer {
+            second.terminate()
+            second.waitUntilExit()
+        }
+        let after = try await Self.connect(port: port)
+        let ids = Array(acknowledged.keys)
+        var found = 0
+        for start in stride(from: 0, to: ids.count, by: 5_000) {
+            let slice = Array(ids[start..<min(ids.count, start + 5_000)])
+            let rows = try await after.get(collection: "c", ids: slice, withVectors: true, withPayloads: false)
+            for row in rows {
+                #expect(row.vector == [Float](repeating: acknowledged[row.id]!, count: 16))
+                #expect(row.label == row.id)
+                found += 1
+            }
+        }
+        #expect(found == acknowledged.count)
+        // Whatever else is there (an unacknowledged batch may or may not have made it) is whole.
+        let total = try await after.listCollections().first { $0.name == "c" }?.count ?? 0
+        #expect(total >= UInt64(acknowledged.count))
+        #expect(total <= UInt64(acknowledged.count) + 4 * 50)
+        await after.close()
+    }
+}

@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "FlatVecProtocol", targets: ["FlatVecProtocol"]),
         .library(name: "FlatVecServer", targets: ["FlatVecServer"]),
         .library(name: "FlatVecClient", targets: ["FlatVecClient"]),
+        .library(name: "FlatVecPostgres", targets: ["FlatVecPostgres"]),
         .executable(name: "flatvec", targets: ["flatvec"]),
     ],
     dependencies: [
@@ -21,6 +22,8 @@ let package = Package(
     targets: [
         // System BLAS (OpenBLAS on Debian through the libblas.so.3 alternative).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // libpq, for the PostgreSQL store.
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         // Small C kernels: CPU feature detection, CRC32C, threshold scans, OpenBLAS runtime queries.
         .target(
             name: "CFlatVecKernels",
@@ -51,6 +54,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The PostgreSQL (pgvector) durable store; the only code that calls libpq.
+        .target(
+            name: "FlatVecPostgres",
+            dependencies: ["CLibPQ", "FlatVecCore", "FlatVecServer", .product(name: "Logging", package: "swift-log")]
+        ),
         // The async Swift client.
         .target(
             name: "FlatVecClient",
@@ -69,6 +77,7 @@ let package = Package(
                 "FlatVecProtocol",
                 "FlatVecServer",
                 "FlatVecClient",
+                "FlatVecPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -95,6 +104,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Needs a real PostgreSQL with pgvector: FLATVEC_TEST_POSTGRES_URL (scripts/dev-postgres.sh start).
+        .testTarget(
+            name: "FlatVecPostgresTests",
+            dependencies: ["FlatVecPostgres", "FlatVecServer", "FlatVecProtocol", "FlatVecCore", .product(name: "Logging", package: "swift-log")]
         ),
         // Runs the built `flatvec` binary as a user would.
         .testTarget(name: "FlatVecCLITests", dependencies: ["FlatVecFormats", "FlatVecClient", "flatvec"]),

@@ -29,9 +29,11 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
     public static let search = Opcode(rawValue: 0x30)
     /// Server statistics.
     public static let stats = Opcode(rawValue: 0x40)
+    /// Reloads collections from the durable store (admin).
+    public static let rebuild = Opcode(rawValue: 0x50)
 
     /// Every opcode this version defines.
-    public static let all: [Opcode] = [.hello, .ping, .createCollection, .dropCollection, .listCollections, .add, .remove, .get, .search, .stats]
+    public static let all: [Opcode] = [.hello, .ping, .createCollection, .dropCollection, .listCollections, .add, .remove, .get, .search, .stats, .rebuild]
 
     /// The name used in the spec, logs and statistics.
     public var description: String {
@@ -46,6 +48,7 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
         case .get: "GET"
         case .search: "SEARCH"
         case .stats: "STATS"
+        case .rebuild: "REBUILD"
         default: "0x" + String(rawValue, radix: 16)
         }
     }

@@ -23,6 +23,8 @@ public enum Request: Sendable, Hashable {
     case search(SearchRequest)
     /// STATS.
     case stats
+    /// REBUILD of one collection by name, or of all with an empty name.
+    case rebuild(String)
 
     /// The opcode of the request.
     public var opcode: Opcode {
@@ -37,6 +39,7 @@ public enum Request: Sendable, Hashable {
         case .get: .get
         case .search: .search
         case .stats: .stats
+        case .rebuild: .rebuild
         }
     }
 
@@ -66,6 +69,10 @@ public enum Request: Sendable, Hashable {
         case .stats:
             try payload.expectFullyRead("STATS")
             return .stats
+        case .rebuild:
+            let name = try payload.readString("collection name", maxBytes: CollectionName.maximumLength)
+            try payload.expectFullyRead("REBUILD")
+            return .rebuild(name)
         default:
             throw FlatVecError(.badFrame, "unknown opcode \(opcode)")
         }
@@ -77,7 +84,7 @@ public enum Request: Sendable, Hashable {
         case .hello(let r): r.encode(into: &buffer)
         case .ping(let bytes): buffer.writeBytes(bytes)
         case .createCollection(let r): r.encode(into: &buffer)
-        case .dropCollection(let name): buffer.writeFlatVecString(name)
+        case .dropCollection(let name), .rebuild(let name): buffer.writeFlatVecString(name)
         case .listCollections, .stats: break
         case .add(let r): r.encode(into: &buffer)
         case .remove(let r): r.encode(into: &buffer)

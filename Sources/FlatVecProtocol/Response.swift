@@ -21,6 +21,8 @@ public enum Response: Sendable, Hashable {
     case searched(SearchResponse)
     /// STATS reply.
     case stats(StatsResponse)
+    /// REBUILD reply: each rebuilt collection and its vector count.
+    case rebuilt([CollectionInfo])
     /// Error reply.
     case error(ErrorResponse)
 
@@ -50,6 +52,7 @@ public enum Response: Sendable, Hashable {
         case .get: return .got(try GetResponse.decode(from: &payload))
         case .search: return .searched(try SearchResponse.decode(from: &payload))
         case .stats: return .stats(try StatsResponse.decode(from: &payload))
+        case .rebuild: return .rebuilt(try CollectionInfo.decodeList(from: &payload))
         default: throw FlatVecError(.badFrame, "reply with unknown opcode \(opcode)")
         }
     }
@@ -60,7 +63,7 @@ public enum Response: Sendable, Hashable {
         case .hello(let r): r.encode(into: &buffer)
         case .pong(let bytes): buffer.writeBytes(bytes)
         case .done: break
-        case .collections(let list): CollectionInfo.encodeList(list, into: &buffer)
+        case .collections(let list), .rebuilt(let list): CollectionInfo.encodeList(list, into: &buffer)
         case .added(let r):
             buffer.writeU32(r.inserted)
             buffer.writeU32(r.replaced)

@@ -58,6 +58,15 @@ public final class CollectionRegistry: Sendable {
         return removed
     }
 
+    /// Swaps in rebuilt collections at once: with `all`, the registry becomes exactly `collections`;
+    /// otherwise each given collection replaces the one of its name.
+    public func replace(with collections: [Collection], all: Bool) {
+        self.collections.withLock { current in
+            if all { current.removeAll() }
+            for c in collections { current[c.name] = c }
+        }
+    }
+
     /// Every collection, by name.
     public var all: [Collection] { collections.withLock { Array($0.values) }.sorted { $0.name < $1.name } }
 }

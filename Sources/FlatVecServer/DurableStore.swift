@@ -30,6 +30,9 @@ public protocol DurableStore: Sendable {
 
     /// Rewrites the store from the in-memory collections (no writes run meanwhile).
     func compact(_ collections: [Collection]) throws(FlatVecError)
+
+    /// Loads fresh indexes from the store's external copy (rows other programs wrote included).
+    func rebuildCollections() throws(FlatVecError) -> [Collection]
 }
 
 extension DurableStore {
@@ -38,6 +41,11 @@ extension DurableStore {
 
     /// Nothing to compact.
     public func compact(_ collections: [Collection]) throws(FlatVecError) {}
+
+    /// Stores without an external copy cannot rebuild.
+    public func rebuildCollections() throws(FlatVecError) -> [Collection] {
+        throw FlatVecError(.invalidArgument, "REBUILD needs the PostgreSQL store; this server uses \(description)")
+    }
 }
 
 /// The embedded default: nothing is persisted. The server says so in its start-up line.

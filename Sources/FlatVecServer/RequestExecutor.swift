@@ -38,7 +38,7 @@ public struct RequestExecutor: Sendable {
         switch opcode {
         case .hello, .ping: true
         case .search, .get, .listCollections, .stats: role != .none
-        case .createCollection, .dropCollection, .add, .remove: role == .admin
+        case .createCollection, .dropCollection, .add, .remove, .rebuild: role == .admin
         default: role != .none
         }
     }
@@ -117,6 +117,19 @@ public struct RequestExecutor: Sendable {
                 withPayloads: r.options.includePayloads, withVectors: r.options.includeVectors,
                 dimension: r.dimension, results: results
             ))
+        case .rebuild(let name):
+            let rebuilt = try writeGate.exclusive { () throws(FlatVecError) -> [Collection] in
+                let fresh = try durablyLoading { () throws(FlatVecError) in try store.rebuildCollections() }
+                let chosen = name.isEmpty ? fresh : fresh.filter { $0.name == name }
+                if !name.isEmpty && chosen.isEmpty {
+                    throw FlatVecError(.unknownCollection, "the store has no collection named '\(name)'")
+                }
+                registry.replace(with: chosen, all: name.isEmpty)
+                return chosen
+            }
+            return .rebuilt(rebuilt.map {
+                CollectionInfo(name: $0.name, dimension: UInt32($0.index.dimension), metric: $0.index.metric, count: UInt64($0.index.count))
+            })
         case .stats:
             let blas = BLASRuntime.info
             let (open, total, operations) = statistics.snapshot()
@@ -153,6 +166,14 @@ public struct RequestExecutor: Sendable {
             } catch {
                 // The log keeps every write; compaction is retried after the next write.
             }
+        }
+    }
+
+    private func durablyLoading<T>(_ body: () throws(FlatVecError) -> T) throws(FlatVecError) -> T {
+        do {
+            return try body()
+        } catch where error.code == .ioError {
+            throw FlatVecError(.unavailable, "the durable store failed: \(error.message)")
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlatVecClient
 import FlatVecCore
+import FlatVecProtocol
 
 /// `flatvec create`.
 struct CreateCommand: AsyncParsableCommand {
@@ -119,5 +120,25 @@ extension String {
 
     func padding(toLength length: Int, withPad pad: String, startingAt: Int) -> String {
         count >= length ? self : self + String(repeating: pad, count: length - count)
+    }
+}
+
+/// `flatvec rebuild`.
+struct RebuildCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild",
+        abstract: "Reload collections from PostgreSQL (picks up rows other programs wrote); searches go on meanwhile."
+    )
+
+    @OptionGroup var client: ClientOptions
+    @Option(name: .long, help: "Only this collection (default: all).") var collection: String?
+
+    func run() async throws {
+        let c = await client.connect()
+        let response = await orFail { try await c.send(.rebuild(collection ?? "")) }
+        if case .rebuilt(let list) = response {
+            for info in list { print("rebuilt \(info.name): \(info.count) vectors") }
+        }
+        await c.close()
     }
 }

@@ -1,4 +1,5 @@
 import FlatVecCore
+import FlatVecPostgres
 import FlatVecServer
 import Logging
 
@@ -11,7 +12,11 @@ func openLocalStore(directory: String, logger: Logger) throws -> any DurableStor
     }
 }
 
-/// Opens the PostgreSQL store (`--postgres`).
-func openPostgresStore(url: String, logger: Logger) throws -> any DurableStore {
-    fail("--postgres: the PostgreSQL store is not available in this build yet")
+/// Opens the PostgreSQL store (`--postgres`); with `wait`, retries with backoff while it is unreachable.
+func openPostgresStore(url: String, wait: Bool, logger: Logger) throws -> any DurableStore {
+    do {
+        return try PostgresStore(url: url, waitForPostgres: wait, logger: logger)
+    } catch {
+        fail("--postgres: \(error.message)")
+    }
 }

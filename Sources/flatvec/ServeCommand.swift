@@ -21,6 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Port.") var port: Int = 7070
     @Option(name: .long, help: "Local data directory (durable store).") var data: String?
     @Option(name: .long, help: "PostgreSQL URL (pgvector mirror as the durable store).") var postgres: String?
+    @Flag(name: .long, help: "Wait (with backoff) for PostgreSQL to come up instead of exiting.") var waitForPostgres = false
     @Option(name: .long, help: "File with the admin token (first line).") var adminTokenFile: String?
     @Option(name: .long, help: "File with the reader token (first line).") var readerTokenFile: String?
     @Option(name: .long, help: "Largest frame in bytes.") var maxFrameBytes: UInt32 = 64 << 20
@@ -111,7 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
     private func makeStore(logger: Logger) throws -> any DurableStore {
         if data != nil && postgres != nil { fail("give at most one of --data and --postgres") }
         if let data { return try openLocalStore(directory: data, logger: logger) }
-        if let postgres { return try openPostgresStore(url: postgres, logger: logger) }
+        if let postgres { return try openPostgresStore(url: postgres, wait: waitForPostgres, logger: logger) }
         return MemoryOnlyStore()
     }
 }

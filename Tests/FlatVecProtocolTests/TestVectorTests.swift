@@ -80,6 +80,9 @@ struct TestVector: Sendable, CustomTestStringConvertible {
                            collections: [.init(name: "p", dimension: 2, metric: .innerProduct, count: 2, memoryBytes: 4096)],
                            operations: [.init(opcode: .search, requests: 10, errors: 1, p50Micros: 100, p90Micros: 200, p99Micros: 300, maxMicros: 400)]
                        )), opcode: .stats)),
+            TestVector(name: "rebuild-request", description: "REBUILD request id 14: collection \"products\" (an empty name rebuilds all)", requestID: 14, message: .request(.rebuild("products"))),
+            TestVector(name: "rebuild-reply", description: "REBUILD reply to id 14: one collection \"products\", dimension 512, metric ip (0), count 3001", requestID: 14,
+                       message: .response(.rebuilt([CollectionInfo(name: "products", dimension: 512, metric: .innerProduct, count: 3001)]), opcode: .rebuild)),
             TestVector(name: "error-reply", description: "error reply to SEARCH id 13: code 5 unknown_collection, message \"no collection named 'q'\"", requestID: 13,
                        message: .response(.error(ErrorResponse(code: 5, message: "no collection named 'q'")), opcode: .search)),
             TestVector(name: "error-reply-bad-frame", description: "error reply with request id 0 and opcode 0 after a declared length too large: code 1 bad_frame; the server then closes the connection", requestID: 0,

@@ -1,0 +1,138 @@
+import FlatVecCore
+
+/// PostgreSQL's binary COPY format for rows `(id bigint, label bigint, payload text, embedding vector)`.
+/// pgvector's binary form of a vector: int16 dimension, int16 unused (0), then float4 values; all big-endian.
+enum CopyBinaryEncoder {
+    static let signature: [UInt8] = [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]
+
+    static func encode(_ batch: VectorBatch) -> [UInt8] {
+        var out = signature
+        out.reserveCapacity(19 + batch.count * (2 + 12 + 12 + 4 + 8 + batch.dimension * 4) + 2)
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) } }
+        put(Int32(0))
+        put(Int32(0))
+        for i in 0..<batch.count {
+            put(Int16(4))
+            put(Int32(8))
+            put(batch.ids[i])
+            put(Int32(8))
+            put(batch.labels[i])
+            if let payload = batch.payloads.isEmpty ? nil : batch.payloads[i] {
+                put(Int32(payload.count))
+                out.append(contentsOf: payload)
+            } else {
+                put(Int32(-1))
+            }
+            put(Int32(4 + 4 * batch.dimension))
+            put(Int16(batch.dimension))
+            put(Int16(0))
+            for v in batch.vectors[(i * batch.dimension)..<((i + 1) * batch.dimension)] { put(v.bitPattern) }
+        }
+        put(Int16(-1))
+        return out
+    }
+}
+
+/// Parses a binary COPY stream of `(id, label, payload, embedding)` rows as it arrives.
+struct CopyBinaryDecoder {
+    let dimension: Int
+    private var buffer: [UInt8] = []
+    private var offset = 0
+    private var headerDone = false
+    private var ids: [Int64] = []
+    private var labels: [Int64] = []
+    private var payloads: [[UInt8]?] = []
+    private var vectors: [Float] = []
+
+    init(dimension: Int) { self.dimension = dimension }
+
+    var pendingRows: Int { ids.count }
+
+    private func be<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
+        buffer.withUnsafeBytes { T(bigEndian: $0.loadUnaligned(fromByteOffset: at, as: T.self)) }
+    }
+
+    mutating func feed(_ chunk: UnsafeRawBufferPointer) throws(FlatVecError) {
+        if offset > 0 && offset > buffer.count / 2 {
+            buffer.removeFirst(offset)
+            offset = 0
+        }
+        buffer.append(contentsOf: chunk)
+        if !headerDone {
+            guard buffer.count - offset >= 19 else { return }
+            guard Array(buffer[offset..<(offset + 11)]) == CopyBinaryEncoder.signature else {
+                throw FlatVecError(.corruptData, "COPY stream has no binary signature")
+            }
+            let extensionLength = Int(be(offset + 15, Int32.self))
+            guard buffer.count - offset >= 19 + extensionLength else { return }
+            offset += 19 + extensionLength
+            headerDone = true
+        }
+        while true {
+            guard buffer.count - offset >= 2 else { return }
+            let fields = be(offset, Int16.self)
+            if fields == -1 {
+                offset += 2
+                return
+            }
+            guard fields == 4 else { throw FlatVecError(.corruptData, "COPY row has \(fields) fields, expected 4") }
+            // Walk the four fields without consuming until the row is complete.
+            var p = offset + 2
+            var spans: [(Int, Int)] = []
+            for _ in 0..<4 {
+                guard buffer.count - p >= 4 else { return }
+                let length = Int(be(p, Int32.self))
+                p += 4
+                if length < 0 {
+                    spans.append((p, -1))
+                    continue
+                }
+                guard buffer.count - p >= length else { return }
+                spans.append((p, length))
+                p += length
+            }
+            guard spans[0].1 == 8, spans[1].1 == 8, spans[3].1 == 4 + 4 * dimension else {
+                throw FlatVecError(.corruptData, "COPY row has unexpected field sizes (embedding dimension must be \(dimension))")
+            }
+            ids.append(be(spans[0].0, Int64.self))
+            labels.append(be(spans[1].0, Int64.self))
+            payloads.append(spans[2].1 < 0 ? nil : Array(buffer[spans[2].0..<(spans[2].0 + spans[2].1)]))
+            let start = spans[3].0 + 4
+            for j in 0..<dimension { vectors.append(Float(bitPattern: be(start + 4 * j, UInt32.self))) }
+            offset = p
+        }
+    }
+
+    /// Adds the rows decoded so far to `index`: as stored when they are already what the index would
+    /// store (exact bytes survive a restart), normalised under cosine when another program wrote them.
+    mutating func flush(into index: FlatIndex) throws(FlatVecError) {
+        guard !ids.isEmpty else { return }
+        let batch = try VectorBatch(dimension: dimension, ids: ids, labels: labels, vectors: vectors, payloads: payloads)
+        if index.metric == .cosine {
+            var exact: [Int] = []
+            var other: [Int] = []
+            for i in 0..<batch.count {
+                let norm = vectors[(i * dimension)..<((i + 1) * dimension)].reduce(0.0) { $0 + Double($1) * Double($1) }
+                if abs(norm - 1) < 1e-5 { exact.append(i) } else { other.append(i) }
+            }
+            if !exact.isEmpty { try index.restore(subset(batch, exact)) }
+            if !other.isEmpty { try index.add(subset(batch, other)) }
+        } else {
+            try index.restore(batch)
+        }
+        ids.removeAll(keepingCapacity: true)
+        labels.removeAll(keepingCapacity: true)
+        payloads.removeAll(keepingCapacity: true)
+        vectors.removeAll(keepingCapacity: true)
+    }
+
+    private func subset(_ batch: VectorBatch, _ rows: [Int]) throws(FlatVecError) -> VectorBatch {
+        try VectorBatch(
+            dimension: dimension,
+            ids: rows.map { batch.ids[$0] },
+            labels: rows.map { batch.labels[$0] },
+            vectors: rows.flatMap { batch.vectors[($0 * dimension)..<(($0 + 1) * dimension)] },
+            payloads: rows.map { batch.payloads[$0] }
+        )
+    }
+}

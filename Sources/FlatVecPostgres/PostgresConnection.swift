@@ -1,0 +1,128 @@
+import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#endif
+import FlatVecCore
+
+/// A libpq connection. Not thread-safe: ``PostgresStore`` serialises its use. Every libpq call of
+/// FlatVec is in this file.
+final class PostgresConnection: @unchecked Sendable {
+    // @unchecked: only ever used by one thread at a time, under PostgresStore's mutex.
+    private var connection: OpaquePointer?
+    let url: String
+
+    /// Connects.
+    /// - Throws: ``FlatVecError/Code/unavailable`` with libpq's message (which never holds the password).
+    init(url: String) throws(FlatVecError) {
+        self.url = url
+        connection = PQconnectdb(url)
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.message(connection)
+            PQfinish(connection)
+            connection = nil
+            throw FlatVecError(.unavailable, "cannot connect to PostgreSQL: \(message)")
+        }
+    }
+
+    deinit { PQfinish(connection) }
+
+    /// Whether the connection is usable.
+    var isHealthy: Bool { connection != nil && PQstatus(connection) == CONNECTION_OK }
+
+    private static func message(_ connection: OpaquePointer?) -> String {
+        guard let c = connection, let m = PQerrorMessage(c) else { return "unknown error" }
+        return String(cString: m).trimmingCharacters()
+    }
+
+    private func fail(_ result: OpaquePointer?, _ what: String) -> FlatVecError {
+        var message = result.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0).trimmingCharacters() } ?? ""
+        if message.isEmpty { message = Self.message(connection) }
+        return FlatVecError(.unavailable, "PostgreSQL \(what): \(message)")
+    }
+
+    /// Runs SQL without results (several statements allowed).
+    func execute(_ sql: String) throws(FlatVecError) {
+        let result = PQexec(connection, sql)
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw fail(result, "failed") }
+    }
+
+    /// Runs a query with text parameters; returns rows of optional text values.
+    func query(_ sql: String, _ parameters: [String] = []) throws(FlatVecError) -> [[String?]] {
+        let cStrings = parameters.map { strdup($0) }
+        defer { for p in cStrings { free(p) } }
+        let result: OpaquePointer? = cStrings.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
+                PQexecParams(connection, sql, Int32(parameters.count), nil, values.baseAddress, nil, nil, 0)
+            }
+        }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw fail(result, "failed") }
+        var rows: [[String?]] = []
+        for r in 0..<PQntuples(result) {
+            rows.append((0..<PQnfields(result)).map { c in
+                PQgetisnull(result, r, c) == 1 ? nil : String(cString: PQgetvalue(result, r, c))
+            })
+        }
+        return rows
+    }
+
+    /// `COPY ... FROM STDIN` with the given bytes.
+    func copyIn(_ sql: String, data: [UInt8]) throws(FlatVecError) {
+        let start = PQexec(connection, sql)
+        guard PQresultStatus(start) == PGRES_COPY_IN else {
+            defer { PQclear(start) }
+            throw fail(start, "COPY failed to start")
+        }
+        PQclear(start)
+        var offset = 0
+        while offset < data.count {
+            let n = min(1 << 20, data.count - offset)
+            let rc = data.withUnsafeBytes { PQputCopyData(connection, $0.baseAddress!.assumingMemoryBound(to: CChar.self) + offset, Int32(n)) }
+            guard rc == 1 else { throw FlatVecError(.unavailable, "PostgreSQL COPY: \(Self.message(connection))") }
+            offset += n
+        }
+        guard PQputCopyEnd(connection, nil) == 1 else { throw FlatVecError(.unavailable, "PostgreSQL COPY: \(Self.message(connection))") }
+        var failure: FlatVecError?
+        while let result = PQgetResult(connection) {
+            if PQresultStatus(result) != PGRES_COMMAND_OK { failure = fail(result, "COPY failed") }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+    }
+
+    /// `COPY ... TO STDOUT`, handing each chunk of bytes to `body`.
+    func copyOut(_ sql: String, _ body: (UnsafeRawBufferPointer) throws(FlatVecError) -> Void) throws(FlatVecError) {
+        let start = PQexec(connection, sql)
+        guard PQresultStatus(start) == PGRES_COPY_OUT else {
+            defer { PQclear(start) }
+            throw fail(start, "COPY failed to start")
+        }
+        PQclear(start)
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let n = PQgetCopyData(connection, &buffer, 0)
+            if n == -1 { break }
+            guard n >= 0, let buffer else { throw FlatVecError(.unavailable, "PostgreSQL COPY: \(Self.message(connection))") }
+            defer { PQfreemem(buffer) }
+            try body(UnsafeRawBufferPointer(start: buffer, count: Int(n)))
+        }
+        var failure: FlatVecError?
+        while let result = PQgetResult(connection) {
+            if PQresultStatus(result) != PGRES_COMMAND_OK { failure = fail(result, "COPY failed") }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+    }
+}
+
+extension String {
+    func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+        while let l = s.last, l.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,193 @@
+import FlatVecCore
+import FlatVecServer
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The PostgreSQL store (`flatvec serve --postgres URL`): ordinary pgvector tables are the durable copy.
+///
+/// Schema (version 1, created on first start in one transaction under an advisory lock):
+/// `flatvec_schema(version, applied_at)`, `flatvec_collections(name, dimension, metric, created_at)`,
+/// and per collection a table `"fv_<name>"(id bigint primary key, label bigint, payload text,
+/// embedding vector(d), created_at, updated_at)`. A user's
+/// `SELECT id FROM "fv_products" ORDER BY embedding <#> '[...]' LIMIT 10` gives FlatVec's ids.
+///
+/// Each write is one transaction: upserts go through `COPY ... FROM STDIN (FORMAT binary)` into a
+/// temporary table and one `INSERT ... ON CONFLICT DO UPDATE`. Loading streams
+/// `COPY ... TO STDOUT (FORMAT binary)` straight into the index. A lost connection makes writes fail
+/// with `unavailable`; the next write reconnects.
+public final class PostgresStore: DurableStore, Sendable {
+    private let url: String
+    private let logger: Logger
+    private let connection: Mutex<PostgresConnection?>
+    /// The URL with its password replaced by `***`, for logs.
+    public let redactedURL: String
+
+    /// Connects and applies the schema migrations.
+    /// - Parameters:
+    ///   - url: A libpq connection URL, e.g. `postgresql://user:password@127.0.0.1:5432/db`.
+    ///   - waitForPostgres: Retry with backoff (up to about a minute) instead of failing at once.
+    ///   - logger: For connection events; the password never appears.
+    /// - Throws: ``FlatVecError/Code/unavailable`` if PostgreSQL cannot be reached or migrated.
+    public init(url: String, waitForPostgres: Bool = false, logger: Logger) throws(FlatVecError) {
+        self.url = url
+        self.logger = logger
+        self.redactedURL = Self.redact(url)
+        var delay: UInt32 = 250_000
+        var attempt = 0
+        var opened: PostgresConnection?
+        while opened == nil {
+            do throws(FlatVecError) {
+                opened = try PostgresConnection(url: url)
+            } catch {
+                attempt += 1
+                guard waitForPostgres, attempt < 12 else { throw FlatVecError(.unavailable, "\(error.message) (\(Self.redact(url)))") }
+                logger.notice("waiting for PostgreSQL", metadata: ["url": "\(Self.redact(url))", "attempt": "\(attempt)"])
+                usleep(delay)
+                delay = min(delay * 2, 8_000_000)
+            }
+        }
+        connection = Mutex(opened)
+        try withConnection { (c) throws(FlatVecError) in try Self.migrate(c) }
+    }
+
+    /// Describes the store without its password.
+    public var description: String { "PostgreSQL \(redactedURL) (pgvector tables)" }
+
+    static func redact(_ url: String) -> String {
+        guard let at = url.lastIndex(of: "@"), let scheme = url.firstRange(of: "://"), scheme.upperBound < at else { return url }
+        let userInfo = url[scheme.upperBound..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return url }
+        return String(url[..<userInfo.index(after: colon)]) + "***" + String(url[at...])
+    }
+
+    static func table(_ name: String) -> String { "\"fv_\(name)\"" }
+
+    private func withConnection<T>(_ body: (PostgresConnection) throws(FlatVecError) -> T) throws(FlatVecError) -> T {
+        try connection.withLock { slot throws(FlatVecError) -> T in
+            if slot == nil || !(slot!.isHealthy) {
+                slot = nil
+                slot = try PostgresConnection(url: url)
+                logger.info("connected to PostgreSQL", metadata: ["url": "\(redactedURL)"])
+            }
+            let c = slot!
+            do throws(FlatVecError) {
+                return try body(c)
+            } catch {
+                if c.isHealthy {
+                    try? c.execute("ROLLBACK")
+                } else {
+                    slot = nil
+                    logger.warning("lost the PostgreSQL connection; will reconnect", metadata: ["url": "\(redactedURL)"])
+                }
+                throw error
+            }
+        }
+    }
+
+    private func transaction(_ body: (PostgresConnection) throws(FlatVecError) -> Void) throws(FlatVecError) {
+        try withConnection { (c) throws(FlatVecError) in
+            try c.execute("BEGIN")
+            try body(c)
+            try c.execute("COMMIT")
+        }
+    }
+
+    static let migrations: [String] = [
+        """
+        CREATE EXTENSION IF NOT EXISTS vector;
+        CREATE TABLE flatvec_collections (
+            name text PRIMARY KEY,
+            dimension integer NOT NULL CHECK (dimension BETWEEN 1 AND 16000),
+            metric text NOT NULL CHECK (metric IN ('ip', 'cosine')),
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+        """,
+    ]
+
+    static func migrate(_ c: PostgresConnection) throws(FlatVecError) {
+        try c.execute("BEGIN")
+        try c.execute("SELECT pg_advisory_xact_lock(727374)")
+        try c.execute("CREATE TABLE IF NOT EXISTS flatvec_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        let current = Int(try c.query("SELECT coalesce(max(version), 0) FROM flatvec_schema").first?.first??.description ?? "0") ?? 0
+        for (i, sql) in migrations.enumerated() where i + 1 > current {
+            try c.execute(sql)
+            _ = try c.query("INSERT INTO flatvec_schema (version) VALUES ($1)", ["\(i + 1)"])
+        }
+        try c.execute("COMMIT")
+    }
+
+    /// Every collection, streamed from its table with binary COPY.
+    public func loadCollections() throws(FlatVecError) -> [Collection] {
+        try withConnection { (c) throws(FlatVecError) -> [Collection] in
+            var result: [Collection] = []
+            for row in try c.query("SELECT name, dimension, metric FROM flatvec_collections ORDER BY name") {
+                guard let name = row[0], let dimension = Int(row[1] ?? ""), let metric = Metric(name: row[2] ?? "") else {
+                    throw FlatVecError(.corruptData, "flatvec_collections holds a malformed row")
+                }
+                let index = try FlatIndex(dimension: dimension, metric: metric)
+                var decoder = CopyBinaryDecoder(dimension: dimension)
+                try c.copyOut("COPY (SELECT id, label, payload, embedding FROM \(Self.table(name))) TO STDOUT (FORMAT binary)") { (chunk) throws(FlatVecError) in
+                    try decoder.feed(chunk)
+                    if decoder.pendingRows >= 8_192 { try decoder.flush(into: index) }
+                }
+                try decoder.flush(into: index)
+                result.append(Collection(name: name, index: index))
+            }
+            return result
+        }
+    }
+
+    /// Records a collection and creates its table.
+    public func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError) {
+        try transaction { (c) throws(FlatVecError) in
+            _ = try c.query("INSERT INTO flatvec_collections (name, dimension, metric) VALUES ($1, $2, $3)", [name, "\(dimension)", "\(metric)"])
+            try c.execute("""
+                CREATE TABLE \(Self.table(name)) (
+                    id bigint PRIMARY KEY,
+                    label bigint NOT NULL DEFAULT 0,
+                    payload text,
+                    embedding vector(\(dimension)) NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                )
+                """)
+        }
+    }
+
+    /// Drops a collection's row and table.
+    public func dropCollection(name: String) throws(FlatVecError) {
+        try transaction { (c) throws(FlatVecError) in
+            _ = try c.query("DELETE FROM flatvec_collections WHERE name = $1", [name])
+            try c.execute("DROP TABLE IF EXISTS \(Self.table(name))")
+        }
+    }
+
+    /// Upserts a batch in one transaction through binary COPY.
+    public func add(collection: String, batch: VectorBatch) throws(FlatVecError) {
+        let data = CopyBinaryEncoder.encode(batch)
+        try transaction { (c) throws(FlatVecError) in
+            try c.execute("CREATE TEMP TABLE IF NOT EXISTS flatvec_stage (id bigint, label bigint, payload text, embedding vector) ON COMMIT DELETE ROWS")
+            try c.copyIn("COPY flatvec_stage (id, label, payload, embedding) FROM STDIN (FORMAT binary)", data: data)
+            try c.execute("""
+                INSERT INTO \(Self.table(collection)) AS t (id, label, payload, embedding)
+                SELECT id, label, payload, embedding FROM flatvec_stage
+                ON CONFLICT (id) DO UPDATE SET label = EXCLUDED.label, payload = EXCLUDED.payload,
+                    embedding = EXCLUDED.embedding, updated_at = now()
+                """)
+        }
+    }
+
+    /// Deletes ids in one transaction.
+    public func remove(collection: String, ids: [Int64]) throws(FlatVecError) {
+        try transaction { (c) throws(FlatVecError) in
+            _ = try c.query("DELETE FROM \(Self.table(collection)) WHERE id = ANY($1::bigint[])", ["{" + ids.map(String.init).joined(separator: ",") + "}"])
+        }
+    }
+
+    /// Reloads every collection from PostgreSQL (rows other programs wrote included).
+    public func rebuildCollections() throws(FlatVecError) -> [Collection] { try loadCollections() }
+}

@@ -1,0 +1,203 @@
+import FlatVecCore
+@testable import FlatVecPostgres
+import FlatVecProtocol
+import FlatVecServer
+import Foundation
+import Logging
+import Testing
+
+/// A fresh database on the test server for one test.
+struct TestDatabase {
+    let name: String
+    let url: String
+    let adminURL: String
+
+    static var serverURL: String? {
+        ProcessInfo.processInfo.environment["FLATVEC_TEST_POSTGRES_URL"]
+    }
+
+    static var logger: Logger {
+        var l = Logger(label: "pg-test")
+        l.logLevel = .critical
+        return l
+    }
+
+    init() throws {
+        guard let server = Self.serverURL else {
+            throw FlatVecError(.unavailable, "FLATVEC_TEST_POSTGRES_URL is not set; run scripts/dev-postgres.sh start")
+        }
+        name = "flatvec_test_\(UInt32.random(in: 0...UInt32.max))"
+        adminURL = server
+        let admin = try PostgresConnection(url: server)
+        try admin.execute("CREATE DATABASE \(name)")
+        let slash = server.lastIndex(of: "/")!
+        url = String(server[...slash]) + name
+        let c = try PostgresConnection(url: url)
+        try c.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    }
+
+    func sql(_ text: String, _ parameters: [String] = []) throws -> [[String?]] {
+        try PostgresConnection(url: url).query(text, parameters)
+    }
+
+    func drop() {
+        guard let admin = try? PostgresConnection(url: adminURL) else { return }
+        try? admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)' AND pid <> pg_backend_pid()")
+        try? admin.execute("DROP DATABASE IF EXISTS \(name)")
+    }
+
+    /// Cuts every connection to the database and refuses new ones until `allow` is called.
+    func outage() throws {
+        let admin = try PostgresConnection(url: adminURL)
+        try admin.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS false")
+        try admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'")
+    }
+
+    func allow() throws {
+        try PostgresConnection(url: adminURL).execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS true")
+    }
+
+    func executor() throws -> RequestExecutor {
+        let store = try PostgresStore(url: url, logger: Self.logger)
+        let registry = CollectionRegistry()
+        for c in try store.loadCollections() { try registry.insert(c) }
+        return RequestExecutor(registry: registry, store: store, limits: ProtocolLimits(), statistics: ServerStatistics())
+    }
+}
+
+func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
+    var result: [String: [StoredVector]] = [:]
+    for c in executor.registry.all {
+        var rows: [StoredVector] = []
+        c.index.forEachRow { id, label, vector, payload in rows.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload)) }
+        result[c.name] = rows.sorted { $0.id < $1.id }
+    }
+    return result
+}
+
+@Suite(.serialized) struct PostgresStoreTests {
+    init() {
+        if TestDatabase.serverURL == nil && ProcessInfo.processInfo.environment["FLATVEC_REQUIRE_POSTGRES"] != nil {
+            Issue.record("FLATVEC_REQUIRE_POSTGRES is set but FLATVEC_TEST_POSTGRES_URL is not")
+        }
+    }
+
+    @Test(.enabled(if: TestDatabase.serverURL != nil)) func restartRebuildsExactlyTheSameIndexes() throws {
+        let db = try TestDatabase()
+        defer { db.drop() }
+        var random = SystemRandomNumberGenerator()
+        let before: [String: [StoredVector]]
+        let query = SearchRequest(collection: "ip", dimension: 8, queries: (0..<8).map { _ in Float.random(in: -1...1, using: &random) }, options: SearchOptions(k: 15, includePayloads: true))
+        let searchBefore: Response
+        do {
+            let executor = try db.executor()
+            _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "ip", dimension: 8, metric: .innerProduct)))
+            _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "cos", dimension: 4, metric: .cosine)))
+            _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "gone", dimension: 2, metric: .innerProduct)))
+            for round in 0..<5 {
+                let ids = (0..<200).map { Int64(round * 200 + $0) }
+                _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(
+                    dimension: 8, ids: ids, labels: ids.map { $0 % 9 }, vectors: (0..<1600).map { _ in Float.random(in: -1...1, using: &random) },
+                    payloads: ids.map { $0 % 4 == 0 ? nil : Array("{\"image\":\"é/\($0).jpg\"}".utf8) }
+                ))))
+                _ = try executor.execute(.add(AddRequest(collection: "cos", batch: VectorBatch(
+                    dimension: 4, ids: ids, labels: ids, vectors: (0..<800).map { _ in Float.random(in: 0.1...5, using: &random) }
+                ))))
+                _ = try executor.execute(.remove(IDListRequest(collection: "ip", ids: ids.filter { $0 % 6 == 0 })))
+            }
+            _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 1, label: 42, vector: [1, 2, 3, 4, 5, 6, 7, 8], payload: "replaced"))))
+            _ = try executor.execute(.dropCollection("gone"))
+            before = fingerprint(executor)
+            searchBefore = try executor.execute(.search(query))
+        }
+        let restarted = try db.executor()
+        #expect(fingerprint(restarted) == before)
+        #expect(try restarted.execute(.search(query)) == searchBefore)
+        // Ordinary pgvector tables: the schema is versioned and the tables are plain SQL.
+        #expect(try db.sql("SELECT max(version) FROM flatvec_schema") == [["1"]])
+        #expect(try db.sql("SELECT count(*) FROM \"fv_ip\"") == [["\(before["ip"]!.count)"]])
+    }
+
+    @Test(.enabled(if: TestDatabase.serverURL != nil)) func pgvectorSQLGivesTheSameTopKAsFlatVec() throws {
+        let db = try TestDatabase()
+        defer { db.drop() }
+        let executor = try db.executor()
+        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "p", dimension: 32, metric: .innerProduct)))
+        var random = SystemRandomNumberGenerator()
+        let n = 3000
+        _ = try executor.execute(.add(AddRequest(collection: "p", batch: VectorBatch(
+            dimension: 32, ids: (0..<Int64(n)).map { $0 * 3 }, labels: Array(repeating: 0, count: n),
+            vectors: (0..<(n * 32)).map { _ in Float.random(in: -1...1, using: &random) }
+        ))))
+        let index = try executor.registry.collection(named: "p").index
+        for _ in 0..<10 {
+            let q = (0..<32).map { _ in Float.random(in: -1...1, using: &random) }
+            let literal = "[" + q.map { "\($0)" }.joined(separator: ",") + "]"
+            let sqlIDs = try db.sql("SELECT id FROM \"fv_p\" ORDER BY embedding <#> $1::vector, id LIMIT 10", [literal]).map { Int64($0[0]!)! }
+            #expect(try index.search(q, options: SearchOptions(k: 10)).map(\.id) == sqlIDs)
+        }
+    }
+
+    @Test(.enabled(if: TestDatabase.serverURL != nil)) func rowsInsertedWithPlainSQLAppearAfterRebuild() throws {
+        let db = try TestDatabase()
+        defer { db.drop() }
+        let executor = try db.executor()
+        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "p", dimension: 3, metric: .cosine)))
+        _ = try executor.execute(.add(AddRequest(collection: "p", batch: VectorBatch(id: 1, label: 1, vector: [1, 0, 0]))))
+        _ = try db.sql("INSERT INTO \"fv_p\" (id, label, payload, embedding) VALUES (2, 7, 'from sql', '[0, 3, 4]')")
+        #expect(!(try executor.registry.collection(named: "p").index.contains(id: 2)))
+        let reply = try executor.execute(.rebuild(""))
+        #expect(reply == .rebuilt([CollectionInfo(name: "p", dimension: 3, metric: .cosine, count: 2)]))
+        let row = try executor.registry.collection(named: "p").index.get(ids: [2])[0]
+        #expect(row.label == 7 && row.payload == Array("from sql".utf8))
+        #expect(abs(row.vector[1] - 0.6) < 1e-6 && abs(row.vector[2] - 0.8) < 1e-6, "plain SQL rows are normalised under cosine")
+        // A rebuild of one collection leaves the others alone; of an unknown one is an error.
+        do {
+            _ = try executor.execute(.rebuild("nope"))
+            Issue.record("rebuilt an unknown collection")
+        } catch {
+            #expect(error.code == .unknownCollection)
+        }
+    }
+
+    @Test(.enabled(if: TestDatabase.serverURL != nil)) func anOutageFailsWritesWithUnavailableAndChangesNothing() throws {
+        let db = try TestDatabase()
+        defer { db.drop() }
+        let executor = try db.executor()
+        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "p", dimension: 2, metric: .innerProduct)))
+        var acknowledged: [Int64] = []
+        for id in 0..<Int64(50) {
+            if id == 20 { try db.outage() }
+            if id == 35 { try db.allow() }
+            do {
+                _ = try executor.execute(.add(AddRequest(collection: "p", batch: VectorBatch(id: id, label: 0, vector: [Float(id), 1]))))
+                acknowledged.append(id)
+            } catch {
+                #expect(error.code == .unavailable, "\(error)")
+                #expect((20..<35).contains(id), "write \(id) failed outside the outage: \(error)")
+                #expect(!error.message.contains("flatvec-dev"), "the password leaked into an error")
+            }
+            // Searches keep working throughout.
+            _ = try executor.execute(.search(SearchRequest(collection: "p", dimension: 2, queries: [1, 1], options: SearchOptions(k: 3))))
+        }
+        #expect(acknowledged.count >= 30)
+        #expect(acknowledged.allSatisfy { !(20..<35).contains($0) })
+        let inMemory = fingerprint(executor)["p"]!.map(\.id)
+        let inDatabase = try db.sql("SELECT id FROM \"fv_p\" ORDER BY id").map { Int64($0[0]!)! }
+        #expect(inMemory == acknowledged)
+        #expect(inDatabase == acknowledged)
+    }
+
+    @Test func unreachableServerIsAClearErrorWithoutThePassword() {
+        do {
+            _ = try PostgresStore(url: "postgresql://flatvec:s3cret-pw@127.0.0.1:1/none", logger: TestDatabase.logger)
+            Issue.record("connected to nothing")
+        } catch {
+            #expect(error.code == .unavailable)
+            #expect(error.message.contains("127.0.0.1"))
+            #expect(!error.message.contains("s3cret-pw"))
+        }
+        #expect(PostgresStore.redact("postgresql://u:pw@h:5/db") == "postgresql://u:***@h:5/db")
+        #expect(PostgresStore.redact("postgresql://u@h/db") == "postgresql://u@h/db")
+    }
+}

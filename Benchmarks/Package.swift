@@ -31,5 +31,17 @@ let package = Package(
             path: "ServerBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "PersistenceBenchmarks",
+            dependencies: [
+                .product(name: "FlatVecCore", package: "main"),
+                .product(name: "FlatVecServer", package: "main"),
+                .product(name: "FlatVecPostgres", package: "main"),
+                .product(name: "FlatVecProtocol", package: "main"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "PersistenceBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )

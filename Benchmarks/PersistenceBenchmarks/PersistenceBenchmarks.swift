@@ -1,0 +1,165 @@
+import Benchmark
+import Dispatch
+import FlatVecCore
+import FlatVecPostgres
+import FlatVecProtocol
+import FlatVecServer
+import Foundation
+import Logging
+
+// Needs FLATVEC_BENCH_POSTGRES_URL (e.g. from scripts/dev-postgres.sh start) for the PostgreSQL runs.
+
+let dimension = 512
+
+/// Deterministic random unit vectors (SplitMix64).
+struct VectorSource {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func unitVectors(_ count: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: count * dimension)
+        for r in 0..<count {
+            var norm: Float = 0
+            for c in 0..<dimension {
+                let v = Float(Int64(bitPattern: next() >> 11) - (1 << 52)) / Float(1 << 52)
+                out[r * dimension + c] = v
+                norm += v * v
+            }
+            for c in 0..<dimension { out[r * dimension + c] /= norm.squareRoot() }
+        }
+        return out
+    }
+}
+
+var quiet: Logger {
+    var l = Logger(label: "bench")
+    l.logLevel = .error
+    return l
+}
+
+func temporaryDirectory(_ tag: String) -> String {
+    let path = NSTemporaryDirectory() + "flatvec-bench-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// A fresh PostgreSQL database URL, or nil when no server is configured.
+func freshDatabase() -> String? {
+    guard let server = ProcessInfo.processInfo.environment["FLATVEC_BENCH_POSTGRES_URL"] else { return nil }
+    let name = "flatvec_bench_\(UInt32.random(in: 0...UInt32.max))"
+    let task = Process()
+    task.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+    task.arguments = [server, "-q", "-c", "CREATE DATABASE \(name)"]
+    try? task.run()
+    task.waitUntilExit()
+    return String(server[...server.lastIndex(of: "/")!]) + name
+}
+
+func executor(_ store: any DurableStore) -> RequestExecutor {
+    let registry = CollectionRegistry()
+    for c in try! store.loadCollections() { try! registry.insert(c) }
+    return RequestExecutor(registry: registry, store: store, limits: ProtocolLimits(), statistics: ServerStatistics())
+}
+
+/// `writers` real threads (as many server connections would be) each add `perWriter` single vectors,
+/// one durable ADD at a time; returns when all are acknowledged.
+func addConcurrently(_ executor: RequestExecutor, writers: Int, perWriter: Int, base: Int64, vector: [Float]) {
+    let group = DispatchGroup()
+    for w in 0..<writers {
+        group.enter()
+        Thread {
+            for i in 0..<perWriter {
+                let id = base + Int64(w * perWriter + i)
+                _ = try! executor.execute(.add(AddRequest(collection: "c", batch: VectorBatch(id: id, label: 0, vector: vector))))
+            }
+            group.leave()
+        }.start()
+    }
+    group.wait()
+}
+
+nonisolated(unsafe) var nextBase: Int64 = 0
+
+let benchmarks: @Sendable () -> Void = {
+    var source = VectorSource(state: 1)
+    let one = source.unitVectors(1)
+
+    var stores: [(String, () -> any DurableStore)] = [("local store", { try! LocalDirectoryStore(directory: temporaryDirectory("add"), logger: quiet) })]
+    if ProcessInfo.processInfo.environment["FLATVEC_BENCH_POSTGRES_URL"] != nil {
+        stores.append(("PostgreSQL store", { try! PostgresStore(url: freshDatabase()!, logger: quiet) }))
+    }
+    for (name, make) in stores {
+        for writers in [1, 16] {
+            // One iteration = `writers` threads x 20 single-vector ADDs, each durable before it returns.
+            Benchmark(
+                "durable ADDs of 1 vector (d=512): \(writers) writers x 20 adds per iteration, \(name)",
+                configuration: .init(metrics: [.wallClock], scalingFactor: .one, maxDuration: .seconds(5), maxIterations: 500)
+            ) { benchmark in
+                let e = executor(make())
+                _ = try? e.execute(.createCollection(CreateCollectionRequest(name: "c", dimension: UInt32(dimension), metric: .innerProduct)))
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    addConcurrently(e, writers: writers, perWriter: 20, base: nextBase, vector: one)
+                    nextBase += Int64(writers * 20)
+                }
+                benchmark.stopMeasurement()
+            }
+        }
+    }
+
+    // Start-up from the local store: 100k x 512 in a snapshot plus 10k more in the log.
+    nonisolated(unsafe) var prepared: String?
+    Benchmark(
+        "start-up from the local store, 100k x 512 snapshot + 10k in the log",
+        configuration: .init(metrics: [.wallClock], scalingFactor: .one, maxDuration: .seconds(10), maxIterations: 20)
+    ) { benchmark in
+        if prepared == nil {
+            let directory = temporaryDirectory("startup")
+            let e = executor(try! LocalDirectoryStore(directory: directory, logger: quiet))
+            _ = try! e.execute(.createCollection(CreateCollectionRequest(name: "c", dimension: UInt32(dimension), metric: .innerProduct)))
+            var s = VectorSource(state: 2)
+            for start in stride(from: 0, to: 110_000, by: 10_000) {
+                if start == 100_000 { try! e.compact() }
+                let ids = (Int64(start)..<Int64(start + 10_000)).map { $0 }
+                _ = try! e.execute(.add(AddRequest(collection: "c", batch: VectorBatch(dimension: dimension, ids: ids, labels: ids, vectors: s.unitVectors(10_000)))))
+            }
+            prepared = directory
+        }
+        benchmark.startMeasurement()
+        let store = try! LocalDirectoryStore(directory: prepared!, logger: quiet)
+        let loaded = try! store.loadCollections()
+        benchmark.stopMeasurement()
+        precondition(loaded.first?.index.count == 110_000)
+    }
+
+    // Rebuild of 100k x 512 from PostgreSQL (binary COPY streamed into a new index).
+    if ProcessInfo.processInfo.environment["FLATVEC_BENCH_POSTGRES_URL"] != nil {
+        nonisolated(unsafe) var url: String?
+        Benchmark(
+            "rebuild 100k x 512 from PostgreSQL",
+            configuration: .init(metrics: [.wallClock], scalingFactor: .one, maxDuration: .seconds(20), maxIterations: 10)
+        ) { benchmark in
+            if url == nil {
+                let u = freshDatabase()!
+                let store = try! PostgresStore(url: u, logger: quiet)
+                try! store.createCollection(name: "c", dimension: dimension, metric: .innerProduct)
+                var s = VectorSource(state: 3)
+                for start in stride(from: 0, to: 100_000, by: 10_000) {
+                    let ids = (Int64(start)..<Int64(start + 10_000)).map { $0 }
+                    try! store.add(collection: "c", batch: VectorBatch(dimension: dimension, ids: ids, labels: ids, vectors: s.unitVectors(10_000)))
+                }
+                url = u
+            }
+            let store = try! PostgresStore(url: url!, logger: quiet)
+            benchmark.startMeasurement()
+            let loaded = try! store.rebuildCollections()
+            benchmark.stopMeasurement()
+            precondition(loaded.first?.index.count == 100_000)
+        }
+    }
+}

@@ -62,7 +62,9 @@ start() {
         rm -f "$STATE/pwfile"
     fi
     local port
-    port="$(free_port)"
+    # Keep the port of an earlier start, so clients that were connected can reconnect after a restart.
+    if [ -f "$STATE/port" ]; then port="$(cat "$STATE/port")"; else port="$(free_port)"; fi
+    echo "$port" > "$STATE/port"
     install -d -o postgres -g postgres "$STATE/run"
     as_postgres "$PREFIX/bin/pg_ctl" -D "$STATE/data" -l "$STATE/run/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$STATE/run" start >/dev/null \

@@ -125,4 +125,28 @@ import Glibc
         #expect(total <= UInt64(acknowledged.count) + 4 * 50)
         await after.close()
     }
+
+    @Test func sigtermFinishesRequestsInFlightAndExitsZero() async throws {
+        let port = Self.freePort()
+        let server = try Self.startServer(storeArguments: ["--data", NSTemporaryDirectory() + "flatvec-term-\(UInt32.random(in: 0...UInt32.max))"], port: port)
+        let client = try await Self.connect(port: port)
+        try await client.createCollection("t", dimension: 64)
+        let n = 20_000
+        try await client.add(collection: "t", batch: VectorBatch(
+            dimension: 64, ids: (0..<Int64(n)).map { $0 }, labels: Array(repeating: 0, count: n),
+            vectors: (0..<(n * 64)).map { Float($0 % 17) / 17 }
+        ))
+        let queries = (0..<(128 * 64)).map { Float($0 % 13) / 13 }
+        let inFlight = (0..<3).map { _ in
+            Task { try await client.search(collection: "t", queries: queries, dimension: 64, options: SearchOptions(k: 3)) }
+        }
+        try await Task.sleep(for: .milliseconds(30))
+        kill(server.processIdentifier, SIGTERM)
+        for task in inFlight {
+            #expect(try await task.value.count == 128)
+        }
+        server.waitUntilExit()
+        #expect(server.terminationReason == .exit)
+        #expect(server.terminationStatus == 0)
+    }
 }

@@ -201,3 +201,56 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         #expect(PostgresStore.redact("postgresql://u@h/db") == "postgresql://u@h/db")
     }
 }
+
+/// A PostgreSQL server of the test's own (scripts/dev-postgres.sh with a private state directory),
+/// so it can be stopped and started without disturbing other tests.
+@Suite(.serialized) struct PostgresRestartTests {
+    static let script = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/dev-postgres.sh").path
+
+    /// Runs the script with `system(3)` and returns the server URL it recorded. Not Foundation's
+    /// Process: the server the script leaves running inherits what Process uses to notice the exit,
+    /// and the wait would never end.
+    static func run(_ command: String, state: String) throws -> String {
+        let status = system("FLATVEC_PG_DIR='\(state)' bash '\(script)' \(command) >/dev/null 2>&1")
+        guard status == 0 else { throw FlatVecError(.unavailable, "dev-postgres.sh \(command) failed (\(status))") }
+        return (try? String(contentsOfFile: state + "/url", encoding: .utf8))?.trimmingCharacters() ?? ""
+    }
+
+    @Test(.enabled(if: TestDatabase.serverURL != nil))
+    func stoppingTheDatabaseFailsWritesUntilItReturns() throws {
+        let state = NSTemporaryDirectory() + "flatvec-pg-restart-\(UInt32.random(in: 0...UInt32.max))"
+        let url = try Self.run("start", state: state)
+        defer {
+            _ = try? Self.run("stop", state: state)
+            try? FileManager.default.removeItem(atPath: state)
+        }
+        let store = try PostgresStore(url: url, logger: TestDatabase.logger)
+        let registry = CollectionRegistry()
+        let executor = RequestExecutor(registry: registry, store: store, limits: ProtocolLimits(), statistics: ServerStatistics())
+        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "r", dimension: 2, metric: .innerProduct)))
+        var acknowledged: [Int64] = []
+        var failures = 0
+        for id in 0..<Int64(30) {
+            if id == 10 { _ = try Self.run("stop", state: state) }
+            if id == 20 { _ = try Self.run("start", state: state) }
+            do {
+                _ = try executor.execute(.add(AddRequest(collection: "r", batch: VectorBatch(id: id, label: 0, vector: [1, Float(id)]))))
+                acknowledged.append(id)
+            } catch {
+                #expect(error.code == .unavailable)
+                #expect((10..<20).contains(id), "write \(id) failed while the database was up: \(error)")
+                failures += 1
+            }
+            let hits = try executor.execute(.search(SearchRequest(collection: "r", dimension: 2, queries: [0, 1], options: SearchOptions(k: 1))))
+            guard case .searched = hits else { Issue.record("search failed"); return }
+        }
+        #expect(failures == 10)
+        #expect(acknowledged == Array(0..<10) + Array(20..<30))
+        let restarted = try PostgresStore(url: url, logger: TestDatabase.logger).loadCollections()
+        var stored: [Int64] = []
+        restarted.first!.index.forEachRow { id, _, _, _ in stored.append(id) }
+        #expect(stored.sorted() == acknowledged)
+    }
+}

@@ -83,7 +83,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore"]),
+        // Helpers shared by the test targets.
+        .target(name: "FlatVecTestSupport", path: "Tests/FlatVecTestSupport"),
+        .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore", "FlatVecTestSupport"]),
         .testTarget(name: "FlatVecFormatsTests", dependencies: ["FlatVecFormats"]),
         .testTarget(
             name: "FlatVecProtocolTests",
@@ -100,6 +102,7 @@ let package = Package(
                 "FlatVecServer",
                 "FlatVecClient",
                 "FlatVecProtocol",
+                "FlatVecTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

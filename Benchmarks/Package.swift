@@ -11,11 +11,13 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        .target(name: "BenchmarkData", path: "Support/BenchmarkData"),
         .executableTarget(
             name: "FlatIndexBenchmarks",
             dependencies: [
                 .product(name: "FlatVecCore", package: "main"),
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkData",
             ],
             path: "FlatIndexBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
@@ -27,6 +29,7 @@ let package = Package(
                 .product(name: "FlatVecServer", package: "main"),
                 .product(name: "FlatVecClient", package: "main"),
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkData",
             ],
             path: "ServerBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
@@ -39,6 +42,7 @@ let package = Package(
                 .product(name: "FlatVecPostgres", package: "main"),
                 .product(name: "FlatVecProtocol", package: "main"),
                 .product(name: "Benchmark", package: "benchmark"),
+                "BenchmarkData",
             ],
             path: "PersistenceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

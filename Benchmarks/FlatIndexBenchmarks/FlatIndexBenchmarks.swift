@@ -1,34 +1,8 @@
 import Benchmark
+import BenchmarkData
 import FlatVecCore
 import Foundation
 
-/// Deterministic random unit vectors (SplitMix64), the same shape as normalised CLIP embeddings.
-struct VectorSource {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func unitVectors(_ count: Int, dimension: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: count * dimension)
-        for r in 0..<count {
-            var norm: Float = 0
-            for c in 0..<dimension {
-                let v = Float(Int64(bitPattern: next() >> 11) - (1 << 52)) / Float(1 << 52)
-                out[r * dimension + c] = v
-                norm += v * v
-            }
-            let scale = 1 / norm.squareRoot()
-            for c in 0..<dimension { out[r * dimension + c] *= scale }
-        }
-        return out
-    }
-}
 
 let dimension = 512
 let baseCount = 100_000

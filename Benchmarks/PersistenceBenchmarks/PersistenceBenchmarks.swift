@@ -1,4 +1,5 @@
 import Benchmark
+import BenchmarkData
 import Dispatch
 import FlatVecCore
 import FlatVecPostgres
@@ -11,30 +12,6 @@ import Logging
 
 let dimension = 512
 
-/// Deterministic random unit vectors (SplitMix64).
-struct VectorSource {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unitVectors(_ count: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: count * dimension)
-        for r in 0..<count {
-            var norm: Float = 0
-            for c in 0..<dimension {
-                let v = Float(Int64(bitPattern: next() >> 11) - (1 << 52)) / Float(1 << 52)
-                out[r * dimension + c] = v
-                norm += v * v
-            }
-            for c in 0..<dimension { out[r * dimension + c] /= norm.squareRoot() }
-        }
-        return out
-    }
-}
 
 var quiet: Logger {
     var l = Logger(label: "bench")
@@ -87,7 +64,7 @@ nonisolated(unsafe) var nextBase: Int64 = 0
 
 let benchmarks: @Sendable () -> Void = {
     var source = VectorSource(state: 1)
-    let one = source.unitVectors(1)
+    let one = source.unitVectors(1, dimension: dimension)
 
     var stores: [(String, () -> any DurableStore)] = [("local store", { try! LocalDirectoryStore(directory: temporaryDirectory("add"), logger: quiet) })]
     if ProcessInfo.processInfo.environment["FLATVEC_BENCH_POSTGRES_URL"] != nil {
@@ -126,7 +103,7 @@ let benchmarks: @Sendable () -> Void = {
             for start in stride(from: 0, to: 110_000, by: 10_000) {
                 if start == 100_000 { try! e.compact() }
                 let ids = (Int64(start)..<Int64(start + 10_000)).map { $0 }
-                _ = try! e.execute(.add(AddRequest(collection: "c", batch: VectorBatch(dimension: dimension, ids: ids, labels: ids, vectors: s.unitVectors(10_000)))))
+                _ = try! e.execute(.add(AddRequest(collection: "c", batch: VectorBatch(dimension: dimension, ids: ids, labels: ids, vectors: s.unitVectors(10_000, dimension: dimension)))))
             }
             prepared = directory
         }
@@ -151,7 +128,7 @@ let benchmarks: @Sendable () -> Void = {
                 var s = VectorSource(state: 3)
                 for start in stride(from: 0, to: 100_000, by: 10_000) {
                     let ids = (Int64(start)..<Int64(start + 10_000)).map { $0 }
-                    try! store.add(collection: "c", batch: VectorBatch(dimension: dimension, ids: ids, labels: ids, vectors: s.unitVectors(10_000)))
+                    try! store.add(collection: "c", batch: VectorBatch(dimension: dimension, ids: ids, labels: ids, vectors: s.unitVectors(10_000, dimension: dimension)))
                 }
                 url = u
             }

@@ -137,10 +137,11 @@ import Glibc
             vectors: (0..<(n * 64)).map { Float($0 % 17) / 17 }
         ))
         let queries = (0..<(128 * 64)).map { Float($0 % 13) / 13 }
-        let inFlight = (0..<3).map { _ in
+        let inFlight = (0..<4).map { _ in
             Task { try await client.search(collection: "t", queries: queries, dimension: 64, options: SearchOptions(k: 3)) }
         }
-        try await Task.sleep(for: .milliseconds(30))
+        // After the first reply the server has read the others (sent together); they must be answered.
+        _ = try await inFlight[0].value
         kill(server.processIdentifier, SIGTERM)
         for task in inFlight {
             #expect(try await task.value.count == 128)

@@ -1,30 +1,5 @@
 @testable import FlatVecCore
-
-/// Deterministic random numbers (SplitMix64).
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A vector of multiples of 1/8 in [-1, 1]: every dot product of two is exact in float32,
-    /// whatever the summation order, so results can be compared bit for bit (ties included).
-    mutating func quantizedVector(_ dimension: Int) -> [Float] {
-        (0..<dimension).map { _ in Float(Int.random(in: -8...8, using: &self)) / 8 }
-    }
-
-    /// A vector of uniform floats in [-1, 1].
-    mutating func uniformVector(_ dimension: Int) -> [Float] {
-        (0..<dimension).map { _ in Float.random(in: -1...1, using: &self) }
-    }
-}
+@_exported import FlatVecTestSupport
 
 /// The obvious implementation: a dictionary and a full sort.
 struct ReferenceIndex {

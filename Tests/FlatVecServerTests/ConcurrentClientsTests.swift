@@ -105,7 +105,9 @@ final class SharedState: Sendable {
         let inFlight = (0..<4).map { _ in
             Task { try await client.search(collection: "s", queries: queries, dimension: 128, options: SearchOptions(k: 5)) }
         }
-        try await Task.sleep(for: .milliseconds(20))
+        // Once the first reply is back the server has read the other three requests (they went out
+        // together); stop it while they are queued or running: they must still be answered.
+        _ = try await inFlight[0].value
         await server.stop()
         for task in inFlight {
             let results = try await task.value

@@ -4,6 +4,7 @@ import FlatVecProtocol
 import FlatVecServer
 import Logging
 import NIOCore
+@_exported import FlatVecTestSupport
 
 /// A server on a free loopback port for one test, stopped by `stop()`.
 struct TestServer {
@@ -39,24 +40,6 @@ struct TestServer {
     func stop() async {
         task.cancel()
         _ = try? await task.value
-    }
-}
-
-/// Deterministic random numbers (SplitMix64).
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Multiples of 1/8 in [-1, 1]: dot products are exact, so results compare bit for bit.
-    mutating func quantizedVector(_ dimension: Int) -> [Float] {
-        (0..<dimension).map { _ in Float(Int.random(in: -8...8, using: &self)) / 8 }
     }
 }
 

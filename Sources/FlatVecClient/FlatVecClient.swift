@@ -73,7 +73,13 @@ public final class FlatVecClient: Sendable {
         var frame = channel.allocator.buffer(capacity: 64)
         FrameEncoder().encode(request, requestID: id, into: &frame)
         let promise = channel.eventLoop.makePromise(of: Response.self)
-        channel.writeAndFlush(PendingRequest(requestID: id, opcode: request.opcode, frame: frame, promise: promise), promise: nil)
+        // If the channel is already closed the write never reaches the handler: fail the reply then,
+        // or the caller would wait forever.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            promise.fail(FlatVecError(.unavailable, "connection closed: \(error)"))
+        }
+        channel.writeAndFlush(PendingRequest(requestID: id, opcode: request.opcode, frame: frame, promise: promise), promise: written)
         let response: Response
         do {
             response = try await promise.futureResult.get()

@@ -99,4 +99,17 @@ import Testing
         }
         await client.close()
     }
+
+    @Test func requestsOnAClosedConnectionFailInsteadOfWaiting() async throws {
+        let server = try await TestServer.start()
+        defer { Task { await server.stop() } }
+        let client = try await server.client()
+        await client.close()
+        do {
+            _ = try await client.ping()
+            Issue.record("a request on a closed connection succeeded")
+        } catch {
+            #expect(error.code == .unavailable)
+        }
+    }
 }

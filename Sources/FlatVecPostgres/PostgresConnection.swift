@@ -22,7 +22,12 @@ final class PostgresConnection: @unchecked Sendable {
             connection = nil
             throw FlatVecError(.unavailable, "cannot connect to PostgreSQL: \(message)")
         }
+        // Server notices ("relation already exists, skipping") are not errors; libpq would print them.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
     }
+
+    /// Whether this session's temporary staging table exists (it lives as long as the connection).
+    var hasStagingTable = false
 
     deinit { PQfinish(connection) }
 

@@ -79,6 +79,8 @@ public final class PostgresStore: DurableStore, Sendable {
             } catch {
                 if c.isHealthy {
                     try? c.execute("ROLLBACK")
+                    // The rollback may have undone the staging table's creation.
+                    c.hasStagingTable = false
                 } else {
                     slot = nil
                     logger.warning("lost the PostgreSQL connection; will reconnect", metadata: ["url": "\(redactedURL)"])
@@ -170,7 +172,10 @@ public final class PostgresStore: DurableStore, Sendable {
     public func add(collection: String, batch: VectorBatch) throws(FlatVecError) {
         let data = CopyBinaryEncoder.encode(batch)
         try transaction { (c) throws(FlatVecError) in
-            try c.execute("CREATE TEMP TABLE IF NOT EXISTS flatvec_stage (id bigint, label bigint, payload text, embedding vector) ON COMMIT DELETE ROWS")
+            if !c.hasStagingTable {
+                try c.execute("CREATE TEMP TABLE IF NOT EXISTS flatvec_stage (id bigint, label bigint, payload text, embedding vector) ON COMMIT DELETE ROWS")
+                c.hasStagingTable = true
+            }
             try c.copyIn("COPY flatvec_stage (id, label, payload, embedding) FROM STDIN (FORMAT binary)", data: data)
             try c.execute("""
                 INSERT INTO \(Self.table(collection)) AS t (id, label, payload, embedding)

@@ -2,14 +2,22 @@ import FlatVecClient
 import FlatVecCore
 @testable import FlatVecPostgres
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+/// Acknowledged adds so far, shared by the writer tasks.
+final class AckCounter: Sendable {
+    private let count = Mutex(0)
+    func add(_ n: Int) { count.withLock { $0 += n } }
+    var value: Int { count.withLock { $0 } }
+}
+
 /// `flatvec serve --data` as a real process, killed with SIGKILL in the middle of a stream of adds.
-@Suite struct CrashRecoveryTests {
+@Suite(.timeLimit(.minutes(5))) struct CrashRecoveryTests {
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
@@ -70,7 +78,9 @@ import Glibc
         let first = try Self.startServer(storeArguments: storeArguments, port: port)
         let client = try await Self.connect(port: port)
         try await client.createCollection("c", dimension: 16)
-        // Four writers stream single and batched adds; each remembers what was acknowledged.
+        // Four writers stream single and batched adds; each remembers what was acknowledged. The kill
+        // comes once at least 200 adds are acknowledged (however slow the machine), mid-stream.
+        let progress = AckCounter()
         let acknowledged = try await withThrowingTaskGroup(of: [Int64: Float].self) { group in
             for writer in 0..<4 {
                 group.addTask {
@@ -88,18 +98,23 @@ import Glibc
                             return acked  // the server died mid-request: this batch was never acknowledged
                         }
                         for i in ids { acked[i] = marker }
+                        progress.add(n)
                         id += Int64(n)
                     }
                 }
             }
-            try await Task.sleep(for: .milliseconds(1_500))
+            let deadline = ContinuousClock.now + .seconds(60)
+            while progress.value < 200 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            try await Task.sleep(for: .milliseconds(100))
             kill(first.processIdentifier, SIGKILL)
             var all: [Int64: Float] = [:]
             for try await part in group { all.merge(part) { a, _ in a } }
             return all
         }
         first.waitUntilExit()
-        #expect(acknowledged.count > 100, "too few writes got through before the kill to mean anything")
+        #expect(acknowledged.count >= 200, "too few writes got through before the kill to mean anything")
 
         let second = try Self.startServer(storeArguments: storeArguments, port: port)
         defer {

@@ -24,7 +24,7 @@ func runFlatVec(_ arguments: [String], environment: [String: String]? = nil) thr
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
-@Suite struct KnnCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct KnnCommandTests {
     let directory: String = {
         let path = NSTemporaryDirectory() + "flatvec-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -75,7 +75,7 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
     return result
 }
 
-@Suite(.serialized) struct PostgresStoreTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct PostgresStoreTests {
     init() {
         if TestDatabase.serverURL == nil && ProcessInfo.processInfo.environment["FLATVEC_REQUIRE_POSTGRES"] != nil {
             Issue.record("FLATVEC_REQUIRE_POSTGRES is set but FLATVEC_TEST_POSTGRES_URL is not")
@@ -204,7 +204,7 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
 
 /// A PostgreSQL server of the test's own (scripts/dev-postgres.sh with a private state directory),
 /// so it can be stopped and started without disturbing other tests.
-@Suite(.serialized) struct PostgresRestartTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct PostgresRestartTests {
     static let script = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/dev-postgres.sh").path

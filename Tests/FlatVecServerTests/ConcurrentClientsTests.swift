@@ -11,7 +11,7 @@ final class SharedState: Sendable {
     let writerDone = Atomic<Bool>(false)
 }
 
-@Suite struct ConcurrentClientsTests {
+@Suite(.timeLimit(.minutes(5))) struct ConcurrentClientsTests {
     /// Anchor i: 100 along axis i (i < d) or -100 along axis i - d.
     static func anchor(_ i: Int, _ d: Int) -> [Float] { (0..<d).map { $0 == i % d ? (i < d ? 100 : -100) : 0 } }
 

@@ -4,7 +4,7 @@ import FlatVecProtocol
 import FlatVecServer
 import Testing
 
-@Suite struct EndToEndTests {
+@Suite(.timeLimit(.minutes(5))) struct EndToEndTests {
     @Test func everyOperationOverLoopback() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }

@@ -19,7 +19,7 @@ final class FlakyStore: DurableStore, Sendable {
     }
 }
 
-@Suite struct ErrorCodeTests {
+@Suite(.timeLimit(.minutes(5))) struct ErrorCodeTests {
     @Test func everyRequestErrorHasItsCodeAndTheConnectionStaysUsable() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }

@@ -5,7 +5,7 @@ import FlatVecServer
 import NIOCore
 import Testing
 
-@Suite struct RobustnessTests {
+@Suite(.timeLimit(.minutes(5))) struct RobustnessTests {
     @Test func oversizedDeclaredLengthClosesOnlyThatConnection() async throws {
         let server = try await TestServer.start()
         defer { Task { await server.stop() } }

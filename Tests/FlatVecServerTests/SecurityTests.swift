@@ -4,7 +4,7 @@ import FlatVecProtocol
 @testable import FlatVecServer
 import Testing
 
-@Suite struct SecurityTests {
+@Suite(.timeLimit(.minutes(5))) struct SecurityTests {
     static func expectError(_ code: FlatVecError.Code, mentioning fragment: String = "", _ body: () async throws -> Void) async {
         do {
             try await body()

@@ -153,7 +153,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
 
     private func append(_ body: ByteBuffer) throws(FlatVecError) {
         let log = state.withLock { $0.log }
-        try log.append(Array(body.readableBytesView))
+        try log.append(body)
     }
 
     static func logPath(_ directory: String, _ generation: Int) -> String { "\(directory)/wal.\(generation).log" }

@@ -41,30 +41,26 @@ final class WriteAheadLog: Sendable {
     /// Bytes in the log.
     var size: Int { state.withLock { $0.end } }
 
-    /// Appends one record and waits until it is durable.
-    func append(_ body: [UInt8]) throws(FlatVecError) {
-        var record = [UInt8]()
-        record.reserveCapacity(body.count + 8)
-        withUnsafeBytes(of: UInt32(body.count).littleEndian) { record.append(contentsOf: $0) }
-        withUnsafeBytes(of: Checksum.crc32c(body).littleEndian) { record.append(contentsOf: $0) }
-        record.append(contentsOf: body)
+    /// Appends one record and waits until it is durable. The body is written from the buffer as is
+    /// (no copy): a small header, then the body's bytes.
+    func append(_ body: ByteBuffer) throws(FlatVecError) {
+        var header = [UInt8]()
+        header.reserveCapacity(8)
+        withUnsafeBytes(of: UInt32(body.readableBytes).littleEndian) { header.append(contentsOf: $0) }
+        let crc = body.withUnsafeReadableBytes { Checksum.crc32c($0) }
+        withUnsafeBytes(of: crc.littleEndian) { header.append(contentsOf: $0) }
         let (fd, myEnd) = try state.withLock { s throws(FlatVecError) -> (Int32, Int) in
             if let failed = s.failed { throw failed }
-            var done = 0
-            while done < record.count {
-                let n = record.withUnsafeBytes { write(s.fd, $0.baseAddress! + done, record.count - done) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    let error = Self.ioError("write to \(path) failed")
-                    // Cut the partial record off so the log stays a sequence of whole records.
-                    if ftruncate(s.fd, off_t(s.end)) != 0 || lseek(s.fd, off_t(s.end), SEEK_SET) < 0 {
-                        s.failed = FlatVecError(.unavailable, "the log \(path) is damaged after a failed write; restart the server")
-                    }
-                    throw error
+            let ok = header.withUnsafeBytes { Self.writeFully(s.fd, $0) } && body.withUnsafeReadableBytes { Self.writeFully(s.fd, $0) }
+            guard ok else {
+                let error = Self.ioError("write to \(path) failed")
+                // Cut the partial record off so the log stays a sequence of whole records.
+                if ftruncate(s.fd, off_t(s.end)) != 0 || lseek(s.fd, off_t(s.end), SEEK_SET) < 0 {
+                    s.failed = FlatVecError(.unavailable, "the log \(path) is damaged after a failed write; restart the server")
                 }
-                done += n
+                throw error
             }
-            s.end += record.count
+            s.end += header.count + body.readableBytes
             return (s.fd, s.end)
         }
         // Group commit: whoever syncs covers every record written before the sync started.
@@ -74,6 +70,17 @@ final class WriteAheadLog: Sendable {
             guard fdatasync(fd) == 0 else { throw Self.ioError("fdatasync of \(path) failed") }
             synced = target
         }
+    }
+
+    private static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
     }
 
     static func ioError(_ what: String) -> FlatVecError {

@@ -5,30 +5,17 @@ import FlatVecCore
 func malformed(_ what: String) -> FlatVecError { FlatVecError(.badFrame, what) }
 
 extension ByteBuffer {
-    mutating func readU8(_ field: String) throws(FlatVecError) -> UInt8 {
-        guard let v = readInteger(endianness: .little, as: UInt8.self) else { throw malformed("payload ends inside \(field)") }
+    /// A little-endian integer, or a `bad_frame` error naming the field the payload ended inside.
+    mutating func readLE<T: FixedWidthInteger>(_ field: String, as type: T.Type = T.self) throws(FlatVecError) -> T {
+        guard let v = readInteger(endianness: .little, as: T.self) else { throw malformed("payload ends inside \(field)") }
         return v
     }
 
-    mutating func readU16(_ field: String) throws(FlatVecError) -> UInt16 {
-        guard let v = readInteger(endianness: .little, as: UInt16.self) else { throw malformed("payload ends inside \(field)") }
-        return v
-    }
-
-    mutating func readU32(_ field: String) throws(FlatVecError) -> UInt32 {
-        guard let v = readInteger(endianness: .little, as: UInt32.self) else { throw malformed("payload ends inside \(field)") }
-        return v
-    }
-
-    mutating func readU64(_ field: String) throws(FlatVecError) -> UInt64 {
-        guard let v = readInteger(endianness: .little, as: UInt64.self) else { throw malformed("payload ends inside \(field)") }
-        return v
-    }
-
-    mutating func readI64(_ field: String) throws(FlatVecError) -> Int64 {
-        guard let v = readInteger(endianness: .little, as: Int64.self) else { throw malformed("payload ends inside \(field)") }
-        return v
-    }
+    mutating func readU8(_ field: String) throws(FlatVecError) -> UInt8 { try readLE(field) }
+    mutating func readU16(_ field: String) throws(FlatVecError) -> UInt16 { try readLE(field) }
+    mutating func readU32(_ field: String) throws(FlatVecError) -> UInt32 { try readLE(field) }
+    mutating func readU64(_ field: String) throws(FlatVecError) -> UInt64 { try readLE(field) }
+    mutating func readI64(_ field: String) throws(FlatVecError) -> Int64 { try readLE(field) }
 
     mutating func readF32(_ field: String) throws(FlatVecError) -> Float {
         Float(bitPattern: try readU32(field))

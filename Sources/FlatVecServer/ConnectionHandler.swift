@@ -118,7 +118,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             busy = true
             let executor = shared.executor
             let limits = shared.configuration.limits
-            let future = shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> ByteBuffer in
+            let future = shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> (ByteBuffer, Bool) in
                 var payload = frame.payload
                 let response: Response
                 do throws(FlatVecError) {
@@ -129,14 +129,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 }
                 var out = ByteBufferAllocator().buffer(capacity: 64)
                 FrameEncoder().encode(response, opcode: header.opcode, requestID: header.requestID, into: &out)
-                return out
+                return (out, response.isError)
             }
             future.assumeIsolated().whenComplete { result in
                 self.busy = false
                 switch result {
-                case .success(let buffer):
-                    // The error flag sits in byte 6 of the frame.
-                    let failed = (buffer.getInteger(at: buffer.readerIndex + 6, endianness: .little, as: UInt16.self) ?? 0) & 2 != 0
+                case .success(let (buffer, failed)):
                     self.send(buffer, opcode: header.opcode, failed: failed, started: started, context: context)
                 case .failure(let error):
                     let response = Response.error(ErrorResponse(FlatVecError(.unavailable, "server is shutting down: \(error)")))

@@ -84,7 +84,11 @@ let package = Package(
             ]
         ),
         // Helpers shared by the test targets.
-        .target(name: "FlatVecTestSupport", path: "Tests/FlatVecTestSupport"),
+        .target(
+            name: "FlatVecTestSupport",
+            dependencies: ["FlatVecCore", "FlatVecProtocol", "FlatVecServer"],
+            path: "Tests/FlatVecTestSupport"
+        ),
         .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore", "FlatVecTestSupport"]),
         .testTarget(name: "FlatVecFormatsTests", dependencies: ["FlatVecFormats"]),
         .testTarget(
@@ -111,7 +115,10 @@ let package = Package(
         // Needs a real PostgreSQL with pgvector: FLATVEC_TEST_POSTGRES_URL (scripts/dev-postgres.sh start).
         .testTarget(
             name: "FlatVecPostgresTests",
-            dependencies: ["FlatVecPostgres", "FlatVecServer", "FlatVecProtocol", "FlatVecCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "FlatVecPostgres", "FlatVecServer", "FlatVecProtocol", "FlatVecCore", "FlatVecTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Runs the built `flatvec` binary as a user would.
         .testTarget(name: "FlatVecCLITests", dependencies: ["FlatVecFormats", "FlatVecClient", "FlatVecPostgres", "flatvec"]),

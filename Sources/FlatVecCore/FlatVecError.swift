@@ -106,6 +106,23 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// The start of the message of an `unavailable` error whose write may or may not have been stored
+    /// (the connection to the store died during COMMIT, or a log sync failed). PROTOCOL.md documents it.
+    public static let outcomeUnknownPrefix = "outcome unknown: "
+
+    /// An `unavailable` error for a write whose outcome is unknown.
+    /// - Parameter message: What happened; the prefix and the advice to retry are added.
+    /// - Returns: The error.
+    public static func outcomeUnknown(_ message: String) -> FlatVecError {
+        FlatVecError(
+            .unavailable,
+            outcomeUnknownPrefix + message + "; the write may or may not have been stored: retry it (ADD and REMOVE are idempotent)"
+        )
+    }
+
+    /// Whether this is an ``outcomeUnknown(_:)`` error.
+    public var isOutcomeUnknown: Bool { code == .unavailable && message.hasPrefix(Self.outcomeUnknownPrefix) }
+
     /// `code: message`.
     public var description: String { "\(code): \(message)" }
 }

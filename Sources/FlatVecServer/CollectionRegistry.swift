@@ -8,8 +8,20 @@ public final class Collection: Sendable {
     public let name: String
     /// The index.
     public let index: FlatIndex
-    /// Serialises "write to the store, then apply to the index" so both see writes in one order.
-    let writeOrder = Mutex<Void>(())
+    /// Serialises "write to the store, then apply to the index" so both see writes in one order, and
+    /// holds what a write must know before it starts (whether the collection still exists, which ids
+    /// an interrupted write left in doubt).
+    let writeOrder = Mutex<WriteState>(WriteState())
+
+    /// The state a write checks under ``writeOrder``.
+    struct WriteState {
+        /// Set by DROP (and by a REBUILD that replaced this collection) under the write order: a write
+        /// that looked the collection up before must not reach the store after the drop.
+        var retired = false
+        /// Ids whose last write has an unknown outcome (a COMMIT whose connection died): the index is
+        /// brought back in line with the store for them before the next write.
+        var inDoubt: Set<Int64> = []
+    }
 
     /// Creates a collection around an index.
     public init(name: String, index: FlatIndex) {

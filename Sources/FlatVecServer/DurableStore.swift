@@ -33,6 +33,16 @@ public protocol DurableStore: Sendable {
 
     /// Loads fresh indexes from the store's external copy (rows other programs wrote included).
     func rebuildCollections() throws(FlatVecError) -> [Collection]
+
+    /// Whether ``fetch(collection:ids:)`` and ``loadCollection(named:)`` can read the store back, to
+    /// reconcile the index after a write whose outcome is unknown.
+    var canReadBack: Bool { get }
+
+    /// The rows the store holds now for `ids` (ids it does not hold are left out).
+    func fetch(collection: String, ids: [Int64]) throws(FlatVecError) -> [StoredVector]
+
+    /// The collection as the store holds it now, or nil if the store has no collection of that name.
+    func loadCollection(named name: String) throws(FlatVecError) -> Collection?
 }
 
 extension DurableStore {
@@ -41,6 +51,19 @@ extension DurableStore {
 
     /// Nothing to compact.
     public func compact(_ collections: [Collection]) throws(FlatVecError) {}
+
+    /// Stores cannot read back unless they say so.
+    public var canReadBack: Bool { false }
+
+    /// Not supported unless ``canReadBack``.
+    public func fetch(collection: String, ids: [Int64]) throws(FlatVecError) -> [StoredVector] {
+        throw FlatVecError(.internalError, "\(description) cannot read rows back")
+    }
+
+    /// Not supported unless ``canReadBack``.
+    public func loadCollection(named name: String) throws(FlatVecError) -> Collection? {
+        throw FlatVecError(.internalError, "\(description) cannot read collections back")
+    }
 
     /// Stores without an external copy cannot rebuild.
     public func rebuildCollections() throws(FlatVecError) -> [Collection] {

@@ -17,9 +17,10 @@ import Glibc
 /// DIR/wal.G.log                 every write since generation G: checksummed records, fsynced before the reply
 /// ```
 ///
-/// Start-up loads the snapshots of the manifest's generation and replays its log; a torn or corrupt
-/// record (a crash mid-write) ends the replay and is cut off. ``compact(_:)`` writes new snapshots,
-/// then a new manifest (write, fsync, rename), then starts an empty log and deletes the old files.
+/// Start-up loads the snapshots of the manifest's generation and replays its log; a torn tail (a crash
+/// mid-write) is cut off, a damaged record with valid ones after it stops start-up. ``compact(_:)``
+/// writes new snapshots, then a new manifest (write, fsync, rename), then starts an empty log and
+/// deletes the files the old manifest named (and no others).
 public final class LocalDirectoryStore: DurableStore, Sendable {
     /// The directory.
     public let directory: String
@@ -29,20 +30,31 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     private let lockFD: Int32
     private struct State {
         var generation: Int
+        /// The snapshot files the committed manifest names: the only ones compaction may retire.
+        var snapshotFiles: [String]
         var log: WriteAheadLog
     }
     private let state: Mutex<State>
     private let loaded: Mutex<[Collection]>
 
-    /// Record types in the log.
-    enum RecordType: UInt8 {
-        case create = 1, drop = 2, add = 3, remove = 4
-    }
 
     /// Opens the directory (creating it), loads its snapshots and replays its log.
+    ///
+    /// Only a torn log tail (bytes after the last whole record, with no valid record among them) is
+    /// repaired silently. A damaged record followed by valid ones stops start-up with `corruptData`
+    /// naming the file and offset, and leaves every file untouched, unless `truncateCorruptLog` is
+    /// set: then everything from the damaged record on is cut off, and the log says what was dropped.
+    /// - Parameters:
+    ///   - directory: The data directory.
+    ///   - compactionThreshold: The log size at which the server compacts.
+    ///   - truncateCorruptLog: Cut a damaged log at its first bad record instead of refusing to start.
+    ///   - logger: For start-up, repairs and compactions.
     /// - Throws: ``FlatVecError`` with `ioError` if the directory cannot be used or another server
-    ///   holds it, `corruptData` naming the file if a snapshot or the manifest fails its checks.
-    public init(directory: String, compactionThreshold: Int = 256 << 20, logger: Logger) throws(FlatVecError) {
+    ///   holds it, `corruptData` naming the file if a snapshot, the manifest or the log fails its checks,
+    ///   or if the directory holds data files but no manifest.
+    public init(
+        directory: String, compactionThreshold: Int = 256 << 20, truncateCorruptLog: Bool = false, logger: Logger
+    ) throws(FlatVecError) {
         self.directory = directory
         self.compactionThreshold = compactionThreshold
         self.logger = logger
@@ -55,32 +67,82 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             throw FlatVecError(.ioError, "data directory \(directory) is in use by another server")
         }
         self.lockFD = lockFD
-        let (generation, files) = try Self.readManifest(directory: directory)
+        let (generation, files): (Int, [(String, String)])
+        do throws(FlatVecError) {
+            (generation, files) = try Self.openManifest(directory: directory, logger: logger)
+        } catch {
+            close(lockFD)
+            throw error
+        }
         var collections: [String: Collection] = [:]
-        for (name, file) in files {
-            let index = try FlatIndex.loadSnapshot(from: directory + "/snapshots/" + file)
-            collections[name] = Collection(name: name, index: index)
-        }
         let logPath = Self.logPath(directory, generation)
-        let (records, validLength, fileLength) = try WriteAheadLog.readRecords(path: logPath)
-        for (n, record) in records.enumerated() {
-            do throws(FlatVecError) {
-                try Self.apply(record, to: &collections)
-            } catch {
-                throw FlatVecError(.corruptData, "\(logPath): record \(n + 1) cannot be applied: \(error)")
+        let contents: WriteAheadLog.Contents
+        do throws(FlatVecError) {
+            for (name, file) in files {
+                let index = try FlatIndex.loadSnapshot(from: directory + "/snapshots/" + file)
+                collections[name] = Collection(name: name, index: index)
             }
+            contents = try WriteAheadLog.readRecords(path: logPath)
+            if let resumed = contents.validRecordAfterDamage {
+                let what = "\(logPath): record \(contents.records.count + 1) at offset \(contents.validLength) is damaged, "
+                    + "and valid records follow at offset \(resumed)"
+                guard truncateCorruptLog else {
+                    throw FlatVecError(.corruptData, what + "; refusing to start, no file was changed. "
+                        + "Restore the directory from a backup, or start with --truncate-corrupt-log to drop "
+                        + "\(contents.fileLength - contents.validLength) bytes from offset \(contents.validLength) on")
+                }
+                logger.error("truncating a corrupt log as asked (--truncate-corrupt-log): acknowledged writes after the damage are dropped", metadata: [
+                    "log": "\(logPath)", "damaged record": "\(contents.records.count + 1)", "offset": "\(contents.validLength)",
+                    "dropped bytes": "\(contents.fileLength - contents.validLength)",
+                ])
+            }
+            for (n, record) in contents.records.enumerated() {
+                do throws(FlatVecError) {
+                    try Self.apply(record, to: &collections)
+                } catch {
+                    throw FlatVecError(.corruptData, "\(logPath): record \(n + 1) cannot be applied: \(error)")
+                }
+            }
+        } catch {
+            close(lockFD)
+            throw error
         }
-        if validLength < fileLength {
-            logger.warning("dropping a torn or corrupt log tail", metadata: [
-                "log": "\(logPath)", "valid bytes": "\(validLength)", "dropped bytes": "\(fileLength - validLength)",
+        if contents.validLength < contents.fileLength && !contents.isCorrupt {
+            logger.warning("cutting a torn log tail (a write interrupted by a crash; never acknowledged)", metadata: [
+                "log": "\(logPath)", "valid bytes": "\(contents.validLength)", "dropped bytes": "\(contents.fileLength - contents.validLength)",
             ])
         }
-        let log = try WriteAheadLog(path: logPath, validLength: validLength)
-        state = Mutex(State(generation: generation, log: log))
+        let log: WriteAheadLog
+        do throws(FlatVecError) {
+            log = try WriteAheadLog(path: logPath, validLength: contents.validLength)
+        } catch {
+            close(lockFD)
+            throw error
+        }
+        state = Mutex(State(generation: generation, snapshotFiles: files.map(\.1), log: log))
         loaded = Mutex(collections.values.sorted { $0.name < $1.name })
         logger.info("opened data directory", metadata: [
-            "directory": "\(directory)", "generation": "\(generation)", "collections": "\(collections.count)", "log records replayed": "\(records.count)",
+            "directory": "\(directory)", "generation": "\(generation)", "collections": "\(collections.count)",
+            "log records replayed": "\(contents.records.count)",
         ])
+    }
+
+    /// Reads the manifest; creates it for a new directory. A directory with data files but no
+    /// manifest is damaged, not empty.
+    private static func openManifest(directory: String, logger: Logger) throws(FlatVecError) -> (Int, [(String, String)]) {
+        if let manifest = try readManifest(directory: directory) { return manifest }
+        let snapshots = (try? listSnapshots(directory)) ?? []
+        let logs = listLogs(directory)
+        if !snapshots.isEmpty || logs.contains(where: { $0 != "wal.0.log" }) {
+            throw FlatVecError(.corruptData, "\(directory) holds data files (\((logs + snapshots.map { "snapshots/" + $0 }).sorted().joined(separator: ", "))) "
+                + "but no MANIFEST, the only record of which files are live; refusing to start, no file was changed. "
+                + "Restore MANIFEST from a backup")
+        }
+        // A new directory, or one written before manifests were created up front (generation 0 has no
+        // snapshots: its log holds everything).
+        try writeManifest(directory: directory, generation: 0, files: [])
+        if !logs.isEmpty { logger.notice("adopted a generation-0 log without a manifest", metadata: ["directory": "\(directory)"]) }
+        return (0, [])
     }
 
     deinit { close(lockFD) }
@@ -94,7 +156,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     /// Logs a CREATE_COLLECTION.
     public func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError) {
         var body = ByteBufferAllocator().buffer(capacity: 64)
-        body.writeInteger(RecordType.create.rawValue)
+        body.writeInteger(LogRecordType.create.rawValue)
         CreateCollectionRequest(name: name, dimension: UInt32(dimension), metric: metric).encode(into: &body)
         try append(body)
     }
@@ -102,7 +164,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     /// Logs a DROP_COLLECTION.
     public func dropCollection(name: String) throws(FlatVecError) {
         var body = ByteBufferAllocator().buffer(capacity: 64)
-        body.writeInteger(RecordType.drop.rawValue)
+        body.writeInteger(LogRecordType.drop.rawValue)
         Request.dropCollection(name).encode(into: &body)
         try append(body)
     }
@@ -110,7 +172,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     /// Logs an ADD (the rows exactly as the index stores them).
     public func add(collection: String, batch: VectorBatch) throws(FlatVecError) {
         var body = ByteBufferAllocator().buffer(capacity: 64 + batch.vectors.count * 4 + batch.count * 16)
-        body.writeInteger(RecordType.add.rawValue)
+        body.writeInteger(LogRecordType.add.rawValue)
         AddRequest(collection: collection, batch: batch).encode(into: &body)
         try append(body)
     }
@@ -118,7 +180,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     /// Logs a REMOVE.
     public func remove(collection: String, ids: [Int64]) throws(FlatVecError) {
         var body = ByteBufferAllocator().buffer(capacity: 64 + ids.count * 8)
-        body.writeInteger(RecordType.remove.rawValue)
+        body.writeInteger(LogRecordType.remove.rawValue)
         IDListRequest(collection: collection, ids: ids).encode(into: &body)
         try append(body)
     }
@@ -139,12 +201,12 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             }
             let newLog = try WriteAheadLog(path: Self.logPath(directory, next), validLength: 0)
             try Self.writeManifest(directory: directory, generation: next, files: files)
-            // The new generation is committed; the old files are garbage now.
+            // The new manifest is committed: the files the old one named are garbage now. Files no
+            // manifest ever named are left alone.
             unlink(Self.logPath(directory, s.generation))
-            if let entries = try? Self.listSnapshots(directory) {
-                let keep = Set(files.map(\.1))
-                for entry in entries where !keep.contains(entry) { unlink(directory + "/snapshots/" + entry) }
-            }
+            let keep = Set(files.map(\.1))
+            for file in s.snapshotFiles where !keep.contains(file) { unlink(directory + "/snapshots/" + file) }
+            s.snapshotFiles = files.map(\.1)
             s.generation = next
             s.log = newLog
             logger.info("compacted", metadata: ["generation": "\(next)", "collections": "\(collections.count)"])
@@ -160,7 +222,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
 
     static func apply(_ record: [UInt8], to collections: inout [String: Collection]) throws(FlatVecError) {
         var buffer = ByteBufferAllocator().buffer(bytes: record)
-        guard let raw = buffer.readInteger(as: UInt8.self), let type = RecordType(rawValue: raw) else {
+        guard let raw = buffer.readInteger(as: UInt8.self), let type = LogRecordType(rawValue: raw) else {
             throw FlatVecError(.corruptData, "unknown record type")
         }
         let limits = ProtocolLimits(maxFrameBytes: .max, maxBatch: .max)
@@ -182,10 +244,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         }
     }
 
-    static func readManifest(directory: String) throws(FlatVecError) -> (Int, [(String, String)]) {
+    static func readManifest(directory: String) throws(FlatVecError) -> (Int, [(String, String)])? {
         let path = directory + "/MANIFEST"
         guard let file = fopen(path, "r") else {
-            if errno == ENOENT { return (0, []) }
+            if errno == ENOENT { return nil }
             throw FlatVecError(.ioError, "cannot read \(path): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
@@ -228,12 +290,19 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     }
 
     static func listSnapshots(_ directory: String) throws -> [String] {
-        guard let dir = opendir(directory + "/snapshots") else { return [] }
+        listFiles(directory + "/snapshots").filter { $0.hasSuffix(".flatvec") }
+    }
+
+    static func listLogs(_ directory: String) -> [String] {
+        listFiles(directory).filter { $0.hasPrefix("wal.") && $0.hasSuffix(".log") }
+    }
+
+    private static func listFiles(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
-            if name.hasSuffix(".flatvec") { names.append(name) }
+            names.append(withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) })
         }
         return names
     }

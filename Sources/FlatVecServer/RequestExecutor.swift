@@ -1,6 +1,8 @@
 import Dispatch
 import FlatVecCore
 import FlatVecProtocol
+import Logging
+import Synchronization
 
 /// Carries out decoded requests against the collections and the durable store. No sockets: the
 /// connection handler calls it on a thread pool, and tests call it directly.
@@ -17,6 +19,8 @@ public struct RequestExecutor: Sendable {
     public let indexConfiguration: FlatIndex.Configuration
     /// Writes hold it shared; compaction holds it exclusively, so a snapshot sees every write whole.
     private let writeGate = WriteGate()
+    /// Where reconciliations and store failures are logged.
+    private let logger: Logger?
 
     /// Creates an executor.
     public init(
@@ -24,8 +28,10 @@ public struct RequestExecutor: Sendable {
         store: any DurableStore,
         limits: ProtocolLimits,
         statistics: ServerStatistics,
-        indexConfiguration: FlatIndex.Configuration = .init()
+        indexConfiguration: FlatIndex.Configuration = .init(),
+        logger: Logger? = nil
     ) {
+        self.logger = logger
         self.registry = registry
         self.store = store
         self.limits = limits
@@ -54,20 +60,35 @@ public struct RequestExecutor: Sendable {
         case .createCollection(let r):
             try CollectionName.validate(r.name)
             let index = try FlatIndex(dimension: Int(r.dimension), metric: r.metric, configuration: indexConfiguration)
-            guard !registry.contains(r.name) else {
-                throw FlatVecError(.collectionExists, "a collection named '\(r.name)' exists already")
-            }
             try writeGate.shared { () throws(FlatVecError) in
-                try durably { () throws(FlatVecError) in try store.createCollection(name: r.name, dimension: Int(r.dimension), metric: r.metric) }
-                try registry.insert(Collection(name: r.name, index: index))
+                // CREATE and DROP take the namespace in turn, so the store records them in the order the
+                // registry applies them.
+                try writeGate.namespace.withLock { inDoubt throws(FlatVecError) in
+                    try reconcileNamespace(&inDoubt)
+                    guard !registry.contains(r.name) else {
+                        throw FlatVecError(.collectionExists, "a collection named '\(r.name)' exists already")
+                    }
+                    try durably(collection: r.name, inDoubt: &inDoubt) { () throws(FlatVecError) in
+                        try store.createCollection(name: r.name, dimension: Int(r.dimension), metric: r.metric)
+                    }
+                    try registry.insert(Collection(name: r.name, index: index))
+                }
             }
             compactIfWanted()
             return .done
         case .dropCollection(let name):
-            _ = try registry.collection(named: name)
             try writeGate.shared { () throws(FlatVecError) in
-                try durably { () throws(FlatVecError) in try store.dropCollection(name: name) }
-                try registry.remove(named: name)
+                try writeGate.namespace.withLock { inDoubt throws(FlatVecError) in
+                    try reconcileNamespace(&inDoubt)
+                    let collection = try registry.collection(named: name)
+                    // Under the collection's write order: a write that is already logged is applied
+                    // before the DROP is logged, and every later one finds the collection retired.
+                    try collection.writeOrder.withLock { state throws(FlatVecError) in
+                        try durably(collection: name, inDoubt: &inDoubt) { () throws(FlatVecError) in try store.dropCollection(name: name) }
+                        try registry.remove(named: name)
+                        state.retired = true
+                    }
+                }
             }
             compactIfWanted()
             return .done
@@ -76,23 +97,27 @@ public struct RequestExecutor: Sendable {
                 CollectionInfo(name: $0.name, dimension: UInt32($0.index.dimension), metric: $0.index.metric, count: UInt64($0.index.count))
             })
         case .add(let r):
-            let collection = try registry.collection(named: r.collection)
-            let validated = try collection.index.validate(r.batch)
             let result = try writeGate.shared { () throws(FlatVecError) -> AddResult in
-                try collection.writeOrder.withLock { _ throws(FlatVecError) -> AddResult in
-                    try durably { () throws(FlatVecError) in try store.add(collection: r.collection, batch: validated.batch) }
+                let collection = try registry.collection(named: r.collection)
+                let validated = try collection.index.validate(r.batch)
+                return try inWriteOrder(collection) { (state) throws(FlatVecError) -> AddResult in
+                    try durably(ids: r.batch.ids, state: &state) { () throws(FlatVecError) in
+                        try store.add(collection: r.collection, batch: validated.batch)
+                    }
                     return collection.index.add(validated)
                 }
             }
             compactIfWanted()
             return .added(AddResponse(inserted: UInt32(result.inserted), replaced: UInt32(result.replaced)))
         case .remove(let r):
-            let collection = try registry.collection(named: r.collection)
             try writeGate.shared { () throws(FlatVecError) in
-                try collection.writeOrder.withLock { _ throws(FlatVecError) in
+                let collection = try registry.collection(named: r.collection)
+                try inWriteOrder(collection) { (state) throws(FlatVecError) in
                     // Check first, so the store never records a removal the index would refuse.
                     try collection.index.checkRemovable(ids: r.ids)
-                    try durably { () throws(FlatVecError) in try store.remove(collection: r.collection, ids: r.ids) }
+                    try durably(ids: r.ids, state: &state) { () throws(FlatVecError) in
+                        try store.remove(collection: r.collection, ids: r.ids)
+                    }
                     try collection.index.remove(ids: r.ids)
                 }
             }
@@ -124,6 +149,8 @@ public struct RequestExecutor: Sendable {
                 if !name.isEmpty && chosen.isEmpty {
                     throw FlatVecError(.unknownCollection, "the store has no collection named '\(name)'")
                 }
+                let replaced = name.isEmpty ? registry.all : registry.all.filter { $0.name == name }
+                for old in replaced { old.writeOrder.withLock { $0.retired = true } }
                 registry.replace(with: chosen, all: name.isEmpty)
                 return chosen
             }
@@ -177,10 +204,134 @@ public struct RequestExecutor: Sendable {
         }
     }
 
-    /// Runs a store write; a failure that is not already a FlatVec error becomes `unavailable`.
-    private func durably(_ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
+    /// Runs `body` under the collection's write order, once the collection is known to be live and
+    /// the ids an interrupted write left in doubt are back in line with the store.
+    private func inWriteOrder<T>(
+        _ collection: Collection, _ body: (inout Collection.WriteState) throws(FlatVecError) -> T
+    ) throws(FlatVecError) -> T {
+        try collection.writeOrder.withLock { state throws(FlatVecError) -> T in
+            guard !state.retired else {
+                throw FlatVecError(
+                    .unknownCollection,
+                    "collection '\(collection.name)' was dropped or rebuilt before this write reached it; nothing was changed"
+                )
+            }
+            try reconcile(collection, &state)
+            return try body(&state)
+        }
+    }
+
+    /// Brings the index in line with the store for the ids in doubt (the store is the authority: a
+    /// row it holds is upserted, an id it lacks is removed). Runs under the collection's write order.
+    private func reconcile(_ collection: Collection, _ state: inout Collection.WriteState) throws(FlatVecError) {
+        guard !state.inDoubt.isEmpty else { return }
+        let ids = Array(state.inDoubt)
+        guard store.canReadBack else {
+            // Nothing to read back (a local log whose sync failed): the client was told the outcome is
+            // unknown, and the next start-up replays whatever reached the disk.
+            state.inDoubt = []
+            return
+        }
+        let rows: [StoredVector]
+        do {
+            rows = try store.fetch(collection: collection.name, ids: ids)
+        } catch {
+            throw FlatVecError(
+                .unavailable,
+                "the durable store failed, nothing was changed: an earlier write's outcome is still unknown (\(error.message))"
+            )
+        }
+        let index = collection.index
+        let held = Set(rows.map(\.id))
+        for row in rows {
+            do throws(FlatVecError) {
+                let batch = try VectorBatch(
+                    dimension: index.dimension, ids: [row.id], labels: [row.label], vectors: row.vector, payloads: [row.payload]
+                )
+                try index.restore(batch)
+            } catch {
+                // A row the index cannot hold (written by another program): skipped, as the loader does.
+                logger?.warning("skipped a row the index cannot hold", metadata: [
+                    "collection": "\(collection.name)", "id": "\(row.id)", "error": "\(error)",
+                ])
+            }
+        }
+        let gone = ids.filter { !held.contains($0) && index.contains(id: $0) }
+        if !gone.isEmpty { try? index.remove(ids: gone) }
+        state.inDoubt = []
+        logger?.notice("reconciled writes of unknown outcome with the store", metadata: [
+            "collection": "\(collection.name)", "ids": "\(ids.count)", "present": "\(held.count)", "absent": "\(ids.count - held.count)",
+        ])
+    }
+
+    /// Brings the registry in line with the store for collections whose CREATE or DROP had an
+    /// unknown outcome. Runs under the namespace lock.
+    private func reconcileNamespace(_ inDoubt: inout Set<String>) throws(FlatVecError) {
+        guard !inDoubt.isEmpty else { return }
+        guard store.canReadBack else {
+            inDoubt = []
+            return
+        }
+        for name in inDoubt.sorted() {
+            let stored: Collection?
+            do {
+                stored = try store.loadCollection(named: name)
+            } catch {
+                throw FlatVecError(
+                    .unavailable,
+                    "the durable store failed, nothing was changed: an earlier CREATE or DROP's outcome is still unknown (\(error.message))"
+                )
+            }
+            if let stored, !registry.contains(name) {
+                try? registry.insert(stored)
+            } else if stored == nil, let current = try? registry.remove(named: name) {
+                current.writeOrder.withLock { $0.retired = true }
+            }
+            inDoubt.remove(name)
+            logger?.notice("reconciled a CREATE or DROP of unknown outcome", metadata: ["collection": "\(name)", "exists": "\(stored != nil)"])
+        }
+    }
+
+    /// Reconciles every write whose outcome was unknown with the store, if it can be reached. The
+    /// server calls this periodically, so the index catches up without waiting for the next write.
+    /// - Returns: Whether nothing is left in doubt.
+    @discardableResult
+    public func reconcileWritesInDoubt() -> Bool {
+        (try? writeGate.shared { () throws(FlatVecError) -> Bool in
+            try writeGate.namespace.withLock { inDoubt throws(FlatVecError) in try reconcileNamespace(&inDoubt) }
+            var clear = true
+            for collection in registry.all {
+                let done = collection.writeOrder.withLock { state -> Bool in
+                    guard !state.retired else { return true }
+                    return (try? reconcile(collection, &state)) != nil
+                }
+                clear = clear && done
+            }
+            return clear
+        }) ?? false
+    }
+
+    /// Runs a CREATE or DROP in the store. A failure that is not already a FlatVec error becomes
+    /// `unavailable`; one whose outcome is unknown puts the name in doubt.
+    private func durably(collection name: String, inDoubt: inout Set<String>, _ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
         do {
             try body()
+        } catch where error.isOutcomeUnknown {
+            inDoubt.insert(name)
+            throw error
+        } catch where error.code == .unavailable || error.code == .ioError {
+            throw FlatVecError(.unavailable, "the durable store failed, nothing was changed: \(error.message)")
+        }
+    }
+
+    /// Runs an ADD or REMOVE in the store. A failure that is not already a FlatVec error becomes
+    /// `unavailable`; one whose outcome is unknown puts its ids in doubt.
+    private func durably(ids: [Int64], state: inout Collection.WriteState, _ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
+        do {
+            try body()
+        } catch where error.isOutcomeUnknown {
+            state.inDoubt.formUnion(ids)
+            throw error
         } catch where error.code == .unavailable || error.code == .ioError {
             throw FlatVecError(.unavailable, "the durable store failed, nothing was changed: \(error.message)")
         }

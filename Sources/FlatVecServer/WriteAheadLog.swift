@@ -66,8 +66,18 @@ final class WriteAheadLog: Sendable {
         // Group commit: whoever syncs covers every record written before the sync started.
         try syncState.withLock { synced throws(FlatVecError) in
             guard synced < myEnd else { return }
-            let target = state.withLock { $0.end }
-            guard fdatasync(fd) == 0 else { throw Self.ioError("fdatasync of \(path) failed") }
+            let (target, poisoned) = state.withLock { ($0.end, $0.failed != nil) }
+            guard !poisoned else {
+                throw FlatVecError.outcomeUnknown("an earlier fdatasync of \(path) failed before this write was known durable")
+            }
+            guard fdatasync(fd) == 0 else {
+                // After a failed fsync the kernel may have dropped the dirty pages and a retry can
+                // "succeed" without them (PostgreSQL's fsyncgate): no later write may be acknowledged
+                // from this file, and the written records may or may not survive a restart.
+                let reason = String(cString: strerror(errno))
+                state.withLock { $0.failed = FlatVecError(.unavailable, "the log \(path) cannot be trusted after a failed fdatasync (\(reason)); restart the server") }
+                throw FlatVecError.outcomeUnknown("fdatasync of \(path) failed (\(reason))")
+            }
             synced = target
         }
     }
@@ -87,12 +97,32 @@ final class WriteAheadLog: Sendable {
         FlatVecError(.unavailable, "\(what): \(String(cString: strerror(errno)))")
     }
 
-    /// Reads the whole records at the start of the file at `path`; returns them and the valid length.
-    /// Reading stops at the first record that is torn (shorter than its header says) or fails its checksum.
-    static func readRecords(path: String) throws(FlatVecError) -> (records: [[UInt8]], validLength: Int, fileLength: Int) {
+    /// What reading a log found.
+    struct Contents {
+        /// The whole, checksummed records from the start of the file, in order.
+        var records: [[UInt8]]
+        /// The bytes those records take (where the next record goes).
+        var validLength: Int
+        /// The file's length.
+        var fileLength: Int
+        /// Where a whole record passing its checksum was found after the first bad one; nil if none
+        /// was (the bad bytes are a torn tail: a crash in the middle of the last write).
+        var validRecordAfterDamage: Int?
+
+        /// Whether bytes after the valid records hold more valid records: corruption, not a torn tail.
+        var isCorrupt: Bool { validRecordAfterDamage != nil }
+    }
+
+    /// Reads the whole records at the start of the file at `path`, up to the first record that is
+    /// cut short or fails its checksum, and then looks for any valid record after it.
+    ///
+    /// Only a tail with no valid record in it may be cut silently (as PostgreSQL ends WAL replay at
+    /// an incomplete last record): a bad record followed by good ones is damage in the middle of the
+    /// log, and cutting there would discard acknowledged writes.
+    static func readRecords(path: String) throws(FlatVecError) -> Contents {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
-            if errno == ENOENT { return ([], 0, 0) }
+            if errno == ENOENT { return Contents(records: [], validLength: 0, fileLength: 0) }
             throw ioError("cannot open \(path)")
         }
         defer { close(fd) }
@@ -107,17 +137,36 @@ final class WriteAheadLog: Sendable {
             guard n > 0 else { throw ioError("cannot read \(path)") }
             done += n
         }
-        var records: [[UInt8]] = []
-        var offset = 0
-        while offset + 8 <= size {
-            let length = Int(UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24)
-            let crc = UInt32(bytes[offset + 4]) | UInt32(bytes[offset + 5]) << 8 | UInt32(bytes[offset + 6]) << 16 | UInt32(bytes[offset + 7]) << 24
-            guard offset + 8 + length <= size else { break }
-            let body = Array(bytes[(offset + 8)..<(offset + 8 + length)])
-            guard Checksum.crc32c(body) == crc else { break }
-            records.append(body)
-            offset += 8 + length
+        return bytes.withUnsafeBytes { raw in
+            var records: [[UInt8]] = []
+            var offset = 0
+            while let length = recordLength(in: raw, at: offset) {
+                records.append(Array(raw[(offset + 8)..<(offset + 8 + length)]))
+                offset += 8 + length
+            }
+            var resumed: Int?
+            if offset < size {
+                // Rare (only after a crash or damage), so a byte-by-byte search is affordable; a
+                // record's first body byte is its type, which rules out most offsets before the checksum.
+                var probe = offset + 1
+                while probe + 8 < size {
+                    if recordLength(in: raw, at: probe) != nil {
+                        resumed = probe
+                        break
+                    }
+                    probe += 1
+                }
+            }
+            return Contents(records: records, validLength: offset, fileLength: size, validRecordAfterDamage: resumed)
         }
-        return (records, offset, size)
+    }
+
+    /// The body length of a whole record at `offset` that passes its checksum, or nil.
+    private static func recordLength(in bytes: UnsafeRawBufferPointer, at offset: Int) -> Int? {
+        guard offset + 9 <= bytes.count else { return nil }
+        let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
+        let crc = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian
+        guard length >= 1, length <= bytes.count - offset - 8, LogRecordType(rawValue: bytes[offset + 8]) != nil else { return nil }
+        return Checksum.crc32c(UnsafeRawBufferPointer(rebasing: bytes[(offset + 8)..<(offset + 8 + length)])) == crc ? length : nil
     }
 }

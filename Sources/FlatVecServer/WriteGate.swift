@@ -4,11 +4,15 @@ import Synchronization
 import Glibc
 #endif
 
-/// A reader/writer lock for "many writes at once, or one compaction", plus a compaction-running flag.
+/// A reader/writer lock for "many writes at once, or one compaction", a compaction-running flag, and
+/// the lock that orders CREATE and DROP.
 final class WriteGate: @unchecked Sendable {
     // @unchecked: the pthread lock is the synchronisation; its storage never moves.
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
     private let compacting = Atomic<Bool>(false)
+    /// CREATE and DROP hold it, so they reach the store and the registry in one order; it holds the
+    /// names whose CREATE or DROP had an unknown outcome.
+    let namespace = Mutex<Set<String>>([])
 
     init() {
         lock = .allocate(capacity: 1)

@@ -4,9 +4,11 @@ import FlatVecServer
 import Logging
 
 /// Opens the local data-directory store (`--data`).
-func openLocalStore(directory: String, logger: Logger) throws -> any DurableStore {
+/// With `truncateCorruptLog`, a log damaged in the middle is cut at the damage (and the cut logged)
+/// instead of stopping start-up.
+func openLocalStore(directory: String, truncateCorruptLog: Bool, logger: Logger) throws -> any DurableStore {
     do {
-        return try LocalDirectoryStore(directory: directory, logger: logger)
+        return try LocalDirectoryStore(directory: directory, truncateCorruptLog: truncateCorruptLog, logger: logger)
     } catch {
         fail("--data \(directory): \(error)")
     }

@@ -20,6 +20,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Address to bind.") var host: String = "127.0.0.1"
     @Option(name: .long, help: "Port.") var port: Int = 7070
     @Option(name: .long, help: "Local data directory (durable store).") var data: String?
+    @Flag(name: .long, help: ArgumentHelp(
+        "With --data: if the log is damaged in the middle, cut it at the damage (dropping every write after it) instead of refusing to start.",
+        discussion: "Only a torn tail is cut without it. The cut is logged with the offset and the bytes dropped."
+    ))
+    var truncateCorruptLog = false
     @Option(name: .long, help: "PostgreSQL URL (pgvector mirror as the durable store).") var postgres: String?
     @Flag(name: .long, help: "Wait (with backoff) for PostgreSQL to come up instead of exiting.") var waitForPostgres = false
     @Option(name: .long, help: "File with the admin token (first line).") var adminTokenFile: String?
@@ -111,7 +116,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     private func makeStore(logger: Logger) throws -> any DurableStore {
         if data != nil && postgres != nil { fail("give at most one of --data and --postgres") }
-        if let data { return try openLocalStore(directory: data, logger: logger) }
+        if truncateCorruptLog && data == nil { fail("--truncate-corrupt-log needs --data") }
+        if let data { return try openLocalStore(directory: data, truncateCorruptLog: truncateCorruptLog, logger: logger) }
         if let postgres { return try openPostgresStore(url: postgres, wait: waitForPostgres, logger: logger) }
         return MemoryOnlyStore()
     }

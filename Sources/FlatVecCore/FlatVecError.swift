@@ -21,6 +21,7 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
             case duplicateID = 14
             case corruptData = 15
             case ioError = 16
+            case unsupportedFeature = 17
         }
 
         private let value: Value
@@ -68,6 +69,9 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let corruptData = Code(.corruptData)
         /// Reading or writing a file failed.
         public static let ioError = Code(.ioError)
+        /// The request sets a reserved bit (a flag this server does not know): a newer client's
+        /// option that an older server would otherwise ignore and answer wrongly.
+        public static let unsupportedFeature = Code(.unsupportedFeature)
 
         /// The code's name, as used in logs and the protocol spec.
         public var description: String {
@@ -88,6 +92,7 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
             case .duplicateID: "duplicate_id"
             case .corruptData: "corrupt_data"
             case .ioError: "io_error"
+            case .unsupportedFeature: "unsupported_feature"
             }
         }
     }

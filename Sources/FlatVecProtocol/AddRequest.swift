@@ -22,7 +22,7 @@ public struct AddRequest: Sendable, Hashable {
         guard (1...UInt32(FlatIndex.maximumDimension)).contains(dimension) else {
             throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(FlatIndex.maximumDimension)")
         }
-        let flags = try buffer.readU8("flags")
+        let flags = try buffer.readFlags("ADD flags", known: 0x01)
         let (vectorBytes, overflow) = count.multipliedReportingOverflow(by: Int(dimension) * 4)
         guard !overflow, count * 16 + vectorBytes <= buffer.readableBytes else {
             throw malformed("\(count) vectors of dimension \(dimension) need more bytes than the payload has")

@@ -42,6 +42,25 @@ extension ByteBuffer {
         return s
     }
 
+    /// A u8 of flags whose bits outside `known` are reserved and must be zero.
+    /// - Throws: ``FlatVecError/Code/unsupportedFeature`` naming the lowest reserved bit that is set.
+    mutating func readFlags(_ field: String, known: UInt8) throws(FlatVecError) -> UInt8 {
+        let flags = try readU8(field)
+        try Self.checkReserved(UInt64(flags), known: UInt64(known), field: field)
+        return flags
+    }
+
+    static func checkReserved(_ flags: UInt64, known: UInt64, field: String) throws(FlatVecError) {
+        let reserved = flags & ~known
+        guard reserved == 0 else {
+            let bit = reserved.trailingZeroBitCount
+            throw FlatVecError(
+                .unsupportedFeature,
+                "\(field) bit \(bit) (0x\(String(UInt64(1) << bit, radix: 16, uppercase: true))) is reserved in protocol version 1 and must be 0: this server does not support that option"
+            )
+        }
+    }
+
     /// An optional byte string: u32 length (0xFFFFFFFF for none), then the bytes.
     mutating func readOptionalBytes(_ field: String, maxBytes: Int) throws(FlatVecError) -> [UInt8]? {
         let n = try readU32("\(field) length")

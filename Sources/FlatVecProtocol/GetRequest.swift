@@ -23,7 +23,7 @@ public struct GetRequest: Sendable, Hashable {
     /// Decodes the payload.
     public static func decode(from buffer: inout ByteBuffer, limits: ProtocolLimits) throws(FlatVecError) -> GetRequest {
         let collection = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
-        let flags = try buffer.readU8("flags")
+        let flags = try buffer.readFlags("GET flags", known: 0x03)
         let count = try buffer.readCount("id count", limit: limits.maxBatch, bytesEach: 8)
         let ids = buffer.readI64Array(count: count)
         try buffer.expectFullyRead("GET")

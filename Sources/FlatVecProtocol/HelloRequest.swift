@@ -20,14 +20,27 @@ public struct HelloRequest: Sendable, Hashable {
         self.clientName = clientName
     }
 
-    /// Decodes the payload.
+    /// Whether the token as sent could be a token at all (at most ``maximumTokenBytes``, UTF-8).
+    /// A server that requires tokens treats a malformed one exactly like a wrong one.
+    public var tokenIsWellFormed = true
+
+    /// The longest token, in bytes.
+    public static let maximumTokenBytes = 4096
+
+    /// Decodes the payload. The token is not checked here (beyond the frame holding it): a token that
+    /// is too long or not UTF-8 decodes with ``tokenIsWellFormed`` false, so that every failed
+    /// authentication looks the same to the client.
     public static func decode(from buffer: inout ByteBuffer) throws(FlatVecError) -> HelloRequest {
-        let r = HelloRequest(
-            minVersion: try buffer.readU16("min version"),
-            maxVersion: try buffer.readU16("max version"),
-            token: try buffer.readString("token", maxBytes: 4096),
+        let minVersion = try buffer.readU16("min version")
+        let maxVersion = try buffer.readU16("max version")
+        let tokenLength = try buffer.readU32("token length")
+        guard let tokenBytes = buffer.readBytes(length: Int(tokenLength)) else { throw malformed("payload ends inside token") }
+        let token = tokenBytes.count <= maximumTokenBytes ? String(validating: tokenBytes, as: UTF8.self) : nil
+        var r = HelloRequest(
+            minVersion: minVersion, maxVersion: maxVersion, token: token ?? "",
             clientName: try buffer.readString("client name", maxBytes: 256)
         )
+        r.tokenIsWellFormed = token != nil
         try buffer.expectFullyRead("HELLO")
         return r
     }

@@ -28,7 +28,7 @@ public struct SearchRequest: Sendable, Hashable {
         let collection = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
         let k = try buffer.readU32("k")
         guard k >= 1 && k <= limits.maxK else { throw FlatVecError(.limitExceeded, "k = \(k) is outside 1...\(limits.maxK)") }
-        let flags = try buffer.readU8("flags")
+        let flags = try buffer.readFlags("SEARCH flags", known: 0x1F)
         let minScore = try buffer.readF32("min score")
         let labelCount = try buffer.readCount("label filter count", limit: limits.maxBatch, bytesEach: 8)
         let labels = buffer.readI64Array(count: labelCount)

@@ -29,8 +29,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var busy = false
     private var readPending = false
     private var quiescing = false
+    /// Set once the server has decided to close: no request is started and no reply is sent after it.
     private var closing = false
-    private var idleFor = TimeAmount.zero
+    /// After closing its output, the server reads and discards until the peer closes or the linger ends.
+    private var lingerDeadline: NIODeadline?
+    private var clock: ConnectionClock
+    private var ticker: Scheduled<Void>?
+    private var lastTick = NIODeadline.now()
     private var unwritableGeneration = 0
     private var logger: Logger
 
@@ -39,6 +44,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         self.frameLimit = frameLimit
         self.progress = progress
         self.rules = ConnectionRules(configuration: shared.configuration)
+        self.clock = ConnectionClock(configuration: shared.configuration)
         self.logger = shared.logger
     }
 
@@ -46,15 +52,25 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         logger[metadataKey: "peer"] = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
-        shared.executor.statistics.connectionOpened()
-        logger.info("connection opened")
+        let open = shared.executor.statistics.connectionOpened()
+        logger.debug("connection opened")
         context.fireChannelActive()
+        lastTick = .now()
+        scheduleTick(context: context)
+        let limit = shared.configuration.maxConnections
+        if open > limit {
+            finish(context: context, reason: "too many connections", error: FlatVecError(
+                .limitExceeded, "this server accepts at most \(limit) connections at once; try again later"
+            ))
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         shared.executor.statistics.connectionClosed()
-        logger.info("connection closed", metadata: ["role": "\(rules.role)"])
+        logger.debug("connection closed", metadata: ["role": "\(rules.role)"])
         closing = true
+        ticker?.cancel()
+        ticker = nil
         queue.removeAll()
         context.fireChannelInactive()
     }
@@ -64,14 +80,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         progress.consumed += FrameHeader.lengthFieldSize + FrameHeader.size + frame.payload.readableBytes
-        idleFor = .zero
+        // Frames that arrive after the server decided to close are never executed (nor answered).
         guard !closing else { return }
         queue.append(frame)
         processNext(context: context)
     }
 
     func read(context: ChannelHandlerContext) {
-        if shouldPauseReading(context: context) {
+        if lingerDeadline != nil {
+            context.read()  // lingering: read and discard until the peer closes
+        } else if shouldPauseReading(context: context) {
             readPending = true
         } else {
             context.read()
@@ -96,7 +114,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
             handle(frame, context: context)
         }
         if quiescing && !busy && queue.isEmpty && !closing {
-            close(context: context, reason: "server shutting down")
+            // Every request read before the shutdown began has its reply queued: send them, then close.
+            finish(context: context, reason: "server shutting down")
             return
         }
         resumeReadingIfPossible(context: context)
@@ -113,7 +132,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             let outcome = rules.hello(payload: &payload)
             frameLimit.maximumLength = rules.frameLimit
             respond(outcome.response, to: header, started: started, context: context)
-            if outcome.closeAfterwards { close(context: context, reason: "authentication failed") }
+            if outcome.closeAfterwards { finish(context: context, reason: "authentication failed") }
         case .execute:
             busy = true
             let executor = shared.executor
@@ -158,44 +177,91 @@ final class ConnectionHandler: ChannelDuplexHandler {
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
-    private func close(context: ChannelHandlerContext, reason: String) {
+    /// Closes the connection so the peer can still read every reply already sent: the optional error
+    /// frame (request id 0) goes out, the output is shut down after the queued replies (FIN, not RST),
+    /// and what the peer still sends is read and discarded until it closes or the linger ends. Closing
+    /// a socket with unread input would make the kernel reset it and drop the replies in flight.
+    private func finish(context: ChannelHandlerContext, reason: String, error: FlatVecError? = nil) {
         guard !closing else { return }
         closing = true
+        queue.removeAll()
         logger.info("closing connection", metadata: ["reason": "\(reason)"])
+        if let error {
+            var out = context.channel.allocator.buffer(capacity: 64)
+            FrameEncoder().encode(.error(ErrorResponse(error)), opcode: Opcode(rawValue: 0), requestID: 0, into: &out)
+            shared.executor.statistics.record(Opcode(rawValue: 0), micros: 0, failed: true)
+            context.write(wrapOutboundOut(out), promise: nil)
+        }
+        context.flush()
+        lingerDeadline = .now() + shared.configuration.lingerTimeout
+        context.close(mode: .output, promise: nil)
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// Closes at once (the linger is over, or the connection is broken).
+    private func closeNow(context: ChannelHandlerContext) {
+        closing = true
         context.close(promise: nil)
+    }
+
+    private func scheduleTick(context: ChannelHandlerContext) {
+        ticker = context.eventLoop.assumeIsolated().scheduleTask(in: ConnectionClock.interval(for: shared.configuration)) {
+            self.ticker = nil
+            self.tick(context: context)
+            if context.channel.isActive { self.scheduleTick(context: context) }
+        }
+    }
+
+    private func tick(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        let elapsed = now - lastTick
+        lastTick = now
+        if let deadline = lingerDeadline {
+            if now >= deadline { closeNow(context: context) }
+            return
+        }
+        guard !closing else { return }
+        let verdict = clock.tick(ConnectionClock.Observation(
+            elapsed: elapsed,
+            reading: !shouldPauseReading(context: context),
+            received: progress.received,
+            partialFrameBytes: progress.received - progress.consumed,
+            authenticated: rules.role != .none,
+            hasWork: busy || !queue.isEmpty
+        ))
+        switch verdict {
+        case .keep: break
+        case .close(let reason): finish(context: context, reason: reason)
+        case .reject(let error): finish(context: context, reason: error.message, error: error)
+        }
     }
 
     // MARK: errors, timeouts, back-pressure
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if lingerDeadline != nil {
+            closeNow(context: context)
+            return
+        }
         if let error = error as? FlatVecError {
             // The decoder lost the framing (e.g. an oversized declared length): say why, then close.
-            logger.warning("bad frame", metadata: ["error": "\(error)"])
-            var out = context.channel.allocator.buffer(capacity: 64)
-            FrameEncoder().encode(.error(ErrorResponse(error)), opcode: Opcode(rawValue: 0), requestID: 0, into: &out)
-            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-            shared.executor.statistics.record(Opcode(rawValue: 0), micros: 0, failed: true)
-        } else if !(error is IOError) && !(error is ChannelError) {
+            logger.info("bad frame", metadata: ["error": "\(error)"])
+            finish(context: context, reason: "\(error)", error: error)
+            return
+        }
+        if !(error is IOError) && !(error is ChannelError) {
             logger.warning("connection error", metadata: ["error": "\(error)"])
         }
-        close(context: context, reason: "\(error)")
+        closeNow(context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             quiescing = true
             processNext(context: context)
-            return
-        }
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            if progress.isInsideFrame {
-                close(context: context, reason: "stalled in the middle of a frame for \(shared.configuration.frameTimeout)")
-                return
-            }
-            idleFor = idleFor + shared.configuration.frameTimeout
-            if let limit = shared.configuration.idleTimeout, idleFor >= limit, !busy, queue.isEmpty {
-                close(context: context, reason: "idle for \(idleFor)")
-            }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -211,8 +277,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
             let generation = unwritableGeneration
             let timeout = shared.configuration.writeTimeout
             context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-                if generation == self.unwritableGeneration && !context.channel.isWritable {
-                    self.close(context: context, reason: "replies unread for \(timeout)")
+                if generation == self.unwritableGeneration && !context.channel.isWritable && !self.closing {
+                    // The peer reads nothing: there is no point in lingering for it.
+                    self.logger.info("closing connection", metadata: ["reason": "replies unread for \(timeout)"])
+                    self.closeNow(context: context)
                 }
             }
         }

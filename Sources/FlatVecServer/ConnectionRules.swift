@@ -38,6 +38,14 @@ struct ConnectionRules {
                 .unsupportedVersion, "frame version \(header.version); this server speaks version \(FrameHeader.currentVersion)"
             ))))
         }
+        let reserved = header.flags.rawValue & ~FrameHeader.Flags.reply.rawValue
+        if reserved != 0 {
+            let bit = reserved.trailingZeroBitCount
+            return .reply(.error(ErrorResponse(FlatVecError(
+                .unsupportedFeature,
+                "header flag bit \(bit) (0x\(String(1 << bit, radix: 16, uppercase: true))) is reserved in requests and must be 0: this server does not support that option"
+            ))))
+        }
         switch header.opcode {
         case .hello:
             return .hello
@@ -75,10 +83,13 @@ struct ConnectionRules {
         }
         if configuration.requiresAuthentication {
             var granted: Role = .none
+            // A malformed token (too long, not UTF-8) is compared like any other and simply matches
+            // nothing: every failed authentication gets the same reply and costs the connection.
             if let admin = configuration.adminToken, tokensMatch(request.token, admin) { granted = .admin }
             if granted == .none, let reader = configuration.readerToken, tokensMatch(request.token, reader) { granted = .reader }
+            if !request.tokenIsWellFormed { granted = .none }
             guard granted != .none else {
-                let why = request.token.isEmpty ? "this server needs a token" : "bad token"
+                let why = request.token.isEmpty && request.tokenIsWellFormed ? "this server needs a token" : "bad token"
                 return (.error(ErrorResponse(FlatVecError(.unauthenticated, why))), true)
             }
             role = granted

@@ -72,7 +72,6 @@ public final class FlatVecServer: Service, Sendable {
                         let limit = FrameLimit(ConnectionRules(configuration: configuration).frameLimit)
                         let progress = ByteProgress()
                         let pipeline = channel.pipeline.syncOperations
-                        try pipeline.addHandler(IdleStateHandler(readTimeout: configuration.frameTimeout))
                         try pipeline.addHandler(ByteCountingHandler(progress: progress))
                         try pipeline.addHandler(ByteToMessageHandler(
                             FrameDecoder(limit: limit),

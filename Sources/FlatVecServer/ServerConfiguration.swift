@@ -12,8 +12,20 @@ public struct ServerConfiguration: Sendable {
     public var adminToken: String?
     /// The reader token.
     public var readerToken: String?
-    /// A connection that stops sending in the middle of a frame for this long is closed.
+    /// A connection that stops sending in the middle of a frame for this long (while the server is
+    /// reading it) is closed; it is also the grace period before ``minimumFrameBytesPerSecond`` applies.
     public var frameTimeout: TimeAmount
+    /// After ``frameTimeout`` inside one frame, the frame must average at least this many bytes per
+    /// second of reading time, or the connection is closed.
+    public var minimumFrameBytesPerSecond: Int
+    /// With tokens, a connection without a role this long after connecting gets `unauthenticated` and
+    /// is closed.
+    public var authenticationTimeout: TimeAmount
+    /// Connections open at once; one more gets `limit_exceeded` and is closed.
+    public var maxConnections: Int
+    /// After the server closes its side of a connection it reads (and discards) what the peer still
+    /// sends for up to this long, so its last replies are not lost to a TCP reset.
+    public var lingerTimeout: TimeAmount
     /// A connection with nothing in flight and no request for this long is closed (nil: never).
     public var idleTimeout: TimeAmount?
     /// A connection whose replies stay unread (output over the high-water mark) this long is closed.
@@ -33,6 +45,10 @@ public struct ServerConfiguration: Sendable {
         adminToken: String? = nil,
         readerToken: String? = nil,
         frameTimeout: TimeAmount = .seconds(10),
+        minimumFrameBytesPerSecond: Int = 64 << 10,
+        authenticationTimeout: TimeAmount = .seconds(10),
+        maxConnections: Int = 1024,
+        lingerTimeout: TimeAmount = .seconds(5),
         idleTimeout: TimeAmount? = .seconds(600),
         writeTimeout: TimeAmount = .seconds(30),
         maxPipelinedRequests: Int = 128,
@@ -45,6 +61,10 @@ public struct ServerConfiguration: Sendable {
         self.adminToken = adminToken
         self.readerToken = readerToken
         self.frameTimeout = frameTimeout
+        self.minimumFrameBytesPerSecond = minimumFrameBytesPerSecond
+        self.authenticationTimeout = authenticationTimeout
+        self.maxConnections = maxConnections
+        self.lingerTimeout = lingerTimeout
         self.idleTimeout = idleTimeout
         self.writeTimeout = writeTimeout
         self.maxPipelinedRequests = maxPipelinedRequests

@@ -26,7 +26,14 @@ public final class ServerStatistics: Sendable {
         }
     }
 
-    func connectionOpened() { connections.withLock { $0.open += 1; $0.total += 1 } }
+    /// Counts a new connection; returns how many are open now, this one included.
+    func connectionOpened() -> Int {
+        connections.withLock {
+            $0.open += 1
+            $0.total += 1
+            return Int($0.open)
+        }
+    }
 
     func connectionClosed() { connections.withLock { $0.open -= 1 } }
 

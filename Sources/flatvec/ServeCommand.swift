@@ -34,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
     var sampleData: String = "data"
     @Option(name: .long, help: "Seconds a connection may stall mid-frame.") var frameTimeout: Int64 = 10
     @Option(name: .long, help: "Seconds an idle connection is kept (0: forever).") var idleTimeout: Int64 = 600
+    @Option(name: .long, help: "With tokens: seconds a connection may take to authenticate.") var authTimeout: Int64 = 10
+    @Option(name: .long, help: "Connections open at once; more are refused with limit_exceeded.") var maxConnections: Int = 1024
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
 
     func run() async throws {
@@ -77,6 +79,8 @@ struct ServeCommand: AsyncParsableCommand {
             limits: ProtocolLimits(maxFrameBytes: maxFrameBytes),
             adminToken: adminToken, readerToken: readerToken,
             frameTimeout: .seconds(max(1, frameTimeout)),
+            authenticationTimeout: .seconds(max(1, authTimeout)),
+            maxConnections: max(1, maxConnections),
             idleTimeout: idleTimeout > 0 ? .seconds(idleTimeout) : nil
         )
         configuration.workerThreads = FlatIndex.defaultSearchThreads

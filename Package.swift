@@ -86,7 +86,7 @@ let package = Package(
         // Helpers shared by the test targets.
         .target(
             name: "FlatVecTestSupport",
-            dependencies: ["FlatVecCore", "FlatVecProtocol", "FlatVecServer"],
+            dependencies: ["FlatVecCore", "FlatVecProtocol", "FlatVecServer", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/FlatVecTestSupport"
         ),
         .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore", "FlatVecTestSupport"]),
@@ -121,6 +121,9 @@ let package = Package(
             ]
         ),
         // Runs the built `flatvec` binary as a user would.
-        .testTarget(name: "FlatVecCLITests", dependencies: ["FlatVecFormats", "FlatVecClient", "FlatVecPostgres", "flatvec"]),
+        .testTarget(
+            name: "FlatVecCLITests",
+            dependencies: ["FlatVecFormats", "FlatVecClient", "FlatVecPostgres", "FlatVecTestSupport", "flatvec"]
+        ),
     ]
 )

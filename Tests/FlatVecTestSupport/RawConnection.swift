@@ -6,10 +6,14 @@ import Glibc
 #endif
 
 /// A blocking POSIX socket for sending arbitrary bytes to the server and reading what comes back.
-final class RawConnection {
-    let fd: Int32
+public final class RawConnection: @unchecked Sendable {
+    // @unchecked: a test may send on one thread while it reads on another (a socket allows that);
+    // the read buffer is only touched by the reading thread.
+    /// The socket.
+    public let fd: Int32
 
-    init(port: Int) throws {
+    /// Connects to 127.0.0.1:`port` (reads time out after 5 s).
+    public init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -23,11 +27,13 @@ final class RawConnection {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    enum RawError: Error { case connectFailed }
+    /// Why a connection failed.
+    public enum RawError: Error { case connectFailed }
 
     deinit { close(fd) }
 
-    func send(_ bytes: [UInt8]) {
+    /// Sends all of `bytes` (stops early if the peer is gone).
+    public func send(_ bytes: [UInt8]) {
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
@@ -36,26 +42,33 @@ final class RawConnection {
         }
     }
 
-    func send(_ request: Request, id: UInt64) {
+    /// Sends one request frame.
+    public func send(_ request: Request, id: UInt64) {
         var buffer = ByteBufferAllocator().buffer(capacity: 64)
         FrameEncoder().encode(request, requestID: id, into: &buffer)
         send(Array(buffer.readableBytesView))
     }
 
-    /// Reads one frame; nil on EOF or timeout.
-    func readFrame() -> Frame? {
-        var buffer = ByteBufferAllocator().buffer(capacity: 4096)
+    private var inbound = ByteBufferAllocator().buffer(capacity: 4096)
+    /// The errno of the last failed read (ECONNRESET when the peer reset the connection); 0 after EOF.
+    public private(set) var lastReadError: Int32 = 0
+
+    /// Reads one frame; nil on EOF or timeout. Bytes after the frame stay buffered for the next call.
+    public func readFrame() -> Frame? {
         while true {
-            if let frame = try? FrameDecoder.decodeFrame(from: &buffer, maximumLength: .max) { return frame }
+            if let frame = try? FrameDecoder.decodeFrame(from: &inbound, maximumLength: .max) { return frame }
             var chunk = [UInt8](repeating: 0, count: 65_536)
             let n = recv(fd, &chunk, chunk.count, 0)
-            if n <= 0 { return nil }
-            buffer.writeBytes(chunk[0..<n])
+            if n <= 0 {
+                lastReadError = n < 0 ? errno : 0
+                return nil
+            }
+            inbound.writeBytes(chunk[0..<n])
         }
     }
 
     /// Reads one reply and decodes it.
-    func readResponse() -> (header: FrameHeader, response: Response)? {
+    public func readResponse() -> (header: FrameHeader, response: Response)? {
         guard let frame = readFrame() else { return nil }
         var payload = frame.payload
         guard let response = try? Response.decode(opcode: frame.header.opcode, isError: frame.header.flags.contains(.error), payload: &payload) else {
@@ -65,7 +78,7 @@ final class RawConnection {
     }
 
     /// Whether the server has closed the connection (reads until EOF, discarding data, up to the timeout).
-    func isClosedByServer() -> Bool {
+    public func isClosedByServer() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
             let n = recv(fd, &chunk, chunk.count, 0)
@@ -76,7 +89,8 @@ final class RawConnection {
 }
 
 extension Response {
-    var errorCode: UInt16? {
+    /// The error code of an error reply.
+    public var errorCode: UInt16? {
         if case .error(let e) = self { return e.code }
         return nil
     }

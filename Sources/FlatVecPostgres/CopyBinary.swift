@@ -43,6 +43,8 @@ struct CopyBinaryDecoder {
     private var labels: [Int64] = []
     private var payloads: [[UInt8]?] = []
     private var vectors: [Float] = []
+    /// Rows the index cannot hold, with the reason: skipped, not loaded.
+    private(set) var skipped: [(id: Int64, reason: String)] = []
 
     init(dimension: Int) { self.dimension = dimension }
 
@@ -91,8 +93,15 @@ struct CopyBinaryDecoder {
                 spans.append((p, length))
                 p += length
             }
-            guard spans[0].1 == 8, spans[1].1 == 8, spans[3].1 == 4 + 4 * dimension else {
-                throw FlatVecError(.corruptData, "COPY row has unexpected field sizes (embedding dimension must be \(dimension))")
+            guard spans[0].1 == 8, spans[1].1 == 8, spans[3].1 >= 4 else {
+                throw FlatVecError(.corruptData, "COPY row has unexpected field sizes (id, label and embedding must be present)")
+            }
+            guard spans[3].1 == 4 + 4 * dimension else {
+                // Possible only if another program changed the column type: skip the row, load the rest.
+                let id = be(spans[0].0, Int64.self)
+                skipped.append((id, "embedding has dimension \((spans[3].1 - 4) / 4), the collection has dimension \(dimension)"))
+                offset = p
+                continue
             }
             ids.append(be(spans[0].0, Int64.self))
             labels.append(be(spans[1].0, Int64.self))
@@ -108,17 +117,18 @@ struct CopyBinaryDecoder {
     mutating func flush(into index: FlatIndex) throws(FlatVecError) {
         guard !ids.isEmpty else { return }
         let batch = try VectorBatch(dimension: dimension, ids: ids, labels: labels, vectors: vectors, payloads: payloads)
-        if index.metric == .cosine {
-            var exact: [Int] = []
-            var other: [Int] = []
+        do {
+            try Self.load(batch, into: index)
+        } catch {
+            // Some row cannot be held (zero under cosine, a norm that overflows, a payload too long):
+            // load the rows one by one and skip only the bad ones.
             for i in 0..<batch.count {
-                let norm = vectors[(i * dimension)..<((i + 1) * dimension)].reduce(0.0) { $0 + Double($1) * Double($1) }
-                if abs(norm - 1) < 1e-5 { exact.append(i) } else { other.append(i) }
+                do {
+                    try Self.load(Self.subset(batch, [i]), into: index)
+                } catch {
+                    skipped.append((batch.ids[i], error.description))
+                }
             }
-            if !exact.isEmpty { try index.restore(subset(batch, exact)) }
-            if !other.isEmpty { try index.add(subset(batch, other)) }
-        } else {
-            try index.restore(batch)
         }
         ids.removeAll(keepingCapacity: true)
         labels.removeAll(keepingCapacity: true)
@@ -126,13 +136,32 @@ struct CopyBinaryDecoder {
         vectors.removeAll(keepingCapacity: true)
     }
 
-    private func subset(_ batch: VectorBatch, _ rows: [Int]) throws(FlatVecError) -> VectorBatch {
+    private static func load(_ batch: VectorBatch, into index: FlatIndex) throws(FlatVecError) {
+        let dimension = batch.dimension
+        if index.metric == .cosine {
+            var exact: [Int] = []
+            var other: [Int] = []
+            for i in 0..<batch.count {
+                let norm = batch.vectors[(i * dimension)..<((i + 1) * dimension)].reduce(0.0) { $0 + Double($1) * Double($1) }
+                if abs(norm - 1) < 1e-5 { exact.append(i) } else { other.append(i) }
+            }
+            // Validate both parts before changing the index, so a failure leaves it as it was.
+            let exactBatch = try subset(batch, exact)
+            let otherBatch = try index.validate(subset(batch, other))
+            if !exact.isEmpty { try index.restore(exactBatch) }
+            if !other.isEmpty { index.add(otherBatch) }
+        } else {
+            try index.restore(batch)
+        }
+    }
+
+    private static func subset(_ batch: VectorBatch, _ rows: [Int]) throws(FlatVecError) -> VectorBatch {
         try VectorBatch(
-            dimension: dimension,
+            dimension: batch.dimension,
             ids: rows.map { batch.ids[$0] },
             labels: rows.map { batch.labels[$0] },
-            vectors: rows.flatMap { batch.vectors[($0 * dimension)..<(($0 + 1) * dimension)] },
-            payloads: rows.map { batch.payloads[$0] }
+            vectors: rows.flatMap { batch.vectors[($0 * batch.dimension)..<(($0 + 1) * batch.dimension)] },
+            payloads: batch.payloads.isEmpty ? [] : rows.map { batch.payloads[$0] }
         )
     }
 }

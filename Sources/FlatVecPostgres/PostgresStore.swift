@@ -57,11 +57,46 @@ public final class PostgresStore: DurableStore, Sendable {
     /// Describes the store without its password.
     public var description: String { "PostgreSQL \(redactedURL) (pgvector tables)" }
 
+    /// The connection string with every password replaced by `***`, in each form libpq accepts: URL
+    /// user info (`postgresql://u:pw@h/db`), URL query (`?password=pw`), and keyword/value
+    /// (`host=h password=pw`, `password = 'p w'`).
     static func redact(_ url: String) -> String {
-        guard let at = url.lastIndex(of: "@"), let scheme = url.firstRange(of: "://"), scheme.upperBound < at else { return url }
-        let userInfo = url[scheme.upperBound..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return url }
-        return String(url[..<userInfo.index(after: colon)]) + "***" + String(url[at...])
+        var s = url
+        if let scheme = s.firstRange(of: "://") {
+            let rest = s[scheme.upperBound...]
+            let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+            if let at = rest[..<authorityEnd].lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
+                s = String(s[...colon]) + "***" + String(s[at...])
+            }
+        }
+        // `password=` as a URL query parameter or a keyword: mask its value (up to `&`, or a space
+        // unless quoted).
+        var out = ""
+        var i = s.startIndex
+        while let found = s[i...].firstRange(of: "password") {
+            out += s[i..<found.upperBound]
+            var j = found.upperBound
+            while j < s.endIndex, s[j] == " " { j = s.index(after: j) }
+            guard j < s.endIndex, s[j] == "=" else {
+                i = found.upperBound
+                continue
+            }
+            j = s.index(after: j)
+            while j < s.endIndex, s[j] == " " { j = s.index(after: j) }
+            if j < s.endIndex, s[j] == "'" {
+                j = s.index(after: j)
+                while j < s.endIndex, s[j] != "'" {
+                    if s[j] == "\\" { j = s.index(after: j) }
+                    if j < s.endIndex { j = s.index(after: j) }
+                }
+                if j < s.endIndex { j = s.index(after: j) }
+            } else {
+                while j < s.endIndex, s[j] != "&", s[j] != " " { j = s.index(after: j) }
+            }
+            out += "=***"
+            i = j
+        }
+        return out + s[i...]
     }
 
     static func table(_ name: String) -> String { "\"fv_\(name)\"" }
@@ -90,11 +125,18 @@ public final class PostgresStore: DurableStore, Sendable {
         }
     }
 
+    /// Runs `body` in one transaction. If the connection dies while COMMIT is on its way, the
+    /// transaction may or may not have committed: that is reported as an outcome-unknown error, never
+    /// as "nothing was changed". Any earlier failure aborts the transaction (nothing changed).
     private func transaction(_ body: (PostgresConnection) throws(FlatVecError) -> Void) throws(FlatVecError) {
         try withConnection { (c) throws(FlatVecError) in
             try c.execute("BEGIN")
             try body(c)
-            try c.execute("COMMIT")
+            do throws(FlatVecError) {
+                try c.execute("COMMIT")
+            } catch where !c.isHealthy {
+                throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost during COMMIT (\(error.message))")
+            }
         }
     }
 
@@ -122,24 +164,69 @@ public final class PostgresStore: DurableStore, Sendable {
         try c.execute("COMMIT")
     }
 
-    /// Every collection, streamed from its table with binary COPY.
+    /// Every collection, streamed from its table with binary COPY. A row the index cannot hold is
+    /// skipped with a warning naming the table and id (and counted in the collection's
+    /// ``Collection/skippedRows``): one bad row written by another program does not stop the rest.
     public func loadCollections() throws(FlatVecError) -> [Collection] {
         try withConnection { (c) throws(FlatVecError) -> [Collection] in
             var result: [Collection] = []
             for row in try c.query("SELECT name, dimension, metric FROM flatvec_collections ORDER BY name") {
-                guard let name = row[0], let dimension = Int(row[1] ?? ""), let metric = Metric(name: row[2] ?? "") else {
-                    throw FlatVecError(.corruptData, "flatvec_collections holds a malformed row")
-                }
-                let index = try FlatIndex(dimension: dimension, metric: metric)
-                var decoder = CopyBinaryDecoder(dimension: dimension)
-                try c.copyOut("COPY (SELECT id, label, payload, embedding FROM \(Self.table(name))) TO STDOUT (FORMAT binary)") { (chunk) throws(FlatVecError) in
-                    try decoder.feed(chunk)
-                    if decoder.pendingRows >= 8_192 { try decoder.flush(into: index) }
-                }
-                try decoder.flush(into: index)
-                result.append(Collection(name: name, index: index))
+                result.append(try load(row, from: c, where: nil))
             }
             return result
+        }
+    }
+
+    /// Loads one collection from its `flatvec_collections` row (optionally only some ids).
+    private func load(_ row: [String?], from c: PostgresConnection, where filter: String?) throws(FlatVecError) -> Collection {
+        guard let name = row[0], let dimension = Int(row[1] ?? ""), let metric = Metric(name: row[2] ?? "") else {
+            throw FlatVecError(.corruptData, "flatvec_collections holds a malformed row")
+        }
+        let index = try FlatIndex(dimension: dimension, metric: metric)
+        var decoder = CopyBinaryDecoder(dimension: dimension)
+        let condition = filter.map { " WHERE \($0)" } ?? ""
+        try c.copyOut("COPY (SELECT id, label, payload, embedding FROM \(Self.table(name))\(condition)) TO STDOUT (FORMAT binary)") { (chunk) throws(FlatVecError) in
+            try decoder.feed(chunk)
+            if decoder.pendingRows >= 8_192 { try decoder.flush(into: index) }
+        }
+        try decoder.flush(into: index)
+        for (n, skipped) in decoder.skipped.enumerated() where n < 20 {
+            logger.warning("skipped a row the index cannot hold", metadata: [
+                "table": "\(Self.table(name))", "id": "\(skipped.id)", "reason": "\(skipped.reason)",
+            ])
+        }
+        if decoder.skipped.count > 20 {
+            logger.warning("skipped more rows the index cannot hold", metadata: [
+                "table": "\(Self.table(name))", "rows": "\(decoder.skipped.count)",
+            ])
+        }
+        return Collection(name: name, index: index, skippedRows: decoder.skipped.count)
+    }
+
+    /// The store can be read back to reconcile writes of unknown outcome.
+    public var canReadBack: Bool { true }
+
+    /// The rows the table holds now for `ids` (rows the index could not hold are left out).
+    public func fetch(collection: String, ids: [Int64]) throws(FlatVecError) -> [StoredVector] {
+        guard !ids.isEmpty else { return [] }
+        let loaded = try withConnection { (c) throws(FlatVecError) -> Collection? in
+            let rows = try c.query("SELECT name, dimension, metric FROM flatvec_collections WHERE name = $1", [collection])
+            guard let row = rows.first else { return nil }
+            return try load(row, from: c, where: "id = ANY('{\(ids.map(String.init).joined(separator: ","))}'::bigint[])")
+        }
+        guard let loaded else { return [] }
+        var rows: [StoredVector] = []
+        loaded.index.forEachRow { id, label, vector, payload in
+            rows.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload))
+        }
+        return rows
+    }
+
+    /// The collection as PostgreSQL holds it now, or nil if `flatvec_collections` has no such row.
+    public func loadCollection(named name: String) throws(FlatVecError) -> Collection? {
+        try withConnection { (c) throws(FlatVecError) -> Collection? in
+            let rows = try c.query("SELECT name, dimension, metric FROM flatvec_collections WHERE name = $1", [name])
+            return try rows.first.map { (row) throws(FlatVecError) in try load(row, from: c, where: nil) }
         }
     }
 

@@ -40,7 +40,7 @@ public enum Response: Sendable, Hashable {
         case .createCollection, .dropCollection:
             try payload.expectFullyRead("\(opcode) reply")
             return .done
-        case .listCollections: return .collections(try CollectionInfo.decodeList(from: &payload))
+        case .listCollections: return .collections(try CollectionInfo.decodeList(from: &payload, withSkippedRows: false))
         case .add:
             let r = AddResponse(inserted: try payload.readU32("inserted"), replaced: try payload.readU32("replaced"))
             try payload.expectFullyRead("ADD reply")
@@ -52,7 +52,7 @@ public enum Response: Sendable, Hashable {
         case .get: return .got(try GetResponse.decode(from: &payload))
         case .search: return .searched(try SearchResponse.decode(from: &payload))
         case .stats: return .stats(try StatsResponse.decode(from: &payload))
-        case .rebuild: return .rebuilt(try CollectionInfo.decodeList(from: &payload))
+        case .rebuild: return .rebuilt(try CollectionInfo.decodeList(from: &payload, withSkippedRows: true))
         default: throw FlatVecError(.badFrame, "reply with unknown opcode \(opcode)")
         }
     }
@@ -63,7 +63,8 @@ public enum Response: Sendable, Hashable {
         case .hello(let r): r.encode(into: &buffer)
         case .pong(let bytes): buffer.writeBytes(bytes)
         case .done: break
-        case .collections(let list), .rebuilt(let list): CollectionInfo.encodeList(list, into: &buffer)
+        case .collections(let list): CollectionInfo.encodeList(list, withSkippedRows: false, into: &buffer)
+        case .rebuilt(let list): CollectionInfo.encodeList(list, withSkippedRows: true, into: &buffer)
         case .added(let r):
             buffer.writeU32(r.inserted)
             buffer.writeU32(r.replaced)

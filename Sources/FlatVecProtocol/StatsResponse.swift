@@ -15,14 +15,17 @@ public struct StatsResponse: Sendable, Hashable {
         public var count: UInt64
         /// Bytes held in memory.
         public var memoryBytes: UInt64
+        /// Rows of the store's copy that the index could not hold when it was loaded, skipped.
+        public var skippedRows: UInt64
 
         /// Creates the entry.
-        public init(name: String, dimension: UInt32, metric: Metric, count: UInt64, memoryBytes: UInt64) {
+        public init(name: String, dimension: UInt32, metric: Metric, count: UInt64, memoryBytes: UInt64, skippedRows: UInt64 = 0) {
             self.name = name
             self.dimension = dimension
             self.metric = metric
             self.count = count
             self.memoryBytes = memoryBytes
+            self.skippedRows = skippedRows
         }
     }
 
@@ -90,7 +93,7 @@ public struct StatsResponse: Sendable, Hashable {
         let kernel = try buffer.readString("blas kernel", maxBytes: 256)
         let open = try buffer.readU32("open connections")
         let total = try buffer.readU64("total connections")
-        let collectionCount = try buffer.readCount("collection count", limit: 1 << 20, bytesEach: 25)
+        let collectionCount = try buffer.readCount("collection count", limit: 1 << 20, bytesEach: 33)
         var collections: [CollectionStats] = []
         for _ in 0..<collectionCount {
             let name = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
@@ -99,7 +102,8 @@ public struct StatsResponse: Sendable, Hashable {
             guard let metric = Metric(rawValue: rawMetric) else { throw malformed("unknown metric \(rawMetric)") }
             collections.append(CollectionStats(
                 name: name, dimension: dimension, metric: metric,
-                count: try buffer.readU64("count"), memoryBytes: try buffer.readU64("memory bytes")
+                count: try buffer.readU64("count"), memoryBytes: try buffer.readU64("memory bytes"),
+                skippedRows: try buffer.readU64("skipped rows")
             ))
         }
         let opCount = try buffer.readCount("operation count", limit: 256, bytesEach: 49)
@@ -132,6 +136,7 @@ public struct StatsResponse: Sendable, Hashable {
             buffer.writeU8(c.metric.rawValue)
             buffer.writeU64(c.count)
             buffer.writeU64(c.memoryBytes)
+            buffer.writeU64(c.skippedRows)
         }
         buffer.writeCount(operations.count)
         for o in operations {

@@ -23,10 +23,19 @@ public final class Collection: Sendable {
         var inDoubt: Set<Int64> = []
     }
 
+    /// Rows of the store's copy that the index could not hold when it was loaded (another program
+    /// wrote them: a zero vector under cosine, a norm that overflows, ...); they were skipped.
+    public let skippedRows: Int
+
     /// Creates a collection around an index.
-    public init(name: String, index: FlatIndex) {
+    /// - Parameters:
+    ///   - name: The name.
+    ///   - index: The index.
+    ///   - skippedRows: Rows skipped while loading the index from a store.
+    public init(name: String, index: FlatIndex, skippedRows: Int = 0) {
         self.name = name
         self.index = index
+        self.skippedRows = skippedRows
     }
 }
 

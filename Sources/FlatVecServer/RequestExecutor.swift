@@ -155,7 +155,10 @@ public struct RequestExecutor: Sendable {
                 return chosen
             }
             return .rebuilt(rebuilt.map {
-                CollectionInfo(name: $0.name, dimension: UInt32($0.index.dimension), metric: $0.index.metric, count: UInt64($0.index.count))
+                CollectionInfo(
+                    name: $0.name, dimension: UInt32($0.index.dimension), metric: $0.index.metric, count: UInt64($0.index.count),
+                    skippedRows: UInt64($0.skippedRows)
+                )
             })
         case .stats:
             let blas = BLASRuntime.info
@@ -169,7 +172,7 @@ public struct RequestExecutor: Sendable {
                     let s = $0.index.statistics
                     return StatsResponse.CollectionStats(
                         name: $0.name, dimension: UInt32(s.dimension), metric: s.metric,
-                        count: UInt64(s.count), memoryBytes: UInt64(s.memoryBytes)
+                        count: UInt64(s.count), memoryBytes: UInt64(s.memoryBytes), skippedRows: UInt64($0.skippedRows)
                     )
                 },
                 operations: operations

@@ -68,7 +68,9 @@ struct AddCommand: AsyncParsableCommand {
                 do {
                     return try await c.add(collection: collection, batch: slice)
                 } catch let error as FlatVecError {
-                    throw FlatVecError(error.code, "rows \(done)..<\(done + n): \(error.message); rows before \(done) were added")
+                    // Say what was stored only when something was: a first batch that fails stored nothing.
+                    let stored = done == 0 ? "nothing was added" : "rows 0..<\(done) were added"
+                    throw FlatVecError(error.code, "rows \(done)..<\(done + n): \(error.message) (\(stored))")
                 }
             }
             inserted += Int(result.inserted)

@@ -137,7 +137,10 @@ struct RebuildCommand: AsyncParsableCommand {
         let c = await client.connect()
         let response = await orFail { try await c.send(.rebuild(collection ?? "")) }
         if case .rebuilt(let list) = response {
-            for info in list { print("rebuilt \(info.name): \(info.count) vectors") }
+            for info in list {
+                let skipped = info.skippedRows == 0 ? "" : " (\(info.skippedRows) rows skipped: the index cannot hold them; see the server log)"
+                print("rebuilt \(info.name): \(info.count) vectors\(skipped)")
+            }
         }
         await c.close()
     }

@@ -114,11 +114,24 @@ import Testing
         }
         Self.expectDecodeError(.listCollections, .badFrame, mentioning: "unexpected bytes") { b in b.writeInteger(UInt8(1)) }
         Self.expectDecodeError(Opcode(rawValue: 0x77), .badFrame, mentioning: "unknown opcode") { _ in }
-        Self.expectDecodeError(.hello, .invalidArgument, mentioning: "UTF-8") { b in
+        Self.expectDecodeError(.hello, .invalidArgument, mentioning: "client name is not valid UTF-8") { b in
             b.writeInteger(UInt16(1), endianness: .little)
             b.writeInteger(UInt16(1), endianness: .little)
+            b.writeInteger(UInt32(0), endianness: .little)
             b.writeInteger(UInt32(2), endianness: .little)
             b.writeBytes([0xff, 0xfe])
+        }
+        // A token that could never be right still decodes (it is then a wrong token, section 3).
+        for token in [[UInt8](repeating: 0x61, count: 5_000), [0xff, 0xfe]] {
+            var p = Self.payload { b in
+                b.writeInteger(UInt16(1), endianness: .little)
+                b.writeInteger(UInt16(1), endianness: .little)
+                b.writeInteger(UInt32(token.count), endianness: .little)
+                b.writeBytes(token)
+                b.writeInteger(UInt32(0), endianness: .little)
+            }
+            let hello = try? HelloRequest.decode(from: &p)
+            #expect(hello?.tokenIsWellFormed == false && hello?.token == "")
         }
     }
 

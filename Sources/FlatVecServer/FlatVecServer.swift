@@ -90,6 +90,15 @@ public final class FlatVecServer: Service, Sendable {
             boundAddress.withLock { $0 = address }
             listeningContinuation.yield(address)
         }
+        // Writes whose outcome was unknown (a COMMIT cut off with its connection) are reconciled
+        // from the store as soon as it answers, even if no further write comes.
+        let reconciler = Task { [executor] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                executor.reconcileWritesInDoubt()
+            }
+        }
+        defer { reconciler.cancel() }
         let allClosed = group.next().makePromise(of: Void.self)
         let started = Mutex(false)
         await withTaskCancellationOrGracefulShutdownHandler {

@@ -21,6 +21,8 @@ public struct RequestExecutor: Sendable {
     private let writeGate = WriteGate()
     /// Where reconciliations and store failures are logged.
     private let logger: Logger?
+    /// Logs store failure episodes once each.
+    private let storeHealth = StoreHealth()
 
     /// Creates an executor.
     public init(
@@ -319,10 +321,13 @@ public struct RequestExecutor: Sendable {
     private func durably(collection name: String, inDoubt: inout Set<String>, _ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
         do {
             try body()
+            storeHealth.succeeded(store: store.description, logger: logger)
         } catch where error.isOutcomeUnknown {
             inDoubt.insert(name)
+            storeHealth.failed(error, store: store.description, logger: logger)
             throw error
         } catch where error.code == .unavailable || error.code == .ioError {
+            storeHealth.failed(error, store: store.description, logger: logger)
             throw FlatVecError(.unavailable, "the durable store failed, nothing was changed: \(error.message)")
         }
     }
@@ -332,10 +337,13 @@ public struct RequestExecutor: Sendable {
     private func durably(ids: [Int64], state: inout Collection.WriteState, _ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
         do {
             try body()
+            storeHealth.succeeded(store: store.description, logger: logger)
         } catch where error.isOutcomeUnknown {
             state.inDoubt.formUnion(ids)
+            storeHealth.failed(error, store: store.description, logger: logger)
             throw error
         } catch where error.code == .unavailable || error.code == .ioError {
+            storeHealth.failed(error, store: store.description, logger: logger)
             throw FlatVecError(.unavailable, "the durable store failed, nothing was changed: \(error.message)")
         }
     }

@@ -86,7 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.workerThreads = FlatIndex.defaultSearchThreads
         let executor = RequestExecutor(
             registry: registry, store: store, limits: configuration.limits, statistics: ServerStatistics(),
-            indexConfiguration: indexConfiguration
+            indexConfiguration: indexConfiguration, logger: logger
         )
         let server = FlatVecServer(configuration: configuration, executor: executor, logger: logger)
         let isLoopback = host == "127.0.0.1" || host == "::1" || host == "localhost"

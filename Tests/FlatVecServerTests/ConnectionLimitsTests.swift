@@ -38,23 +38,23 @@ import Glibc
     }
 
     @Test func aConnectionThatNeverAuthenticatesIsClosed() async throws {
-        let server = try await TestServer.start(adminToken: "a-token") { $0.authenticationTimeout = .milliseconds(500) }
+        let server = try await TestServer.start(adminToken: "a-token") { $0.authenticationTimeout = .seconds(2) }
         defer { Task { await server.stop() } }
         let raw = try RawConnection(port: server.port)
         var pongs = 0
         var rejection: Response?
-        for i in 0..<40 {
+        for i in 0..<100 {
             raw.send(.ping([UInt8(i)]), id: UInt64(i))
             guard let reply = raw.readResponse() else { break }
             if case .pong = reply.response { pongs += 1 } else { rejection = reply.response; break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(pongs >= 2, "PING is allowed before HELLO")
+        #expect(pongs >= 1, "PING is allowed before HELLO")
         #expect(rejection?.errorCode == FlatVecError.Code.unauthenticated.rawValue, "\(String(describing: rejection))")
         #expect(raw.isClosedByServer())
         // An authenticated connection is not affected.
         let client = try await server.client(token: "a-token")
-        try await Task.sleep(for: .milliseconds(900))
+        try await Task.sleep(for: .milliseconds(2_500))
         #expect(try await client.listCollections().isEmpty)
         await client.close()
     }

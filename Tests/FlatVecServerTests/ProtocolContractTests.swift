@@ -42,20 +42,10 @@ import Glibc
             $0.writeBufferHighWaterMark = 256 << 10
         }
         defer { Task { await server.stop() } }
-        let admin = try await server.client()
-        try await admin.createCollection("p", dimension: 64)
-        var random = SeededRandom(seed: 11)
-        let n = 2_000
-        try await admin.add(collection: "p", batch: VectorBatch(
-            dimension: 64, ids: (0..<Int64(n)).map { $0 }, labels: Array(repeating: 0, count: n),
-            vectors: (0..<n).flatMap { _ in random.quantizedVector(64) },
-            payloads: (0..<n).map { _ in Array(repeating: UInt8(ascii: "p"), count: 200) }
-        ))
+        // PINGs with 64 KiB payloads: cheap for the server (answered on the event loop), yet 400 of
+        // them are far more than the socket buffers hold in either direction.
         let requests = 400
-        let request = Self.frame(.search(SearchRequest(
-            collection: "p", dimension: 64, queries: (0..<256).flatMap { _ in random.quantizedVector(64) },
-            options: SearchOptions(k: 1, includePayloads: true, includeVectors: true)
-        )))
+        let request = Self.frame(.ping(Array(repeating: 0x5A, count: 64 << 10)))
         let raw = try RawConnection(port: server.port)
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(raw.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -74,18 +64,18 @@ import Glibc
         var received = 0
         while received < requests, let reply = raw.readResponse() {
             #expect(reply.header.requestID == UInt64(received))
-            guard case .searched(let r) = reply.response, r.results.count == 256 else {
+            guard case .pong(let bytes) = reply.response, bytes.count == 64 << 10 else {
                 Issue.record("reply \(received) is \(reply.response)")
                 break
             }
             received += 1
         }
         #expect(received == requests, "only \(received) of \(requests) replies arrived")
-        await admin.close()
     }
 
-    @Test(arguments: [("too long", Array(repeating: UInt8(ascii: "a"), count: 5_000)), ("not UTF-8", [0xFF, 0xFE, 0x41])])
-    func malformedTokensAreWrongTokens(_ token: (String, [UInt8])) async throws {
+    @Test(arguments: ["too long", "not UTF-8"])
+    func malformedTokensAreWrongTokens(_ kind: String) async throws {
+        let token: (String, [UInt8]) = kind == "too long" ? (kind, Array(repeating: UInt8(ascii: "a"), count: 5_000)) : (kind, [0xFF, 0xFE, 0x41])
         let server = try await TestServer.start(adminToken: "admin-secret")
         defer { Task { await server.stop() } }
         let raw = try RawConnection(port: server.port)

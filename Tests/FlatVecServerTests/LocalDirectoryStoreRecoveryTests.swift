@@ -26,8 +26,17 @@ import Testing
             #expect(outcome.acknowledged > 0)
             before = Store.fingerprint(executor)
         }
-        // The log the server wrote itself must replay, to exactly the index it served.
-        let (restarted, _) = try Store.open(directory)
+        // The log the server wrote itself must replay, to exactly the index it served. (The racing
+        // threads may still be letting go of the first store, which holds the directory's lock.)
+        var reopened: (RequestExecutor, LocalDirectoryStore)?
+        for _ in 0..<100 where reopened == nil {
+            do {
+                reopened = try Store.open(directory)
+            } catch let error as FlatVecError where error.message.contains("in use") {
+                usleep(50_000)
+            }
+        }
+        let restarted = try #require(reopened).0
         #expect(Store.fingerprint(restarted) == before)
     }
 

@@ -105,7 +105,9 @@ import Testing
                 dimension: 256, ids: (Int64(start)..<Int64(start + 10_000)).map { $0 }, labels: Array(repeating: 0, count: 10_000), vectors: vectors
             ))
         }
-        let queries = (0..<(256 * 256)).map { _ in Float(Int.random(in: -8...8, using: &random)) / 8 }
+        // 1,024 queries x 20,000 x 256: long enough (seconds in a debug build) that a PING which had to
+        // wait for it could not come back first, even on a loaded machine.
+        let queries = (0..<(1_024 * 256)).map { _ in Float(Int.random(in: -8...8, using: &random)) / 8 }
         let heavy = Task { () -> ContinuousClock.Instant in
             _ = try await loader.search(collection: "h", queries: queries, dimension: 256, options: SearchOptions(k: 10))
             return ContinuousClock.now

@@ -4,6 +4,7 @@ import PackageDescription
 let package = Package(
     name: "FlatVec",
     products: [
+        .library(name: "FlatVecModel", targets: ["FlatVecModel"]),
         .library(name: "FlatVecCore", targets: ["FlatVecCore"]),
         .library(name: "FlatVecFormats", targets: ["FlatVecFormats"]),
         .library(name: "FlatVecProtocol", targets: ["FlatVecProtocol"]),
@@ -29,17 +30,19 @@ let package = Package(
             name: "CFlatVecKernels",
             linkerSettings: [.linkedLibrary("dl")]
         ),
+        // The vocabulary every layer shares: batches, options, hits, metrics, errors, limits. No dependencies.
+        .target(name: "FlatVecModel"),
         // The index: no networking, no I/O beyond snapshots.
         .target(
             name: "FlatVecCore",
-            dependencies: ["CBLAS", "CFlatVecKernels"]
+            dependencies: ["FlatVecModel", "CBLAS", "CFlatVecKernels"]
         ),
         // Vector file formats: .npy, .fvecs, .ivecs.
         .target(name: "FlatVecFormats"),
         // The wire protocol: frames and messages, pure encode/decode (no sockets).
         .target(
             name: "FlatVecProtocol",
-            dependencies: ["FlatVecCore", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["FlatVecModel", .product(name: "NIOCore", package: "swift-nio")]
         ),
         // The TCP server (SwiftNIO): connections, authentication, worker threads, statistics.
         .target(
@@ -63,7 +66,7 @@ let package = Package(
         .target(
             name: "FlatVecClient",
             dependencies: [
-                "FlatVecCore",
+                "FlatVecModel",
                 "FlatVecProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -83,6 +86,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A program that uses only the client (it must link no BLAS).
+        .executableTarget(name: "flatvec-client-example", dependencies: ["FlatVecClient"], path: "examples/swift-client"),
         // Helpers shared by the test targets.
         .target(
             name: "FlatVecTestSupport",
@@ -123,7 +128,7 @@ let package = Package(
         // Runs the built `flatvec` binary as a user would.
         .testTarget(
             name: "FlatVecCLITests",
-            dependencies: ["FlatVecFormats", "FlatVecClient", "FlatVecPostgres", "FlatVecTestSupport", "flatvec"]
+            dependencies: ["FlatVecFormats", "FlatVecClient", "FlatVecPostgres", "FlatVecTestSupport", "flatvec", "flatvec-client-example"]
         ),
     ]
 )

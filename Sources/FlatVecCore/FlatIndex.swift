@@ -21,9 +21,9 @@ public final class FlatIndex: @unchecked Sendable {
     // @unchecked: all mutable state (`rows`) is guarded by `lock`.
 
     /// Largest dimension accepted (pgvector's limit).
-    public static let maximumDimension = 16_000
+    public static var maximumDimension: Int { FlatVecLimits.maximumDimension }
     /// Largest payload, in bytes.
-    public static let maximumPayloadBytes = 65_536
+    public static var maximumPayloadBytes: Int { FlatVecLimits.maximumPayloadBytes }
 
     /// Tuning knobs of an index.
     public struct Configuration: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// ADD request: upsert a batch of vectors into a collection.
@@ -19,8 +19,8 @@ public struct AddRequest: Sendable, Hashable {
         let collection = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
         let count = try buffer.readCount("vector count", limit: limits.maxBatch, bytesEach: 16)
         let dimension = try buffer.readU32("dimension")
-        guard (1...UInt32(FlatIndex.maximumDimension)).contains(dimension) else {
-            throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(FlatIndex.maximumDimension)")
+        guard (1...UInt32(FlatVecLimits.maximumDimension)).contains(dimension) else {
+            throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(FlatVecLimits.maximumDimension)")
         }
         let flags = try buffer.readFlags("ADD flags", known: 0x01)
         let (vectorBytes, overflow) = count.multipliedReportingOverflow(by: Int(dimension) * 4)
@@ -34,7 +34,7 @@ public struct AddRequest: Sendable, Hashable {
         if flags & 1 != 0 {
             payloads.reserveCapacity(count)
             for _ in 0..<count {
-                payloads.append(try buffer.readOptionalBytes("payload", maxBytes: FlatIndex.maximumPayloadBytes))
+                payloads.append(try buffer.readOptionalBytes("payload", maxBytes: FlatVecLimits.maximumPayloadBytes))
             }
         }
         try buffer.expectFullyRead("ADD")

@@ -1,5 +1,5 @@
-import FlatVecCore
-@_exported import NIOCore
+import FlatVecModel
+import NIOCore
 
 /// A malformed payload: the frame was well delimited but a field inside it was not.
 func malformed(_ what: String) -> FlatVecError { FlatVecError(.badFrame, what) }

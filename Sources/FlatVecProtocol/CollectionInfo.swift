@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// One entry of LIST_COLLECTIONS or REBUILD.

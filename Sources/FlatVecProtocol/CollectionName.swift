@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// Rules for collection names: 1 to 128 bytes of ASCII letters, digits, `_`, `-` and `.`.

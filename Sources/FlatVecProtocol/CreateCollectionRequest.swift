@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// CREATE_COLLECTION request.

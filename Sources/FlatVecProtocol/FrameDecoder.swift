@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// Splits a byte stream into frames, checking each declared length before buffering its body.

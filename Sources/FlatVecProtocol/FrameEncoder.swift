@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// Writes whole frames: a length placeholder, the header, the payload, then the length patched in.

@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// GET request: stored vectors by id.
@@ -74,7 +74,7 @@ public struct GetResponse: Sendable, Hashable {
                 guard buffer.readableBytes >= Int(dimension) * 4 else { throw malformed("payload ends inside a vector") }
                 vector = buffer.readF32Array(count: Int(dimension))
             }
-            let payload = withPayloads ? try buffer.readOptionalBytes("payload", maxBytes: FlatIndex.maximumPayloadBytes) : nil
+            let payload = withPayloads ? try buffer.readOptionalBytes("payload", maxBytes: FlatVecLimits.maximumPayloadBytes) : nil
             rows.append(StoredVector(id: id, label: label, vector: vector, payload: payload))
         }
         try buffer.expectFullyRead("GET reply")

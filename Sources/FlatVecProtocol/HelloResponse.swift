@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// HELLO reply: the version chosen, the role granted and the server's limits.

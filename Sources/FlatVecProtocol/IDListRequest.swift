@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// REMOVE request (and the id part of GET): a collection and a list of ids.

@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// The operation a frame carries. Requests and their replies share the opcode.

@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// Size limits a server announces in its ``HelloResponse`` and enforces.
@@ -16,31 +16,12 @@ public struct ProtocolLimits: Sendable, Hashable {
     public init(
         maxFrameBytes: UInt32 = 64 << 20,
         maxUnauthenticatedFrameBytes: UInt32 = 64 << 10,
-        maxK: UInt32 = 10_000,
+        maxK: UInt32 = UInt32(FlatVecLimits.maximumK),
         maxBatch: UInt32 = 1_000_000
     ) {
         self.maxFrameBytes = maxFrameBytes
         self.maxUnauthenticatedFrameBytes = min(maxUnauthenticatedFrameBytes, maxFrameBytes)
         self.maxK = maxK
         self.maxBatch = maxBatch
-    }
-}
-
-/// What a connection may do, granted by HELLO.
-public enum Role: UInt8, Sendable, Hashable, CustomStringConvertible {
-    /// Nothing but HELLO and PING.
-    case none = 0
-    /// Search, get, list and stats.
-    case reader = 1
-    /// Everything: also create, drop, add and remove.
-    case admin = 2
-
-    /// `none`, `reader` or `admin`.
-    public var description: String {
-        switch self {
-        case .none: "none"
-        case .reader: "reader"
-        case .admin: "admin"
-        }
     }
 }

@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// A request, decoded.

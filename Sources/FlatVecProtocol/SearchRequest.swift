@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// SEARCH request: a batch of queries against one collection.
@@ -34,8 +34,8 @@ public struct SearchRequest: Sendable, Hashable {
         let labels = buffer.readI64Array(count: labelCount)
         let queryCount = try buffer.readCount("query count", limit: limits.maxBatch, bytesEach: 0)
         let dimension = try buffer.readU32("dimension")
-        guard (1...UInt32(FlatIndex.maximumDimension)).contains(dimension) else {
-            throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(FlatIndex.maximumDimension)")
+        guard (1...UInt32(FlatVecLimits.maximumDimension)).contains(dimension) else {
+            throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(FlatVecLimits.maximumDimension)")
         }
         let (bytes, overflow) = queryCount.multipliedReportingOverflow(by: Int(dimension) * 4)
         guard !overflow, bytes == buffer.readableBytes else {
@@ -107,7 +107,7 @@ public struct SearchResponse: Sendable, Hashable {
             hits.reserveCapacity(hitCount)
             for _ in 0..<hitCount {
                 var hit = SearchHit(id: try buffer.readI64("id"), label: try buffer.readI64("label"), score: try buffer.readF32("score"))
-                if withPayloads { hit.payload = try buffer.readOptionalBytes("payload", maxBytes: FlatIndex.maximumPayloadBytes) }
+                if withPayloads { hit.payload = try buffer.readOptionalBytes("payload", maxBytes: FlatVecLimits.maximumPayloadBytes) }
                 if withVectors {
                     guard buffer.readableBytes >= Int(dimension) * 4 else { throw malformed("payload ends inside a vector") }
                     hit.vector = buffer.readF32Array(count: Int(dimension))

@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import NIOCore
 
 /// STATS reply: uptime, BLAS, per-collection sizes, per-operation counters and latencies.

@@ -1,3 +1,4 @@
+import NIOCore
 import FlatVecCore
 import FlatVecProtocol
 
@@ -55,7 +56,7 @@ struct ConnectionRules {
         case _ where !Opcode.all.contains(header.opcode):
             return .reply(.error(ErrorResponse(FlatVecError(.badFrame, "unknown opcode \(header.opcode)"))))
         default:
-            guard RequestExecutor.isAllowed(header.opcode, for: role) else {
+            guard role.allows(header.opcode) else {
                 if role == .none {
                     return .reply(.error(ErrorResponse(FlatVecError(
                         .unauthenticated, "\(header.opcode) needs authentication: send HELLO with a token first"

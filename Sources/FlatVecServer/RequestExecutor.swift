@@ -41,16 +41,6 @@ public struct RequestExecutor: Sendable {
         self.indexConfiguration = indexConfiguration
     }
 
-    /// Whether `role` may perform `opcode`.
-    public static func isAllowed(_ opcode: Opcode, for role: Role) -> Bool {
-        switch opcode {
-        case .hello, .ping: true
-        case .search, .get, .listCollections, .stats: role != .none
-        case .createCollection, .dropCollection, .add, .remove, .rebuild: role == .admin
-        default: role != .none
-        }
-    }
-
     /// Runs one request (HELLO excepted: the connection handles it).
     /// - Throws: ``FlatVecError`` to be sent as an error reply.
     public func execute(_ request: Request) throws(FlatVecError) -> Response {

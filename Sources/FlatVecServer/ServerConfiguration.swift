@@ -1,3 +1,4 @@
+import NIOCore
 import FlatVecProtocol
 
 /// How the server listens, whom it lets in and how it protects itself.

@@ -39,3 +39,22 @@ import Glibc
         await admin!.close()
     }
 }
+
+@Suite struct LayerTests {
+    @Test func aProgramThatUsesOnlyTheClientLinksNoBLAS() throws {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("flatvec-client-example").path }
+        let binary = try #require(candidates.first { FileManager.default.fileExists(atPath: $0) })
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        process.arguments = [binary]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let libraries = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(libraries.contains("libc.so"), "ldd printed nothing useful: \(libraries)")
+        #expect(!libraries.contains("blas"), "the client pulls in BLAS:\n\(libraries)")
+        #expect(!libraries.contains("libpq"), "the client pulls in libpq:\n\(libraries)")
+    }
+}

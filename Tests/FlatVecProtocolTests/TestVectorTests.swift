@@ -1,4 +1,4 @@
-import FlatVecCore
+import FlatVecModel
 import FlatVecProtocol
 import Foundation
 import NIOCore

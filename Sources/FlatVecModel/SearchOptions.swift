@@ -1,7 +1,7 @@
 /// Options of a search.
 public struct SearchOptions: Sendable, Hashable {
-    /// Largest `k` a search accepts.
-    public static let maximumK = 10_000
+    /// Largest `k` a search accepts (``FlatVecLimits/maximumK``).
+    public static var maximumK: Int { FlatVecLimits.maximumK }
 
     /// Hits per query, 1 to ``maximumK``. Fewer return when the index or the filter holds fewer.
     public var k: Int

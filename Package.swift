@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "FlatVecCore", targets: ["FlatVecCore"]),
         .library(name: "FlatVecFormats", targets: ["FlatVecFormats"]),
         .library(name: "FlatVecProtocol", targets: ["FlatVecProtocol"]),
+        .library(name: "FlatVecStorage", targets: ["FlatVecStorage"]),
         .library(name: "FlatVecServer", targets: ["FlatVecServer"]),
         .library(name: "FlatVecClient", targets: ["FlatVecClient"]),
         .library(name: "FlatVecPostgres", targets: ["FlatVecPostgres"]),
@@ -44,11 +45,18 @@ let package = Package(
             name: "FlatVecProtocol",
             dependencies: ["FlatVecModel", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        // Durability without networking: the store interface, the memory-only and local-directory
+        // stores, the write-ahead log and its record format, the registry of named indexes.
+        .target(
+            name: "FlatVecStorage",
+            dependencies: ["FlatVecCore", .product(name: "Logging", package: "swift-log")]
+        ),
         // The TCP server (SwiftNIO): connections, authentication, worker threads, statistics.
         .target(
             name: "FlatVecServer",
             dependencies: [
                 "FlatVecCore",
+                "FlatVecStorage",
                 "FlatVecProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -60,7 +68,7 @@ let package = Package(
         // The PostgreSQL (pgvector) durable store; the only code that calls libpq.
         .target(
             name: "FlatVecPostgres",
-            dependencies: ["CLibPQ", "FlatVecCore", "FlatVecServer", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLibPQ", "FlatVecCore", "FlatVecStorage", .product(name: "Logging", package: "swift-log")]
         ),
         // The async Swift client.
         .target(
@@ -78,6 +86,7 @@ let package = Package(
                 "FlatVecCore",
                 "FlatVecFormats",
                 "FlatVecProtocol",
+                "FlatVecStorage",
                 "FlatVecServer",
                 "FlatVecClient",
                 "FlatVecPostgres",
@@ -91,7 +100,7 @@ let package = Package(
         // Helpers shared by the test targets.
         .target(
             name: "FlatVecTestSupport",
-            dependencies: ["FlatVecCore", "FlatVecProtocol", "FlatVecServer", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FlatVecCore", "FlatVecProtocol", "FlatVecStorage", "FlatVecServer", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/FlatVecTestSupport"
         ),
         .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore", "FlatVecTestSupport"]),
@@ -108,6 +117,7 @@ let package = Package(
         .testTarget(
             name: "FlatVecServerTests",
             dependencies: [
+                "FlatVecStorage",
                 "FlatVecServer",
                 "FlatVecClient",
                 "FlatVecProtocol",
@@ -121,7 +131,7 @@ let package = Package(
         .testTarget(
             name: "FlatVecPostgresTests",
             dependencies: [
-                "FlatVecPostgres", "FlatVecServer", "FlatVecProtocol", "FlatVecCore", "FlatVecTestSupport",
+                "FlatVecPostgres", "FlatVecStorage", "FlatVecServer", "FlatVecProtocol", "FlatVecCore", "FlatVecTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,5 +1,5 @@
 import FlatVecCore
-import FlatVecServer
+import FlatVecStorage
 import Logging
 import Synchronization
 
@@ -166,10 +166,10 @@ public final class PostgresStore: DurableStore, Sendable {
 
     /// Every collection, streamed from its table with binary COPY. A row the index cannot hold is
     /// skipped with a warning naming the table and id (and counted in the collection's
-    /// ``Collection/skippedRows``): one bad row written by another program does not stop the rest.
-    public func loadCollections() throws(FlatVecError) -> [Collection] {
-        try withConnection { (c) throws(FlatVecError) -> [Collection] in
-            var result: [Collection] = []
+    /// ``NamedIndex/skippedRows``): one bad row written by another program does not stop the rest.
+    public func loadCollections() throws(FlatVecError) -> [NamedIndex] {
+        try withConnection { (c) throws(FlatVecError) -> [NamedIndex] in
+            var result: [NamedIndex] = []
             for row in try c.query("SELECT name, dimension, metric FROM flatvec_collections ORDER BY name") {
                 result.append(try load(row, from: c, where: nil))
             }
@@ -178,7 +178,7 @@ public final class PostgresStore: DurableStore, Sendable {
     }
 
     /// Loads one collection from its `flatvec_collections` row (optionally only some ids).
-    private func load(_ row: [String?], from c: PostgresConnection, where filter: String?) throws(FlatVecError) -> Collection {
+    private func load(_ row: [String?], from c: PostgresConnection, where filter: String?) throws(FlatVecError) -> NamedIndex {
         guard let name = row[0], let dimension = Int(row[1] ?? ""), let metric = Metric(name: row[2] ?? "") else {
             throw FlatVecError(.corruptData, "flatvec_collections holds a malformed row")
         }
@@ -200,7 +200,7 @@ public final class PostgresStore: DurableStore, Sendable {
                 "table": "\(Self.table(name))", "rows": "\(decoder.skipped.count)",
             ])
         }
-        return Collection(name: name, index: index, skippedRows: decoder.skipped.count)
+        return NamedIndex(name: name, index: index, skippedRows: decoder.skipped.count)
     }
 
     /// The store can be read back to reconcile writes of unknown outcome.
@@ -209,7 +209,7 @@ public final class PostgresStore: DurableStore, Sendable {
     /// The rows the table holds now for `ids` (rows the index could not hold are left out).
     public func fetch(collection: String, ids: [Int64]) throws(FlatVecError) -> [StoredVector] {
         guard !ids.isEmpty else { return [] }
-        let loaded = try withConnection { (c) throws(FlatVecError) -> Collection? in
+        let loaded = try withConnection { (c) throws(FlatVecError) -> NamedIndex? in
             let rows = try c.query("SELECT name, dimension, metric FROM flatvec_collections WHERE name = $1", [collection])
             guard let row = rows.first else { return nil }
             return try load(row, from: c, where: "id = ANY('{\(ids.map(String.init).joined(separator: ","))}'::bigint[])")
@@ -223,8 +223,8 @@ public final class PostgresStore: DurableStore, Sendable {
     }
 
     /// The collection as PostgreSQL holds it now, or nil if `flatvec_collections` has no such row.
-    public func loadCollection(named name: String) throws(FlatVecError) -> Collection? {
-        try withConnection { (c) throws(FlatVecError) -> Collection? in
+    public func loadCollection(named name: String) throws(FlatVecError) -> NamedIndex? {
+        try withConnection { (c) throws(FlatVecError) -> NamedIndex? in
             let rows = try c.query("SELECT name, dimension, metric FROM flatvec_collections WHERE name = $1", [name])
             return try rows.first.map { (row) throws(FlatVecError) in try load(row, from: c, where: nil) }
         }
@@ -281,5 +281,5 @@ public final class PostgresStore: DurableStore, Sendable {
     }
 
     /// Reloads every collection from PostgreSQL (rows other programs wrote included).
-    public func rebuildCollections() throws(FlatVecError) -> [Collection] { try loadCollections() }
+    public func rebuildCollections() throws(FlatVecError) -> [NamedIndex] { try loadCollections() }
 }

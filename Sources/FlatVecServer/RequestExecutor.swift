@@ -1,4 +1,5 @@
 import Dispatch
+import FlatVecStorage
 import FlatVecCore
 import FlatVecProtocol
 import Logging
@@ -63,7 +64,7 @@ public struct RequestExecutor: Sendable {
                     try durably(collection: r.name, inDoubt: &inDoubt) { () throws(FlatVecError) in
                         try store.createCollection(name: r.name, dimension: Int(r.dimension), metric: r.metric)
                     }
-                    try registry.insert(Collection(name: r.name, index: index))
+                    try registry.insert(NamedIndex(name: r.name, index: index))
                 }
             }
             compactIfWanted()
@@ -135,7 +136,7 @@ public struct RequestExecutor: Sendable {
                 dimension: r.dimension, results: results
             ))
         case .rebuild(let name):
-            let rebuilt = try writeGate.exclusive { () throws(FlatVecError) -> [Collection] in
+            let rebuilt = try writeGate.exclusive { () throws(FlatVecError) -> [NamedIndex] in
                 let fresh = try durablyLoading { () throws(FlatVecError) in try store.rebuildCollections() }
                 let chosen = name.isEmpty ? fresh : fresh.filter { $0.name == name }
                 if !name.isEmpty && chosen.isEmpty {
@@ -202,7 +203,7 @@ public struct RequestExecutor: Sendable {
     /// Runs `body` under the collection's write order, once the collection is known to be live and
     /// the ids an interrupted write left in doubt are back in line with the store.
     private func inWriteOrder<T>(
-        _ collection: Collection, _ body: (inout Collection.WriteState) throws(FlatVecError) -> T
+        _ collection: NamedIndex, _ body: (inout NamedIndex.WriteState) throws(FlatVecError) -> T
     ) throws(FlatVecError) -> T {
         try collection.writeOrder.withLock { state throws(FlatVecError) -> T in
             guard !state.retired else {
@@ -218,7 +219,7 @@ public struct RequestExecutor: Sendable {
 
     /// Brings the index in line with the store for the ids in doubt (the store is the authority: a
     /// row it holds is upserted, an id it lacks is removed). Runs under the collection's write order.
-    private func reconcile(_ collection: Collection, _ state: inout Collection.WriteState) throws(FlatVecError) {
+    private func reconcile(_ collection: NamedIndex, _ state: inout NamedIndex.WriteState) throws(FlatVecError) {
         guard !state.inDoubt.isEmpty else { return }
         let ids = Array(state.inDoubt)
         guard store.canReadBack else {
@@ -268,7 +269,7 @@ public struct RequestExecutor: Sendable {
             return
         }
         for name in inDoubt.sorted() {
-            let stored: Collection?
+            let stored: NamedIndex?
             do {
                 stored = try store.loadCollection(named: name)
             } catch {
@@ -324,7 +325,7 @@ public struct RequestExecutor: Sendable {
 
     /// Runs an ADD or REMOVE in the store. A failure that is not already a FlatVec error becomes
     /// `unavailable`; one whose outcome is unknown puts its ids in doubt.
-    private func durably(ids: [Int64], state: inout Collection.WriteState, _ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
+    private func durably(ids: [Int64], state: inout NamedIndex.WriteState, _ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
         do {
             try body()
             storeHealth.succeeded(store: store.description, logger: logger)

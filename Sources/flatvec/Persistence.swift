@@ -1,3 +1,4 @@
+import FlatVecStorage
 import FlatVecCore
 import FlatVecPostgres
 import FlatVecServer

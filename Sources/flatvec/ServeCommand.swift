@@ -1,4 +1,5 @@
 import ArgumentParser
+import FlatVecStorage
 import FlatVecCore
 import FlatVecProtocol
 import FlatVecServer
@@ -65,7 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
                     let batch = try SampleCatalogue.load(from: sampleData)
                     let index = try FlatIndex(dimension: batch.dimension, configuration: indexConfiguration)
                     try index.add(batch)
-                    try registry.insert(Collection(name: SampleCatalogue.collectionName, index: index))
+                    try registry.insert(NamedIndex(name: SampleCatalogue.collectionName, index: index))
                 } catch {
                     fail("cannot load the sample catalogue from \(sampleData): \(error)")
                 }

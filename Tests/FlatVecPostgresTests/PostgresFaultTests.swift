@@ -2,6 +2,7 @@ import FlatVecCore
 @testable import FlatVecPostgres
 import FlatVecProtocol
 @testable import FlatVecServer
+@testable import FlatVecStorage
 import FlatVecTestSupport
 import Foundation
 import Logging

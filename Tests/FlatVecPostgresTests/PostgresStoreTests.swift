@@ -1,3 +1,4 @@
+import FlatVecStorage
 import FlatVecCore
 @testable import FlatVecPostgres
 import FlatVecProtocol

@@ -1,6 +1,7 @@
 import FlatVecCore
 import FlatVecProtocol
 @testable import FlatVecServer
+@testable import FlatVecStorage
 import Foundation
 import NIOCore
 import Testing

@@ -1,3 +1,4 @@
+import FlatVecStorage
 import FlatVecClient
 import FlatVecCore
 import FlatVecProtocol
@@ -9,7 +10,7 @@ import Testing
 final class FlakyStore: DurableStore, Sendable {
     let failing = Atomic<Bool>(false)
     var description: String { "flaky test store" }
-    func loadCollections() throws(FlatVecError) -> [Collection] { [] }
+    func loadCollections() throws(FlatVecError) -> [NamedIndex] { [] }
     func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError) { try check() }
     func dropCollection(name: String) throws(FlatVecError) { try check() }
     func add(collection: String, batch: VectorBatch) throws(FlatVecError) { try check() }

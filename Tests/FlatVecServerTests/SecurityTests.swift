@@ -2,6 +2,7 @@ import FlatVecClient
 import FlatVecCore
 import FlatVecProtocol
 @testable import FlatVecServer
+@testable import FlatVecStorage
 import Testing
 
 @Suite(.timeLimit(.minutes(5))) struct SecurityTests {

@@ -1,3 +1,4 @@
+import FlatVecStorage
 import FlatVecCore
 import FlatVecProtocol
 import FlatVecServer

@@ -1,3 +1,4 @@
+import FlatVecStorage
 import FlatVecClient
 import FlatVecCore
 import FlatVecProtocol

@@ -1,7 +1,5 @@
 import FlatVecCore
-import FlatVecProtocol
 import Logging
-import NIOCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -35,7 +33,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         var log: WriteAheadLog
     }
     private let state: Mutex<State>
-    private let loaded: Mutex<[Collection]>
+    private let loaded: Mutex<[NamedIndex]>
 
 
     /// Opens the directory (creating it), loads its snapshots and replays its log.
@@ -74,13 +72,13 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             close(lockFD)
             throw error
         }
-        var collections: [String: Collection] = [:]
+        var collections: [String: NamedIndex] = [:]
         let logPath = Self.logPath(directory, generation)
         let contents: WriteAheadLog.Contents
         do throws(FlatVecError) {
             for (name, file) in files {
                 let index = try FlatIndex.loadSnapshot(from: directory + "/snapshots/" + file)
-                collections[name] = Collection(name: name, index: index)
+                collections[name] = NamedIndex(name: name, index: index)
             }
             contents = try WriteAheadLog.readRecords(path: logPath)
             if let resumed = contents.validRecordAfterDamage {
@@ -151,38 +149,26 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     public var description: String { "local directory \(directory) (snapshots + fsynced log)" }
 
     /// The collections found at start-up.
-    public func loadCollections() throws(FlatVecError) -> [Collection] { loaded.withLock { $0 } }
+    public func loadCollections() throws(FlatVecError) -> [NamedIndex] { loaded.withLock { $0 } }
 
     /// Logs a CREATE_COLLECTION.
     public func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError) {
-        var body = ByteBufferAllocator().buffer(capacity: 64)
-        body.writeInteger(LogRecordType.create.rawValue)
-        CreateCollectionRequest(name: name, dimension: UInt32(dimension), metric: metric).encode(into: &body)
-        try append(body)
+        try append(.create(name: name, dimension: dimension, metric: metric))
     }
 
     /// Logs a DROP_COLLECTION.
     public func dropCollection(name: String) throws(FlatVecError) {
-        var body = ByteBufferAllocator().buffer(capacity: 64)
-        body.writeInteger(LogRecordType.drop.rawValue)
-        Request.dropCollection(name).encode(into: &body)
-        try append(body)
+        try append(.drop(name: name))
     }
 
     /// Logs an ADD (the rows exactly as the index stores them).
     public func add(collection: String, batch: VectorBatch) throws(FlatVecError) {
-        var body = ByteBufferAllocator().buffer(capacity: 64 + batch.vectors.count * 4 + batch.count * 16)
-        body.writeInteger(LogRecordType.add.rawValue)
-        AddRequest(collection: collection, batch: batch).encode(into: &body)
-        try append(body)
+        try append(.add(collection: collection, batch: batch))
     }
 
     /// Logs a REMOVE.
     public func remove(collection: String, ids: [Int64]) throws(FlatVecError) {
-        var body = ByteBufferAllocator().buffer(capacity: 64 + ids.count * 8)
-        body.writeInteger(LogRecordType.remove.rawValue)
-        IDListRequest(collection: collection, ids: ids).encode(into: &body)
-        try append(body)
+        try append(.remove(collection: collection, ids: ids))
     }
 
     /// Whether the log has grown past the compaction threshold.
@@ -190,7 +176,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
 
     /// Writes every collection to a new snapshot generation and starts an empty log.
     /// The caller must keep writes out while this runs (the executor's write gate does).
-    public func compact(_ collections: [Collection]) throws(FlatVecError) {
+    public func compact(_ collections: [NamedIndex]) throws(FlatVecError) {
         try state.withLock { s throws(FlatVecError) in
             let next = s.generation + 1
             var files: [(String, String)] = []
@@ -213,34 +199,26 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         }
     }
 
-    private func append(_ body: ByteBuffer) throws(FlatVecError) {
+    private func append(_ record: LogRecord) throws(FlatVecError) {
+        let body = record.encoded()
         let log = state.withLock { $0.log }
         try log.append(body)
     }
 
     static func logPath(_ directory: String, _ generation: Int) -> String { "\(directory)/wal.\(generation).log" }
 
-    static func apply(_ record: [UInt8], to collections: inout [String: Collection]) throws(FlatVecError) {
-        var buffer = ByteBufferAllocator().buffer(bytes: record)
-        guard let raw = buffer.readInteger(as: UInt8.self), let type = LogRecordType(rawValue: raw) else {
-            throw FlatVecError(.corruptData, "unknown record type")
-        }
-        let limits = ProtocolLimits(maxFrameBytes: .max, maxBatch: .max)
-        switch type {
-        case .create:
-            let r = try CreateCollectionRequest.decode(from: &buffer)
-            collections[r.name] = Collection(name: r.name, index: try FlatIndex(dimension: Int(r.dimension), metric: r.metric))
-        case .drop:
-            guard case .dropCollection(let name) = try Request.decode(opcode: .dropCollection, payload: &buffer, limits: limits) else { return }
+    static func apply(_ body: [UInt8], to collections: inout [String: NamedIndex]) throws(FlatVecError) {
+        switch try LogRecord.decode(body) {
+        case .create(let name, let dimension, let metric):
+            collections[name] = NamedIndex(name: name, index: try FlatIndex(dimension: dimension, metric: metric))
+        case .drop(let name):
             collections[name] = nil
-        case .add:
-            let r = try AddRequest.decode(from: &buffer, limits: limits)
-            guard let c = collections[r.collection] else { throw FlatVecError(.corruptData, "ADD to unknown collection \(r.collection)") }
-            try c.index.restore(r.batch)
-        case .remove:
-            let r = try IDListRequest.decode(from: &buffer, limits: limits)
-            guard let c = collections[r.collection] else { throw FlatVecError(.corruptData, "REMOVE from unknown collection \(r.collection)") }
-            try c.index.remove(ids: r.ids)
+        case .add(let collection, let batch):
+            guard let c = collections[collection] else { throw FlatVecError(.corruptData, "ADD to unknown collection \(collection)") }
+            try c.index.restore(batch)
+        case .remove(let collection, let ids):
+            guard let c = collections[collection] else { throw FlatVecError(.corruptData, "REMOVE from unknown collection \(collection)") }
+            try c.index.remove(ids: ids)
         }
     }
 

@@ -1,5 +1,4 @@
 import FlatVecCore
-import NIOCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -41,17 +40,17 @@ final class WriteAheadLog: Sendable {
     /// Bytes in the log.
     var size: Int { state.withLock { $0.end } }
 
-    /// Appends one record and waits until it is durable. The body is written from the buffer as is
-    /// (no copy): a small header, then the body's bytes.
-    func append(_ body: ByteBuffer) throws(FlatVecError) {
+    /// Appends one record and waits until it is durable. The body is written as is (no copy): a small
+    /// header, then the body's bytes.
+    func append(_ body: [UInt8]) throws(FlatVecError) {
         var header = [UInt8]()
         header.reserveCapacity(8)
-        withUnsafeBytes(of: UInt32(body.readableBytes).littleEndian) { header.append(contentsOf: $0) }
-        let crc = body.withUnsafeReadableBytes { Checksum.crc32c($0) }
+        withUnsafeBytes(of: UInt32(body.count).littleEndian) { header.append(contentsOf: $0) }
+        let crc = Checksum.crc32c(body)
         withUnsafeBytes(of: crc.littleEndian) { header.append(contentsOf: $0) }
         let (fd, myEnd) = try state.withLock { s throws(FlatVecError) -> (Int32, Int) in
             if let failed = s.failed { throw failed }
-            let ok = header.withUnsafeBytes { Self.writeFully(s.fd, $0) } && body.withUnsafeReadableBytes { Self.writeFully(s.fd, $0) }
+            let ok = header.withUnsafeBytes { Self.writeFully(s.fd, $0) } && body.withUnsafeBytes { Self.writeFully(s.fd, $0) }
             guard ok else {
                 let error = Self.ioError("write to \(path) failed")
                 // Cut the partial record off so the log stays a sequence of whole records.
@@ -60,7 +59,7 @@ final class WriteAheadLog: Sendable {
                 }
                 throw error
             }
-            s.end += header.count + body.readableBytes
+            s.end += header.count + body.count
             return (s.fd, s.end)
         }
         // Group commit: whoever syncs covers every record written before the sync started.
@@ -166,7 +165,7 @@ final class WriteAheadLog: Sendable {
         guard offset + 9 <= bytes.count else { return nil }
         let length = Int(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
         let crc = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self).littleEndian
-        guard length >= 1, length <= bytes.count - offset - 8, LogRecordType(rawValue: bytes[offset + 8]) != nil else { return nil }
+        guard length >= 1, length <= bytes.count - offset - 8, LogRecord.Kind(rawValue: bytes[offset + 8]) != nil else { return nil }
         return Checksum.crc32c(UnsafeRawBufferPointer(rebasing: bytes[(offset + 8)..<(offset + 8 + length)])) == crc ? length : nil
     }
 }

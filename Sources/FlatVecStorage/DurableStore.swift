@@ -11,7 +11,7 @@ public protocol DurableStore: Sendable {
     var description: String { get }
 
     /// Every stored collection, to rebuild the in-memory indexes at start-up.
-    func loadCollections() throws(FlatVecError) -> [Collection]
+    func loadCollections() throws(FlatVecError) -> [NamedIndex]
 
     /// Records a new collection.
     func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError)
@@ -29,10 +29,10 @@ public protocol DurableStore: Sendable {
     var wantsCompaction: Bool { get }
 
     /// Rewrites the store from the in-memory collections (no writes run meanwhile).
-    func compact(_ collections: [Collection]) throws(FlatVecError)
+    func compact(_ collections: [NamedIndex]) throws(FlatVecError)
 
     /// Loads fresh indexes from the store's external copy (rows other programs wrote included).
-    func rebuildCollections() throws(FlatVecError) -> [Collection]
+    func rebuildCollections() throws(FlatVecError) -> [NamedIndex]
 
     /// Whether ``fetch(collection:ids:)`` and ``loadCollection(named:)`` can read the store back, to
     /// reconcile the index after a write whose outcome is unknown.
@@ -42,7 +42,7 @@ public protocol DurableStore: Sendable {
     func fetch(collection: String, ids: [Int64]) throws(FlatVecError) -> [StoredVector]
 
     /// The collection as the store holds it now, or nil if the store has no collection of that name.
-    func loadCollection(named name: String) throws(FlatVecError) -> Collection?
+    func loadCollection(named name: String) throws(FlatVecError) -> NamedIndex?
 }
 
 extension DurableStore {
@@ -50,7 +50,7 @@ extension DurableStore {
     public var wantsCompaction: Bool { false }
 
     /// Nothing to compact.
-    public func compact(_ collections: [Collection]) throws(FlatVecError) {}
+    public func compact(_ collections: [NamedIndex]) throws(FlatVecError) {}
 
     /// Stores cannot read back unless they say so.
     public var canReadBack: Bool { false }
@@ -61,13 +61,13 @@ extension DurableStore {
     }
 
     /// Not supported unless ``canReadBack``.
-    public func loadCollection(named name: String) throws(FlatVecError) -> Collection? {
+    public func loadCollection(named name: String) throws(FlatVecError) -> NamedIndex? {
         throw FlatVecError(.internalError, "\(description) cannot read collections back")
     }
 
     /// Stores without an external copy cannot rebuild.
-    public func rebuildCollections() throws(FlatVecError) -> [Collection] {
-        throw FlatVecError(.invalidArgument, "REBUILD needs the PostgreSQL store; this server uses \(description)")
+    public func rebuildCollections() throws(FlatVecError) -> [NamedIndex] {
+        throw FlatVecError(.invalidArgument, "REBUILD needs a store with an external copy to reload from; this server uses \(description)")
     }
 }
 
@@ -80,7 +80,7 @@ public struct MemoryOnlyStore: DurableStore {
     public var description: String { "memory only (NOT persisting: data is lost on exit)" }
 
     /// No collections are stored.
-    public func loadCollections() throws(FlatVecError) -> [Collection] { [] }
+    public func loadCollections() throws(FlatVecError) -> [NamedIndex] { [] }
 
     /// Nothing to do.
     public func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError) {}

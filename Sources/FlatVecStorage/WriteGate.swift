@@ -6,15 +6,15 @@ import Glibc
 
 /// A reader/writer lock for "many writes at once, or one compaction", a compaction-running flag, and
 /// the lock that orders CREATE and DROP.
-final class WriteGate: @unchecked Sendable {
+package final class WriteGate: @unchecked Sendable {
     // @unchecked: the pthread lock is the synchronisation; its storage never moves.
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
     private let compacting = Atomic<Bool>(false)
     /// CREATE and DROP hold it, so they reach the store and the registry in one order; it holds the
     /// names whose CREATE or DROP had an unknown outcome.
-    let namespace = Mutex<Set<String>>([])
+    package let namespace = Mutex<Set<String>>([])
 
-    init() {
+    package init() {
         lock = .allocate(capacity: 1)
         pthread_rwlock_init(lock, nil)
     }
@@ -24,21 +24,21 @@ final class WriteGate: @unchecked Sendable {
         lock.deallocate()
     }
 
-    func shared<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    package func shared<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         pthread_rwlock_rdlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
-    func exclusive<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    package func exclusive<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         pthread_rwlock_wrlock(lock)
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
-    func claimCompaction() -> Bool {
+    package func claimCompaction() -> Bool {
         compacting.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
     }
 
-    func releaseCompaction() { compacting.store(false, ordering: .releasing) }
+    package func releaseCompaction() { compacting.store(false, ordering: .releasing) }
 }

@@ -1,0 +1,40 @@
+import FlatVecCore
+import Synchronization
+
+/// One collection: its name, its index, and the lock that orders its writes.
+public final class NamedIndex: Sendable {
+    /// The name.
+    public let name: String
+    /// The index.
+    public let index: FlatIndex
+    /// Serialises "write to the store, then apply to the index" so both see writes in one order, and
+    /// holds what a write must know before it starts (whether the collection still exists, which ids
+    /// an interrupted write left in doubt).
+    package let writeOrder = Mutex<WriteState>(WriteState())
+
+    /// The state a write checks under ``writeOrder``.
+    package struct WriteState {
+        /// Set by DROP (and by a REBUILD that replaced this collection) under the write order: a write
+        /// that looked the collection up before must not reach the store after the drop.
+        package var retired = false
+        /// Ids whose last write has an unknown outcome (a COMMIT whose connection died): the index is
+        /// brought back in line with the store for them before the next write.
+        package var inDoubt: Set<Int64> = []
+    }
+
+    /// Rows of the store's copy that the index could not hold when it was loaded (another program
+    /// wrote them: a zero vector under cosine, a norm that overflows, ...); they were skipped.
+    public let skippedRows: Int
+
+    /// Creates a collection around an index.
+    /// - Parameters:
+    ///   - name: The name.
+    ///   - index: The index.
+    ///   - skippedRows: Rows skipped while loading the index from a store.
+    public init(name: String, index: FlatIndex, skippedRows: Int = 0) {
+        self.name = name
+        self.index = index
+        self.skippedRows = skippedRows
+    }
+}
+

@@ -4,10 +4,9 @@ import Logging
 import NIOCore
 import NIOPosix
 
-/// Serves one connection: runs its requests one at a time in arrival order (replies come back in
-/// order), off the event loop, with back-pressure on both reading and writing.
-///
-/// The protocol rules live in ``ConnectionRules`` (pure); this handler carries out their decisions.
+/// Serves one connection by carrying out what its ``ConnectionStateMachine`` decides: replies on the
+/// event loop, requests on the worker threads (one at a time, in arrival order), reads, the timers,
+/// and the graceful close.
 final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = ByteBuffer
@@ -24,31 +23,20 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private let shared: Shared
     private let frameLimit: FrameLimit
     private let progress: ByteProgress
-    private var rules: ConnectionRules
-    private var queue = CircularBuffer<Frame>()
-    private var busy = false
-    private var readPending = false
-    private var quiescing = false
-    /// Set once the server has decided to close: no request is started and no reply is sent after it.
-    private var closing = false
-    /// After closing its output, the server reads and discards until the peer closes or the linger ends.
-    private var lingerDeadline: NIODeadline?
-    private var clock: ConnectionClock
+    private var machine: ConnectionStateMachine
     private var ticker: Scheduled<Void>?
     private var lastTick = NIODeadline.now()
-    private var unwritableGeneration = 0
     private var logger: Logger
 
     init(shared: Shared, frameLimit: FrameLimit, progress: ByteProgress) {
         self.shared = shared
         self.frameLimit = frameLimit
         self.progress = progress
-        self.rules = ConnectionRules(configuration: shared.configuration)
-        self.clock = ConnectionClock(configuration: shared.configuration)
+        self.machine = ConnectionStateMachine(configuration: shared.configuration)
         self.logger = shared.logger
     }
 
-    // MARK: lifecycle
+    // MARK: events
 
     func channelActive(context: ChannelHandlerContext) {
         logger[metadataKey: "peer"] = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
@@ -57,110 +45,119 @@ final class ConnectionHandler: ChannelDuplexHandler {
         context.fireChannelActive()
         lastTick = .now()
         scheduleTick(context: context)
-        let limit = shared.configuration.maxConnections
-        if open > limit {
-            finish(context: context, reason: "too many connections", error: FlatVecError(
-                .limitExceeded, "this server accepts at most \(limit) connections at once; try again later"
-            ))
-        }
+        perform(machine.activated(openConnections: open), context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         shared.executor.statistics.connectionClosed()
-        logger.debug("connection closed", metadata: ["role": "\(rules.role)"])
-        closing = true
+        logger.debug("connection closed", metadata: ["role": "\(machine.rules.role)"])
+        machine.deactivated()
         ticker?.cancel()
         ticker = nil
-        queue.removeAll()
         context.fireChannelInactive()
     }
-
-    // MARK: reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         progress.consumed += FrameHeader.lengthFieldSize + FrameHeader.size + frame.payload.readableBytes
-        // Frames that arrive after the server decided to close are never executed (nor answered).
-        guard !closing else { return }
-        queue.append(frame)
-        processNext(context: context)
+        perform(machine.frameReceived(frame), context: context)
     }
 
     func read(context: ChannelHandlerContext) {
-        if lingerDeadline != nil {
-            context.read()  // lingering: read and discard until the peer closes
-        } else if shouldPauseReading(context: context) {
-            readPending = true
-        } else {
-            context.read()
-        }
+        perform(machine.readRequested(), context: context)
     }
 
-    private func shouldPauseReading(context: ChannelHandlerContext) -> Bool {
-        quiescing || queue.count >= shared.configuration.maxPipelinedRequests || !context.channel.isWritable
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        perform(machine.writabilityChanged(context.channel.isWritable), context: context)
+        context.fireChannelWritabilityChanged()
     }
 
-    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
-        if readPending && !shouldPauseReading(context: context) {
-            readPending = false
-            context.read()
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        let framing = error as? FlatVecError
+        if let framing {
+            logger.info("bad frame", metadata: ["error": "\(framing)"])
+        } else if !(error is IOError) && !(error is ChannelError) {
+            logger.warning("connection error", metadata: ["error": "\(error)"])
         }
+        perform(machine.errorCaught(framingError: framing), context: context)
     }
 
-    // MARK: processing
-
-    private func processNext(context: ChannelHandlerContext) {
-        while !busy && !closing && context.channel.isWritable, let frame = queue.popFirst() {
-            handle(frame, context: context)
-        }
-        if quiescing && !busy && queue.isEmpty && !closing {
-            // Every request read before the shutdown began has its reply queued: send them, then close.
-            finish(context: context, reason: "server shutting down")
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            perform(machine.quiesce(), context: context)
             return
         }
-        resumeReadingIfPossible(context: context)
+        context.fireUserInboundEventTriggered(event)
     }
 
-    private func handle(_ frame: Frame, context: ChannelHandlerContext) {
+    // MARK: actions
+
+    private func perform(_ actions: [ConnectionStateMachine.Action], context: ChannelHandlerContext) {
+        for action in actions {
+            switch action {
+            case .reply(let response, let header):
+                // Decided while the connection was open (it may have decided to close right after).
+                respond(response, to: header, started: .now(), context: context)
+            case .execute(let frame):
+                execute(frame, context: context)
+            case .read:
+                context.read()
+            case .setFrameLimit(let limit):
+                frameLimit.maximumLength = limit
+            case .finish(let reason, let error):
+                logger.info("closing connection", metadata: ["reason": "\(reason)"])
+                if let error {
+                    var out = context.channel.allocator.buffer(capacity: 64)
+                    FrameEncoder().encode(.error(ErrorResponse(error)), opcode: Opcode(rawValue: 0), requestID: 0, into: &out)
+                    shared.executor.statistics.record(Opcode(rawValue: 0), micros: 0, failed: true)
+                    context.write(wrapOutboundOut(out), promise: nil)
+                }
+                context.flush()
+                // FIN after the queued replies, never a reset: the peer reads every reply.
+                context.close(mode: .output, promise: nil)
+            case .closeNow(let reason):
+                if reason != "linger over" { logger.info("closing connection", metadata: ["reason": "\(reason)"]) }
+                context.close(promise: nil)
+            case .startWriteTimeout(let generation):
+                context.eventLoop.assumeIsolated().scheduleTask(in: shared.configuration.writeTimeout) {
+                    self.perform(self.machine.writeTimeoutFired(generation: generation), context: context)
+                }
+            }
+        }
+    }
+
+    private func execute(_ frame: Frame, context: ChannelHandlerContext) {
         let started = NIODeadline.now()
         let header = frame.header
-        switch rules.admit(frame) {
-        case .reply(let response):
-            respond(response, to: header, started: started, context: context)
-        case .hello:
+        let executor = shared.executor
+        let limits = shared.configuration.limits
+        let future = shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> (ByteBuffer, Bool) in
             var payload = frame.payload
-            let outcome = rules.hello(payload: &payload)
-            frameLimit.maximumLength = rules.frameLimit
-            respond(outcome.response, to: header, started: started, context: context)
-            if outcome.closeAfterwards { finish(context: context, reason: "authentication failed") }
-        case .execute:
-            busy = true
-            let executor = shared.executor
-            let limits = shared.configuration.limits
-            let future = shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> (ByteBuffer, Bool) in
-                var payload = frame.payload
-                let response: Response
-                do throws(FlatVecError) {
-                    let request = try Request.decode(opcode: header.opcode, payload: &payload, limits: limits)
-                    response = try executor.execute(request)
-                } catch {
-                    response = .error(ErrorResponse(error))
-                }
-                var out = ByteBufferAllocator().buffer(capacity: 64)
-                FrameEncoder().encode(response, opcode: header.opcode, requestID: header.requestID, into: &out)
-                return (out, response.isError)
+            let response: Response
+            do throws(FlatVecError) {
+                let request = try Request.decode(opcode: header.opcode, payload: &payload, limits: limits)
+                response = try executor.execute(request)
+            } catch {
+                response = .error(ErrorResponse(error))
             }
-            future.assumeIsolated().whenComplete { result in
-                self.busy = false
-                switch result {
-                case .success(let (buffer, failed)):
-                    self.send(buffer, opcode: header.opcode, failed: failed, started: started, context: context)
-                case .failure(let error):
-                    let response = Response.error(ErrorResponse(FlatVecError(.unavailable, "server is shutting down: \(error)")))
-                    self.respond(response, to: header, started: started, context: context)
-                }
-                self.processNext(context: context)
+            var out = ByteBufferAllocator().buffer(capacity: 64)
+            FrameEncoder().encode(response, opcode: header.opcode, requestID: header.requestID, into: &out)
+            return (out, response.isError)
+        }
+        future.assumeIsolated().whenComplete { result in
+            // A connection closed meanwhile (a deadline, an error) gets no reply.
+            guard self.machine.isOpen else {
+                self.perform(self.machine.requestFinished(), context: context)
+                return
             }
+            switch result {
+            case .success(let (buffer, failed)):
+                self.send(buffer, opcode: header.opcode, failed: failed, started: started, context: context)
+            case .failure(let error):
+                let response = Response.error(ErrorResponse(FlatVecError(.unavailable, "server is shutting down: \(error)")))
+                self.respond(response, to: header, started: started, context: context)
+            }
+            self.perform(self.machine.requestFinished(), context: context)
         }
     }
 
@@ -171,120 +168,25 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func send(_ buffer: ByteBuffer, opcode: Opcode, failed: Bool, started: NIODeadline, context: ChannelHandlerContext) {
-        guard !closing else { return }
         let micros = UInt64(max(0, (NIODeadline.now() - started).nanoseconds / 1000))
         shared.executor.statistics.record(opcode, micros: micros, failed: failed)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
-    /// Closes the connection so the peer can still read every reply already sent: the optional error
-    /// frame (request id 0) goes out, the output is shut down after the queued replies (FIN, not RST),
-    /// and what the peer still sends is read and discarded until it closes or the linger ends. Closing
-    /// a socket with unread input would make the kernel reset it and drop the replies in flight.
-    private func finish(context: ChannelHandlerContext, reason: String, error: FlatVecError? = nil) {
-        guard !closing else { return }
-        closing = true
-        queue.removeAll()
-        logger.info("closing connection", metadata: ["reason": "\(reason)"])
-        if let error {
-            var out = context.channel.allocator.buffer(capacity: 64)
-            FrameEncoder().encode(.error(ErrorResponse(error)), opcode: Opcode(rawValue: 0), requestID: 0, into: &out)
-            shared.executor.statistics.record(Opcode(rawValue: 0), micros: 0, failed: true)
-            context.write(wrapOutboundOut(out), promise: nil)
-        }
-        context.flush()
-        lingerDeadline = .now() + shared.configuration.lingerTimeout
-        context.close(mode: .output, promise: nil)
-        if readPending {
-            readPending = false
-            context.read()
-        }
-    }
-
-    /// Closes at once (the linger is over, or the connection is broken).
-    private func closeNow(context: ChannelHandlerContext) {
-        closing = true
-        context.close(promise: nil)
-    }
+    // MARK: timers
 
     private func scheduleTick(context: ChannelHandlerContext) {
         ticker = context.eventLoop.assumeIsolated().scheduleTask(in: ConnectionClock.interval(for: shared.configuration)) {
             self.ticker = nil
-            self.tick(context: context)
+            let now = NIODeadline.now()
+            let elapsed = now - self.lastTick
+            self.lastTick = now
+            self.perform(
+                self.machine.tick(elapsed: elapsed, received: self.progress.received, partialFrameBytes: self.progress.received - self.progress.consumed),
+                context: context
+            )
             if context.channel.isActive { self.scheduleTick(context: context) }
         }
-    }
-
-    private func tick(context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
-        let elapsed = now - lastTick
-        lastTick = now
-        if let deadline = lingerDeadline {
-            if now >= deadline { closeNow(context: context) }
-            return
-        }
-        guard !closing else { return }
-        let verdict = clock.tick(ConnectionClock.Observation(
-            elapsed: elapsed,
-            reading: !shouldPauseReading(context: context),
-            received: progress.received,
-            partialFrameBytes: progress.received - progress.consumed,
-            authenticated: rules.role != .none,
-            hasWork: busy || !queue.isEmpty
-        ))
-        switch verdict {
-        case .keep: break
-        case .close(let reason): finish(context: context, reason: reason)
-        case .reject(let error): finish(context: context, reason: error.message, error: error)
-        }
-    }
-
-    // MARK: errors, timeouts, back-pressure
-
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if lingerDeadline != nil {
-            closeNow(context: context)
-            return
-        }
-        if let error = error as? FlatVecError {
-            // The decoder lost the framing (e.g. an oversized declared length): say why, then close.
-            logger.info("bad frame", metadata: ["error": "\(error)"])
-            finish(context: context, reason: "\(error)", error: error)
-            return
-        }
-        if !(error is IOError) && !(error is ChannelError) {
-            logger.warning("connection error", metadata: ["error": "\(error)"])
-        }
-        closeNow(context: context)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
-            quiescing = true
-            processNext(context: context)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            unwritableGeneration += 1
-            processNext(context: context)
-        } else {
-            // The peer is not reading its replies: stop working for it, and give up after a while.
-            unwritableGeneration += 1
-            let generation = unwritableGeneration
-            let timeout = shared.configuration.writeTimeout
-            context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-                if generation == self.unwritableGeneration && !context.channel.isWritable && !self.closing {
-                    // The peer reads nothing: there is no point in lingering for it.
-                    self.logger.info("closing connection", metadata: ["reason": "replies unread for \(timeout)"])
-                    self.closeNow(context: context)
-                }
-            }
-        }
-        context.fireChannelWritabilityChanged()
     }
 }
 

@@ -39,7 +39,7 @@ let package = Package(
             dependencies: ["FlatVecModel", "CBLAS", "CFlatVecKernels"]
         ),
         // Vector file formats: .npy, .fvecs, .ivecs.
-        .target(name: "FlatVecFormats"),
+        .target(name: "FlatVecFormats", dependencies: ["FlatVecModel"]),
         // The wire protocol: frames and messages, pure encode/decode (no sockets).
         .target(
             name: "FlatVecProtocol",

@@ -26,6 +26,7 @@ let package = Package(
             name: "ServerBenchmarks",
             dependencies: [
                 .product(name: "FlatVecCore", package: "main"),
+                .product(name: "FlatVecStorage", package: "main"),
                 .product(name: "FlatVecServer", package: "main"),
                 .product(name: "FlatVecClient", package: "main"),
                 .product(name: "Benchmark", package: "benchmark"),
@@ -38,6 +39,7 @@ let package = Package(
             name: "PersistenceBenchmarks",
             dependencies: [
                 .product(name: "FlatVecCore", package: "main"),
+                .product(name: "FlatVecStorage", package: "main"),
                 .product(name: "FlatVecServer", package: "main"),
                 .product(name: "FlatVecPostgres", package: "main"),
                 .product(name: "FlatVecProtocol", package: "main"),

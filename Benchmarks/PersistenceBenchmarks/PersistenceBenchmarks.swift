@@ -5,6 +5,7 @@ import FlatVecCore
 import FlatVecPostgres
 import FlatVecProtocol
 import FlatVecServer
+import FlatVecStorage
 import Foundation
 import Logging
 
@@ -40,7 +41,7 @@ func freshDatabase() -> String? {
 func executor(_ store: any DurableStore) -> RequestExecutor {
     let registry = CollectionRegistry()
     for c in try! store.loadCollections() { try! registry.insert(c) }
-    return RequestExecutor(registry: registry, store: store, limits: ProtocolLimits(), statistics: ServerStatistics())
+    return RequestExecutor(registry: registry, store: store, statistics: ServerStatistics())
 }
 
 /// `writers` real threads (as many server connections would be) each add `perWriter` single vectors,

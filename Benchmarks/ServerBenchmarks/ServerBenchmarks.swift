@@ -4,6 +4,7 @@ import FlatVecClient
 import FlatVecCore
 import FlatVecProtocol
 import FlatVecServer
+import FlatVecStorage
 import Logging
 
 
@@ -27,12 +28,12 @@ final class Fixture: @unchecked Sendable {
             let ids = (Int64(start)..<Int64(start + 10_000)).map { $0 }
             try index.add(VectorBatch(dimension: dimension, ids: ids, labels: ids.map { $0 % 1_000 }, vectors: source.unitVectors(10_000, dimension: dimension)))
         }
-        try registry.insert(Collection(name: "bench", index: index))
+        try registry.insert(NamedIndex(name: "bench", index: index))
         self.index = index
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let configuration = ServerConfiguration(port: 0)
-        let executor = RequestExecutor(registry: registry, store: MemoryOnlyStore(), limits: configuration.limits, statistics: ServerStatistics())
+        let executor = RequestExecutor(registry: registry, store: MemoryOnlyStore(), statistics: ServerStatistics())
         let server = FlatVecServer(configuration: configuration, executor: executor, logger: logger)
         Task { try await server.run() }
         port = await server.listeningAddress()!.port!

@@ -61,7 +61,7 @@ extension FlatIndex {
         try writer.sync()
         _ = consume writer
         guard rename(temporary, path) == 0 else {
-            throw SnapshotWriter.ioError("cannot rename \(temporary) to \(path)")
+            throw FlatVecError.ioError("cannot rename \(temporary) to \(path)")
         }
         Self.syncDirectory(of: path)
     }
@@ -195,10 +195,10 @@ extension FlatIndex {
 
     private static func readWholeFile(_ path: String) throws(FlatVecError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SnapshotWriter.ioError("cannot open \(path)") }
+        guard fd >= 0 else { throw FlatVecError.ioError("cannot open \(path)") }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SnapshotWriter.ioError("cannot stat \(path)") }
+        guard fstat(fd, &info) == 0 else { throw FlatVecError.ioError("cannot stat \(path)") }
         let size = Int(info.st_size)
         var readError: FlatVecError?
         let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
@@ -207,7 +207,7 @@ extension FlatIndex {
                 let n = read(fd, buffer.baseAddress! + done, size - done)
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 {
-                    readError = SnapshotWriter.ioError("read of \(path) stopped at \(done) of \(size) bytes")
+                    readError = FlatVecError.ioError("read of \(path) stopped at \(done) of \(size) bytes")
                     break
                 }
                 done += n

@@ -215,18 +215,6 @@ public final class FlatIndex: @unchecked Sendable {
         }
     }
 
-    /// Removes every vector.
-    public func removeAll() {
-        let fresh = ChunkedRows(dimension: dimension, rowsPerChunk: configuration.rowsPerChunk)
-        let old: ChunkedRows = lock.withWriterLock {
-            let old = rows
-            rows = fresh
-            return old
-        }
-        // Chunks are freed here, outside the lock.
-        _ = old
-    }
-
     /// Returns the stored vectors of `ids`, in the order asked.
     /// - Parameter ids: The ids.
     /// - Throws: ``FlatVecError/Code/unknownID`` naming the unknown ids.

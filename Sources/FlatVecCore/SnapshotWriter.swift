@@ -10,12 +10,11 @@ struct SnapshotWriter: ~Copyable {
     private let path: String
     private var buffer: [UInt8] = []
     private(set) var crc: UInt32 = 0
-    private(set) var written = 0
 
     init(creating path: String) throws(FlatVecError) {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Self.ioError("cannot create \(path)") }
+        guard fd >= 0 else { throw FlatVecError.ioError("cannot create \(path)") }
         buffer.reserveCapacity(1 << 20)
     }
 
@@ -64,23 +63,19 @@ struct SnapshotWriter: ~Copyable {
         while done < bytes.count {
             let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw Self.ioError("write to \(path) failed") }
+            guard n > 0 else { throw FlatVecError.ioError("write to \(path) failed") }
             done += n
         }
-        written += bytes.count
     }
 
     /// Overwrites bytes at `offset` (the header, once the body checksum is known); not checksummed.
     func overwrite(_ bytes: [UInt8], at offset: Int) throws(FlatVecError) {
         let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
-        guard n == bytes.count else { throw Self.ioError("write to \(path) failed") }
+        guard n == bytes.count else { throw FlatVecError.ioError("write to \(path) failed") }
     }
 
     func sync() throws(FlatVecError) {
-        guard fsync(fd) == 0 else { throw Self.ioError("fsync of \(path) failed") }
+        guard fsync(fd) == 0 else { throw FlatVecError.ioError("fsync of \(path) failed") }
     }
 
-    static func ioError(_ what: String) -> FlatVecError {
-        FlatVecError(.ioError, "\(what): \(String(cString: strerror(errno)))")
-    }
 }

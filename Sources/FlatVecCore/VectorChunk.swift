@@ -9,7 +9,9 @@ import Darwin
 /// A fixed-capacity block of rows: vectors (64-byte aligned, row-major, one BLAS block),
 /// ids, labels and payloads. Chunks never move or grow, so adding rows never copies stored vectors.
 final class VectorChunk: @unchecked Sendable {
-    // @unchecked: every access goes through FlatIndex's reader/writer lock.
+    // @unchecked: a chunk in an index is read and written only under FlatIndex's reader/writer lock;
+    // a spare chunk is touched only by the background thread that prefaults it, and is handed to the
+    // index through ChunkReserve's mutex, which orders the prefault before any use.
     let capacity: Int
     let dimension: Int
     let vectors: UnsafeMutablePointer<Float>

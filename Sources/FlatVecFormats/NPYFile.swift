@@ -1,3 +1,5 @@
+import FlatVecModel
+
 /// NumPy `.npy` files (format versions 1.0, 2.0 and 3.0), little-endian, C order.
 public enum NPYFile {
     /// The parsed header of an `.npy` file.
@@ -60,7 +62,7 @@ public enum NPYFile {
                 if depth == 0 && (c == "," || c == "}") { break }
                 end = rest.index(after: end)
             }
-            return String(rest[rest.startIndex..<end]).trimmingSpaces()
+            return String(rest[rest.startIndex..<end]).trimmingWhitespace()
         }
         return nil
     }
@@ -75,7 +77,7 @@ public enum NPYFile {
         let inner = s.dropFirst().dropLast()
         var dims: [Int] = []
         for part in inner.split(separator: ",") {
-            let t = String(part).trimmingSpaces()
+            let t = String(part).trimmingWhitespace()
             if t.isEmpty { continue }
             guard let v = Int(t), v >= 0 else { return nil }
             dims.append(v)
@@ -216,14 +218,5 @@ public enum NPYFile {
         let head = header(descr: "<i8", shape: [values.count])
         let little = values.map(\.littleEndian)
         try BinaryFile.write(path, head, little)
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\n" || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\n" || l == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -1,3 +1,5 @@
+import FlatVecModel
+
 /// Reads and writes vector files by extension: `.npy`, `.fvecs`, `.ivecs`.
 public enum VectorFile {
     /// Reads a float32 matrix from `.npy` or `.fvecs`.
@@ -67,7 +69,7 @@ extension VectorFile {
             let bytes = try BinaryFile.readAll(path)
             var values: [Int64] = []
             for (n, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-                let text = String(decoding: line, as: UTF8.self).trimmingSpaces()
+                let text = String(decoding: line, as: UTF8.self).trimmingWhitespace()
                 if text.isEmpty { continue }
                 guard let v = Int64(text) else {
                     throw VectorFileError(.malformed, path: path, "line \(n + 1) is not an integer: '\(text.prefix(40))'")

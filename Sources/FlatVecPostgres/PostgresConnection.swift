@@ -9,12 +9,10 @@ import FlatVecCore
 final class PostgresConnection: @unchecked Sendable {
     // @unchecked: only ever used by one thread at a time, under PostgresStore's mutex.
     private var connection: OpaquePointer?
-    let url: String
 
     /// Connects.
     /// - Throws: ``FlatVecError/Code/unavailable`` with libpq's message (which never holds the password).
     init(url: String) throws(FlatVecError) {
-        self.url = url
         connection = PQconnectdb(url)
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = Self.message(connection)
@@ -36,11 +34,11 @@ final class PostgresConnection: @unchecked Sendable {
 
     private static func message(_ connection: OpaquePointer?) -> String {
         guard let c = connection, let m = PQerrorMessage(c) else { return "unknown error" }
-        return String(cString: m).trimmingCharacters()
+        return String(cString: m).trimmingWhitespace()
     }
 
     private func fail(_ result: OpaquePointer?, _ what: String) -> FlatVecError {
-        var message = result.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0).trimmingCharacters() } ?? ""
+        var message = result.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0).trimmingWhitespace() } ?? ""
         if message.isEmpty { message = Self.message(connection) }
         return FlatVecError(.unavailable, "PostgreSQL \(what): \(message)")
     }
@@ -120,14 +118,5 @@ final class PostgresConnection: @unchecked Sendable {
             PQclear(result)
         }
         if let failure { throw failure }
-    }
-}
-
-extension String {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
-        while let l = s.last, l.isWhitespace { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -22,7 +22,7 @@ public struct AddRequest: Sendable, Hashable {
         guard (1...UInt32(FlatVecLimits.maximumDimension)).contains(dimension) else {
             throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(FlatVecLimits.maximumDimension)")
         }
-        let flags = try buffer.readFlags("ADD flags", known: 0x01)
+        let flags = AddFlags(rawValue: try buffer.readFlags("ADD flags", known: AddFlags.known.rawValue))
         let (vectorBytes, overflow) = count.multipliedReportingOverflow(by: Int(dimension) * 4)
         guard !overflow, count * 16 + vectorBytes <= buffer.readableBytes else {
             throw malformed("\(count) vectors of dimension \(dimension) need more bytes than the payload has")
@@ -31,7 +31,7 @@ public struct AddRequest: Sendable, Hashable {
         let labels = buffer.readI64Array(count: count)
         let vectors = buffer.readF32Array(count: count * Int(dimension))
         var payloads: [[UInt8]?] = []
-        if flags & 1 != 0 {
+        if flags.contains(.payloads) {
             payloads.reserveCapacity(count)
             for _ in 0..<count {
                 payloads.append(try buffer.readOptionalBytes("payload", maxBytes: FlatVecLimits.maximumPayloadBytes))
@@ -47,7 +47,7 @@ public struct AddRequest: Sendable, Hashable {
         buffer.writeFlatVecString(collection)
         buffer.writeCount(batch.count)
         buffer.writeU32(UInt32(batch.dimension))
-        buffer.writeU8(batch.payloads.isEmpty ? 0 : 1)
+        buffer.writeU8((batch.payloads.isEmpty ? [] : AddFlags.payloads).rawValue)
         buffer.writeI64Array(batch.ids)
         buffer.writeI64Array(batch.labels)
         buffer.writeF32Array(batch.vectors)

@@ -55,8 +55,7 @@ public struct FrameDecoder: ByteToMessageDecoder {
 }
 
 /// The largest frame a connection accepts now; shared by its decoder and handler on one event loop.
-public final class FrameLimit: @unchecked Sendable {
-    // @unchecked: read and written only on the connection's event loop.
+public final class FrameLimit {
     /// The limit in bytes after the length prefix.
     public var maximumLength: UInt32
 

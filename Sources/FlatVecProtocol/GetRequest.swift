@@ -23,17 +23,17 @@ public struct GetRequest: Sendable, Hashable {
     /// Decodes the payload.
     public static func decode(from buffer: inout ByteBuffer, limits: ProtocolLimits) throws(FlatVecError) -> GetRequest {
         let collection = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
-        let flags = try buffer.readFlags("GET flags", known: 0x03)
+        let flags = GetFlags(rawValue: try buffer.readFlags("GET flags", known: GetFlags.known.rawValue))
         let count = try buffer.readCount("id count", limit: limits.maxBatch, bytesEach: 8)
         let ids = buffer.readI64Array(count: count)
         try buffer.expectFullyRead("GET")
-        return GetRequest(collection: collection, ids: ids, withVectors: flags & 1 != 0, withPayloads: flags & 2 != 0)
+        return GetRequest(collection: collection, ids: ids, withVectors: flags.contains(.withVectors), withPayloads: flags.contains(.withPayloads))
     }
 
     /// Encodes the payload.
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeFlatVecString(collection)
-        buffer.writeU8((withVectors ? 1 : 0) | (withPayloads ? 2 : 0))
+        buffer.writeU8((withVectors ? GetFlags.withVectors : []).union(withPayloads ? .withPayloads : []).rawValue)
         buffer.writeCount(ids.count)
         buffer.writeI64Array(ids)
     }
@@ -59,10 +59,10 @@ public struct GetResponse: Sendable, Hashable {
     }
 
     static func decode(from buffer: inout ByteBuffer) throws(FlatVecError) -> GetResponse {
-        let flags = try buffer.readU8("flags")
+        let flags = GetFlags(rawValue: try buffer.readU8("flags"))
         let dimension = try buffer.readU32("dimension")
-        let withVectors = flags & 1 != 0
-        let withPayloads = flags & 2 != 0
+        let withVectors = flags.contains(.withVectors)
+        let withPayloads = flags.contains(.withPayloads)
         let count = try buffer.readCount("row count", limit: UInt32.max, bytesEach: 16 + (withVectors ? Int(dimension) * 4 : 0))
         var rows: [StoredVector] = []
         rows.reserveCapacity(count)
@@ -82,7 +82,7 @@ public struct GetResponse: Sendable, Hashable {
     }
 
     func encode(into buffer: inout ByteBuffer) {
-        buffer.writeU8((withVectors ? 1 : 0) | (withPayloads ? 2 : 0))
+        buffer.writeU8((withVectors ? GetFlags.withVectors : []).union(withPayloads ? .withPayloads : []).rawValue)
         buffer.writeU32(dimension)
         buffer.writeCount(rows.count)
         for row in rows {

@@ -28,7 +28,7 @@ public struct SearchRequest: Sendable, Hashable {
         let collection = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
         let k = try buffer.readU32("k")
         guard k >= 1 && k <= limits.maxK else { throw FlatVecError(.limitExceeded, "k = \(k) is outside 1...\(limits.maxK)") }
-        let flags = try buffer.readFlags("SEARCH flags", known: 0x1F)
+        let flags = SearchFlags(rawValue: try buffer.readFlags("SEARCH flags", known: SearchFlags.known.rawValue))
         let minScore = try buffer.readF32("min score")
         let labelCount = try buffer.readCount("label filter count", limit: limits.maxBatch, bytesEach: 8)
         let labels = buffer.readI64Array(count: labelCount)
@@ -44,11 +44,11 @@ public struct SearchRequest: Sendable, Hashable {
         let queries = buffer.readF32Array(count: queryCount * Int(dimension))
         let options = SearchOptions(
             k: Int(k),
-            minScore: flags & 8 != 0 ? minScore : nil,
-            labels: flags & 16 != 0 ? Set(labels) : nil,
-            groupByLabel: flags & 1 != 0,
-            includePayloads: flags & 2 != 0,
-            includeVectors: flags & 4 != 0
+            minScore: flags.contains(.minScore) ? minScore : nil,
+            labels: flags.contains(.labelFilter) ? Set(labels) : nil,
+            groupByLabel: flags.contains(.groupByLabel),
+            includePayloads: flags.contains(.withPayloads),
+            includeVectors: flags.contains(.withVectors)
         )
         return SearchRequest(collection: collection, dimension: dimension, queries: queries, options: options)
     }
@@ -57,13 +57,13 @@ public struct SearchRequest: Sendable, Hashable {
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeFlatVecString(collection)
         buffer.writeU32(UInt32(options.k))
-        var flags: UInt8 = 0
-        if options.groupByLabel { flags |= 1 }
-        if options.includePayloads { flags |= 2 }
-        if options.includeVectors { flags |= 4 }
-        if options.minScore != nil { flags |= 8 }
-        if options.labels != nil { flags |= 16 }
-        buffer.writeU8(flags)
+        var flags: SearchFlags = []
+        if options.groupByLabel { flags.insert(.groupByLabel) }
+        if options.includePayloads { flags.insert(.withPayloads) }
+        if options.includeVectors { flags.insert(.withVectors) }
+        if options.minScore != nil { flags.insert(.minScore) }
+        if options.labels != nil { flags.insert(.labelFilter) }
+        buffer.writeU8(flags.rawValue)
         buffer.writeF32(options.minScore ?? 0)
         let labels = options.labels.map { $0.sorted() } ?? []
         buffer.writeCount(labels.count)
@@ -94,10 +94,10 @@ public struct SearchResponse: Sendable, Hashable {
     }
 
     static func decode(from buffer: inout ByteBuffer) throws(FlatVecError) -> SearchResponse {
-        let flags = try buffer.readU8("flags")
+        let flags = SearchFlags(rawValue: try buffer.readU8("flags"))
         let dimension = try buffer.readU32("dimension")
-        let withPayloads = flags & 2 != 0
-        let withVectors = flags & 4 != 0
+        let withPayloads = flags.contains(.withPayloads)
+        let withVectors = flags.contains(.withVectors)
         let queryCount = try buffer.readCount("query count", limit: UInt32.max, bytesEach: 4)
         var results: [[SearchHit]] = []
         results.reserveCapacity(queryCount)
@@ -121,7 +121,7 @@ public struct SearchResponse: Sendable, Hashable {
     }
 
     func encode(into buffer: inout ByteBuffer) {
-        buffer.writeU8((withPayloads ? 2 : 0) | (withVectors ? 4 : 0))
+        buffer.writeU8((withPayloads ? SearchFlags.withPayloads : []).union(withVectors ? .withVectors : []).rawValue)
         buffer.writeU32(dimension)
         buffer.writeCount(results.count)
         for hits in results {

@@ -2,8 +2,7 @@ import NIOCore
 
 /// Counts bytes received and bytes consumed as whole frames, so a connection can tell whether it is
 /// stalled in the middle of a frame. Shared by two handlers of one channel, on its event loop only.
-final class ByteProgress: @unchecked Sendable {
-    // @unchecked: touched only on the channel's event loop.
+final class ByteProgress {
     var received = 0
     var consumed = 0
 

@@ -12,8 +12,6 @@ public struct RequestExecutor: Sendable {
     public let registry: CollectionRegistry
     /// Where writes become durable first.
     public let store: any DurableStore
-    /// Limits announced and enforced.
-    public let limits: ProtocolLimits
     /// Counters for STATS.
     public let statistics: ServerStatistics
     /// Search threads per collection index.
@@ -29,7 +27,6 @@ public struct RequestExecutor: Sendable {
     public init(
         registry: CollectionRegistry,
         store: any DurableStore,
-        limits: ProtocolLimits,
         statistics: ServerStatistics,
         indexConfiguration: FlatIndex.Configuration = .init(),
         logger: Logger? = nil
@@ -37,7 +34,6 @@ public struct RequestExecutor: Sendable {
         self.logger = logger
         self.registry = registry
         self.store = store
-        self.limits = limits
         self.statistics = statistics
         self.indexConfiguration = indexConfiguration
     }

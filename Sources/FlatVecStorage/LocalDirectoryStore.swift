@@ -233,7 +233,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         var line: UnsafeMutablePointer<CChar>?
         var capacity = 0
         defer { free(line) }
-        while getline(&line, &capacity, file) > 0 { lines.append(String(cString: line!).trimmingNewline()) }
+        while getline(&line, &capacity, file) > 0 { lines.append(String(cString: line!).trimmingWhitespace()) }
         guard lines.first == "flatvec-manifest 1", lines.count >= 2, lines[1].hasPrefix("generation "),
               let generation = Int(lines[1].dropFirst("generation ".count))
         else { throw FlatVecError(.corruptData, "\(path) is not a FlatVec manifest") }
@@ -283,13 +283,5 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             names.append(withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) })
         }
         return names
-    }
-}
-
-extension String {
-    func trimmingNewline() -> String {
-        var s = Substring(self)
-        while let l = s.last, l == "\n" || l == "\r" { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -24,17 +24,17 @@ final class WriteAheadLog: Sendable {
     init(path: String, validLength: Int) throws(FlatVecError) {
         self.path = path
         let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Self.ioError("cannot open \(path)") }
+        guard fd >= 0 else { throw FlatVecError.ioError("cannot open \(path)") }
         guard ftruncate(fd, off_t(validLength)) == 0, lseek(fd, off_t(validLength), SEEK_SET) >= 0, fsync(fd) == 0 else {
             close(fd)
-            throw Self.ioError("cannot prepare \(path)")
+            throw FlatVecError.ioError("cannot prepare \(path)")
         }
         state = Mutex(State(fd: fd, end: validLength, failed: nil))
         syncState.withLock { $0 = validLength }
     }
 
     deinit {
-        state.withLock { close($0.fd) }
+        _ = state.withLock { close($0.fd) }
     }
 
     /// Bytes in the log.
@@ -52,7 +52,7 @@ final class WriteAheadLog: Sendable {
             if let failed = s.failed { throw failed }
             let ok = header.withUnsafeBytes { Self.writeFully(s.fd, $0) } && body.withUnsafeBytes { Self.writeFully(s.fd, $0) }
             guard ok else {
-                let error = Self.ioError("write to \(path) failed")
+                let error = FlatVecError.ioError("write to \(path) failed")
                 // Cut the partial record off so the log stays a sequence of whole records.
                 if ftruncate(s.fd, off_t(s.end)) != 0 || lseek(s.fd, off_t(s.end), SEEK_SET) < 0 {
                     s.failed = FlatVecError(.unavailable, "the log \(path) is damaged after a failed write; restart the server")
@@ -92,9 +92,6 @@ final class WriteAheadLog: Sendable {
         return true
     }
 
-    static func ioError(_ what: String) -> FlatVecError {
-        FlatVecError(.unavailable, "\(what): \(String(cString: strerror(errno)))")
-    }
 
     /// What reading a log found.
     struct Contents {
@@ -122,18 +119,18 @@ final class WriteAheadLog: Sendable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return Contents(records: [], validLength: 0, fileLength: 0) }
-            throw ioError("cannot open \(path)")
+            throw FlatVecError.ioError("cannot open \(path)")
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw ioError("cannot stat \(path)") }
+        guard fstat(fd, &info) == 0 else { throw FlatVecError.ioError("cannot stat \(path)") }
         let size = Int(info.st_size)
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         while done < size {
             let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ioError("cannot read \(path)") }
+            guard n > 0 else { throw FlatVecError.ioError("cannot read \(path)") }
             done += n
         }
         return bytes.withUnsafeBytes { raw in

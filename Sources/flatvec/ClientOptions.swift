@@ -41,7 +41,7 @@ func readToken(_ path: String) -> String {
     var capacity = 0
     defer { free(line) }
     guard getline(&line, &capacity, file) > 0, let line else { fail("token file \(path) is empty") }
-    let token = String(cString: line).trimmed()
+    let token = String(cString: line).trimmingWhitespace()
     guard !token.isEmpty else { fail("token file \(path) is empty") }
     return token
 }

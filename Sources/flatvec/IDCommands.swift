@@ -12,7 +12,7 @@ struct IDOptions: ParsableArguments {
         switch (ids, idsFile) {
         case (let list?, nil):
             return list.split(separator: ",").map { part in
-                guard let v = Int64(part.trimmingCharacters()) else { fail("--ids: '\(part)' is not an integer") }
+                guard let v = Int64(part.trimmingWhitespace()) else { fail("--ids: '\(part)' is not an integer") }
                 return v
             }
         case (nil, let path?):

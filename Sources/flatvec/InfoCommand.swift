@@ -32,18 +32,9 @@ struct InfoCommand: ParsableCommand {
         while getline(&line, &capacity, file) > 0 {
             let text = String(cString: line!)
             if text.hasPrefix("model name") {
-                return text.split(separator: ":", maxSplits: 1).last.map { String($0).trimmed() }
+                return text.split(separator: ":", maxSplits: 1).last.map { String($0).trimmingWhitespace() }
             }
         }
         return nil
-    }
-}
-
-extension String {
-    func trimmed() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
-        while let l = s.last, l.isWhitespace { s = s.dropLast() }
-        return String(s)
     }
 }

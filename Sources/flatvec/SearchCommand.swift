@@ -36,7 +36,7 @@ struct SearchCommand: AsyncParsableCommand {
         if let labels {
             var set = Set<Int64>()
             for part in labels.split(separator: ",") {
-                guard let v = Int64(part.trimmingCharacters()) else { fail("--labels: '\(part)' is not an integer") }
+                guard let v = Int64(part.trimmingWhitespace()) else { fail("--labels: '\(part)' is not an integer") }
                 set.insert(v)
             }
             labelFilter = set
@@ -84,8 +84,4 @@ struct SearchCommand: AsyncParsableCommand {
         }
         printTable(["query", "rank", "id", "label", "score", "payload"], rows)
     }
-}
-
-extension Substring {
-    func trimmingCharacters() -> String { String(self).trimmed() }
 }

@@ -86,7 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
         )
         configuration.workerThreads = FlatIndex.defaultSearchThreads
         let executor = RequestExecutor(
-            registry: registry, store: store, limits: configuration.limits, statistics: ServerStatistics(),
+            registry: registry, store: store, statistics: ServerStatistics(),
             indexConfiguration: indexConfiguration, logger: logger
         )
         let server = FlatVecServer(configuration: configuration, executor: executor, logger: logger)

@@ -101,9 +101,9 @@ func runFlatVec(_ arguments: [String], environment: [String: String]? = nil) thr
     @Test func badInputsGetOneLineErrorsAndExitStatus1() throws {
         try VectorFile.write(quantized(10, 8, seed: 5), to: "\(directory)/b8.npy")
         try VectorFile.write(quantized(2, 6, seed: 6), to: "\(directory)/q6.npy")
-        FileManager.default.createFile(atPath: "\(directory)/junk.npy", contents: Data("not numpy".utf8))
+        _ = FileManager.default.createFile(atPath: "\(directory)/junk.npy", contents: Data("not numpy".utf8))
         let truncated = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/b8.npy")).dropLast(10)
-        FileManager.default.createFile(atPath: "\(directory)/short.npy", contents: truncated)
+        _ = FileManager.default.createFile(atPath: "\(directory)/short.npy", contents: truncated)
         let cases: [([String], String)] = [
             (["--base", "\(directory)/b8.npy", "--queries", "\(directory)/q6.npy"], "dimension 8"),
             (["--base", "\(directory)/junk.npy", "--queries", "\(directory)/q6.npy"], "magic"),

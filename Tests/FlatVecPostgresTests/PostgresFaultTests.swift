@@ -21,7 +21,7 @@ import Testing
         let store = try PostgresStore(url: url, logger: TestDatabase.logger)
         let registry = CollectionRegistry()
         for c in try store.loadCollections() { try registry.insert(c) }
-        return RequestExecutor(registry: registry, store: store, limits: ProtocolLimits(), statistics: ServerStatistics())
+        return RequestExecutor(registry: registry, store: store, statistics: ServerStatistics())
     }
 
     static func tableIDs(_ db: TestDatabase, _ table: String) throws -> [Int64] {

@@ -62,7 +62,7 @@ struct TestDatabase {
         let store = try PostgresStore(url: url, logger: Self.logger)
         let registry = CollectionRegistry()
         for c in try store.loadCollections() { try registry.insert(c) }
-        return RequestExecutor(registry: registry, store: store, limits: ProtocolLimits(), statistics: ServerStatistics())
+        return RequestExecutor(registry: registry, store: store, statistics: ServerStatistics())
     }
 }
 
@@ -216,7 +216,7 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
     static func run(_ command: String, state: String) throws -> String {
         let status = system("FLATVEC_PG_DIR='\(state)' bash '\(script)' \(command) >/dev/null 2>&1")
         guard status == 0 else { throw FlatVecError(.unavailable, "dev-postgres.sh \(command) failed (\(status))") }
-        return (try? String(contentsOfFile: state + "/url", encoding: .utf8))?.trimmingCharacters() ?? ""
+        return (try? String(contentsOfFile: state + "/url", encoding: .utf8))?.trimmingWhitespace() ?? ""
     }
 
     @Test(.enabled(if: TestDatabase.serverURL != nil))
@@ -229,7 +229,7 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         }
         let store = try PostgresStore(url: url, logger: TestDatabase.logger)
         let registry = CollectionRegistry()
-        let executor = RequestExecutor(registry: registry, store: store, limits: ProtocolLimits(), statistics: ServerStatistics())
+        let executor = RequestExecutor(registry: registry, store: store, statistics: ServerStatistics())
         _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "r", dimension: 2, metric: .innerProduct)))
         var acknowledged: [Int64] = []
         var failures = 0

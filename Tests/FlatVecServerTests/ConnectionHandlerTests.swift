@@ -16,7 +16,7 @@ import Testing
         logger.logLevel = .critical
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        let executor = RequestExecutor(registry: CollectionRegistry(), store: MemoryOnlyStore(), limits: configuration.limits, statistics: ServerStatistics())
+        let executor = RequestExecutor(registry: CollectionRegistry(), store: MemoryOnlyStore(), statistics: ServerStatistics())
         let shared = ConnectionHandler.Shared(configuration: configuration, executor: executor, threadPool: pool, logger: logger)
         let limit = FrameLimit(ConnectionRules(configuration: configuration).frameLimit)
         let progress = ByteProgress()

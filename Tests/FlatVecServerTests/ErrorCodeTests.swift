@@ -77,7 +77,7 @@ final class FlakyStore: DurableStore, Sendable {
     @Test func storeFailureIsUnavailableAndChangesNothing() async throws {
         let store = FlakyStore()
         let registry = CollectionRegistry()
-        let executor = RequestExecutor(registry: registry, store: store, limits: ProtocolLimits(), statistics: ServerStatistics())
+        let executor = RequestExecutor(registry: registry, store: store, statistics: ServerStatistics())
         _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "c", dimension: 2, metric: .innerProduct)))
         _ = try executor.execute(.add(AddRequest(collection: "c", batch: VectorBatch(id: 1, label: 0, vector: [1, 0]))))
         store.failing.store(true, ordering: .relaxed)

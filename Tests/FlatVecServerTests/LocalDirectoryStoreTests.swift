@@ -24,7 +24,7 @@ import Testing
         let store = try LocalDirectoryStore(directory: directory, compactionThreshold: threshold, logger: logger)
         let registry = CollectionRegistry()
         for c in try store.loadCollections() { try registry.insert(c) }
-        return (RequestExecutor(registry: registry, store: store, limits: ProtocolLimits(), statistics: ServerStatistics()), store)
+        return (RequestExecutor(registry: registry, store: store, statistics: ServerStatistics()), store)
     }
 
     /// A checksum over every id, label, payload and vector byte of every collection.

@@ -37,7 +37,7 @@ final class LogCapture: Sendable {
         let capture = LogCapture()
         let store = FlakyStore()
         let executor = RequestExecutor(
-            registry: CollectionRegistry(), store: store, limits: ProtocolLimits(), statistics: ServerStatistics(), logger: capture.logger()
+            registry: CollectionRegistry(), store: store, statistics: ServerStatistics(), logger: capture.logger()
         )
         _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "c", dimension: 2, metric: .innerProduct)))
         store.failing.store(true, ordering: .relaxed)
@@ -59,7 +59,7 @@ final class LogCapture: Sendable {
     @Test func connectionsOpenAndCloseAtDebugOnly() async throws {
         let capture = LogCapture()
         let configuration = ServerConfiguration(port: 0)
-        let executor = RequestExecutor(registry: CollectionRegistry(), store: MemoryOnlyStore(), limits: configuration.limits, statistics: ServerStatistics())
+        let executor = RequestExecutor(registry: CollectionRegistry(), store: MemoryOnlyStore(), statistics: ServerStatistics())
         let server = FlatVecServer(configuration: configuration, executor: executor, logger: capture.logger())
         let task = Task { try await server.run() }
         defer { task.cancel() }

@@ -23,7 +23,7 @@ struct TestServer {
         var logger = Logger(label: "flatvec-test")
         logger.logLevel = .critical
         let executor = RequestExecutor(
-            registry: CollectionRegistry(), store: MemoryOnlyStore(), limits: configuration.limits, statistics: ServerStatistics()
+            registry: CollectionRegistry(), store: MemoryOnlyStore(), statistics: ServerStatistics()
         )
         let server = FlatVecServer(configuration: configuration, executor: executor, logger: logger)
         let task = Task { try await server.run() }

@@ -21,6 +21,7 @@ import Glibc
 /// with `unavailable`; the next write reconnects.
 public final class PostgresStore: DurableStore, Sendable {
     private let url: String
+    private let indexConfiguration: FlatIndex.Configuration
     private let logger: Logger
     private let connection: Mutex<PostgresConnection?>
     /// The URL with its password replaced by `***`, for logs.
@@ -30,9 +31,13 @@ public final class PostgresStore: DurableStore, Sendable {
     /// - Parameters:
     ///   - url: A libpq connection URL, e.g. `postgresql://user:password@127.0.0.1:5432/db`.
     ///   - waitForPostgres: Retry with backoff (up to about a minute) instead of failing at once.
+    ///   - indexConfiguration: The tuning of the indexes it loads (search threads, chunk size).
     ///   - logger: For connection events; the password never appears.
     /// - Throws: ``FlatVecError/Code/unavailable`` if PostgreSQL cannot be reached or migrated.
-    public init(url: String, waitForPostgres: Bool = false, logger: Logger) throws(FlatVecError) {
+    public init(
+        url: String, waitForPostgres: Bool = false, indexConfiguration: FlatIndex.Configuration = .init(), logger: Logger
+    ) throws(FlatVecError) {
+        self.indexConfiguration = indexConfiguration
         self.url = url
         self.logger = logger
         self.redactedURL = Self.redact(url)
@@ -182,7 +187,7 @@ public final class PostgresStore: DurableStore, Sendable {
         guard let name = row[0], let dimension = Int(row[1] ?? ""), let metric = Metric(name: row[2] ?? "") else {
             throw FlatVecError(.corruptData, "flatvec_collections holds a malformed row")
         }
-        let index = try FlatIndex(dimension: dimension, metric: metric)
+        let index = try FlatIndex(dimension: dimension, metric: metric, configuration: indexConfiguration)
         var decoder = CopyBinaryDecoder(dimension: dimension)
         let condition = filter.map { " WHERE \($0)" } ?? ""
         try c.copyOut("COPY (SELECT id, label, payload, embedding FROM \(Self.table(name))\(condition)) TO STDOUT (FORMAT binary)") { (chunk) throws(FlatVecError) in

@@ -90,15 +90,9 @@ public final class FlatVecServer: Service, Sendable {
             boundAddress.withLock { $0 = address }
             listeningContinuation.yield(address)
         }
-        // Writes whose outcome was unknown (a COMMIT cut off with its connection) are reconciled
-        // from the store as soon as it answers, even if no further write comes.
-        let reconciler = Task { [executor] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                executor.reconcileWritesInDoubt()
-            }
-        }
-        defer { reconciler.cancel() }
+        // Compactions and the reconciliation of writes of unknown outcome run for the server's life;
+        // at shutdown a compaction in progress is finished, not abandoned.
+        let maintenance = Task { [executor] in await executor.runMaintenance() }
         let allClosed = group.next().makePromise(of: Void.self)
         let started = Mutex(false)
         await withTaskCancellationOrGracefulShutdownHandler {
@@ -109,6 +103,8 @@ public final class FlatVecServer: Service, Sendable {
             logger.info("shutting down: no new connections; finishing requests in flight")
             quiesce.initiateShutdown(promise: allClosed)
         }
+        maintenance.cancel()
+        await maintenance.value
         try? await threadPool.shutdownGracefully()
         logger.info("stopped")
     }

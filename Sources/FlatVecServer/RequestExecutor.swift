@@ -22,6 +22,8 @@ public struct RequestExecutor: Sendable {
     private let logger: Logger?
     /// Logs store failure episodes once each.
     private let storeHealth = StoreHealth()
+    /// Writes that find the log large ask here for a compaction; ``runMaintenance()`` carries them out.
+    private let compactionRequests = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
 
     /// Creates an executor.
     public init(
@@ -176,15 +178,45 @@ public struct RequestExecutor: Sendable {
 
     /// Starts a compaction in the background if the store asks for one and none is running.
     private func compactIfWanted() {
-        guard store.wantsCompaction, writeGate.claimCompaction() else { return }
-        let executor = self
-        DispatchQueue.global(qos: .utility).async {
-            defer { executor.writeGate.releaseCompaction() }
-            do {
-                try executor.compact()
-            } catch {
-                // The log keeps every write; compaction is retried after the next write.
+        guard store.wantsCompaction else { return }
+        compactionRequests.continuation.yield()
+    }
+
+    /// The executor's background work, until the task is cancelled: compactions the store asks for
+    /// (logged), and reconciling writes of unknown outcome every second. Cancelling it waits for a
+    /// compaction in progress to finish. A server runs it for its whole life.
+    public func runMaintenance() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in compactionRequests.stream {
+                    guard store.wantsCompaction else { continue }
+                    await compactInTheBackground()
+                }
             }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    reconcileWritesInDoubt()
+                }
+            }
+        }
+    }
+
+    /// Compacts on a thread of its own (it writes every collection's snapshot), logging the outcome.
+    private func compactInTheBackground() async {
+        let executor = self
+        let started = ContinuousClock.now
+        let outcome: Result<Void, FlatVecError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async {
+                continuation.resume(returning: Result { () throws(FlatVecError) in try executor.compact() })
+            }
+        }
+        switch outcome {
+        case .success:
+            logger?.info("compacted the store", metadata: ["store": "\(store.description)", "took": "\(ContinuousClock.now - started)"])
+        case .failure(let error):
+            // The log keeps every write; the next write that finds the log large asks again.
+            logger?.error("compaction failed; the log keeps every write", metadata: ["store": "\(store.description)", "error": "\(error)"])
         }
     }
 

@@ -46,12 +46,14 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     ///   - directory: The data directory.
     ///   - compactionThreshold: The log size at which the server compacts.
     ///   - truncateCorruptLog: Cut a damaged log at its first bad record instead of refusing to start.
+    ///   - indexConfiguration: The tuning of the indexes it loads (search threads, chunk size).
     ///   - logger: For start-up, repairs and compactions.
     /// - Throws: ``FlatVecError`` with `ioError` if the directory cannot be used or another server
     ///   holds it, `corruptData` naming the file if a snapshot, the manifest or the log fails its checks,
     ///   or if the directory holds data files but no manifest.
     public init(
-        directory: String, compactionThreshold: Int = 256 << 20, truncateCorruptLog: Bool = false, logger: Logger
+        directory: String, compactionThreshold: Int = 256 << 20, truncateCorruptLog: Bool = false,
+        indexConfiguration: FlatIndex.Configuration = .init(), logger: Logger
     ) throws(FlatVecError) {
         self.directory = directory
         self.compactionThreshold = compactionThreshold
@@ -77,7 +79,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         let contents: WriteAheadLog.Contents
         do throws(FlatVecError) {
             for (name, file) in files {
-                let index = try FlatIndex.loadSnapshot(from: directory + "/snapshots/" + file)
+                let index = try FlatIndex.loadSnapshot(from: directory + "/snapshots/" + file, configuration: indexConfiguration)
                 collections[name] = NamedIndex(name: name, index: index)
             }
             contents = try WriteAheadLog.readRecords(path: logPath)
@@ -96,7 +98,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             }
             for (n, record) in contents.records.enumerated() {
                 do throws(FlatVecError) {
-                    try Self.apply(record, to: &collections)
+                    try Self.apply(record, to: &collections, configuration: indexConfiguration)
                 } catch {
                     throw FlatVecError(.corruptData, "\(logPath): record \(n + 1) cannot be applied: \(error)")
                 }
@@ -207,10 +209,12 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
 
     static func logPath(_ directory: String, _ generation: Int) -> String { "\(directory)/wal.\(generation).log" }
 
-    static func apply(_ body: [UInt8], to collections: inout [String: NamedIndex]) throws(FlatVecError) {
+    static func apply(
+        _ body: [UInt8], to collections: inout [String: NamedIndex], configuration: FlatIndex.Configuration
+    ) throws(FlatVecError) {
         switch try LogRecord.decode(body) {
         case .create(let name, let dimension, let metric):
-            collections[name] = NamedIndex(name: name, index: try FlatIndex(dimension: dimension, metric: metric))
+            collections[name] = NamedIndex(name: name, index: try FlatIndex(dimension: dimension, metric: metric, configuration: configuration))
         case .drop(let name):
             collections[name] = nil
         case .add(let collection, let batch):

@@ -4,12 +4,11 @@ import Synchronization
 import Glibc
 #endif
 
-/// A reader/writer lock for "many writes at once, or one compaction", a compaction-running flag, and
-/// the lock that orders CREATE and DROP.
+/// A reader/writer lock for "many writes at once, or one compaction or REBUILD", and the lock that
+/// orders CREATE and DROP.
 package final class WriteGate: @unchecked Sendable {
     // @unchecked: the pthread lock is the synchronisation; its storage never moves.
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
-    private let compacting = Atomic<Bool>(false)
     /// CREATE and DROP hold it, so they reach the store and the registry in one order; it holds the
     /// names whose CREATE or DROP had an unknown outcome.
     package let namespace = Mutex<Set<String>>([])
@@ -35,10 +34,4 @@ package final class WriteGate: @unchecked Sendable {
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
-
-    package func claimCompaction() -> Bool {
-        compacting.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
-    }
-
-    package func releaseCompaction() { compacting.store(false, ordering: .releasing) }
 }

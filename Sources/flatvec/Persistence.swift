@@ -7,18 +7,22 @@ import Logging
 /// Opens the local data-directory store (`--data`).
 /// With `truncateCorruptLog`, a log damaged in the middle is cut at the damage (and the cut logged)
 /// instead of stopping start-up.
-func openLocalStore(directory: String, truncateCorruptLog: Bool, logger: Logger) throws -> any DurableStore {
+func openLocalStore(
+    directory: String, truncateCorruptLog: Bool, indexConfiguration: FlatIndex.Configuration, logger: Logger
+) throws -> any DurableStore {
     do {
-        return try LocalDirectoryStore(directory: directory, truncateCorruptLog: truncateCorruptLog, logger: logger)
+        return try LocalDirectoryStore(
+            directory: directory, truncateCorruptLog: truncateCorruptLog, indexConfiguration: indexConfiguration, logger: logger
+        )
     } catch {
         fail("--data \(directory): \(error)")
     }
 }
 
 /// Opens the PostgreSQL store (`--postgres`); with `wait`, retries with backoff while it is unreachable.
-func openPostgresStore(url: String, wait: Bool, logger: Logger) throws -> any DurableStore {
+func openPostgresStore(url: String, wait: Bool, indexConfiguration: FlatIndex.Configuration, logger: Logger) throws -> any DurableStore {
     do {
-        return try PostgresStore(url: url, waitForPostgres: wait, logger: logger)
+        return try PostgresStore(url: url, waitForPostgres: wait, indexConfiguration: indexConfiguration, logger: logger)
     } catch {
         fail("--postgres: \(error.message)")
     }

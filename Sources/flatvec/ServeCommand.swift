@@ -51,10 +51,11 @@ struct ServeCommand: AsyncParsableCommand {
         let adminToken = adminTokenFile.map(readToken)
         let readerToken = readerTokenFile.map(readToken)
         if adminToken != nil, adminToken == readerToken { fail("the admin and reader tokens must differ") }
-        let store = try makeStore(logger: logger)
+        // One index configuration for every collection: those the store loads and those created later.
+        let indexConfiguration = FlatIndex.Configuration()
+        let store = try makeStore(indexConfiguration: indexConfiguration, logger: logger)
 
         let registry = CollectionRegistry()
-        let indexConfiguration = FlatIndex.Configuration()
         do {
             for collection in try store.loadCollections() { try registry.insert(collection) }
         } catch {
@@ -119,11 +120,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    private func makeStore(logger: Logger) throws -> any DurableStore {
+    private func makeStore(indexConfiguration: FlatIndex.Configuration, logger: Logger) throws -> any DurableStore {
         if data != nil && postgres != nil { fail("give at most one of --data and --postgres") }
         if truncateCorruptLog && data == nil { fail("--truncate-corrupt-log needs --data") }
-        if let data { return try openLocalStore(directory: data, truncateCorruptLog: truncateCorruptLog, logger: logger) }
-        if let postgres { return try openPostgresStore(url: postgres, wait: waitForPostgres, logger: logger) }
+        if let data { return try openLocalStore(directory: data, truncateCorruptLog: truncateCorruptLog, indexConfiguration: indexConfiguration, logger: logger) }
+        if let postgres { return try openPostgresStore(url: postgres, wait: waitForPostgres, indexConfiguration: indexConfiguration, logger: logger) }
         return MemoryOnlyStore()
     }
 }

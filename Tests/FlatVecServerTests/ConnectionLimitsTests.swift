@@ -20,72 +20,72 @@ import Glibc
     }
 
     @Test func aFrameTrickledOneByteAtATimeIsCutOff() async throws {
-        let server = try await TestServer.start { $0.frameTimeout = .milliseconds(500) }
-        defer { Task { await server.stop() } }
-        let raw = try RawConnection(port: server.port)
-        // A frame that declares 60,000 bytes, then one byte every 50 ms: never silent for the frame
-        // timeout, but hours from whole.
-        raw.send([0x60, 0xEA, 0, 0])
-        let clock = ContinuousClock()
-        let start = clock.now
-        var closed = false
-        while !closed && clock.now - start < .seconds(8) {
-            raw.send([0])
-            try await Task.sleep(for: .milliseconds(50))
-            closed = Self.peerClosed(raw)
+        try await withTestServer(configure: { $0.frameTimeout = .milliseconds(500) }) { server in
+            let raw = try RawConnection(port: server.port)
+            // A frame that declares 60,000 bytes, then one byte every 50 ms: never silent for the frame
+            // timeout, but hours from whole.
+            raw.send([0x60, 0xEA, 0, 0])
+            let clock = ContinuousClock()
+            let start = clock.now
+            var closed = false
+            while !closed && clock.now - start < .seconds(8) {
+                raw.send([0])
+                try await Task.sleep(for: .milliseconds(50))
+                closed = Self.peerClosed(raw)
+            }
+            #expect(closed, "a trickling client kept its connection")
+            #expect(clock.now - start < .seconds(4))
         }
-        #expect(closed, "a trickling client kept its connection")
-        #expect(clock.now - start < .seconds(4))
     }
 
     @Test func aConnectionThatNeverAuthenticatesIsClosed() async throws {
-        let server = try await TestServer.start(adminToken: "a-token") { $0.authenticationTimeout = .seconds(2) }
-        defer { Task { await server.stop() } }
-        let raw = try RawConnection(port: server.port)
-        var pongs = 0
-        var rejection: Response?
-        for i in 0..<100 {
-            raw.send(.ping([UInt8(i)]), id: UInt64(i))
-            guard let reply = raw.readResponse() else { break }
-            if case .pong = reply.response { pongs += 1 } else { rejection = reply.response; break }
-            try await Task.sleep(for: .milliseconds(100))
+        try await withTestServer(adminToken: "a-token", configure: { $0.authenticationTimeout = .seconds(2) }) { server in
+            let raw = try RawConnection(port: server.port)
+            var pongs = 0
+            var rejection: Response?
+            for i in 0..<100 {
+                raw.send(.ping([UInt8(i)]), id: UInt64(i))
+                guard let reply = raw.readResponse() else { break }
+                if case .pong = reply.response { pongs += 1 } else { rejection = reply.response; break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(pongs >= 1, "PING is allowed before HELLO")
+            #expect(rejection?.errorCode == FlatVecError.Code.unauthenticated.rawValue, "\(String(describing: rejection))")
+            #expect(raw.isClosedByServer())
+            // An authenticated connection is not affected.
+            let client = try await server.client(token: "a-token")
+            try await Task.sleep(for: .milliseconds(2_500))
+            #expect(try await client.listCollections().isEmpty)
+            await client.close()
         }
-        #expect(pongs >= 1, "PING is allowed before HELLO")
-        #expect(rejection?.errorCode == FlatVecError.Code.unauthenticated.rawValue, "\(String(describing: rejection))")
-        #expect(raw.isClosedByServer())
-        // An authenticated connection is not affected.
-        let client = try await server.client(token: "a-token")
-        try await Task.sleep(for: .milliseconds(2_500))
-        #expect(try await client.listCollections().isEmpty)
-        await client.close()
     }
 
     @Test func connectionsOverTheLimitAreRefusedWithAReason() async throws {
-        let server = try await TestServer.start { $0.maxConnections = 2 }
-        defer { Task { await server.stop() } }
-        let first = try RawConnection(port: server.port)
-        let second = try RawConnection(port: server.port)
-        for raw in [first, second] {
-            raw.send(.ping([1]), id: 1)
-            #expect(raw.readResponse()?.response == .pong([1]))
+        try await withTestServer(configure: { $0.maxConnections = 2 }) { server in
+            let first = try RawConnection(port: server.port)
+            let second = try RawConnection(port: server.port)
+            for raw in [first, second] {
+                raw.send(.ping([1]), id: 1)
+                #expect(raw.readResponse()?.response == .pong([1]))
+            }
+            let third = try RawConnection(port: server.port)
+            third.send(.ping([1]), id: 1)
+            let reply = third.readResponse()
+            #expect(reply?.response.errorCode == FlatVecError.Code.limitExceeded.rawValue, "\(String(describing: reply))")
+            if case .error(let e) = reply?.response { #expect(e.message.contains("at most 2 connections")) }
+            #expect(third.isClosedByServer())
+            shutdown(third.fd, Int32(SHUT_RDWR))
+            // A freed slot can be used again.
+            shutdown(first.fd, Int32(SHUT_RDWR))  // not close(): the fd is closed once, by RawConnection
+            var admitted = false
+            for _ in 0..<50 where !admitted {
+                try await Task.sleep(for: .milliseconds(100))
+                let again = try RawConnection(port: server.port)
+                again.send(.ping([2]), id: 2)
+                admitted = again.readResponse()?.response == .pong([2])
+            }
+            #expect(admitted)
         }
-        let third = try RawConnection(port: server.port)
-        third.send(.ping([1]), id: 1)
-        let reply = third.readResponse()
-        #expect(reply?.response.errorCode == FlatVecError.Code.limitExceeded.rawValue, "\(String(describing: reply))")
-        if case .error(let e) = reply?.response { #expect(e.message.contains("at most 2 connections")) }
-        #expect(third.isClosedByServer())
-        shutdown(third.fd, Int32(SHUT_RDWR))
-        // A freed slot can be used again.
-        shutdown(first.fd, Int32(SHUT_RDWR))  // not close(): the fd is closed once, by RawConnection
-        var admitted = false
-        for _ in 0..<50 where !admitted {
-            try await Task.sleep(for: .milliseconds(100))
-            let again = try RawConnection(port: server.port)
-            again.send(.ping([2]), id: 2)
-            admitted = again.readResponse()?.response == .pong([2])
-        }
-        #expect(admitted)
     }
 
     @Test func theClockCountsOnlyTimeTheServerSpendsReading() {

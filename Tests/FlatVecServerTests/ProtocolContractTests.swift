@@ -37,106 +37,106 @@ import Glibc
         // The client sends more than the pipelining limit without reading: the server stops reading
         // it (back-pressure), so the client's send blocks in the middle of a frame. That stall is the
         // server's doing and must not count against the client's mid-frame timeout.
-        let server = try await TestServer.start {
+        try await withTestServer(configure: {
             $0.frameTimeout = .seconds(1)
             $0.writeBufferHighWaterMark = 256 << 10
-        }
-        defer { Task { await server.stop() } }
-        // PINGs with 64 KiB payloads: cheap for the server (answered on the event loop), yet 400 of
-        // them are far more than the socket buffers hold in either direction.
-        let requests = 400
-        let request = Self.frame(.ping(Array(repeating: 0x5A, count: 64 << 10)))
-        let raw = try RawConnection(port: server.port)
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(raw.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let sent = Atomic<Int>(0)
-        let sender = Thread {
-            for id in 0..<requests {
-                var bytes = request
-                withUnsafeBytes(of: UInt64(id).littleEndian) { bytes.replaceSubrange(8..<16, with: $0) }
-                raw.send(bytes)
-                sent.store(id + 1, ordering: .releasing)
+        }) { server in
+            // PINGs with 64 KiB payloads: cheap for the server (answered on the event loop), yet 400 of
+            // them are far more than the socket buffers hold in either direction.
+            let requests = 400
+            let request = Self.frame(.ping(Array(repeating: 0x5A, count: 64 << 10)))
+            let raw = try RawConnection(port: server.port)
+            var timeout = timeval(tv_sec: 30, tv_usec: 0)
+            setsockopt(raw.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let sent = Atomic<Int>(0)
+            let sender = Thread {
+                for id in 0..<requests {
+                    var bytes = request
+                    withUnsafeBytes(of: UInt64(id).littleEndian) { bytes.replaceSubrange(8..<16, with: $0) }
+                    raw.send(bytes)
+                    sent.store(id + 1, ordering: .releasing)
+                }
             }
-        }
-        sender.start()
-        try await Task.sleep(for: .seconds(3))  // three frame timeouts without reading a reply
-        #expect(sent.load(ordering: .acquiring) < requests, "the test never made the server stop reading")
-        var received = 0
-        while received < requests, let reply = raw.readResponse() {
-            #expect(reply.header.requestID == UInt64(received))
-            guard case .pong(let bytes) = reply.response, bytes.count == 64 << 10 else {
-                Issue.record("reply \(received) is \(reply.response)")
-                break
+            sender.start()
+            try await Task.sleep(for: .seconds(3))  // three frame timeouts without reading a reply
+            #expect(sent.load(ordering: .acquiring) < requests, "the test never made the server stop reading")
+            var received = 0
+            while received < requests, let reply = raw.readResponse() {
+                #expect(reply.header.requestID == UInt64(received))
+                guard case .pong(let bytes) = reply.response, bytes.count == 64 << 10 else {
+                    Issue.record("reply \(received) is \(reply.response)")
+                    break
+                }
+                received += 1
             }
-            received += 1
+            #expect(received == requests, "only \(received) of \(requests) replies arrived")
         }
-        #expect(received == requests, "only \(received) of \(requests) replies arrived")
     }
 
     @Test(arguments: ["too long", "not UTF-8"])
     func malformedTokensAreWrongTokens(_ kind: String) async throws {
         let token: (String, [UInt8]) = kind == "too long" ? (kind, Array(repeating: UInt8(ascii: "a"), count: 5_000)) : (kind, [0xFF, 0xFE, 0x41])
-        let server = try await TestServer.start(adminToken: "admin-secret")
-        defer { Task { await server.stop() } }
-        let raw = try RawConnection(port: server.port)
-        raw.send(Self.hello(rawToken: token.1))
-        let reply = raw.readResponse()
-        #expect(reply?.response.errorCode == FlatVecError.Code.unauthenticated.rawValue, "\(token.0): \(String(describing: reply))")
-        #expect(raw.isClosedByServer(), "\(token.0): the connection stayed open")
-        // A well-formed wrong token gets exactly the same reply.
-        let wrong = try RawConnection(port: server.port)
-        wrong.send(Self.frame(.hello(HelloRequest(token: "nope"))))
-        #expect(wrong.readResponse()?.response == reply?.response)
-        #expect(wrong.isClosedByServer())
+        try await withTestServer(adminToken: "admin-secret") { server in
+            let raw = try RawConnection(port: server.port)
+            raw.send(Self.hello(rawToken: token.1))
+            let reply = raw.readResponse()
+            #expect(reply?.response.errorCode == FlatVecError.Code.unauthenticated.rawValue, "\(token.0): \(String(describing: reply))")
+            #expect(raw.isClosedByServer(), "\(token.0): the connection stayed open")
+            // A well-formed wrong token gets exactly the same reply.
+            let wrong = try RawConnection(port: server.port)
+            wrong.send(Self.frame(.hello(HelloRequest(token: "nope"))))
+            #expect(wrong.readResponse()?.response == reply?.response)
+            #expect(wrong.isClosedByServer())
+        }
     }
 
     @Test func reservedBitsAreRefusedNamingTheBit() async throws {
-        let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
-        let admin = try await server.client()
-        try await admin.createCollection("r", dimension: 2)
-        try await admin.add(collection: "r", batch: VectorBatch(id: 1, label: 0, vector: [1, 0]))
-        let raw = try RawConnection(port: server.port)
-        let name = 1  // the collection name "r" is 1 byte
-        var cases: [(what: String, frame: [UInt8], bit: Int)] = []
-        for bit in 1..<16 {
-            var f = Self.frame(.listCollections)
-            let flags = UInt16(1) << bit
-            f[6] = UInt8(flags & 0xFF)
-            f[7] = UInt8(flags >> 8)
-            cases.append(("header", f, bit))
-        }
-        let search = Self.frame(.search(SearchRequest(collection: "r", dimension: 2, queries: [1, 0], options: SearchOptions(k: 1))))
-        for bit in 5..<8 {
-            var f = search
-            f[16 + 4 + name + 4] |= UInt8(1 << bit)
-            cases.append(("SEARCH", f, bit))
-        }
-        let get = Self.frame(.get(GetRequest(collection: "r", ids: [1], withVectors: true, withPayloads: true)))
-        for bit in 2..<8 {
-            var f = get
-            f[16 + 4 + name] |= UInt8(1 << bit)
-            cases.append(("GET", f, bit))
-        }
-        let add = Self.frame(.add(AddRequest(collection: "r", batch: VectorBatch(id: 2, label: 0, vector: [0, 1]))))
-        for bit in 1..<8 {
-            var f = add
-            f[16 + 4 + name + 4 + 4] |= UInt8(1 << bit)
-            cases.append(("ADD", f, bit))
-        }
-        for c in cases {
-            raw.send(c.frame)
-            guard let reply = raw.readResponse(), case .error(let e) = reply.response else {
-                Issue.record("\(c.what) bit \(c.bit) was not refused")
-                continue
+        try await withTestServer { server in
+            let admin = try await server.client()
+            try await admin.createCollection("r", dimension: 2)
+            try await admin.add(collection: "r", batch: VectorBatch(id: 1, label: 0, vector: [1, 0]))
+            let raw = try RawConnection(port: server.port)
+            let name = 1  // the collection name "r" is 1 byte
+            var cases: [(what: String, frame: [UInt8], bit: Int)] = []
+            for bit in 1..<16 {
+                var f = Self.frame(.listCollections)
+                let flags = UInt16(1) << bit
+                f[6] = UInt8(flags & 0xFF)
+                f[7] = UInt8(flags >> 8)
+                cases.append(("header", f, bit))
             }
-            #expect(e.code == FlatVecError.Code.unsupportedFeature.rawValue, "\(c.what) bit \(c.bit): \(e)")
-            #expect(e.message.contains("bit \(c.bit) "), "\(c.what) bit \(c.bit): \(e.message)")
+            let search = Self.frame(.search(SearchRequest(collection: "r", dimension: 2, queries: [1, 0], options: SearchOptions(k: 1))))
+            for bit in 5..<8 {
+                var f = search
+                f[16 + 4 + name + 4] |= UInt8(1 << bit)
+                cases.append(("SEARCH", f, bit))
+            }
+            let get = Self.frame(.get(GetRequest(collection: "r", ids: [1], withVectors: true, withPayloads: true)))
+            for bit in 2..<8 {
+                var f = get
+                f[16 + 4 + name] |= UInt8(1 << bit)
+                cases.append(("GET", f, bit))
+            }
+            let add = Self.frame(.add(AddRequest(collection: "r", batch: VectorBatch(id: 2, label: 0, vector: [0, 1]))))
+            for bit in 1..<8 {
+                var f = add
+                f[16 + 4 + name + 4 + 4] |= UInt8(1 << bit)
+                cases.append(("ADD", f, bit))
+            }
+            for c in cases {
+                raw.send(c.frame)
+                guard let reply = raw.readResponse(), case .error(let e) = reply.response else {
+                    Issue.record("\(c.what) bit \(c.bit) was not refused")
+                    continue
+                }
+                #expect(e.code == FlatVecError.Code.unsupportedFeature.rawValue, "\(c.what) bit \(c.bit): \(e)")
+                #expect(e.message.contains("bit \(c.bit) "), "\(c.what) bit \(c.bit): \(e.message)")
+            }
+            // Nothing was added, and the connection is still good.
+            raw.send(Self.frame(.ping([5])))
+            #expect(raw.readResponse()?.response == .pong([5]))
+            #expect(try await admin.listCollections().first?.count == 1)
+            await admin.close()
         }
-        // Nothing was added, and the connection is still good.
-        raw.send(Self.frame(.ping([5])))
-        #expect(raw.readResponse()?.response == .pong([5]))
-        #expect(try await admin.listCollections().first?.count == 1)
-        await admin.close()
     }
 }

@@ -7,118 +7,118 @@ import Testing
 
 @Suite(.timeLimit(.minutes(5))) struct RobustnessTests {
     @Test func oversizedDeclaredLengthClosesOnlyThatConnection() async throws {
-        let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
-        let client = try await server.client()
-        let raw = try RawConnection(port: server.port)
-        raw.send([0xF0, 0xFF, 0xFF, 0xFF])  // declares ~4 GiB
-        let reply = raw.readResponse()
-        #expect(reply?.response.errorCode == FlatVecError.Code.badFrame.rawValue)
-        if case .error(let e)? = reply?.response { #expect(e.message.contains("4294967280")) }
-        #expect(raw.isClosedByServer())
-        _ = try await client.ping()
-        await client.close()
+        try await withTestServer { server in
+            let client = try await server.client()
+            let raw = try RawConnection(port: server.port)
+            raw.send([0xF0, 0xFF, 0xFF, 0xFF])  // declares ~4 GiB
+            let reply = raw.readResponse()
+            #expect(reply?.response.errorCode == FlatVecError.Code.badFrame.rawValue)
+            if case .error(let e)? = reply?.response { #expect(e.message.contains("4294967280")) }
+            #expect(raw.isClosedByServer())
+            _ = try await client.ping()
+            await client.close()
+        }
     }
 
     @Test func randomGarbageNeverHurtsOtherConnections() async throws {
-        let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
-        let client = try await server.client()
-        try await client.createCollection("g", dimension: 4)
-        try await client.add(collection: "g", batch: VectorBatch(id: 1, label: 0, vector: [1, 2, 3, 4]))
-        var random = SeededRandom(seed: 42)
-        for round in 0..<40 {
-            let raw = try RawConnection(port: server.port)
-            var bytes = (0..<Int.random(in: 1...3000, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
-            if round % 2 == 0 {
-                // A plausible small length so the garbage reaches the payload decoders.
-                let length = UInt32(min(bytes.count, 2000))
-                bytes.replaceSubrange(0..<min(4, bytes.count), with: withUnsafeBytes(of: length.littleEndian) { Array($0) })
-                if bytes.count > 4 { bytes[4] = 1 }
-                if bytes.count > 5 { bytes[5] = Opcode.all.randomElement(using: &random)!.rawValue }
+        try await withTestServer { server in
+            let client = try await server.client()
+            try await client.createCollection("g", dimension: 4)
+            try await client.add(collection: "g", batch: VectorBatch(id: 1, label: 0, vector: [1, 2, 3, 4]))
+            var random = SeededRandom(seed: 42)
+            for round in 0..<40 {
+                let raw = try RawConnection(port: server.port)
+                var bytes = (0..<Int.random(in: 1...3000, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+                if round % 2 == 0 {
+                    // A plausible small length so the garbage reaches the payload decoders.
+                    let length = UInt32(min(bytes.count, 2000))
+                    bytes.replaceSubrange(0..<min(4, bytes.count), with: withUnsafeBytes(of: length.littleEndian) { Array($0) })
+                    if bytes.count > 4 { bytes[4] = 1 }
+                    if bytes.count > 5 { bytes[5] = Opcode.all.randomElement(using: &random)!.rawValue }
+                }
+                raw.send(bytes)
             }
-            raw.send(bytes)
+            #expect(try await client.search(collection: "g", queries: [1, 2, 3, 4], dimension: 4, options: SearchOptions(k: 1))[0].map(\.id) == [1])
+            #expect(try await client.listCollections().map(\.count) == [1])
+            await client.close()
         }
-        #expect(try await client.search(collection: "g", queries: [1, 2, 3, 4], dimension: 4, options: SearchOptions(k: 1))[0].map(\.id) == [1])
-        #expect(try await client.listCollections().map(\.count) == [1])
-        await client.close()
     }
 
     @Test func aClientStalledMidFrameIsClosed() async throws {
-        let server = try await TestServer.start { $0.frameTimeout = .milliseconds(300) }
-        defer { Task { await server.stop() } }
-        let raw = try RawConnection(port: server.port)
-        raw.send([40, 0, 0, 0, 1, 0x02, 0, 0])  // half of a 44-byte frame, then nothing
-        let clock = ContinuousClock()
-        let start = clock.now
-        #expect(raw.isClosedByServer())
-        #expect(clock.now - start < .seconds(4))
-        // A connection that is idle between frames is not closed by the frame timeout.
-        let idle = try RawConnection(port: server.port)
-        try await Task.sleep(for: .milliseconds(900))
-        idle.send(.ping([7]), id: 1)
-        #expect(idle.readResponse()?.response == .pong([7]))
+        try await withTestServer(configure: { $0.frameTimeout = .milliseconds(300) }) { server in
+            let raw = try RawConnection(port: server.port)
+            raw.send([40, 0, 0, 0, 1, 0x02, 0, 0])  // half of a 44-byte frame, then nothing
+            let clock = ContinuousClock()
+            let start = clock.now
+            #expect(raw.isClosedByServer())
+            #expect(clock.now - start < .seconds(4))
+            // A connection that is idle between frames is not closed by the frame timeout.
+            let idle = try RawConnection(port: server.port)
+            try await Task.sleep(for: .milliseconds(900))
+            idle.send(.ping([7]), id: 1)
+            #expect(idle.readResponse()?.response == .pong([7]))
+        }
     }
 
     @Test func aClientThatNeverReadsIsCutOffWithBoundedBuffering() async throws {
-        let server = try await TestServer.start {
+        try await withTestServer(configure: {
             $0.writeTimeout = .milliseconds(500)
             $0.writeBufferHighWaterMark = 256 << 10
+        }) { server in
+            let admin = try await server.client()
+            try await admin.createCollection("big", dimension: 64)
+            var random = SeededRandom(seed: 3)
+            let n = 2_000
+            let vectors = (0..<n).flatMap { _ in random.quantizedVector(64) }
+            try await admin.add(collection: "big", batch: VectorBatch(
+                dimension: 64, ids: (0..<Int64(n)).map { $0 }, labels: Array(repeating: 0, count: n), vectors: vectors,
+                payloads: (0..<n).map { _ in Array(repeating: UInt8(ascii: "x"), count: 200) }
+            ))
+            // Each reply carries 1,000 hits with payloads and vectors (~480 KB); the client reads none.
+            let raw = try RawConnection(port: server.port)
+            let request = Request.search(SearchRequest(
+                collection: "big", dimension: 64, queries: random.quantizedVector(64),
+                options: SearchOptions(k: 1_000, includePayloads: true, includeVectors: true)
+            ))
+            for id in 0..<200 { raw.send(request, id: UInt64(id)) }
+            var closed = false
+            for _ in 0..<50 where !closed {
+                try await Task.sleep(for: .milliseconds(100))
+                closed = try await admin.stats().openConnections == 1
+            }
+            #expect(closed, "the server kept a connection whose replies were never read")
+            let searches = try await admin.stats().operations.first { $0.opcode == .search }?.requests ?? 0
+            #expect(searches < 200, "the server kept working for a client that did not read (\(searches) searches)")
+            await admin.close()
         }
-        defer { Task { await server.stop() } }
-        let admin = try await server.client()
-        try await admin.createCollection("big", dimension: 64)
-        var random = SeededRandom(seed: 3)
-        let n = 2_000
-        let vectors = (0..<n).flatMap { _ in random.quantizedVector(64) }
-        try await admin.add(collection: "big", batch: VectorBatch(
-            dimension: 64, ids: (0..<Int64(n)).map { $0 }, labels: Array(repeating: 0, count: n), vectors: vectors,
-            payloads: (0..<n).map { _ in Array(repeating: UInt8(ascii: "x"), count: 200) }
-        ))
-        // Each reply carries 1,000 hits with payloads and vectors (~480 KB); the client reads none.
-        let raw = try RawConnection(port: server.port)
-        let request = Request.search(SearchRequest(
-            collection: "big", dimension: 64, queries: random.quantizedVector(64),
-            options: SearchOptions(k: 1_000, includePayloads: true, includeVectors: true)
-        ))
-        for id in 0..<200 { raw.send(request, id: UInt64(id)) }
-        var closed = false
-        for _ in 0..<50 where !closed {
-            try await Task.sleep(for: .milliseconds(100))
-            closed = try await admin.stats().openConnections == 1
-        }
-        #expect(closed, "the server kept a connection whose replies were never read")
-        let searches = try await admin.stats().operations.first { $0.opcode == .search }?.requests ?? 0
-        #expect(searches < 200, "the server kept working for a client that did not read (\(searches) searches)")
-        await admin.close()
     }
 
     @Test func pingIsAnsweredWhileAnotherConnectionRunsAHeavyBatch() async throws {
-        let server = try await TestServer.start { $0.workerThreads = 1 }
-        defer { Task { await server.stop() } }
-        let loader = try await server.client()
-        try await loader.createCollection("h", dimension: 256)
-        var random = SeededRandom(seed: 9)
-        for start in stride(from: 0, to: 20_000, by: 10_000) {
-            let vectors = (0..<(10_000 * 256)).map { _ in Float(Int.random(in: -8...8, using: &random)) / 8 }
-            try await loader.add(collection: "h", batch: VectorBatch(
-                dimension: 256, ids: (Int64(start)..<Int64(start + 10_000)).map { $0 }, labels: Array(repeating: 0, count: 10_000), vectors: vectors
-            ))
+        try await withTestServer(configure: { $0.workerThreads = 1 }) { server in
+            let loader = try await server.client()
+            try await loader.createCollection("h", dimension: 256)
+            var random = SeededRandom(seed: 9)
+            for start in stride(from: 0, to: 20_000, by: 10_000) {
+                let vectors = (0..<(10_000 * 256)).map { _ in Float(Int.random(in: -8...8, using: &random)) / 8 }
+                try await loader.add(collection: "h", batch: VectorBatch(
+                    dimension: 256, ids: (Int64(start)..<Int64(start + 10_000)).map { $0 }, labels: Array(repeating: 0, count: 10_000), vectors: vectors
+                ))
+            }
+            // 1,024 queries x 20,000 x 256: long enough (seconds in a debug build) that a PING which had to
+            // wait for it could not come back first, even on a loaded machine.
+            let queries = (0..<(1_024 * 256)).map { _ in Float(Int.random(in: -8...8, using: &random)) / 8 }
+            let heavy = Task { () -> ContinuousClock.Instant in
+                _ = try await loader.search(collection: "h", queries: queries, dimension: 256, options: SearchOptions(k: 10))
+                return ContinuousClock.now
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            let pinger = try await server.client()
+            _ = try await pinger.ping()
+            let pinged = ContinuousClock.now
+            let finished = try await heavy.value
+            #expect(pinged < finished, "PING waited for another connection's search")
+            await pinger.close()
+            await loader.close()
         }
-        // 1,024 queries x 20,000 x 256: long enough (seconds in a debug build) that a PING which had to
-        // wait for it could not come back first, even on a loaded machine.
-        let queries = (0..<(1_024 * 256)).map { _ in Float(Int.random(in: -8...8, using: &random)) / 8 }
-        let heavy = Task { () -> ContinuousClock.Instant in
-            _ = try await loader.search(collection: "h", queries: queries, dimension: 256, options: SearchOptions(k: 10))
-            return ContinuousClock.now
-        }
-        try await Task.sleep(for: .milliseconds(50))
-        let pinger = try await server.client()
-        _ = try await pinger.ping()
-        let pinged = ContinuousClock.now
-        let finished = try await heavy.value
-        #expect(pinged < finished, "PING waited for another connection's search")
-        await pinger.close()
-        await loader.close()
     }
 }

@@ -55,3 +55,22 @@ func referenceSearch(_ rows: [Int64: (label: Int64, vector: [Float])], query: [F
     scored.sort { a, b in a.score > b.score || (a.score == b.score && a.id < b.id) }
     return scored.prefix(k).map { $0.id }
 }
+
+/// Runs `body` against a fresh server on a free port and stops the server when `body` returns or
+/// throws, so no server outlives its test.
+func withTestServer<T>(
+    adminToken: String? = nil,
+    readerToken: String? = nil,
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: (TestServer) async throws -> T
+) async throws -> T {
+    let server = try await TestServer.start(adminToken: adminToken, readerToken: readerToken, configure: configure)
+    do {
+        let result = try await body(server)
+        await server.stop()
+        return result
+    } catch {
+        await server.stop()
+        throw error
+    }
+}

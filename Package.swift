@@ -100,7 +100,7 @@ let package = Package(
         // Helpers shared by the test targets.
         .target(
             name: "FlatVecTestSupport",
-            dependencies: ["FlatVecCore", "FlatVecProtocol", "FlatVecStorage", "FlatVecServer", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FlatVecModel", "FlatVecCore", "FlatVecProtocol", "FlatVecStorage", "FlatVecServer", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/FlatVecTestSupport"
         ),
         .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore", "FlatVecTestSupport"]),

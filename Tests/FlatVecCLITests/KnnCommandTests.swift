@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import FlatVecFormats
+import FlatVecModel
+import FlatVecTestSupport
 
 /// Runs the `flatvec` binary built next to the test bundle.
 func runFlatVec(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
@@ -43,13 +45,13 @@ func runFlatVec(_ arguments: [String], environment: [String: String]? = nil) thr
     }
 
     func bruteForce(base: Matrix<Float>, queries: Matrix<Float>, k: Int) -> [[Int32]] {
-        (0..<queries.rows).map { q in
-            let scored = (0..<base.rows).map { r -> (Float, Int32) in
-                var s: Float = 0
-                for c in 0..<base.columns { s += base.values[r * base.columns + c] * queries.values[q * queries.columns + c] }
-                return (s, Int32(r))
-            }
-            return scored.sorted { $0.0 > $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }.prefix(k).map(\.1)
+        var reference = ReferenceIndex(dimension: base.columns)
+        for r in 0..<base.rows {
+            reference.upsert(id: Int64(r), label: 0, vector: Array(base.values[(r * base.columns)..<((r + 1) * base.columns)]))
+        }
+        return (0..<queries.rows).map { q in
+            let query = Array(queries.values[(q * queries.columns)..<((q + 1) * queries.columns)])
+            return reference.search(query, options: SearchOptions(k: k)).map { Int32($0.id) }
         }
     }
 

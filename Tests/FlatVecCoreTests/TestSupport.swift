@@ -1,58 +1,6 @@
 @testable import FlatVecCore
 @_exported import FlatVecTestSupport
 
-/// The obvious implementation: a dictionary and a full sort.
-struct ReferenceIndex {
-    struct Row {
-        var label: Int64
-        var vector: [Float]
-        var payload: [UInt8]?
-    }
-
-    let dimension: Int
-    let metric: Metric
-    var rows: [Int64: Row] = [:]
-
-    init(dimension: Int, metric: Metric = .innerProduct) {
-        self.dimension = dimension
-        self.metric = metric
-    }
-
-    static func normalised(_ v: [Float]) -> [Float] {
-        let norm = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        return v.map { Float(Double($0) / norm) }
-    }
-
-    mutating func upsert(id: Int64, label: Int64, vector: [Float], payload: [UInt8]? = nil) {
-        rows[id] = Row(label: label, vector: metric == .cosine ? Self.normalised(vector) : vector, payload: payload)
-    }
-
-    mutating func remove(id: Int64) { rows[id] = nil }
-
-    func score(_ a: [Float], _ b: [Float]) -> Float {
-        var s: Float = 0
-        for i in 0..<a.count { s += a[i] * b[i] }
-        return s
-    }
-
-    func search(_ rawQuery: [Float], options: SearchOptions) -> [SearchHit] {
-        let query = metric == .cosine ? Self.normalised(rawQuery) : rawQuery
-        var hits: [SearchHit] = []
-        for (id, row) in rows {
-            if let labels = options.labels, !labels.contains(row.label) { continue }
-            let s = score(row.vector, query)
-            if let minScore = options.minScore, s < minScore { continue }
-            hits.append(SearchHit(id: id, label: row.label, score: s, payload: options.includePayloads ? row.payload : nil))
-        }
-        hits.sort { $0.ranks(before: $1) }
-        if options.groupByLabel {
-            var seen = Set<Int64>()
-            hits = hits.filter { seen.insert($0.label).inserted }
-        }
-        return Array(hits.prefix(options.k))
-    }
-}
-
 extension FlatIndex {
     /// Adds one vector, for tests.
     func add(id: Int64, label: Int64 = 0, vector: [Float], payload: String? = nil) throws(FlatVecError) {

@@ -73,11 +73,11 @@ import Testing
             let client = try await server.client()
             try await client.createCollection("p", dimension: 8)
             var random = SeededRandom(seed: 1)
-            var rows: [Int64: (label: Int64, vector: [Float])] = [:]
+            var reference = ReferenceIndex(dimension: 8)
             var vectors: [Float] = []
             for id in 0..<500 as Range<Int64> {
                 let v = random.quantizedVector(8)
-                rows[id] = (0, v)
+                reference.upsert(id: id, label: 0, vector: v)
                 vectors += v
             }
             try await client.add(collection: "p", batch: VectorBatch(dimension: 8, ids: Array(0..<500), labels: Array(repeating: 0, count: 500), vectors: vectors))
@@ -94,7 +94,7 @@ import Testing
                 return all
             }
             for (i, q) in queries.enumerated() {
-                #expect(results[i] == referenceSearch(rows, query: q, k: 5), "query \(i)")
+                #expect(results[i] == reference.search(q, options: SearchOptions(k: 5)).map(\.id), "query \(i)")
             }
             await client.close()
         }

@@ -44,18 +44,6 @@ struct TestServer {
     }
 }
 
-/// Brute-force top-k over a dictionary, ties by smaller id.
-func referenceSearch(_ rows: [Int64: (label: Int64, vector: [Float])], query: [Float], k: Int) -> [Int64] {
-    var scored: [(score: Float, id: Int64)] = []
-    for (id, row) in rows {
-        var s: Float = 0
-        for i in 0..<query.count { s += row.vector[i] * query[i] }
-        scored.append((s, id))
-    }
-    scored.sort { a, b in a.score > b.score || (a.score == b.score && a.id < b.id) }
-    return scored.prefix(k).map { $0.id }
-}
-
 /// Runs `body` against a fresh server on a free port and stops the server when `body` returns or
 /// throws, so no server outlives its test.
 func withTestServer<T>(

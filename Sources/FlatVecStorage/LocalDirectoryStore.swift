@@ -131,7 +131,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     /// manifest is damaged, not empty.
     private static func openManifest(directory: String, logger: Logger) throws(FlatVecError) -> (Int, [(String, String)]) {
         if let manifest = try readManifest(directory: directory) { return manifest }
-        let snapshots = (try? listSnapshots(directory)) ?? []
+        let snapshots = listSnapshots(directory)
         let logs = listLogs(directory)
         if !snapshots.isEmpty || logs.contains(where: { $0 != "wal.0.log" }) {
             throw FlatVecError(.corruptData, "\(directory) holds data files (\((logs + snapshots.map { "snapshots/" + $0 }).sorted().joined(separator: ", "))) "
@@ -271,7 +271,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         }
     }
 
-    static func listSnapshots(_ directory: String) throws -> [String] {
+    static func listSnapshots(_ directory: String) -> [String] {
         listFiles(directory + "/snapshots").filter { $0.hasSuffix(".flatvec") }
     }
 

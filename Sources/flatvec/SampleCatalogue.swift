@@ -1,6 +1,10 @@
 import FlatVecCore
 import FlatVecFormats
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The sample catalogue shipped in `data/` (see scripts/generate-sample-catalogue.py).
 enum SampleCatalogue {
     /// The collection the server creates for it.
@@ -9,6 +13,34 @@ enum SampleCatalogue {
     /// Whether `directory` holds the catalogue.
     static func exists(in directory: String) -> Bool {
         (try? VectorFile.readIntegers(directory + "/products-ids.npy")) != nil
+    }
+
+    /// Where to look when no directory is given, in order: `./data`, then `data/` beside the
+    /// executable or any directory above it (a checkout's `.build/release/flatvec` finds the
+    /// checkout's `data/`; a copy in `/usr/local/bin` finds `/usr/local/share/flatvec/data` too), then
+    /// the `data/` of the checkout the binary was built from.
+    static func candidates(executable: String = CommandLine.arguments[0], sourceFile: String = #filePath) -> [String] {
+        var found = ["data"]
+        var directory = executable
+        if let resolved = realpath(executable, nil) {
+            directory = String(cString: resolved)
+            free(resolved)
+        }
+        while let slash = directory.lastIndex(of: "/"), slash > directory.startIndex {
+            directory = String(directory[..<slash])
+            found.append(directory + "/data")
+            found.append(directory + "/share/flatvec/data")
+        }
+        // Sources/flatvec/SampleCatalogue.swift -> the checkout's root.
+        var root = sourceFile
+        for _ in 0..<3 { if let slash = root.lastIndex(of: "/") { root = String(root[..<slash]) } }
+        found.append(root + "/data")
+        return found
+    }
+
+    /// The first candidate that holds the catalogue.
+    static func locate() -> String? {
+        candidates().first { exists(in: $0) }
     }
 
     /// Reads the catalogue as one batch.

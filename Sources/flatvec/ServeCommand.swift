@@ -31,8 +31,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "File with the admin token (first line).") var adminTokenFile: String?
     @Option(name: .long, help: "File with the reader token (first line).") var readerTokenFile: String?
     @Option(name: .long, help: "Largest frame in bytes.") var maxFrameBytes: UInt32 = 64 << 20
-    @Option(name: .long, help: "Directory of the sample catalogue loaded when nothing is persisted ('none' to skip).")
-    var sampleData: String = "data"
+    @Option(name: .long, help: ArgumentHelp(
+        "In memory mode (no --data or --postgres): the directory of the sample catalogue to serve, or 'none'.",
+        discussion: "By default ./data, then data/ beside the executable or above it, then the checkout it was built from."
+    ))
+    var sampleData: String?
     @Option(name: .long, help: "Seconds a connection may stall mid-frame.") var frameTimeout: Int64 = 10
     @Option(name: .long, help: "Seconds an idle connection is kept (0: forever).") var idleTimeout: Int64 = 600
     @Option(name: .long, help: "With tokens: seconds a connection may take to authenticate.") var authTimeout: Int64 = 10
@@ -62,7 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
             fail("cannot load collections from \(store.description): \(error)")
         }
         if store is MemoryOnlyStore, sampleData != "none" {
-            if SampleCatalogue.exists(in: sampleData) {
+            if let sampleData = sampleData ?? SampleCatalogue.locate(), SampleCatalogue.exists(in: sampleData) {
                 do {
                     let batch = try SampleCatalogue.load(from: sampleData)
                     let index = try FlatIndex(dimension: batch.dimension, configuration: indexConfiguration)
@@ -72,7 +75,8 @@ struct ServeCommand: AsyncParsableCommand {
                     fail("cannot load the sample catalogue from \(sampleData): \(error)")
                 }
             } else {
-                logger.notice("no sample catalogue in '\(sampleData)'; starting with no collections")
+                let looked = sampleData.map { "'\($0)'" } ?? SampleCatalogue.candidates().prefix(3).joined(separator: ", ") + ", ..."
+                logger.notice("no sample catalogue in \(looked); starting with no collections (give one with --sample-data PATH)")
             }
         }
 

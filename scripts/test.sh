@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test, with nothing skipped: the Swift suites, including the PostgreSQL ones against a
+# PostgreSQL 18 + pgvector that this script starts for them (scripts/dev-postgres.sh, its own state
+# directory) and stops afterwards. If a part cannot run, the script fails and says why.
+#
+#   bash scripts/test.sh                 # everything
+#   bash scripts/test.sh --filter Store  # extra arguments go to `swift test`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+for tool in swift python3 pkg-config; do
+    command -v "$tool" >/dev/null || { echo "test.sh: '$tool' is missing; run scripts/quickstart.sh (or .ci/run) first" >&2; exit 1; }
+done
+pkg-config --exists libpq || { echo "test.sh: libpq-dev is missing; run scripts/quickstart.sh first" >&2; exit 1; }
+
+export FLATVEC_PG_DIR="${FLATVEC_TEST_PG_DIR:-/tmp/flatvec-test-postgres}"
+if ! url="$(bash scripts/dev-postgres.sh start)"; then
+    echo "test.sh: could not start PostgreSQL with pgvector (scripts/dev-postgres.sh start failed, see above);" \
+         "the PostgreSQL tests need it, so nothing was run" >&2
+    exit 1
+fi
+trap 'bash scripts/dev-postgres.sh stop >/dev/null 2>&1 || true' EXIT
+export FLATVEC_TEST_POSTGRES_URL="$url"
+# With this set, a PostgreSQL test that finds no server fails instead of skipping.
+export FLATVEC_REQUIRE_POSTGRES=1
+
+swift test "$@"

@@ -2,6 +2,10 @@ import FlatVecModel
 import FlatVecProtocol
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// An async client for a FlatVec server. One TCP connection; any number of concurrent calls are
@@ -53,7 +57,7 @@ public final class FlatVecClient: Sendable {
                 .connect(host: host, port: port)
                 .get()
         } catch {
-            throw FlatVecError(.unavailable, "cannot connect to \(host):\(port): \(error)")
+            throw FlatVecError(.unavailable, "cannot connect to \(host):\(port): \(Self.describeConnectFailure(error))")
         }
         let provisional = FlatVecClient(channel: channel, hello: HelloResponse(version: 1, role: .none, maxFrameBytes: 0, maxK: 0, maxBatch: 0, server: ""))
         let response = try await provisional.send(.hello(HelloRequest(token: token ?? "", clientName: clientName)))
@@ -157,4 +161,19 @@ public final class FlatVecClient: Sendable {
     }
 
     private static var unexpected: FlatVecError { FlatVecError(.badFrame, "the server answered with a reply of another kind") }
+
+    /// Why a connection attempt failed, in words (`connection refused`, `host not found`), not NIO's
+    /// internal description.
+    static func describeConnectFailure(_ error: any Error) -> String {
+        if let failure = error as? NIOConnectionError {
+            if let first = failure.connectionErrors.first { return describeConnectFailure(first.error) }
+            if failure.dnsAError != nil || failure.dnsAAAAError != nil { return "host not found" }
+            return "no address to connect to"
+        }
+        if let io = error as? IOError {
+            return String(cString: strerror(io.errnoCode)).lowercased()
+        }
+        if error is ChannelError { return "the connection failed (\(error))" }
+        return "\(error)"
+    }
 }

@@ -34,11 +34,17 @@ final class PostgresConnection: @unchecked Sendable {
 
     private static func message(_ connection: OpaquePointer?) -> String {
         guard let c = connection, let m = PQerrorMessage(c) else { return "unknown error" }
-        return String(cString: m).trimmingWhitespace()
+        return oneLine(String(cString: m))
+    }
+
+    /// libpq's messages span lines ("connection to server ... failed:\n\tIs the server running ...?");
+    /// errors here are one line each.
+    static func oneLine(_ message: String) -> String {
+        message.split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     private func fail(_ result: OpaquePointer?, _ what: String) -> FlatVecError {
-        var message = result.flatMap { PQresultErrorMessage($0) }.map { String(cString: $0).trimmingWhitespace() } ?? ""
+        var message = result.flatMap { PQresultErrorMessage($0) }.map { Self.oneLine(String(cString: $0)) } ?? ""
         if message.isEmpty { message = Self.message(connection) }
         return FlatVecError(.unavailable, "PostgreSQL \(what): \(message)")
     }

@@ -13,9 +13,15 @@ struct AddCommand: AsyncParsableCommand {
         commandName: "add",
         abstract: "Upsert vectors into a collection.",
         discussion: """
-            Vectors: .npy or .fvecs. Ids and labels: .npy (int32/int64), .ivecs, or text with one integer
-            per line; ids default to row numbers, labels to 0. Payloads: JSON lines, one per vector (an
+            Vectors: .npy or .fvecs. Ids and labels: .npy (int32/int64), .ivecs, or text with one integer \
+            per line; ids default to row numbers, labels to 0. Payloads: JSON lines, one per vector (an \
             empty line for none).
+
+            The whole file is checked before anything is sent (dimension against the collection, NaN or \
+            infinite components, zero vectors under cosine, duplicate ids, payload count, size and JSON), \
+            so a bad file adds nothing. The server then takes it --batch vectors at a time; if it refuses \
+            a batch (the store failed, say), the batches before it stay added and the error says which \
+            rows were: run the command again, since an ADD replaces ids that exist.
             """
     )
 
@@ -48,7 +54,26 @@ struct AddCommand: AsyncParsableCommand {
         guard payloadValues.isEmpty || payloadValues.count == matrix.rows else {
             fail("\(payloads ?? "payloads"): \(payloadValues.count) lines for \(matrix.rows) vectors")
         }
+        for (n, payload) in payloadValues.enumerated() {
+            if let payload, !JSONValidator.isValid(payload) {
+                fail("\(payloads ?? "payloads"): line \(n + 1) is not a JSON value; nothing was added")
+            }
+        }
         let c = await client.connect()
+        // Check the whole file with the server's own rules first, so a bad row adds nothing.
+        let collections = await orFail { try await c.listCollections() }
+        guard let target = collections.first(where: { $0.name == collection }) else {
+            fail("the server has no collection named '\(collection)'; nothing was added")
+        }
+        guard Int(target.dimension) == matrix.columns else {
+            fail("\(vectors) has dimension \(matrix.columns), collection '\(collection)' has dimension \(target.dimension); nothing was added")
+        }
+        do {
+            let whole = try VectorBatch(dimension: matrix.columns, ids: idValues, labels: labelValues, vectors: matrix.values, payloads: payloadValues)
+            _ = try FlatIndex(dimension: matrix.columns, metric: target.metric).validate(whole)
+        } catch {
+            fail("\(vectors): \(error.message.replacingRowNumbers()); nothing was added")
+        }
         let showProgress = isatty(2) != 0
         let clock = ContinuousClock()
         let start = clock.now
@@ -69,8 +94,8 @@ struct AddCommand: AsyncParsableCommand {
                     return try await c.add(collection: collection, batch: slice)
                 } catch let error as FlatVecError {
                     // Say what was stored only when something was: a first batch that fails stored nothing.
-                    let stored = done == 0 ? "nothing was added" : "rows 0..<\(done) were added"
-                    throw FlatVecError(error.code, "rows \(done)..<\(done + n): \(error.message) (\(stored))")
+                    let stored = done == 0 ? "nothing was added" : "rows 0 to \(done - 1) of the file were added before it"
+                    throw FlatVecError(error.code, "the server refused rows \(done) to \(done + n - 1) of the file: \(error.message) (\(stored))")
                 }
             }
             inserted += Int(result.inserted)
@@ -90,4 +115,21 @@ struct AddCommand: AsyncParsableCommand {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension String {
+    /// The index names rows of a batch as "(row N)"; the whole file is one batch here, so they are
+    /// rows of the file: say so.
+    func replacingRowNumbers() -> String {
+        var out = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: "(row ") {
+            out += rest[..<range.lowerBound] + "(row "
+            rest = rest[range.upperBound...]
+            let digits = rest.prefix { $0.isNumber }
+            out += digits + " of the file"
+            rest = rest.dropFirst(digits.count)
+        }
+        return out + rest
+    }
 }

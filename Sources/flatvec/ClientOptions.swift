@@ -20,13 +20,28 @@ struct ClientOptions: ParsableArguments {
         return nil
     }
 
-    func connect() async -> FlatVecClient {
-        guard let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]) else {
-            fail("--server must be host:port, got '\(server)'")
+    /// `--server` as host and port; exits with a clear error when it is not `host:port` with a port
+    /// in 1...65535 (an IPv6 address goes in brackets: `[::1]:7070`).
+    func address() -> (host: String, port: Int) {
+        guard let colon = server.lastIndex(of: ":") else { fail("--server must be host:port, got '\(server)'") }
+        var host = String(server[..<colon])
+        let portText = server[server.index(after: colon)...]
+        guard let port = Int(portText), (1...65_535).contains(port) else {
+            fail("--server '\(server)': the port must be a number from 1 to 65535, got '\(portText)'")
         }
-        let host = String(server[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" || $0 == "@" }),
+              host.contains(":") == server.hasPrefix("[")
+        else { fail("--server '\(server)': '\(host)' is not a host name or address (IPv6 goes in brackets: [::1]:7070)") }
+        return (host, port)
+    }
+
+    func connect() async -> FlatVecClient {
+        let (host, port) = address()
         do {
             return try await FlatVecClient.connect(host: host, port: port, token: token(), clientName: "flatvec-cli")
+        } catch where error.code == .unavailable && error.message.hasPrefix("cannot connect") {
+            fail("\(error.message) (is flatvec serve running there?)")
         } catch {
             fail(error.description)
         }

@@ -61,7 +61,7 @@ struct GetCommand: AsyncParsableCommand {
         }
         for row in rows {
             var line = #"{"id":\#(row.id),"label":\#(row.label)"#
-            if let payload = row.payload { line += #","payload":\#(jsonString(String(decoding: payload, as: UTF8.self)))"# }
+            if let payload = row.payload { line += #","payload":\#(jsonPayload(payload))"# }
             if !noVectors { line += #","vector":[\#(row.vector.map { "\($0)" }.joined(separator: ","))]"# }
             print(line + "}")
         }

@@ -8,8 +8,8 @@ struct KnnCommand: ParsableCommand {
         commandName: "knn",
         abstract: "Exact top-k by inner product (or cosine) of every query against a base file.",
         discussion: """
-            Reads .fvecs or .npy (float32, 2-D, C order). Writes ids as .ivecs or .npy (int32, 0-based
-            row numbers of the base, best first) and scores as .fvecs or .npy. Where the base holds fewer
+            Reads .fvecs or .npy (float32, 2-D, C order). Writes ids as .ivecs or .npy (int32, 0-based \
+            row numbers of the base, best first) and scores as .fvecs or .npy. Where the base holds fewer \
             than k rows the ids are padded with -1 and the scores with -3.4028235e38, as FAISS does.
             """
     )
@@ -20,7 +20,8 @@ struct KnnCommand: ParsableCommand {
     @Option(name: .long, help: "Query vectors (.fvecs or .npy).")
     var queries: String
 
-    @Option(name: .long, help: "Neighbours per query (1...10000).")
+    // Unconditional parsing: `--k -3` is a value out of range, not a missing value.
+    @Option(name: .long, parsing: .unconditional, help: "Neighbours per query (1 to 10000).")
     var k: Int
 
     @Option(name: .long, help: "Output ids (.ivecs or .npy).")

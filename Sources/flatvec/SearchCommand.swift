@@ -9,7 +9,7 @@ struct SearchCommand: AsyncParsableCommand {
         commandName: "search",
         abstract: "Search a collection with queries from a file.",
         discussion: """
-            Without --out, prints a table (or JSON with --json). With --out, writes ids as .npy (int64) or
+            Without --out, prints a table (or JSON with --json). With --out, writes ids as .npy (int64) or \
             .ivecs (int32) and, with --scores, scores as .npy or .fvecs; missing hits are -1 and -3.4e38.
             """
     )
@@ -17,15 +17,18 @@ struct SearchCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
     @Option(name: .long, help: "Collection name.") var collection: String
     @Option(name: .long, help: "Queries (.npy or .fvecs).") var queries: String
-    @Option(name: .long, help: "Hits per query.") var k: Int = 10
+    // Unconditional parsing: `--k -3` is a value out of range and `--min-score -0.5` a value, not options.
+    @Option(name: .long, parsing: .unconditional, help: "Hits per query (1 to 10000).") var k: Int = 10
     @Flag(name: .long, help: "Best hit per label, top k labels.") var groupByLabel = false
-    @Option(name: .long, help: "Drop hits scoring below this.") var minScore: Float?
+    @Option(name: .long, parsing: .unconditional, help: "Drop hits scoring below this.") var minScore: Float?
     @Option(name: .long, help: "Only these labels, comma-separated.") var labels: String?
     @Option(name: .long, help: "Write ids here (.npy or .ivecs).") var out: String?
-    @Option(name: .long, help: "Write scores here (.npy or .fvecs).") var scores: String?
+    @Option(name: .long, help: "With --out: write scores here (.npy or .fvecs).") var scores: String?
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() async throws {
+        guard (1...SearchOptions.maximumK).contains(k) else { fail("--k must be from 1 to \(SearchOptions.maximumK), got \(k)") }
+        if scores != nil && out == nil { fail("--scores needs --out (the file of ids the scores belong to)") }
         let matrix: Matrix<Float>
         do {
             matrix = try VectorFile.readFloat32Matrix(queries)
@@ -69,7 +72,7 @@ struct SearchCommand: AsyncParsableCommand {
         if json {
             let body = results.map { hits in
                 "[" + hits.map { h in
-                    #"{"id":\#(h.id),"label":\#(h.label),"score":\#(h.score)"# + (h.payloadString.map { #","payload":\#(jsonString($0))"# } ?? "") + "}"
+                    #"{"id":\#(h.id),"label":\#(h.label),"score":\#(h.score)"# + (h.payload.map { #","payload":\#(jsonPayload($0))"# } ?? "") + "}"
                 }.joined(separator: ",") + "]"
             }
             print("[" + body.joined(separator: ",") + "]")
@@ -84,4 +87,9 @@ struct SearchCommand: AsyncParsableCommand {
         }
         printTable(["query", "rank", "id", "label", "score", "payload"], rows)
     }
+}
+
+/// A payload in JSON output: as itself when it is JSON (an object stays an object), else as a string.
+func jsonPayload(_ payload: [UInt8]) -> String {
+    JSONValidator.isValid(payload) ? String(decoding: payload, as: UTF8.self) : jsonString(String(decoding: payload, as: UTF8.self))
 }

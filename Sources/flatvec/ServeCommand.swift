@@ -12,9 +12,10 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve collections over FlatVec's binary protocol (proto-spec/PROTOCOL.md).",
         discussion: """
-            With no arguments: listens on 127.0.0.1:7070 without authentication and serves the sample
-            catalogue in ./data as the collection 'products', in memory only. SIGTERM or SIGINT stops
-            accepting, finishes requests in flight and exits 0.
+            With no arguments: listens on 127.0.0.1:7070 without authentication and serves the sample \
+            catalogue as the collection 'products', in memory only (the catalogue is found in ./data, \
+            beside or above the executable, or in the checkout it was built from; --sample-data names \
+            another). SIGTERM or SIGINT stops accepting, answers every request already read, and exits 0.
             """
     )
 

@@ -1,0 +1,113 @@
+import FlatVecClient
+import FlatVecCore
+import FlatVecFormats
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The command line as a new user meets it, through the real binary.
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CommandLineTests {
+    let directory: String = {
+        let path = NSTemporaryDirectory() + "flatvec-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }()
+
+    /// Runs `body` with `flatvec serve` (memory only, the sample catalogue) on a free port.
+    func withServer(_ body: (Int) async throws -> Void) async throws {
+        let port = CrashRecoveryTests.freePort()
+        let server = try CrashRecoveryTests.startServer(storeArguments: [], port: port)
+        let client = try await CrashRecoveryTests.connect(port: port)
+        await client.close()
+        do {
+            try await body(port)
+        } catch {
+            kill(server.processIdentifier, SIGKILL)
+            throw error
+        }
+        kill(server.processIdentifier, SIGTERM)
+        while server.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    func count(_ port: Int, _ collection: String) async throws -> UInt64? {
+        let client = try await CrashRecoveryTests.connect(port: port)
+        defer { Task { await client.close() } }
+        return try await client.listCollections().first { $0.name == collection }?.count
+    }
+
+    @Test func aBadFileAddsNothingAndNamesTheRowOfTheFile() async throws {
+        try await withServer { port in
+            _ = try runFlatVec(["create", "--server", "127.0.0.1:\(port)", "--collection", "f", "--dim", "4"])
+            var values = (0..<(2_000 * 4)).map { Float($0 % 7) + 1 }
+            values[1_500 * 4 + 2] = .nan
+            try NPYFile.write(Matrix(rows: 2_000, columns: 4, values: values), to: directory + "/v.npy")
+            let run = try runFlatVec(["add", "--server", "127.0.0.1:\(port)", "--collection", "f", "--vectors", directory + "/v.npy", "--batch", "1000"])
+            #expect(run.status == 1)
+            #expect(run.stderr.contains("row 1500 of the file") && run.stderr.contains("nothing was added"), "\(run.stderr)")
+            #expect(try await count(port, "f") == 0)
+            // Payload lines must be JSON, as the help says.
+            try NPYFile.write(Matrix(rows: 2, columns: 4, values: [Float](repeating: 1, count: 8)), to: directory + "/two.npy")
+            try "{\"ok\":1}\nnot json\n".write(toFile: directory + "/p.jsonl", atomically: true, encoding: .utf8)
+            let payloads = try runFlatVec([
+                "add", "--server", "127.0.0.1:\(port)", "--collection", "f", "--vectors", directory + "/two.npy", "--payloads", directory + "/p.jsonl",
+            ])
+            #expect(payloads.status == 1 && payloads.stderr.contains("line 2 is not a JSON value"), "\(payloads.stderr)")
+            // A dimension that does not match the collection is caught before anything is sent.
+            try NPYFile.write(Matrix(rows: 2, columns: 3, values: [Float](repeating: 1, count: 6)), to: directory + "/three.npy")
+            let wrong = try runFlatVec(["add", "--server", "127.0.0.1:\(port)", "--collection", "f", "--vectors", directory + "/three.npy"])
+            #expect(wrong.status == 1 && wrong.stderr.contains("has dimension 3") && wrong.stderr.contains("nothing was added"), "\(wrong.stderr)")
+            #expect(try await count(port, "f") == 0)
+            let help = try runFlatVec(["add", "--help"])
+            #expect(help.stdout.contains("the batches before it stay added"))
+        }
+    }
+
+    @Test func searchOptionsAreCheckedAndJSONPayloadsStayObjects() async throws {
+        try await withServer { port in
+            let queries = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("data/queries.npy").path
+            let negative = try runFlatVec(["search", "--server", "127.0.0.1:\(port)", "--collection", "products", "--queries", queries, "--k", "-3"])
+            #expect(negative.status == 1 && negative.stderr.contains("--k must be from 1 to 10000, got -3"), "\(negative.stderr)")
+            let scoresOnly = try runFlatVec([
+                "search", "--server", "127.0.0.1:\(port)", "--collection", "products", "--queries", queries, "--scores", directory + "/s.npy",
+            ])
+            #expect(scoresOnly.status == 1 && scoresOnly.stderr.contains("--scores needs --out"), "\(scoresOnly.stderr)")
+            let json = try runFlatVec(["search", "--server", "127.0.0.1:\(port)", "--collection", "products", "--queries", queries, "--k", "1", "--json"])
+            #expect(json.status == 0)
+            #expect(json.stdout.contains(#""payload":{"#), "payloads printed as strings: \(json.stdout.prefix(300))")
+            let minScore = try runFlatVec([
+                "search", "--server", "127.0.0.1:\(port)", "--collection", "products", "--queries", queries, "--k", "1", "--min-score", "-0.5",
+            ])
+            #expect(minScore.status == 0, "\(minScore.stderr)")
+        }
+    }
+
+    @Test func connectionErrorsAreOneClearLine() throws {
+        let badPort = try runFlatVec(["list", "--server", "localhost:99999"])
+        #expect(badPort.status == 1 && badPort.stderr.contains("the port must be a number from 1 to 65535"), "\(badPort.stderr)")
+        let port = CrashRecoveryTests.freePort()
+        let refused = try runFlatVec(["list", "--server", "127.0.0.1:\(port)"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr == "flatvec: error: cannot connect to 127.0.0.1:\(port): connection refused (is flatvec serve running there?)\n", "\(refused.stderr)")
+        let postgres = try runFlatVec(["serve", "--port", "\(port)", "--postgres", "postgresql://u:secret-pw@127.0.0.1:1/db"])
+        #expect(postgres.status == 1)
+        #expect(postgres.stderr.split(separator: "\n").count == 1 && !postgres.stderr.contains("\t"), "\(postgres.stderr)")
+        #expect(!postgres.stderr.contains("secret-pw"))
+    }
+
+    @Test func anIdleServerStopsPromptly() async throws {
+        let port = CrashRecoveryTests.freePort()
+        let server = try CrashRecoveryTests.startServer(storeArguments: [], port: port)
+        let client = try await CrashRecoveryTests.connect(port: port)
+        await client.close()
+        let clock = ContinuousClock()
+        let start = clock.now
+        kill(server.processIdentifier, SIGTERM)
+        while server.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(clock.now - start < .milliseconds(750), "an idle server took \(clock.now - start) to stop")
+        #expect(server.terminationStatus == 0)
+    }
+}

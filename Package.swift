@@ -95,6 +95,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // In-process update timings for Benchmarks/compare/run.py (rebuild, add and remove against FAISS).
+        .executableTarget(name: "flatvec-updates-bench", dependencies: ["FlatVecCore"], path: "Benchmarks/compare/updates"),
         // A program that uses only the client (it must link no BLAS).
         .executableTarget(name: "flatvec-client-example", dependencies: ["FlatVecClient"], path: "examples/swift-client"),
         // Helpers shared by the test targets.

@@ -8,7 +8,8 @@ Creates a virtual environment in Benchmarks/compare/.venv with the pinned requir
 time, builds `flatvec` in release mode if needed, generates the data with fixed seeds (random unit
 vectors; and a clustered catalogue where each product has several nearby photos), runs every system
 on the same workloads, checks they return the same neighbours, prints one table and writes it to
-Benchmarks/compare/results-latest.md with plots in Benchmarks/compare/plots/.
+Benchmarks/compare/results-latest.md with plots in Benchmarks/compare/plots/. A --quick run writes to
+Benchmarks/compare/quick/ instead (ignored by git), so it never overwrites the full results.
 """
 import argparse
 import os
@@ -24,6 +25,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 VENV = os.path.join(HERE, ".venv")
 FLATVEC = os.path.join(ROOT, ".build", "release", "flatvec")
+UPDATES_BENCH = os.path.join(ROOT, ".build", "release", "flatvec-updates-bench")
+# FAISS IndexFlatIP, rebuild of N+1 (ms) for N = 100, 500, 1,000, 5,000, 10,000, as measured by the team that
+# asked for FlatVec (the seeds' design: FAISS behind an asyncio lock); their incremental add was 0.45-0.49 ms.
+SEEDS_REBUILD_MS = {100: 2.15, 500: 9.32, 1_000: 18.67, 5_000: 92.41, 10_000: 184.23}
+SEEDS_ADD_MS = (0.45, 0.49)
 
 
 def ensure_venv():
@@ -48,9 +54,21 @@ from flatvec_client import Client  # noqa: E402
 
 
 def ensure_flatvec():
-    if not os.path.exists(FLATVEC):
-        print("building flatvec (release)...", flush=True)
-        subprocess.check_call(["swift", "build", "-c", "release", "--product", "flatvec"], cwd=ROOT)
+    for path, product in [(FLATVEC, "flatvec"), (UPDATES_BENCH, "flatvec-updates-bench")]:
+        if not os.path.exists(path):
+            print("building %s (release)..." % product, flush=True)
+            subprocess.check_call(["swift", "build", "-c", "release", "--product", product], cwd=ROOT)
+
+
+def flatvec_updates(sizes, d, repeats):
+    """FlatVec's FlatIndex in process: {N: (rebuild N+1, add 1, remove 1)} in seconds."""
+    out = subprocess.check_output([UPDATES_BENCH, "--dim", str(d), "--sizes", ",".join(map(str, sizes)), "--repeats", str(repeats)])
+    import json
+    result = {}
+    for line in out.decode().splitlines():
+        row = json.loads(line)
+        result[row["n"]] = (row["rebuild"], row["add"], row["remove"])
+    return result
 
 
 def unit_rows(x):
@@ -234,11 +252,12 @@ def main():
             if client is not None:
                 client.close()
 
-        # Rebuild against incremental add: FAISS in process; FlatVec through the server (a CREATE plus ADDs
-        # of the N+1 vectors, against one ADD of 1 vector), so FlatVec's figures include the round trips.
+        # Rebuild against incremental add and remove, in process on both sides (FlatVec's FlatIndex through
+        # flatvec-updates-bench, FAISS IndexFlatIP here); the FlatVec server's round trips as their own series.
         rebuild = []
         sizes = [100, 500, 1_000, 5_000, 10_000] + ([] if args.quick else [100_000])
         pool, _ = random_dataset(max(sizes) + 2, d, 3)
+        flatvec_inproc = flatvec_updates(sizes, d, repeats)
         client = Client(port=server_port) if server is not None else None
         for size in sizes:
             t_rebuild, _ = best_of(repeats, lambda: faiss.IndexFlatIP(d).add(pool[:size + 1]))
@@ -246,7 +265,18 @@ def main():
             idx.add(pool[:size])
             one = pool[size:size + 1]
             t_add, _ = best_of(repeats, lambda: idx.add(one))
-            entry = [size, t_rebuild, t_add, None, None]
+            # remove_ids on a flat index compacts the rows after the removed one: O(N). Remove one from the
+            # middle, then put a row back (untimed) so N stays the same.
+            t_remove = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                idx.remove_ids(np.array([size // 2], dtype=np.int64))
+                t_remove = min(t_remove, time.perf_counter() - start)
+                idx.add(one)
+            f_rebuild, f_add, f_remove = flatvec_inproc[size]
+            entry = {"n": size, "faiss_rebuild": t_rebuild, "faiss_add": t_add, "faiss_remove": t_remove,
+                     "flatvec_rebuild": f_rebuild, "flatvec_add": f_add, "flatvec_remove": f_remove,
+                     "server_rebuild": None, "server_add": None}
             if client is not None:
                 counter = [0]
 
@@ -258,14 +288,16 @@ def main():
                     for start in range(0, size + 1, 10_000):
                         end = min(size + 1, start + 10_000)
                         client.add(name, np.arange(start, end, dtype=np.int64), np.zeros(end - start, dtype=np.int64), pool[start:end])
-                entry[3], _ = best_of(repeats, server_rebuild)
+                entry["server_rebuild"], _ = best_of(repeats, server_rebuild)
                 client.create_collection("grow-%d" % size, d)
                 for start in range(0, size, 10_000):
                     end = min(size, start + 10_000)
                     client.add("grow-%d" % size, np.arange(start, end, dtype=np.int64), np.zeros(end - start, dtype=np.int64), pool[start:end])
                 ids = iter(range(size, size + 1000))
-                entry[4], _ = best_of(repeats, lambda: client.add("grow-%d" % size, np.array([next(ids)], dtype=np.int64), np.zeros(1, dtype=np.int64), one))
-            rebuild.append(tuple(entry))
+                entry["server_add"], _ = best_of(repeats, lambda: client.add("grow-%d" % size, np.array([next(ids)], dtype=np.int64), np.zeros(1, dtype=np.int64), one))
+            rebuild.append(entry)
+            print("N=%-6d rebuild N+1: FAISS %.3f ms, FlatVec %.3f ms; add 1: FAISS %.4f ms, FlatVec %.4f ms; remove 1: FAISS %.4f ms, FlatVec %.4f ms" % (
+                size, t_rebuild * 1e3, f_rebuild * 1e3, t_add * 1e3, f_add * 1e3, t_remove * 1e3, f_remove * 1e3), flush=True)
         if client is not None:
             client.close()
     finally:
@@ -273,14 +305,19 @@ def main():
             server.terminate()
             server.wait(timeout=30)
 
-    write_report(rows, rebuild, machine, args.quick)
+    write_report(rows, rebuild, machine, args.quick, n, d)
     failed = [r for r in rows if min(r["agree_faiss"], r["agree_flatvec"], r.get("agree_server", 1.0)) < 1.0]
     if failed:
         print("DISAGREEMENT in: %s" % ", ".join(r["workload"] for r in failed))
         sys.exit(1)
 
 
-def write_report(rows, rebuild, machine, quick):
+def output_dir(quick):
+    """Full runs write the committed report; quick runs write beside it, in a folder git ignores."""
+    return os.path.join(HERE, "quick") if quick else HERE
+
+
+def write_report(rows, rebuild, machine, quick, n, d):
     lines = []
     lines.append("Run on %s: %s, %d cores%s." % (time.strftime("%Y-%m-%d"), machine["cpu"], machine["cores"], " (--quick)" if quick else ""))
     lines.append("")
@@ -288,8 +325,8 @@ def write_report(rows, rebuild, machine, quick):
     lines.append("- faiss-cpu %s" % machine["faiss"])
     lines.append("- %s" % machine["flatvec"])
     lines.append("")
-    lines.append("Search, best of several runs, milliseconds (lower is better). FlatVec in process is the search phase of")
-    lines.append("`flatvec knn`; FlatVec server is a SEARCH round trip over loopback from the Python client in this folder.")
+    lines.append("Search, N = %d x d = %d, best of several runs, milliseconds (lower is better). FlatVec in process is the" % (n, d))
+    lines.append("search phase of `flatvec knn`; FlatVec server is a SEARCH round trip over loopback from the Python client in this folder.")
     lines.append("")
     has_server = any("server" in r for r in rows)
     header = "| workload | numpy | FAISS IndexFlatIP | FlatVec in process |" + (" FlatVec server |" if has_server else "") + " FlatVec / best other | same neighbours |"
@@ -304,27 +341,37 @@ def write_report(rows, rebuild, machine, quick):
         cells += ["%.2f" % (r["flatvec"] / best_other), "%.1f%%" % (agree * 100)]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("Rebuild an index of N+1 vectors against adding 1 vector to an index of N, d = 512 (ms). FAISS in process;")
-    lines.append("FlatVec through its server over loopback (CREATE + ADDs of up to 10,000 vectors; one ADD of 1 vector).")
+    lines.append("Updates at d = %d, in process on both sides (FlatVec `FlatIndex` through `flatvec-updates-bench`, FAISS" % d)
+    lines.append("`IndexFlatIP` from Python), best of several runs, milliseconds: rebuild an index of N+1 vectors, add 1 vector to an")
+    lines.append("index of N, remove 1 vector from an index of N (FAISS `remove_ids` compacts the rows after it). The seeds' column")
+    lines.append("is FAISS rebuild as measured by the team that asked for FlatVec, on their machine (their add: %.2f-%.2f ms)." % SEEDS_ADD_MS)
+    lines.append("The FlatVec server columns are round trips over loopback (CREATE + ADDs; one ADD of 1 vector): a different thing,")
+    lines.append("shown apart.")
     lines.append("")
-    lines.append("| N | FAISS rebuild N+1 | FAISS add 1 | FlatVec server rebuild N+1 | FlatVec server add 1 |")
-    lines.append("|---|---|---|---|---|")
-    fmt = lambda v: "-" if v is None else "%.3f" % (v * 1e3)
-    for size, t_rebuild, t_add, s_rebuild, s_add in rebuild:
-        lines.append("| %d | %s | %s | %s | %s |" % (size, fmt(t_rebuild), fmt(t_add), fmt(s_rebuild), fmt(s_add)))
+    lines.append("| N | FAISS rebuild N+1 | FlatVec rebuild N+1 | seeds' FAISS rebuild | FAISS add 1 | FlatVec add 1 | FAISS remove 1 | FlatVec remove 1 | server: rebuild N+1 | server: ADD 1 round trip |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    fmt = lambda v: "-" if v is None else ("%.4f" % (v * 1e3) if v < 1e-3 else "%.3f" % (v * 1e3))
+    for e in rebuild:
+        seeds = SEEDS_REBUILD_MS.get(e["n"])
+        lines.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            e["n"], fmt(e["faiss_rebuild"]), fmt(e["flatvec_rebuild"]), "-" if seeds is None else "%.2f" % seeds,
+            fmt(e["faiss_add"]), fmt(e["flatvec_add"]), fmt(e["faiss_remove"]), fmt(e["flatvec_remove"]),
+            fmt(e["server_rebuild"]), fmt(e["server_add"])))
     text = "\n".join(lines) + "\n"
-    with open(os.path.join(HERE, "results-latest.md"), "w") as f:
+    out = output_dir(quick)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "results-latest.md"), "w") as f:
         f.write(text)
     print()
     print(text)
-    make_plots(rows, rebuild)
+    make_plots(rows, rebuild, out, n, d)
 
 
-def make_plots(rows, rebuild):
+def make_plots(rows, rebuild, out, n, d):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    plots = os.path.join(HERE, "plots")
+    plots = os.path.join(out, "plots")
     os.makedirs(plots, exist_ok=True)
     for dataset in sorted(set(r["dataset"] for r in rows)):
         subset = [r for r in rows if r["dataset"] == dataset]
@@ -335,30 +382,51 @@ def make_plots(rows, rebuild):
                 ax.plot(nqs, [r["nq"] / r[key] for r in subset], marker="o", label=name)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        ax.set_xticks(nqs)
+        ax.set_xticklabels([str(q) for q in nqs])
+        ax.minorticks_off()
         ax.set_xlabel("queries per batch (nq)")
         ax.set_ylabel("queries per second")
-        ax.set_title("Search throughput, %s data, k=10" % dataset)
-        ax.grid(True, which="both", alpha=0.3)
+        ax.set_title("Search throughput, %s data, N=%d, d=%d, k=10" % (dataset, n, d))
+        ax.grid(True, which="major", alpha=0.3)
         ax.legend()
         fig.tight_layout()
         fig.savefig(os.path.join(plots, "throughput-%s.png" % dataset), dpi=110)
         plt.close(fig)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    sizes = [r[0] for r in rebuild]
-    ax.plot(sizes, [r[1] * 1e3 for r in rebuild], marker="o", label="FAISS: rebuild N+1")
-    ax.plot(sizes, [r[2] * 1e3 for r in rebuild], marker="o", label="FAISS: add 1 to N")
-    if all(r[3] is not None for r in rebuild):
-        ax.plot(sizes, [r[3] * 1e3 for r in rebuild], marker="s", label="FlatVec server: rebuild N+1")
-        ax.plot(sizes, [r[4] * 1e3 for r in rebuild], marker="s", label="FlatVec server: add 1 to N")
+    sizes = [e["n"] for e in rebuild]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(sizes, [e["faiss_rebuild"] * 1e3 for e in rebuild], marker="o", color="tab:orange", label="FAISS: rebuild N+1 (in process)")
+    ax.plot(sizes, [e["flatvec_rebuild"] * 1e3 for e in rebuild], marker="s", color="tab:blue", label="FlatVec: rebuild N+1 (in process)")
+    ax.plot(sizes, [e["faiss_add"] * 1e3 for e in rebuild], marker="o", linestyle="--", color="tab:orange", label="FAISS: add 1 (in process)")
+    ax.plot(sizes, [e["flatvec_add"] * 1e3 for e in rebuild], marker="s", linestyle="--", color="tab:blue", label="FlatVec: add 1 (in process)")
+    seeds = [s for s in sizes if s in SEEDS_REBUILD_MS]
+    ax.plot(seeds, [SEEDS_REBUILD_MS[s] for s in seeds], marker="^", color="tab:gray", label="seeds' FAISS: rebuild N+1 (their machine)")
+    ax.fill_between(seeds, SEEDS_ADD_MS[0], SEEDS_ADD_MS[1], color="tab:gray", alpha=0.3, label="seeds' FAISS: add 1 (their machine)")
+    if all(e["server_add"] is not None for e in rebuild):
+        ax.plot(sizes, [e["server_add"] * 1e3 for e in rebuild], marker="x", linestyle=":", color="tab:green",
+                label="FlatVec server: ADD 1, round trip over loopback")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("vectors already in the index (N)")
     ax.set_ylabel("milliseconds")
-    ax.set_title("Rebuild against incremental add (d=512)")
+    ax.set_title("Rebuild against incremental add, d=%d" % d)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(plots, "rebuild-vs-add.png"), dpi=110)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(sizes, [e["faiss_remove"] * 1e3 for e in rebuild], marker="o", color="tab:orange", label="FAISS IndexFlatIP.remove_ids (1 id)")
+    ax.plot(sizes, [e["flatvec_remove"] * 1e3 for e in rebuild], marker="s", color="tab:blue", label="FlatVec FlatIndex.remove (1 id)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("vectors in the index (N)")
+    ax.set_ylabel("milliseconds")
+    ax.set_title("Remove one vector, in process, d=%d" % d)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(plots, "rebuild-vs-add.png"), dpi=110)
+    fig.savefig(os.path.join(plots, "remove.png"), dpi=110)
     plt.close(fig)
 
 

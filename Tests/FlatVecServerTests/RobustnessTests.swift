@@ -2,7 +2,9 @@ import FlatVecClient
 import FlatVecCore
 import FlatVecProtocol
 import FlatVecServer
+import Foundation
 import NIOCore
+import Synchronization
 import Testing
 
 @Suite(.timeLimit(.minutes(5))) struct RobustnessTests {
@@ -107,17 +109,31 @@ import Testing
             // 1,024 queries x 20,000 x 256: long enough (seconds in a debug build) that a PING which had to
             // wait for it could not come back first, even on a loaded machine.
             let queries = (0..<(1_024 * 256)).map { _ in Float(Int.random(in: -8...8, using: &random)) / 8 }
-            let heavy = Task { () -> ContinuousClock.Instant in
-                _ = try await loader.search(collection: "h", queries: queries, dimension: 256, options: SearchOptions(k: 10))
-                return ContinuousClock.now
+            // Both sides on threads of their own with blocking sockets: the instants are when the bytes
+            // arrived, not when a busy test runner got round to resuming an async task.
+            let finished = Mutex<ContinuousClock.Instant?>(nil)
+            let pinged = Mutex<ContinuousClock.Instant?>(nil)
+            let heavy = try RawConnection(port: server.port)
+            var timeout = timeval(tv_sec: 120, tv_usec: 0)
+            setsockopt(heavy.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let request = Request.search(SearchRequest(collection: "h", dimension: 256, queries: queries, options: SearchOptions(k: 10)))
+            Thread.detachNewThread {
+                heavy.send(request, id: 1)
+                _ = heavy.readFrame()
+                finished.withLock { $0 = .now }
             }
             try await Task.sleep(for: .milliseconds(50))
-            let pinger = try await server.client()
-            _ = try await pinger.ping()
-            let pinged = ContinuousClock.now
-            let finished = try await heavy.value
-            #expect(pinged < finished, "PING waited for another connection's search")
-            await pinger.close()
+            let pinger = try RawConnection(port: server.port)
+            Thread.detachNewThread {
+                pinger.send(.ping([9]), id: 2)
+                _ = pinger.readFrame()
+                pinged.withLock { $0 = .now }
+            }
+            while finished.withLock({ $0 }) == nil || pinged.withLock({ $0 }) == nil {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let (p, f) = (pinged.withLock { $0! }, finished.withLock { $0! })
+            #expect(p < f, "PING waited for another connection's search")
             await loader.close()
         }
     }

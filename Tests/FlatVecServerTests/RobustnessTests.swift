@@ -106,28 +106,29 @@ import Testing
                     dimension: 256, ids: (Int64(start)..<Int64(start + 10_000)).map { $0 }, labels: Array(repeating: 0, count: 10_000), vectors: vectors
                 ))
             }
-            // 1,024 queries x 20,000 x 256: long enough (seconds in a debug build) that a PING which had to
-            // wait for it could not come back first, even on a loaded machine.
-            let queries = (0..<(1_024 * 256)).map { _ in Float(Int.random(in: -8...8, using: &random)) / 8 }
-            // Both sides on threads of their own with blocking sockets: the instants are when the bytes
-            // arrived, not when a busy test runner got round to resuming an async task.
+            // 4,096 queries x 20,000 x 256: 21 GFLOP, long enough that a PING which had to wait for it
+            // could not come back first, even on a loaded machine.
+            let queries = (0..<(4_096 * 256)).map { _ in Float(Int.random(in: -8...8, using: &random)) / 8 }
+            // Both sides on threads of their own with blocking sockets, the PING sent 50 ms after the
+            // search from the same thread: the instants are when bytes arrived, not when a busy test
+            // runner got round to resuming an async task.
             let finished = Mutex<ContinuousClock.Instant?>(nil)
             let pinged = Mutex<ContinuousClock.Instant?>(nil)
             let heavy = try RawConnection(port: server.port)
+            let pinger = try RawConnection(port: server.port)
             var timeout = timeval(tv_sec: 120, tv_usec: 0)
             setsockopt(heavy.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             let request = Request.search(SearchRequest(collection: "h", dimension: 256, queries: queries, options: SearchOptions(k: 10)))
             Thread.detachNewThread {
                 heavy.send(request, id: 1)
+                usleep(50_000)
+                Thread.detachNewThread {
+                    pinger.send(.ping([9]), id: 2)
+                    _ = pinger.readFrame()
+                    pinged.withLock { $0 = .now }
+                }
                 _ = heavy.readFrame()
                 finished.withLock { $0 = .now }
-            }
-            try await Task.sleep(for: .milliseconds(50))
-            let pinger = try RawConnection(port: server.port)
-            Thread.detachNewThread {
-                pinger.send(.ping([9]), id: 2)
-                _ = pinger.readFrame()
-                pinged.withLock { $0 = .now }
             }
             while finished.withLock({ $0 }) == nil || pinged.withLock({ $0 }) == nil {
                 try await Task.sleep(for: .milliseconds(20))

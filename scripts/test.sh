@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test, with nothing skipped: the Swift suites, including the PostgreSQL ones against a
 # PostgreSQL 18 + pgvector that this script starts for them (scripts/dev-postgres.sh, its own state
-# directory) and stops afterwards. If a part cannot run, the script fails and says why.
+# directory) and stops afterwards, then the Python client's pytest suite against the built binary.
+# If a part cannot run, the script fails and says why.
 #
 #   bash scripts/test.sh                 # everything
-#   bash scripts/test.sh --filter Store  # extra arguments go to `swift test`
+#   bash scripts/test.sh --filter Store  # only `swift test --filter Store` (arguments go to swift test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,3 +26,14 @@ export FLATVEC_TEST_POSTGRES_URL="$url"
 export FLATVEC_REQUIRE_POSTGRES=1
 
 swift test "$@"
+
+# The Python client's tests, against the flatvec binary the Swift build just made, in a venv of their own.
+if [ "$#" -eq 0 ]; then
+    venv=.build/python-venv
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv" || { echo "test.sh: cannot create a Python venv (install python3-venv)" >&2; exit 1; }
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -e "clients/python[test]" \
+        || { echo "test.sh: cannot install the Python client's test dependencies (numpy, pytest) from PyPI" >&2; exit 1; }
+    "$venv/bin/python" -m pytest -q clients/python/tests
+fi

@@ -1,0 +1,184 @@
+"""What each operation sends and how its reply is read: shared by Client and AsyncClient.
+
+Each builder checks its arguments and returns an :class:`Operation`: the opcode, the payload, whether
+it is safe to send again after a lost connection (reads are, writes are not), and the function that
+turns the reply payload into the result.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _codec as codec
+from .errors import DimensionMismatch, InvalidArgument, InvalidVector
+
+Payload = Union[None, str, bytes, dict, list]
+
+
+@dataclass
+class Operation:
+    opcode: int
+    payload: bytes
+    retry_safe: bool
+    decode: Callable[[bytes], Any]
+
+
+class SearchResult:
+    """Hits of a search, FAISS style: ``ids`` (int64, (nq, k), padded with -1), ``scores`` (float32,
+    padded with -inf) and ``labels`` (int64, padded with -1); ``hits[q]`` lists query q's hits with
+    their payloads and vectors."""
+
+    def __init__(self, k: int, hits: List[List[codec.Hit]]) -> None:
+        nq = len(hits)
+        self.hits = hits
+        self.ids = np.full((nq, k), -1, dtype=np.int64)
+        self.labels = np.full((nq, k), -1, dtype=np.int64)
+        self.scores = np.full((nq, k), -np.inf, dtype=np.float32)
+        for q, row in enumerate(hits):
+            n = len(row)
+            if n:
+                self.ids[q, :n] = [h.id for h in row]
+                self.labels[q, :n] = [h.label for h in row]
+                self.scores[q, :n] = [h.score for h in row]
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __repr__(self) -> str:
+        return "SearchResult(nq=%d, k=%d)" % self.ids.shape
+
+
+def decode_payload(payload: Optional[bytes]) -> Payload:
+    """A stored payload as Python: a JSON value when it is JSON, else the text."""
+    if payload is None:
+        return None
+    text = payload.decode("utf-8")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def encode_payload(value: Payload) -> Optional[bytes]:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":")).encode("utf-8")
+    raise InvalidArgument("a payload must be str, bytes, dict, list or None, not %s" % type(value).__name__)
+
+
+def matrix(values: Any, what: str) -> np.ndarray:
+    """``values`` as a C-contiguous little-endian float32 (n, d) array, checked for NaN and infinity."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "fiu":
+        raise InvalidArgument("%s must be real numbers, got dtype %s" % (what, array.dtype))
+    if array.ndim == 1:
+        array = array[np.newaxis, :]
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise DimensionMismatch("%s must have shape (d,) or (n, d), got %s" % (what, np.shape(values)))
+    array = np.ascontiguousarray(array, dtype="<f4")
+    finite = np.isfinite(array)
+    if not finite.all():
+        row = int(np.argwhere(~finite)[0][0])
+        raise InvalidVector("%s row %d has a NaN or infinite component (after conversion to float32)" % (what, row))
+    return array
+
+
+def integers(values: Any, count: int, what: str) -> np.ndarray:
+    array = np.ascontiguousarray(np.asarray(values, dtype=np.int64).reshape(-1), dtype="<i8")
+    if len(array) != count:
+        raise InvalidArgument("%d %s for %d vectors" % (len(array), what, count))
+    return array
+
+
+def token_from(token: Optional[str]) -> str:
+    return token if token is not None else os.environ.get("FLATVEC_TOKEN", "")
+
+
+def parse_address(address: str) -> Tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise InvalidArgument("address must be host:port with a port from 1 to 65535, got %r" % address)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        raise InvalidArgument("address %r has no host" % address)
+    return host, int(port)
+
+
+def hello(token: str, client_name: str) -> Operation:
+    return Operation(codec.HELLO, codec.hello_request(token, client_name), True, codec.decode_hello_reply)
+
+
+def ping(data: bytes = b"") -> Operation:
+    return Operation(codec.PING, bytes(data), True, bytes)
+
+
+def create_collection(name: str, dimension: int, metric: str) -> Operation:
+    if metric not in codec.METRICS:
+        raise InvalidArgument("metric must be 'ip' or 'cosine', got %r" % metric)
+    return Operation(codec.CREATE, codec.create_request(name, int(dimension), codec.METRICS[metric]), False, lambda _: None)
+
+
+def drop_collection(name: str) -> Operation:
+    return Operation(codec.DROP, codec.string(name), False, lambda _: None)
+
+
+def list_collections() -> Operation:
+    return Operation(codec.LIST, b"", True, lambda p: codec.decode_collections(p, with_skipped=False))
+
+
+def add(collection: str, ids: Any, vectors: Any, labels: Any = None,
+        payloads: Optional[Sequence[Payload]] = None) -> Operation:
+    rows = matrix(vectors, "vectors")
+    n = rows.shape[0]
+    id_array = integers(ids, n, "ids")
+    label_array = integers(labels if labels is not None else np.zeros(n, dtype=np.int64), n, "labels")
+    encoded = None
+    if payloads is not None:
+        encoded = [encode_payload(p) for p in payloads]
+        if len(encoded) != n:
+            raise InvalidArgument("%d payloads for %d vectors" % (len(encoded), n))
+    return Operation(codec.ADD, codec.add_request(collection, id_array, label_array, rows, encoded), False,
+                     lambda p: codec.Reader(p).unpack("II"))
+
+
+def remove(collection: str, ids: Iterable[int]) -> Operation:
+    id_array = np.ascontiguousarray(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64).reshape(-1), dtype="<i8")
+    return Operation(codec.REMOVE, codec.ids_request(collection, id_array), False, lambda p: codec.Reader(p).u32())
+
+
+def get(collection: str, ids: Iterable[int], with_vectors: bool = True, with_payloads: bool = True) -> Operation:
+    id_array = np.ascontiguousarray(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64).reshape(-1), dtype="<i8")
+    return Operation(codec.GET, codec.get_request(collection, id_array, with_vectors, with_payloads), True,
+                     lambda p: codec.decode_get_reply(p)[2])
+
+
+def search(collection: str, queries: Any, k: int = 10, min_score: Optional[float] = None,
+           labels: Optional[Iterable[int]] = None, group_by_label: bool = False, with_payloads: bool = False,
+           with_vectors: bool = False) -> Operation:
+    rows = matrix(queries, "queries")
+    if not 1 <= int(k) <= 10_000:
+        raise InvalidArgument("k must be from 1 to 10000, got %r" % k)
+    if min_score is not None and not math.isfinite(min_score):
+        raise InvalidArgument("min_score must be finite, got %r" % min_score)
+    label_list = [int(x) for x in labels] if labels is not None else None
+    payload = codec.search_request(collection, int(k), rows, min_score, label_list, group_by_label, with_payloads, with_vectors)
+    return Operation(codec.SEARCH, payload, True, lambda p: SearchResult(int(k), codec.decode_search_reply(p)[2]))
+
+
+def stats() -> Operation:
+    return Operation(codec.STATS, b"", True, codec.decode_stats)
+
+
+def rebuild(collection: str = "") -> Operation:
+    return Operation(codec.REBUILD, codec.string(collection), False, lambda p: codec.decode_collections(p, with_skipped=True))

@@ -1,0 +1,187 @@
+"""The asyncio client: many requests in flight on each connection, matched by request id."""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import struct
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from . import _codec as codec
+from . import _requests as ops
+from ._requests import Operation, Payload, SearchResult
+from .errors import ConnectionLost, error_for
+
+
+class _Connection:
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.reader: Optional[asyncio.StreamReader] = None
+        self.writer: Optional[asyncio.StreamWriter] = None
+        self.pending: Dict[int, asyncio.Future] = {}
+        self.ids = itertools.count(1)
+        self.reading: Optional[asyncio.Task] = None
+
+    @property
+    def open(self) -> bool:
+        return self.writer is not None and not self.writer.is_closing()
+
+    async def connect(self, token: str, client_name: str) -> codec.HelloReply:
+        try:
+            self.reader, self.writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+        except (OSError, asyncio.TimeoutError) as e:
+            raise ConnectionLost("cannot connect to %s:%d: %s" % (self.host, self.port, e)) from e
+        self.reading = asyncio.ensure_future(self._read_replies())
+        return await self.send(ops.hello(token, client_name))
+
+    async def _read_replies(self) -> None:
+        assert self.reader is not None
+        failure: Exception = ConnectionLost("the server closed the connection")
+        try:
+            while True:
+                (length,) = struct.unpack("<I", await self.reader.readexactly(4))
+                body = await self.reader.readexactly(length)
+                reply, _ = codec.split_frame(struct.pack("<I", length) + body)
+                assert reply is not None
+                future = self.pending.pop(reply.request_id, None)
+                if reply.request_id == 0 and reply.flags & codec.FLAG_ERROR:
+                    code, message = codec.decode_error(reply.payload)
+                    failure = error_for(code, message)
+                    break
+                if future is not None and not future.done():
+                    future.set_result(reply)
+        except (asyncio.IncompleteReadError, OSError) as e:
+            failure = ConnectionLost("connection to %s:%d lost: %s" % (self.host, self.port, e))
+        finally:
+            for future in self.pending.values():
+                if not future.done():
+                    future.set_exception(failure)
+            self.pending.clear()
+            if self.writer is not None:
+                self.writer.close()
+
+    async def send(self, op: Operation) -> Any:
+        if not self.open:
+            raise ConnectionLost("the connection to %s:%d is closed" % (self.host, self.port))
+        assert self.writer is not None
+        request_id = next(self.ids)
+        future = asyncio.get_running_loop().create_future()
+        self.pending[request_id] = future
+        self.writer.write(codec.frame(op.opcode, request_id, op.payload))
+        try:
+            await self.writer.drain()
+        except OSError as e:
+            self.pending.pop(request_id, None)
+            raise ConnectionLost("connection to %s:%d lost: %s" % (self.host, self.port, e)) from e
+        reply = await asyncio.wait_for(future, self.timeout)
+        if reply.flags & codec.FLAG_ERROR:
+            raise error_for(*codec.decode_error(reply.payload))
+        return op.decode(reply.payload)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            try:
+                await self.writer.wait_closed()
+            except OSError:
+                pass
+        if self.reading is not None:
+            await asyncio.gather(self.reading, return_exceptions=True)
+
+
+class AsyncClient:
+    """An asyncio FlatVec client over a small pool of pipelined connections.
+
+    ``await AsyncClient.connect("127.0.0.1:7070", token=None, timeout=30.0, pool_size=2)``, or
+    ``async with AsyncClient("...") as client``. Requests are spread over the pool; each connection
+    carries many requests at once. Reads reconnect and retry once after a lost connection; writes
+    raise :class:`ConnectionLost` (outcome unknown: retry them, ADD and REMOVE are idempotent).
+    """
+
+    def __init__(self, address: str = "127.0.0.1:7070", token: Optional[str] = None, timeout: float = 30.0,
+                 pool_size: int = 2, client_name: str = "flatvec-python-async") -> None:
+        self.host, self.port = ops.parse_address(address)
+        self.timeout = timeout
+        self._token = ops.token_from(token)
+        self._client_name = client_name
+        self._pool = [_Connection(self.host, self.port, timeout) for _ in range(max(1, pool_size))]
+        self._turn = itertools.count()
+        self._locks = [asyncio.Lock() for _ in self._pool]
+        self.server_info: Optional[codec.HelloReply] = None
+
+    @classmethod
+    async def connect(cls, address: str = "127.0.0.1:7070", **kwargs: Any) -> "AsyncClient":
+        client = cls(address, **kwargs)
+        await client.open()
+        return client
+
+    async def open(self) -> None:
+        """Opens every connection of the pool (HELLO on each)."""
+        for connection in self._pool:
+            self.server_info = await connection.connect(self._token, self._client_name)
+
+    async def _connection(self) -> _Connection:
+        i = next(self._turn) % len(self._pool)
+        connection = self._pool[i]
+        if not connection.open:
+            async with self._locks[i]:
+                if not self._pool[i].open:
+                    fresh = _Connection(self.host, self.port, self.timeout)
+                    await fresh.connect(self._token, self._client_name)
+                    self._pool[i] = fresh
+            connection = self._pool[i]
+        return connection
+
+    async def _run(self, op: Operation) -> Any:
+        connection = await self._connection()
+        try:
+            return await connection.send(op)
+        except ConnectionLost:
+            if not op.retry_safe:
+                raise
+        return await (await self._connection()).send(op)
+
+    async def close(self) -> None:
+        """Closes every connection; requests still in flight raise :class:`ConnectionLost`."""
+        await asyncio.gather(*(c.close() for c in self._pool))
+
+    async def __aenter__(self) -> "AsyncClient":
+        if self.server_info is None:
+            await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def ping(self, data: bytes = b"") -> bytes:
+        return await self._run(ops.ping(data))
+
+    async def create_collection(self, name: str, dimension: int, metric: str = "ip") -> None:
+        await self._run(ops.create_collection(name, dimension, metric))
+
+    async def drop_collection(self, name: str) -> None:
+        await self._run(ops.drop_collection(name))
+
+    async def list_collections(self) -> List[codec.CollectionInfo]:
+        return await self._run(ops.list_collections())
+
+    async def add(self, collection: str, ids: Any, vectors: Any, labels: Any = None,
+                  payloads: Optional[Sequence[Payload]] = None) -> tuple:
+        return await self._run(ops.add(collection, ids, vectors, labels, payloads))
+
+    async def remove(self, collection: str, ids: Iterable[int]) -> int:
+        return await self._run(ops.remove(collection, ids))
+
+    async def get(self, collection: str, ids: Iterable[int], with_vectors: bool = True,
+                  with_payloads: bool = True) -> List[codec.StoredVector]:
+        return await self._run(ops.get(collection, ids, with_vectors, with_payloads))
+
+    async def search(self, collection: str, queries: Any, k: int = 10, *, min_score: Optional[float] = None,
+                     labels: Optional[Iterable[int]] = None, group_by_label: bool = False,
+                     with_payloads: bool = False, with_vectors: bool = False) -> SearchResult:
+        return await self._run(ops.search(collection, queries, k, min_score, labels, group_by_label, with_payloads, with_vectors))
+
+    async def stats(self) -> codec.Stats:
+        return await self._run(ops.stats())
+
+    async def rebuild(self, collection: str = "") -> List[codec.CollectionInfo]:
+        return await self._run(ops.rebuild(collection))

@@ -1,0 +1,156 @@
+"""The blocking client: one connection, safe to share between threads."""
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any, Iterable, List, Optional, Sequence
+
+from . import _codec as codec
+from . import _requests as ops
+from ._requests import Operation, Payload, SearchResult
+from .errors import ConnectionLost, error_for
+
+
+class Client:
+    """A blocking FlatVec client.
+
+    ``Client("127.0.0.1:7070", token=None, timeout=30.0)``: the token defaults to the ``FLATVEC_TOKEN``
+    environment variable. Requests from several threads take turns on the one connection. If the
+    connection is lost, reads (search, get, list, stats, ping) reconnect and are sent once more;
+    writes raise :class:`ConnectionLost` (their outcome is unknown: retry them, ADD and REMOVE are
+    idempotent).
+    """
+
+    def __init__(self, address: str = "127.0.0.1:7070", token: Optional[str] = None, timeout: float = 30.0,
+                 client_name: str = "flatvec-python") -> None:
+        self.host, self.port = ops.parse_address(address)
+        self.timeout = timeout
+        self._token = ops.token_from(token)
+        self._client_name = client_name
+        self._lock = threading.Lock()
+        self._sock: Optional[socket.socket] = None
+        self._next_id = 1
+        self.server_info: Optional[codec.HelloReply] = None
+        with self._lock:
+            self._connect()
+
+    # -- connection
+
+    def _connect(self) -> None:
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        except OSError as e:
+            raise ConnectionLost("cannot connect to %s:%d: %s" % (self.host, self.port, e.strerror or e)) from e
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self.server_info = self._exchange(ops.hello(self._token, self._client_name))
+
+    def _exchange(self, op: Operation) -> Any:
+        assert self._sock is not None
+        request_id = self._next_id
+        self._next_id += 1
+        try:
+            self._sock.sendall(codec.frame(op.opcode, request_id, op.payload))
+            (length,) = codec.struct.unpack("<I", self._recv(4))
+            reply, _ = codec.split_frame(codec.struct.pack("<I", length) + self._recv(length))
+        except (OSError, ConnectionLost) as e:
+            self._drop()
+            if isinstance(e, ConnectionLost):
+                raise
+            raise ConnectionLost("connection to %s:%d lost: %s" % (self.host, self.port, e)) from e
+        assert reply is not None
+        if reply.flags & codec.FLAG_ERROR:
+            code, message = codec.decode_error(reply.payload)
+            error = error_for(code, message)
+            if reply.request_id == 0:
+                self._drop()  # the server closes after a connection-level error
+            raise error
+        return op.decode(reply.payload)
+
+    def _recv(self, n: int) -> bytes:
+        assert self._sock is not None
+        chunks = []
+        while n:
+            chunk = self._sock.recv(min(n, 1 << 20))
+            if not chunk:
+                raise ConnectionLost("the server closed the connection")
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def _drop(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+
+    def _run(self, op: Operation) -> Any:
+        with self._lock:
+            if self._sock is None:
+                self._connect()
+            try:
+                return self._exchange(op)
+            except ConnectionLost:
+                if not op.retry_safe:
+                    raise
+            self._connect()
+            return self._exchange(op)
+
+    def close(self) -> None:
+        """Closes the connection."""
+        with self._lock:
+            self._drop()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- operations
+
+    def ping(self, data: bytes = b"") -> bytes:
+        """Round trip; returns ``data``."""
+        return self._run(ops.ping(data))
+
+    def create_collection(self, name: str, dimension: int, metric: str = "ip") -> None:
+        """Creates a collection; ``metric`` is ``"ip"`` (inner product) or ``"cosine"``."""
+        self._run(ops.create_collection(name, dimension, metric))
+
+    def drop_collection(self, name: str) -> None:
+        """Drops a collection and its vectors."""
+        self._run(ops.drop_collection(name))
+
+    def list_collections(self) -> List[codec.CollectionInfo]:
+        """Every collection, by name."""
+        return self._run(ops.list_collections())
+
+    def add(self, collection: str, ids: Any, vectors: Any, labels: Any = None,
+            payloads: Optional[Sequence[Payload]] = None) -> tuple:
+        """Upserts vectors ((n, d) float32 or convertible) with int64 ids, optional labels and payloads
+        (str, bytes, or dict/list stored as JSON). Returns (inserted, replaced)."""
+        return self._run(ops.add(collection, ids, vectors, labels, payloads))
+
+    def remove(self, collection: str, ids: Iterable[int]) -> int:
+        """Removes ids (all or nothing); returns how many."""
+        return self._run(ops.remove(collection, ids))
+
+    def get(self, collection: str, ids: Iterable[int], with_vectors: bool = True,
+            with_payloads: bool = True) -> List[codec.StoredVector]:
+        """The stored rows of ``ids``, in the order asked."""
+        return self._run(ops.get(collection, ids, with_vectors, with_payloads))
+
+    def search(self, collection: str, queries: Any, k: int = 10, *, min_score: Optional[float] = None,
+               labels: Optional[Iterable[int]] = None, group_by_label: bool = False, with_payloads: bool = False,
+               with_vectors: bool = False) -> SearchResult:
+        """Exact top-k for one query (d,) or a batch (nq, d)."""
+        return self._run(ops.search(collection, queries, k, min_score, labels, group_by_label, with_payloads, with_vectors))
+
+    def stats(self) -> codec.Stats:
+        """Server statistics."""
+        return self._run(ops.stats())
+
+    def rebuild(self, collection: str = "") -> List[codec.CollectionInfo]:
+        """Reloads collections from the store's external copy (PostgreSQL)."""
+        return self._run(ops.rebuild(collection))

@@ -1,0 +1,102 @@
+"""The checkout lane's "which product is this?" service on FlatVec (instead of FAISS + aiorwlock).
+
+    FLATVEC_ADDRESS=127.0.0.1:7070 uvicorn app:app --port 8000
+
+Configuration (environment): FLATVEC_ADDRESS (host:port, default 127.0.0.1:7070), FLATVEC_COLLECTION
+(default products), FLATVEC_TOKEN (the FlatVec token this service holds; admin to add products),
+CHECKOUT_ADMIN_KEY (if set, POST /admin/products needs the header `X-Admin-Key` with it).
+"""
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Dict, List, Optional
+
+import numpy as np
+from fastapi import FastAPI, Header, HTTPException
+from pydantic import BaseModel, Field
+
+import flatvec
+
+ADDRESS = os.environ.get("FLATVEC_ADDRESS", "127.0.0.1:7070")
+COLLECTION = os.environ.get("FLATVEC_COLLECTION", "products")
+
+
+class IdentifyRequest(BaseModel):
+    embedding: List[float] = Field(..., description="the frame's image embedding (e.g. 512-d CLIP)")
+    k: int = Field(1, ge=1, le=100)
+
+
+class ProductImage(BaseModel):
+    id: int
+    embedding: List[float]
+    payload: Optional[Dict[str, Any]] = None
+
+
+class NewProduct(BaseModel):
+    product: int = Field(..., description="the product id (the label of its images)")
+    images: List[ProductImage]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # One pipelined client for the whole service: every request shares its connections.
+    app.state.flatvec = await flatvec.AsyncClient.connect(ADDRESS)
+    try:
+        yield
+    finally:
+        await app.state.flatvec.close()
+
+
+app = FastAPI(title="checkout", lifespan=lifespan)
+
+_STATUS = {
+    flatvec.UnknownCollection: 404, flatvec.DimensionMismatch: 422, flatvec.InvalidVector: 422,
+    flatvec.InvalidArgument: 422, flatvec.LimitExceeded: 422, flatvec.DuplicateID: 422,
+    flatvec.Forbidden: 403, flatvec.Unauthenticated: 403, flatvec.Unavailable: 503, flatvec.ConnectionLost: 503,
+}
+
+
+def http_error(error: flatvec.FlatVecError) -> HTTPException:
+    return HTTPException(status_code=_STATUS.get(type(error), 500), detail=str(error))
+
+
+@app.post("/checkout/identify")
+async def identify(request: IdentifyRequest) -> Dict[str, Any]:
+    """The k most similar product images to the frame's embedding, best first."""
+    try:
+        result = await app.state.flatvec.search(COLLECTION, np.asarray(request.embedding, dtype=np.float32), k=request.k, with_payloads=True)
+    except flatvec.FlatVecError as e:
+        raise http_error(e) from e
+    return {"hits": [
+        {"id": h.id, "label": h.label, "score": h.score, "payload": flatvec.decode_payload(h.payload)}
+        for h in result.hits[0]
+    ]}
+
+
+@app.post("/admin/products")
+async def add_product(product: NewProduct, x_admin_key: Optional[str] = Header(None)) -> Dict[str, int]:
+    """Adds (or replaces) a product's image embeddings, live: searches see them at once."""
+    expected = os.environ.get("CHECKOUT_ADMIN_KEY")
+    if expected is not None and x_admin_key != expected:
+        raise HTTPException(status_code=403, detail="X-Admin-Key is missing or wrong")
+    if not product.images:
+        raise HTTPException(status_code=422, detail="a product needs at least one image")
+    try:
+        inserted, replaced = await app.state.flatvec.add(
+            COLLECTION, [i.id for i in product.images], np.asarray([i.embedding for i in product.images], dtype=np.float32),
+            labels=[product.product] * len(product.images), payloads=[i.payload for i in product.images],
+        )
+    except flatvec.FlatVecError as e:
+        raise http_error(e) from e
+    return {"inserted": inserted, "replaced": replaced}
+
+
+@app.get("/healthz")
+async def healthz() -> Dict[str, str]:
+    """Whether FlatVec answers."""
+    try:
+        await app.state.flatvec.ping()
+    except flatvec.FlatVecError as e:
+        raise http_error(e) from e
+    return {"status": "ok"}

@@ -1,0 +1,68 @@
+"""The checkout service driven over HTTP (httpx, through FastAPI's TestClient) against a real FlatVec."""
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+
+
+@pytest.fixture
+def flatvec_server():
+    binary = next(p for p in (os.path.join(ROOT, ".build", m, "flatvec") for m in ("debug", "release")) if os.path.exists(p))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # In memory, with the sample catalogue: the collection `products`, 512-d, JSON payloads.
+    process = subprocess.Popen([binary, "serve", "--port", str(port), "--log-level", "error"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield "127.0.0.1:%d" % port
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_identify_and_add_products_over_http(flatvec_server, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    import flatvec
+
+    monkeypatch.setenv("FLATVEC_ADDRESS", flatvec_server)
+    monkeypatch.setenv("CHECKOUT_ADMIN_KEY", "k3y")
+    sys.path.insert(0, HERE)
+    app_module = importlib.reload(importlib.import_module("app"))
+    queries = np.load(os.path.join(ROOT, "data", "queries.npy"))
+    with TestClient(app_module.app) as http, flatvec.Client(flatvec_server) as direct:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        reply = http.post("/checkout/identify", json={"embedding": queries[0].tolist(), "k": 3})
+        assert reply.status_code == 200
+        hits = reply.json()["hits"]
+        expected = direct.search("products", queries[0], k=3)
+        assert [h["id"] for h in hits] == expected.ids[0].tolist()
+        assert isinstance(hits[0]["payload"], dict)  # JSON payloads come back as objects
+
+        # An admin adds a product live; the next frame of it is identified.
+        embedding = np.zeros(512, dtype=np.float32)
+        embedding[7] = 1.0
+        new = {"product": 9_999, "images": [{"id": 99_990, "embedding": embedding.tolist(), "payload": {"image": "new.jpg"}}]}
+        assert http.post("/admin/products", json=new).status_code == 403
+        added = http.post("/admin/products", json=new, headers={"X-Admin-Key": "k3y"})
+        assert added.json() == {"inserted": 1, "replaced": 0}
+        found = http.post("/checkout/identify", json={"embedding": (embedding * 3).tolist(), "k": 1}).json()["hits"][0]
+        assert found["label"] == 9_999 and found["payload"] == {"image": "new.jpg"}
+
+        # FlatVec's errors become HTTP errors with the reason.
+        wrong = http.post("/checkout/identify", json={"embedding": [1.0, 2.0], "k": 1})
+        assert wrong.status_code == 422 and "dimension" in wrong.json()["detail"]

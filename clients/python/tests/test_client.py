@@ -151,3 +151,25 @@ def test_a_server_restart_reconnects_reads_and_fails_writes(server) -> None:
             c.add("r", [2], [[0, 1]])
         # The next call opens a new connection.
         assert c.add("r", [2], [[0, 1]]) == (1, 0)
+
+
+def test_rebuild_from_postgresql(tmp_path) -> None:
+    """REBUILD through a server on the PostgreSQL store (scripts/test.sh provides one; without it this fails)."""
+    import os
+    import uuid
+
+    from .conftest import Server
+
+    url = os.environ.get("FLATVEC_TEST_POSTGRES_URL")
+    assert url, "FLATVEC_TEST_POSTGRES_URL is not set: run the tests with scripts/test.sh"
+    name = "py_%s" % uuid.uuid4().hex[:12]
+    server = Server(str(tmp_path), ["--postgres", url])
+    try:
+        with Client(server.address) as c:
+            c.create_collection(name, 3)
+            c.add(name, [1, 2], [[1, 0, 0], [0, 1, 0]])
+            rebuilt = c.rebuild(name)
+            assert [(r.name, r.count, r.skipped_rows) for r in rebuilt] == [(name, 2, 0)]
+            c.drop_collection(name)
+    finally:
+        server.stop()

@@ -1,9 +1,9 @@
-import NIOCore
 import FlatVecCore
 import FlatVecProtocol
+import NIOCore
 
-/// The per-connection protocol rules as a pure state machine: version checks, authentication and
-/// permissions. It decides; ``ConnectionHandler`` carries out the decision.
+/// The per-frame protocol rules, pure: version and reserved-bit checks, HELLO (version negotiation and
+/// tokens) and permissions. ``ConnectionStateMachine`` consults them for each frame it admits.
 struct ConnectionRules {
     /// What to do with a request frame.
     enum Admission: Equatable {

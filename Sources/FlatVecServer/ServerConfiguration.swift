@@ -1,5 +1,5 @@
-import NIOCore
 import FlatVecProtocol
+import NIOCore
 
 /// How the server listens, whom it lets in and how it protects itself.
 public struct ServerConfiguration: Sendable {

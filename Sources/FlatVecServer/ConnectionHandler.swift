@@ -116,7 +116,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 // FIN after the queued replies, never a reset: the peer reads every reply.
                 context.close(mode: .output, promise: nil)
             case .closeNow(let reason):
-                if reason != "linger over" { logger.info("closing connection", metadata: ["reason": "\(reason)"]) }
+                if let reason { logger.info("closing connection", metadata: ["reason": "\(reason)"]) }
                 context.close(promise: nil)
             case .startWriteTimeout(let generation):
                 context.eventLoop.assumeIsolated().scheduleTask(in: shared.configuration.writeTimeout) {

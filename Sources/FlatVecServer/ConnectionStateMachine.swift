@@ -20,8 +20,9 @@ struct ConnectionStateMachine {
         /// (FIN after the queued replies), and keep reading and discarding until the peer closes or
         /// the linger ends.
         case finish(reason: String, error: FlatVecError?)
-        /// Close the socket now.
-        case closeNow(reason: String)
+        /// Close the socket now; the reason is logged (nil: the linger after a graceful close ended,
+        /// nothing to report).
+        case closeNow(reason: String?)
         /// The output just went over the high-water mark: call ``writeTimeoutFired(generation:)`` after
         /// the write timeout.
         case startWriteTimeout(generation: Int)
@@ -137,7 +138,7 @@ struct ConnectionStateMachine {
                 return []
             }
             phase = .closed
-            return [.closeNow(reason: "linger over")]
+            return [.closeNow(reason: nil)]
         case .open:
             let verdict = clock.tick(ConnectionClock.Observation(
                 elapsed: elapsed, reading: !readingPaused, received: received, partialFrameBytes: partialFrameBytes,

@@ -335,30 +335,27 @@ public struct RequestExecutor: Sendable {
         }) ?? false
     }
 
-    /// Runs a CREATE or DROP in the store. A failure that is not already a FlatVec error becomes
-    /// `unavailable`; one whose outcome is unknown puts the name in doubt.
+    /// Runs a CREATE or DROP in the store; an unknown outcome puts the name in doubt.
     private func durably(collection name: String, inDoubt: inout Set<String>, _ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
-        do {
-            try body()
-            storeHealth.succeeded(store: store.description, logger: logger)
-        } catch where error.isOutcomeUnknown {
-            inDoubt.insert(name)
-            storeHealth.failed(error, store: store.description, logger: logger)
-            throw error
-        } catch where error.code == .unavailable || error.code == .ioError {
-            storeHealth.failed(error, store: store.description, logger: logger)
-            throw FlatVecError(.unavailable, "the durable store failed, nothing was changed: \(error.message)")
-        }
+        try durably(body, ifOutcomeUnknown: { inDoubt.insert(name) })
     }
 
-    /// Runs an ADD or REMOVE in the store. A failure that is not already a FlatVec error becomes
-    /// `unavailable`; one whose outcome is unknown puts its ids in doubt.
+    /// Runs an ADD or REMOVE in the store; an unknown outcome puts its ids in doubt.
     private func durably(ids: [Int64], state: inout NamedIndex.WriteState, _ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
+        try durably(body, ifOutcomeUnknown: { state.inDoubt.formUnion(ids) })
+    }
+
+    /// Runs a store write. A failure that is not already a FlatVec error becomes `unavailable` ("nothing
+    /// was changed"); an outcome-unknown failure is passed on as it is, after `ifOutcomeUnknown`. Store
+    /// failure episodes are logged once.
+    private func durably(
+        _ body: () throws(FlatVecError) -> Void, ifOutcomeUnknown: () -> Void
+    ) throws(FlatVecError) {
         do {
             try body()
             storeHealth.succeeded(store: store.description, logger: logger)
         } catch where error.isOutcomeUnknown {
-            state.inDoubt.formUnion(ids)
+            ifOutcomeUnknown()
             storeHealth.failed(error, store: store.description, logger: logger)
             throw error
         } catch where error.code == .unavailable || error.code == .ioError {

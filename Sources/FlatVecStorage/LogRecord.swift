@@ -45,7 +45,7 @@ enum LogRecord: Equatable {
             out.u8(batch.payloads.isEmpty ? 0 : 1)
             out.array(batch.ids)
             out.array(batch.labels)
-            out.array(batch.vectors.map(\.bitPattern))
+            out.floats(batch.vectors)
             for payload in batch.payloads {
                 if let payload {
                     out.u32(UInt32(payload.count))
@@ -118,14 +118,20 @@ enum LogRecord: Equatable {
             u32(UInt32(s.utf8.count))
             bytes += s.utf8
         }
+        /// Fixed-width little-endian values: one copy of the array's bytes on a little-endian host.
         mutating func array<T: FixedWidthInteger>(_ values: [T]) {
-            let start = bytes.count
-            bytes += repeatElement(0, count: values.count * MemoryLayout<T>.size)
-            bytes.withUnsafeMutableBytes { out in
-                for (i, v) in values.enumerated() {
-                    out.storeBytes(of: v.littleEndian, toByteOffset: start + i * MemoryLayout<T>.size, as: T.self)
-                }
-            }
+            #if _endian(little)
+            values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            #else
+            for v in values { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+            #endif
+        }
+        mutating func floats(_ values: [Float]) {
+            #if _endian(little)
+            values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+            #else
+            array(values.map(\.bitPattern))
+            #endif
         }
     }
 

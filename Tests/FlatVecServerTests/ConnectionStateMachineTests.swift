@@ -132,7 +132,7 @@ import Testing
         #expect(m.frameReceived(Self.frame(Self.search, id: 3)).isEmpty)
         #expect(m.readRequested() == [.read])
         #expect(m.tick(elapsed: .seconds(2), received: 0, partialFrameBytes: 0).isEmpty)
-        #expect(m.tick(elapsed: .seconds(4), received: 0, partialFrameBytes: 0) == [.closeNow(reason: "linger over")])
+        #expect(m.tick(elapsed: .seconds(4), received: 0, partialFrameBytes: 0) == [.closeNow(reason: nil)])
         #expect(m.tick(elapsed: .seconds(1), received: 0, partialFrameBytes: 0).isEmpty)
     }
 

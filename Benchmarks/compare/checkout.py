@@ -60,8 +60,7 @@ def wrk(port, body_path, connections, seconds):
 
 def python_rtt(port, queries, count):
     import asyncio
-    sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
-    from flatvec import AsyncClient
+    from flatvec import AsyncClient  # on the path through run.py
 
     async def main():
         async with AsyncClient("127.0.0.1:%d" % port, pool_size=1) as c:
@@ -102,7 +101,6 @@ def main():
     try:
         processes.append(subprocess.Popen([FLATVEC, "serve", "--port", str(flatvec_port), "--sample-data", "none", "--log-level", "error"]))
         wait_for(flatvec_port)
-        sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
         import flatvec
         with flatvec.Client("127.0.0.1:%d" % flatvec_port) as c:
             c.create_collection("products", d)

@@ -49,8 +49,9 @@ ensure_venv()
 import numpy as np  # noqa: E402
 import faiss  # noqa: E402
 
-sys.path.insert(0, HERE)
-from flatvec_client import Client  # noqa: E402
+# The FlatVec server column goes through the project's Python client (clients/python).
+sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
+from flatvec import Client  # noqa: E402
 
 
 def ensure_flatvec():
@@ -223,10 +224,10 @@ def main():
             index.add(base)
             client = None
             if server is not None:
-                client = Client(port=server_port)
+                client = Client("127.0.0.1:%d" % server_port)
                 client.create_collection(dataset_name, d)
                 for start in range(0, n, 10_000):
-                    client.add(dataset_name, np.arange(start, min(n, start + 10_000), dtype=np.int64), labels[start:start + 10_000], base[start:start + 10_000])
+                    client.add(dataset_name, np.arange(start, min(n, start + 10_000), dtype=np.int64), base[start:start + 10_000], labels=labels[start:start + 10_000])
             for nq in batches:
                 queries = queries_for(base, nq, 100 + nq)
                 query_path = os.path.join(workdir, "%s-q%d.npy" % (dataset_name, nq))
@@ -242,9 +243,9 @@ def main():
                     "agree_flatvec": agreement(ref_ids, ref_scores, flatvec_ids, base, queries),
                 }
                 if client is not None:
-                    t_server, (server_ids, _) = best_of(repeats, lambda: client.search(dataset_name, queries, k))
+                    t_server, server_result = best_of(repeats, lambda: client.search(dataset_name, queries, k))
                     row["server"] = t_server
-                    row["agree_server"] = agreement(ref_ids, ref_scores, np.array(server_ids), base, queries)
+                    row["agree_server"] = agreement(ref_ids, ref_scores, server_result.ids, base, queries)
                 rows.append(row)
                 print("%-34s numpy %8.2f ms  faiss %8.2f ms  flatvec %8.2f ms%s" % (
                     row["workload"], t_numpy * 1e3, t_faiss * 1e3, t_flatvec * 1e3,
@@ -258,7 +259,7 @@ def main():
         sizes = [100, 500, 1_000, 5_000, 10_000] + ([] if args.quick else [100_000])
         pool, _ = random_dataset(max(sizes) + 2, d, 3)
         flatvec_inproc = flatvec_updates(sizes, d, repeats)
-        client = Client(port=server_port) if server is not None else None
+        client = Client("127.0.0.1:%d" % server_port) if server is not None else None
         for size in sizes:
             t_rebuild, _ = best_of(repeats, lambda: faiss.IndexFlatIP(d).add(pool[:size + 1]))
             idx = faiss.IndexFlatIP(d)
@@ -287,14 +288,14 @@ def main():
                     # Frames are capped at 64 MiB: send the rows in ADDs of at most 10,000 vectors.
                     for start in range(0, size + 1, 10_000):
                         end = min(size + 1, start + 10_000)
-                        client.add(name, np.arange(start, end, dtype=np.int64), np.zeros(end - start, dtype=np.int64), pool[start:end])
+                        client.add(name, np.arange(start, end, dtype=np.int64), pool[start:end])
                 entry["server_rebuild"], _ = best_of(repeats, server_rebuild)
                 client.create_collection("grow-%d" % size, d)
                 for start in range(0, size, 10_000):
                     end = min(size, start + 10_000)
-                    client.add("grow-%d" % size, np.arange(start, end, dtype=np.int64), np.zeros(end - start, dtype=np.int64), pool[start:end])
+                    client.add("grow-%d" % size, np.arange(start, end, dtype=np.int64), pool[start:end])
                 ids = iter(range(size, size + 1000))
-                entry["server_add"], _ = best_of(repeats, lambda: client.add("grow-%d" % size, np.array([next(ids)], dtype=np.int64), np.zeros(1, dtype=np.int64), one))
+                entry["server_add"], _ = best_of(repeats, lambda: client.add("grow-%d" % size, [next(ids)], one))
             rebuild.append(entry)
             print("N=%-6d rebuild N+1: FAISS %.3f ms, FlatVec %.3f ms; add 1: FAISS %.4f ms, FlatVec %.4f ms; remove 1: FAISS %.4f ms, FlatVec %.4f ms" % (
                 size, t_rebuild * 1e3, f_rebuild * 1e3, t_add * 1e3, f_add * 1e3, t_remove * 1e3, f_remove * 1e3), flush=True)
@@ -326,7 +327,7 @@ def write_report(rows, rebuild, machine, quick, n, d):
     lines.append("- %s" % machine["flatvec"])
     lines.append("")
     lines.append("Search, N = %d x d = %d, best of several runs, milliseconds (lower is better). FlatVec in process is the" % (n, d))
-    lines.append("search phase of `flatvec knn`; FlatVec server is a SEARCH round trip over loopback from the Python client in this folder.")
+    lines.append("search phase of `flatvec knn`; FlatVec server is a SEARCH round trip over loopback from the project's Python client (clients/python).")
     lines.append("")
     has_server = any("server" in r for r in rows)
     header = "| workload | numpy | FAISS IndexFlatIP | FlatVec in process |" + (" FlatVec server |" if has_server else "") + " FlatVec / best other | same neighbours |"

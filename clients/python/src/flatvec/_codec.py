@@ -292,21 +292,19 @@ def encode_get_reply(flags: int, dimension: int, rows: Sequence[StoredVector]) -
     return b"".join(parts)
 
 
-def decode_search_reply(payload: bytes) -> Tuple[int, int, List[List[Hit]]]:
-    """The hits of every query. Rows without payloads are read as one numpy record array per query."""
+def decode_search_columns(payload: bytes) -> Tuple[int, int, List[Any]]:
+    """The hits of every query, cheaply: without payloads, one numpy record array per query (fields
+    ``id``, ``label``, ``score`` and, with vectors, ``vector``) read in one go; with payloads (variable
+    length), a list of :class:`Hit`."""
     r = Reader(payload)
     flags, dimension, nq = r.unpack("BII")
     with_payloads, with_vectors = bool(flags & WITH_PAYLOADS), bool(flags & WITH_VECTORS)
-    results: List[List[Hit]] = []
     fixed = np.dtype([("id", "<i8"), ("label", "<i8"), ("score", "<f4")] + ([("vector", "<f4", (dimension,))] if with_vectors else []))
+    results: List[Any] = []
     for _ in range(nq):
         hits = r.u32()
         if not with_payloads:
-            records = np.frombuffer(r.take(hits * fixed.itemsize), dtype=fixed)
-            results.append([
-                Hit(int(x["id"]), int(x["label"]), float(x["score"]), None, np.array(x["vector"]) if with_vectors else None)
-                for x in records
-            ])
+            results.append(np.frombuffer(r.take(hits * fixed.itemsize), dtype=fixed))
             continue
         row = []
         for _ in range(hits):
@@ -317,6 +315,21 @@ def decode_search_reply(payload: bytes) -> Tuple[int, int, List[List[Hit]]]:
         results.append(row)
     r.end("SEARCH reply")
     return flags, dimension, results
+
+
+def hits_of(column: Any) -> List[Hit]:
+    """One query's hits as :class:`Hit` objects, from either form :func:`decode_search_columns` gives."""
+    if isinstance(column, list):
+        return column
+    with_vectors = "vector" in (column.dtype.names or ())
+    return [Hit(int(x["id"]), int(x["label"]), float(x["score"]), None, np.array(x["vector"]) if with_vectors else None)
+            for x in column]
+
+
+def decode_search_reply(payload: bytes) -> Tuple[int, int, List[List[Hit]]]:
+    """The hits of every query as :class:`Hit` objects."""
+    flags, dimension, columns = decode_search_columns(payload)
+    return flags, dimension, [hits_of(c) for c in columns]
 
 
 def encode_search_reply(flags: int, dimension: int, results: Sequence[Sequence[Hit]]) -> bytes:

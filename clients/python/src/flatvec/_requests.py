@@ -31,23 +31,36 @@ class Operation:
 class SearchResult:
     """Hits of a search, FAISS style: ``ids`` (int64, (nq, k), padded with -1), ``scores`` (float32,
     padded with -inf) and ``labels`` (int64, padded with -1); ``hits[q]`` lists query q's hits with
-    their payloads and vectors."""
+    their payloads and vectors (made on first use)."""
 
-    def __init__(self, k: int, hits: List[List[codec.Hit]]) -> None:
-        nq = len(hits)
-        self.hits = hits
+    def __init__(self, k: int, columns: List[Any]) -> None:
+        nq = len(columns)
+        self._columns = columns
+        self._hits: Optional[List[List[codec.Hit]]] = None
         self.ids = np.full((nq, k), -1, dtype=np.int64)
         self.labels = np.full((nq, k), -1, dtype=np.int64)
         self.scores = np.full((nq, k), -np.inf, dtype=np.float32)
-        for q, row in enumerate(hits):
-            n = len(row)
-            if n:
-                self.ids[q, :n] = [h.id for h in row]
-                self.labels[q, :n] = [h.label for h in row]
-                self.scores[q, :n] = [h.score for h in row]
+        for q, column in enumerate(columns):
+            n = len(column)
+            if not n:
+                continue
+            if isinstance(column, list):
+                self.ids[q, :n] = [h.id for h in column]
+                self.labels[q, :n] = [h.label for h in column]
+                self.scores[q, :n] = [h.score for h in column]
+            else:
+                self.ids[q, :n] = column["id"]
+                self.labels[q, :n] = column["label"]
+                self.scores[q, :n] = column["score"]
+
+    @property
+    def hits(self) -> List[List[codec.Hit]]:
+        if self._hits is None:
+            self._hits = [codec.hits_of(c) for c in self._columns]
+        return self._hits
 
     def __len__(self) -> int:
-        return len(self.hits)
+        return len(self._columns)
 
     def __repr__(self) -> str:
         return "SearchResult(nq=%d, k=%d)" % self.ids.shape
@@ -93,8 +106,13 @@ def matrix(values: Any, what: str) -> np.ndarray:
     return array
 
 
+def id_array(values: Any) -> np.ndarray:
+    """Any sequence or array of integers as a flat little-endian int64 array."""
+    return np.ascontiguousarray(np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=np.int64).reshape(-1), dtype="<i8")
+
+
 def integers(values: Any, count: int, what: str) -> np.ndarray:
-    array = np.ascontiguousarray(np.asarray(values, dtype=np.int64).reshape(-1), dtype="<i8")
+    array = id_array(values)
     if len(array) != count:
         raise InvalidArgument("%d %s for %d vectors" % (len(array), what, count))
     return array
@@ -153,13 +171,11 @@ def add(collection: str, ids: Any, vectors: Any, labels: Any = None,
 
 
 def remove(collection: str, ids: Iterable[int]) -> Operation:
-    id_array = np.ascontiguousarray(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64).reshape(-1), dtype="<i8")
-    return Operation(codec.REMOVE, codec.ids_request(collection, id_array), False, lambda p: codec.Reader(p).u32())
+    return Operation(codec.REMOVE, codec.ids_request(collection, id_array(ids)), False, lambda p: codec.Reader(p).u32())
 
 
 def get(collection: str, ids: Iterable[int], with_vectors: bool = True, with_payloads: bool = True) -> Operation:
-    id_array = np.ascontiguousarray(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64).reshape(-1), dtype="<i8")
-    return Operation(codec.GET, codec.get_request(collection, id_array, with_vectors, with_payloads), True,
+    return Operation(codec.GET, codec.get_request(collection, id_array(ids), with_vectors, with_payloads), True,
                      lambda p: codec.decode_get_reply(p)[2])
 
 
@@ -173,7 +189,7 @@ def search(collection: str, queries: Any, k: int = 10, min_score: Optional[float
         raise InvalidArgument("min_score must be finite, got %r" % min_score)
     label_list = [int(x) for x in labels] if labels is not None else None
     payload = codec.search_request(collection, int(k), rows, min_score, label_list, group_by_label, with_payloads, with_vectors)
-    return Operation(codec.SEARCH, payload, True, lambda p: SearchResult(int(k), codec.decode_search_reply(p)[2]))
+    return Operation(codec.SEARCH, payload, True, lambda p: SearchResult(int(k), codec.decode_search_columns(p)[2]))
 
 
 def stats() -> Operation:

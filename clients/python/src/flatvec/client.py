@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 from typing import Any, Iterable, List, Optional, Sequence
 
@@ -51,8 +52,9 @@ class Client:
         self._next_id += 1
         try:
             self._sock.sendall(codec.frame(op.opcode, request_id, op.payload))
-            (length,) = codec.struct.unpack("<I", self._recv(4))
-            reply, _ = codec.split_frame(codec.struct.pack("<I", length) + self._recv(length))
+            prefix = self._recv(4)
+            (length,) = struct.unpack("<I", prefix)
+            reply, _ = codec.split_frame(prefix + self._recv(length))
         except (OSError, ConnectionLost) as e:
             self._drop()
             if isinstance(e, ConnectionLost):

@@ -33,6 +33,10 @@ extension FlatIndex {
     }
 
     /// Searches a batch of queries given as a buffer, without copying it first.
+    ///
+    /// Safe to call from many threads at once: searches that arrive while a scan of this index runs
+    /// are merged into the next scan (see ``submitSearch(batch:options:isCancelled:runScan:completion:)``),
+    /// each with its own options and the hits it would get alone.
     /// - Parameters:
     ///   - queries: `n * dimension` floats, row-major.
     ///   - options: k, filters and what to return.
@@ -43,11 +47,78 @@ extension FlatIndex {
         let prepared = try prepareQueries(queries)
         let nq = prepared.count / dimension
         guard nq > 0 else { return [] }
-        return prepared.withUnsafeBufferPointer { run(queries: $0.baseAddress!, count: nq, options: options) }
+        let semaphore = DispatchSemaphore(value: 0)
+        let ticket = SearchCoalescer.Ticket(
+            queries: prepared, count: nq, options: options, isCancelled: { false }, waiter: .thread(semaphore)
+        )
+        return try coalescer.searchBlocking(ticket, semaphore: semaphore, on: self).get()
+    }
+
+    /// Starts a search that answers through a callback, for servers that must not block a thread
+    /// per waiting search.
+    ///
+    /// The search joins the queue of this index: if no scan is running, one starts at once through
+    /// `runScan`; otherwise the search goes into the next scan with the others waiting, up to
+    /// ``Configuration/maximumQueriesPerScan`` queries per scan, in arrival order, each request taking
+    /// turns of at most 64 queries so large and small requests both progress. When a search is
+    /// answered its caller's `runScan` may be asked to drive the scan of the next waiting search.
+    ///
+    /// ```swift
+    /// try index.submitSearch(batch: query, options: SearchOptions(k: 5),
+    ///                        runScan: { work in pool.submit { _ in work() } }) { result in reply(result) }
+    /// ```
+    /// - Parameters:
+    ///   - queries: `n * dimension` floats, row-major.
+    ///   - options: k, filters and what to return.
+    ///   - isCancelled: Polled (under a lock, so it must be quick and must not block) before the search
+    ///     is scanned; true drops it, and `completion` gets an `unavailable` error.
+    ///   - runScan: Runs the given work (a scan, 1 to tens of milliseconds) on a thread that may block.
+    ///   - completion: Called once, on the thread that ran the scan, with the hits of every query.
+    /// - Throws: ``FlatVecError`` as ``search(_:options:)``, before anything is queued.
+    public func submitSearch(
+        batch queries: [Float],
+        options: SearchOptions,
+        isCancelled: @escaping @Sendable () -> Bool = { false },
+        runScan: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
+        completion: @escaping @Sendable (Result<[[SearchHit]], FlatVecError>) -> Void
+    ) throws(FlatVecError) {
+        try validate(options)
+        let prepared = try queries.withUnsafeBufferPointer { (buffer) throws(FlatVecError) in try prepareQueries(buffer) }
+        let nq = prepared.count / dimension
+        guard nq > 0 else {
+            completion(.success([]))
+            return
+        }
+        let ticket = SearchCoalescer.Ticket(
+            queries: prepared, count: nq, options: options, isCancelled: isCancelled,
+            waiter: .callback(runScan: runScan, completion: completion)
+        )
+        coalescer.submit(ticket, on: self)
+    }
+
+    /// Scores the queries of several waiting searches in one scan, each with its own options.
+    func scanCoalesced(_ segments: [SearchCoalescer.Segment]) -> [[SearchHit]] {
+        if segments.count == 1, let only = segments.first, only.start == 0, only.length == only.ticket.count {
+            let options = Array(repeating: only.ticket.options, count: only.length)
+            return only.ticket.queries.withUnsafeBufferPointer { run(queries: $0.baseAddress!, options: options) }
+        }
+        var queries: [Float] = []
+        var options: [SearchOptions] = []
+        let total = segments.reduce(0) { $0 + $1.length }
+        queries.reserveCapacity(total * dimension)
+        options.reserveCapacity(total)
+        for segment in segments {
+            let t = segment.ticket
+            queries += t.queries[(segment.start * dimension)..<((segment.start + segment.length) * dimension)]
+            options += repeatElement(t.options, count: segment.length)
+        }
+        return queries.withUnsafeBufferPointer { run(queries: $0.baseAddress!, options: options) }
     }
 
     /// Chooses a plan: split queries across threads for batches, chunk ranges for a few queries.
-    private func run(queries: UnsafePointer<Float>, count nq: Int, options: SearchOptions) -> [[SearchHit]] {
+    /// - Parameter options: One per query.
+    private func run(queries: UnsafePointer<Float>, options: [SearchOptions]) -> [[SearchHit]] {
+        let nq = options.count
         let threads = configuration.searchThreads
         let occupied = lock.withReaderLock { rows.occupiedChunkCount }
         if threads > 1 && nq >= Self.queryParallelThreshold {
@@ -60,14 +131,14 @@ extension FlatIndex {
                 let queries = shared.pointer
                 let start = b * blockSize
                 let n = min(blockSize, nq - start)
-                var collectors = (0..<n).map { _ in HitCollector(options: options) }
+                var collectors = (start..<(start + n)).map { HitCollector(options: options[$0]) }
                 scanInReverse(queries: queries + start * dimension, count: n, collectors: &collectors)
                 for i in 0..<n { results.set(start + i, collectors[i].sortedHits()) }
             }
             return results.take()
         }
         if threads > 1 && occupied >= 2 {
-            if let hits = scanChunkRangesInParallel(queries: queries, count: nq, options: options, threads: threads) {
+            if let hits = scanChunkRangesInParallel(queries: queries, options: options, threads: threads) {
                 return hits
             }
         }
@@ -76,7 +147,7 @@ extension FlatIndex {
         var start = 0
         while start < nq {
             let n = min(Self.maximumQueryBlock, nq - start)
-            var collectors = (0..<n).map { _ in HitCollector(options: options) }
+            var collectors = (start..<(start + n)).map { HitCollector(options: options[$0]) }
             scanInReverse(queries: queries + start * dimension, count: n, collectors: &collectors)
             results.append(contentsOf: collectors.map { $0.sortedHits() })
             start += n
@@ -138,10 +209,10 @@ extension FlatIndex {
     /// returns nil and the caller rescans in reverse on one thread, which is immune to moves.
     private func scanChunkRangesInParallel(
         queries: UnsafePointer<Float>,
-        count nq: Int,
-        options: SearchOptions,
+        options: [SearchOptions],
         threads: Int
     ) -> [[SearchHit]]? {
+        let nq = options.count
         let (occupied, epoch) = lock.withReaderLock { (rows.occupiedChunkCount, rows.moveEpoch) }
         let parts = min(threads, occupied)
         let partials = ResultSlots(count: parts * nq)
@@ -150,7 +221,7 @@ extension FlatIndex {
             let queries = shared.pointer
             let lower = occupied * p / parts
             let upper = p == parts - 1 ? occupied + 1 : occupied * (p + 1) / parts
-            var collectors = (0..<nq).map { _ in HitCollector(options: options) }
+            var collectors = options.map { HitCollector(options: $0) }
             scanInReverse(queries: queries, count: nq, collectors: &collectors, chunkRange: lower..<upper)
             for i in 0..<nq { partials.set(p * nq + i, collectors[i].heap) }
         }
@@ -158,7 +229,7 @@ extension FlatIndex {
         if moved { return nil }
         let all = partials.take()
         return (0..<nq).map { i in
-            var merged = HitCollector(options: options)
+            var merged = HitCollector(options: options[i])
             for p in 0..<parts {
                 for hit in all[p * nq + i] { merged.offer(hit) }
             }

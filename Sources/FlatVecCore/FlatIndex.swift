@@ -29,13 +29,19 @@ public final class FlatIndex: @unchecked Sendable {
     public struct Configuration: Sendable, Equatable {
         /// Threads one search may use; defaults to the number of active cores.
         public var searchThreads: Int
+        /// Most queries one scan scores; searches waiting meanwhile are merged into scans of up to
+        /// this many queries, and larger requests are scanned in turns (see ``FlatIndex/submitSearch(batch:options:isCancelled:runScan:completion:)``).
+        public var maximumQueriesPerScan: Int
         /// Rows per chunk, for tests that need many chunks from few rows; nil picks about 4 MiB.
         var rowsPerChunk: Int?
 
         /// Creates a configuration.
-        /// - Parameter searchThreads: Threads one search may use; at least 1.
-        public init(searchThreads: Int = FlatIndex.defaultSearchThreads) {
+        /// - Parameters:
+        ///   - searchThreads: Threads one search may use; at least 1.
+        ///   - maximumQueriesPerScan: Most queries one scan scores; at least 1.
+        public init(searchThreads: Int = FlatIndex.defaultSearchThreads, maximumQueriesPerScan: Int = 256) {
             self.searchThreads = max(1, searchThreads)
+            self.maximumQueriesPerScan = max(1, maximumQueriesPerScan)
         }
     }
 
@@ -57,6 +63,8 @@ public final class FlatIndex: @unchecked Sendable {
 
     let lock = ReadWriteLock()
     var rows: ChunkedRows
+    /// Merges searches that wait on this index into shared scans.
+    let coalescer: SearchCoalescer
 
     /// Creates an empty index.
     /// - Parameters:
@@ -77,6 +85,7 @@ public final class FlatIndex: @unchecked Sendable {
         self.metric = metric
         self.configuration = configuration
         self.rows = ChunkedRows(dimension: dimension, rowsPerChunk: configuration.rowsPerChunk)
+        self.coalescer = SearchCoalescer(maximumQueriesPerScan: configuration.maximumQueriesPerScan)
     }
 
     /// Number of vectors stored.
@@ -95,7 +104,8 @@ public final class FlatIndex: @unchecked Sendable {
                 chunkCount: rows.chunks.count,
                 rowsPerChunk: rows.rowsPerChunk,
                 memoryBytes: rows.memoryBytes,
-                payloadBytes: rows.payloadBytes
+                payloadBytes: rows.payloadBytes,
+                searching: coalescer.counters
             )
         }
     }
@@ -302,4 +312,23 @@ public struct IndexStatistics: Sendable, Hashable {
     public var memoryBytes: Int
     /// Bytes of payloads.
     public var payloadBytes: Int
+    /// How searches were merged into scans since the index was created.
+    public var searching: SearchCounters
+}
+
+/// How the searches of one index were merged into scans.
+public struct SearchCounters: Sendable, Hashable {
+    /// Searches (requests) answered or dropped.
+    public var searches: Int = 0
+    /// Scans run; fewer than `searches` when concurrent searches shared scans.
+    public var scans: Int = 0
+    /// Queries scored, over all scans.
+    public var queries: Int = 0
+    /// Searches dropped unscanned because their caller had gone.
+    public var dropped: Int = 0
+    /// The most queries one scan held.
+    public var largestScan: Int = 0
+
+    /// Creates zero counters.
+    public init() {}
 }

@@ -27,6 +27,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var ticker: Scheduled<Void>?
     private var lastTick = NIODeadline.now()
     private var logger: Logger
+    /// Set when the connection closes, so its queued searches are dropped unscanned.
+    private let connectionGone = CancellationFlag()
 
     init(shared: Shared, frameLimit: FrameLimit, progress: ByteProgress) {
         self.shared = shared
@@ -52,6 +54,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         shared.executor.statistics.connectionClosed()
         logger.debug("connection closed", metadata: ["role": "\(machine.rules.role)"])
         machine.deactivated()
+        connectionGone.cancel()
         ticker?.cancel()
         ticker = nil
         context.fireChannelInactive()
@@ -131,20 +134,41 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let header = frame.header
         let executor = shared.executor
         let limits = shared.configuration.limits
-        let future = shared.threadPool.runIfActive(eventLoop: context.eventLoop) { () -> (ByteBuffer, Bool) in
-            var payload = frame.payload
-            let response: Response
-            do throws(FlatVecError) {
-                let request = try Request.decode(opcode: header.opcode, payload: &payload, limits: limits)
-                response = try executor.execute(request)
-            } catch {
-                response = .error(ErrorResponse(error))
-            }
+        let threadPool = shared.threadPool
+        let gone = connectionGone
+        let reply = context.eventLoop.makePromise(of: (ByteBuffer, Bool).self)
+        @Sendable func encode(_ response: Response) -> (ByteBuffer, Bool) {
             var out = ByteBufferAllocator().buffer(capacity: 64)
             FrameEncoder().encode(response, opcode: header.opcode, requestID: header.requestID, into: &out)
             return (out, response.isError)
         }
-        future.assumeIsolated().whenComplete { result in
+        threadPool.runIfActive(eventLoop: context.eventLoop) { () -> (ByteBuffer, Bool)? in
+            var payload = frame.payload
+            do throws(FlatVecError) {
+                let request = try Request.decode(opcode: header.opcode, payload: &payload, limits: limits)
+                if case .search(let search) = request {
+                    // Searches wait in their index's queue without holding a worker thread, so the
+                    // searches of many connections are merged into shared scans.
+                    executor.search(
+                        search,
+                        isCancelled: { gone.isCancelled },
+                        runScan: { work in threadPool.submit { _ in work() } },
+                        completion: { reply.succeed(encode($0)) }
+                    )
+                    return nil
+                }
+                return encode(try executor.execute(request))
+            } catch {
+                return encode(.error(ErrorResponse(error)))
+            }
+        }.whenComplete { result in
+            switch result {
+            case .success(.some(let encoded)): reply.succeed(encoded)
+            case .success(.none): break
+            case .failure(let error): reply.fail(error)
+            }
+        }
+        reply.futureResult.assumeIsolated().whenComplete { result in
             // A connection closed meanwhile (a deadline, an error) gets no reply.
             guard self.machine.isOpen else {
                 self.perform(self.machine.requestFinished(), context: context)

@@ -40,6 +40,52 @@ public struct RequestExecutor: Sendable {
         self.indexConfiguration = indexConfiguration
     }
 
+    /// Runs a SEARCH without blocking a thread while it waits: it joins the queue of its collection's
+    /// index and is merged with the searches waiting there (see ``FlatIndex/submitSearch(batch:options:isCancelled:runScan:completion:)``).
+    /// - Parameters:
+    ///   - request: The decoded SEARCH.
+    ///   - isCancelled: True once the caller has gone; polled before the search is scanned.
+    ///   - runScan: Runs a scan on a thread that may block.
+    ///   - completion: Called once with the reply (hits or an error).
+    public func search(
+        _ request: SearchRequest,
+        isCancelled: @escaping @Sendable () -> Bool,
+        runScan: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
+        completion: @escaping @Sendable (Response) -> Void
+    ) {
+        do throws(FlatVecError) {
+            try searchedIndex(request).submitSearch(
+                batch: request.queries, options: request.options, isCancelled: isCancelled, runScan: runScan
+            ) { result in
+                switch result {
+                case .success(let hits): completion(Self.searched(request, hits))
+                case .failure(let error): completion(.error(ErrorResponse(error)))
+                }
+            }
+        } catch {
+            completion(.error(ErrorResponse(error)))
+        }
+    }
+
+    /// The index a SEARCH reads, once its dimension is checked.
+    private func searchedIndex(_ r: SearchRequest) throws(FlatVecError) -> FlatIndex {
+        let collection = try registry.collection(named: r.collection)
+        guard Int(r.dimension) == collection.index.dimension else {
+            throw FlatVecError(
+                .dimensionMismatch,
+                "queries have dimension \(r.dimension), collection '\(r.collection)' has dimension \(collection.index.dimension)"
+            )
+        }
+        return collection.index
+    }
+
+    private static func searched(_ r: SearchRequest, _ results: [[SearchHit]]) -> Response {
+        .searched(SearchResponse(
+            withPayloads: r.options.includePayloads, withVectors: r.options.includeVectors,
+            dimension: r.dimension, results: results
+        ))
+    }
+
     /// Runs one request (HELLO excepted: the connection handles it).
     /// - Throws: ``FlatVecError`` to be sent as an error reply.
     public func execute(_ request: Request) throws(FlatVecError) -> Response {
@@ -121,18 +167,8 @@ public struct RequestExecutor: Sendable {
             if !r.withPayloads { for i in rows.indices { rows[i].payload = nil } }
             return .got(GetResponse(dimension: UInt32(collection.index.dimension), withVectors: r.withVectors, withPayloads: r.withPayloads, rows: rows))
         case .search(let r):
-            let collection = try registry.collection(named: r.collection)
-            guard Int(r.dimension) == collection.index.dimension else {
-                throw FlatVecError(
-                    .dimensionMismatch,
-                    "queries have dimension \(r.dimension), collection '\(r.collection)' has dimension \(collection.index.dimension)"
-                )
-            }
-            let results = try collection.index.search(batch: r.queries, options: r.options)
-            return .searched(SearchResponse(
-                withPayloads: r.options.includePayloads, withVectors: r.options.includeVectors,
-                dimension: r.dimension, results: results
-            ))
+            let index = try searchedIndex(r)
+            return Self.searched(r, try index.search(batch: r.queries, options: r.options))
         case .rebuild(let name):
             let rebuilt = try writeGate.exclusive { () throws(FlatVecError) -> [NamedIndex] in
                 let fresh = try durablyLoading { () throws(FlatVecError) in try store.rebuildCollections() }

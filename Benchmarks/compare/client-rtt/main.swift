@@ -1,9 +1,13 @@
-// One-query SEARCH round trips from the Swift client, for Benchmarks/compare/checkout.py to set
-// beside the Python client's on the same server:
+// One-query SEARCH round trips from the Swift client, for Benchmarks/compare/checkout.py and
+// Benchmarks/compare/run.py:
 //
 //     flatvec-client-rtt --server 127.0.0.1:7070 --collection products --queries q.f32 --dim 512 --count 2000
+//     flatvec-client-rtt --server 127.0.0.1:7070 --collection bench --queries q.f32 --dim 512 --clients 32 --seconds 10
 //
-// `--queries` is raw little-endian float32, row-major. Prints {"p50": s, "p99": s} after a warm-up.
+// `--queries` is raw little-endian float32, row-major. With `--count`, one client sends that many
+// searches after a warm-up and prints {"p50": s, "p99": s}. With `--clients C --seconds T`, C
+// connections each send one-query SEARCHes (k = `--k`, default 10) back to back (closed loop) for T
+// seconds after a one-second warm-up, and it prints {"clients": C, "qps": .., "p50": s, "p99": s}.
 import FlatVecClient
 
 #if canImport(Glibc)
@@ -16,33 +20,78 @@ func argument(_ name: String) -> String? {
     return arguments[i + 1]
 }
 
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
 let server = argument("--server") ?? "127.0.0.1:7070"
 let collection = argument("--collection") ?? "products"
 let dimension = Int(argument("--dim") ?? "512")!
 let count = Int(argument("--count") ?? "2000")!
+let k = Int(argument("--k") ?? "10")!
+let clients = argument("--clients").map { Int($0)! }
+let duration = Double(argument("--seconds") ?? "10")!
 guard let path = argument("--queries"), let file = fopen(path, "rb") else {
-    print("usage: flatvec-client-rtt --queries FILE [--server H:P] [--collection C] [--dim D] [--count N]")
+    print("usage: flatvec-client-rtt --queries FILE [--server H:P] [--collection C] [--dim D] [--k K] [--count N | --clients C --seconds T]")
     exit(2)
 }
-var queries: [Float] = []
+var loaded: [Float] = []
 var chunk = [Float](repeating: 0, count: 65_536)
 while true {
     let n = fread(&chunk, 4, chunk.count, file)
     if n == 0 { break }
-    queries += chunk[0..<n]
+    loaded += chunk[0..<n]
 }
 fclose(file)
+let queries = loaded
 let rows = queries.count / dimension
 let colon = server.lastIndex(of: ":")!
-let client = try await FlatVecClient.connect(host: String(server[..<colon]), port: Int(server[server.index(after: colon)...])!)
-var times: [Double] = []
-for i in 0..<(count + 100) {
-    let q = Array(queries[((i % rows) * dimension)..<((i % rows + 1) * dimension)])
-    let start = ContinuousClock.now
-    _ = try await client.search(collection: collection, queries: q, dimension: dimension, options: SearchOptions(k: 10))
-    let elapsed = ContinuousClock.now - start
-    if i >= 100 { times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) }
+let host = String(server[..<colon])
+let port = Int(server[server.index(after: colon)...])!
+
+func query(_ i: Int) -> [Float] {
+    Array(queries[((i % rows) * dimension)..<((i % rows + 1) * dimension)])
 }
-await client.close()
-times.sort()
-print("{\"p50\": \(times[times.count / 2]), \"p99\": \(times[times.count * 99 / 100])}")
+
+if let clients {
+    // Closed loop: every client sends its next search as soon as the last one is answered.
+    let start = ContinuousClock.now
+    let warmUpEnd = start + .seconds(1)
+    let end = warmUpEnd + .milliseconds(Int(duration * 1000))
+    let perClient = try await withThrowingTaskGroup(of: [Double].self) { group in
+        for c in 0..<clients {
+            group.addTask {
+                let client = try await FlatVecClient.connect(host: host, port: port)
+                var times: [Double] = []
+                var i = c * 7919
+                while true {
+                    let sent = ContinuousClock.now
+                    if sent >= end { break }
+                    _ = try await client.search(collection: collection, queries: query(i), dimension: dimension, options: SearchOptions(k: k))
+                    if sent >= warmUpEnd { times.append(seconds(ContinuousClock.now - sent)) }
+                    i += 1
+                }
+                await client.close()
+                return times
+            }
+        }
+        var all: [[Double]] = []
+        for try await times in group { all.append(times) }
+        return all
+    }
+    var times = perClient.flatMap { $0 }
+    times.sort()
+    let qps = Double(times.count) / duration
+    print("{\"clients\": \(clients), \"qps\": \(qps), \"p50\": \(times[times.count / 2]), \"p99\": \(times[times.count * 99 / 100]), \"count\": \(times.count)}")
+} else {
+    let client = try await FlatVecClient.connect(host: host, port: port)
+    var times: [Double] = []
+    for i in 0..<(count + 100) {
+        let start = ContinuousClock.now
+        _ = try await client.search(collection: collection, queries: query(i), dimension: dimension, options: SearchOptions(k: k))
+        if i >= 100 { times.append(seconds(ContinuousClock.now - start)) }
+    }
+    await client.close()
+    times.sort()
+    print("{\"p50\": \(times[times.count / 2]), \"p99\": \(times[times.count * 99 / 100])}")
+}

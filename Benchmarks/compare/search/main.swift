@@ -1,0 +1,107 @@
+// In-process search timings against the machine's own compute limit, for Benchmarks/compare/run.py
+// and Benchmarks/README.md:
+//
+//     flatvec-search-bench --n 100000 --dim 512 --k 10 --nq 1,8,32,64,256,1024 --repeats 5
+//
+// Measures the sgemm rate of this machine first (all cores, each running single-threaded sgemm on
+// 512 x 4096 x d blocks, as FlatVec's search does), then the best of `repeats` warm searches
+// (after one untimed search) for each batch size. Prints one JSON object per line:
+// {"sgemm_gflops": ..., "threads": ...} and then {"nq": .., "seconds": .., "bound_seconds": .., "fraction": ..}
+// where bound_seconds = 2 * nq * N * d / sgemm rate and fraction = bound / measured.
+import CBLAS
+import Dispatch
+import FlatVecCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func argument(_ name: String, default value: String) -> String {
+    let arguments = CommandLine.arguments
+    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return value }
+    return arguments[i + 1]
+}
+
+let count = Int(argument("--n", default: "100000"))!
+let dimension = Int(argument("--dim", default: "512"))!
+let k = Int(argument("--k", default: "10"))!
+let batches = argument("--nq", default: "1,2,4,8,16,32,64,128,256,512,1024").split(separator: ",").map { Int($0)! }
+let repeats = Int(argument("--repeats", default: "5"))!
+let base = argument("--base", default: "")
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+var state: UInt64 = 11
+@MainActor func nextUniform() -> Float {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return Float(Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)) - 0.5
+}
+
+let index = try FlatIndex(dimension: dimension)
+let threads = index.configuration.searchThreads
+
+// The machine's sgemm rate: every search thread runs single-threaded sgemm at once (FlatVec sets one
+// BLAS thread per call), M = 512 queries against 4096 rows, which is the large-batch shape.
+@MainActor func sgemmRate() -> Double {
+    let m = 512, n = 4096
+    let a = (0..<(m * dimension)).map { _ in nextUniform() }
+    let b = (0..<(n * dimension)).map { _ in nextUniform() }
+    let ap = UnsafeMutablePointer<Float>.allocate(capacity: a.count)
+    let bp = UnsafeMutablePointer<Float>.allocate(capacity: b.count)
+    ap.initialize(from: a, count: a.count)
+    bp.initialize(from: b, count: b.count)
+    let shared = (UInt(bitPattern: ap), UInt(bitPattern: bp))
+    var best = Double.infinity
+    let rounds = 4
+    for _ in 0..<5 {
+        let start = ContinuousClock.now
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            let a = UnsafePointer<Float>(bitPattern: shared.0)!
+            let b = UnsafePointer<Float>(bitPattern: shared.1)!
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+            for _ in 0..<rounds {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(dimension),
+                            1, a, Int32(dimension), b, Int32(dimension), 0, c, Int32(n))
+            }
+            c.deallocate()
+        }
+        best = min(best, seconds(ContinuousClock.now - start))
+    }
+    return 2.0 * Double(m * n * dimension * rounds * threads) / best
+}
+
+var vectors = [Float](repeating: 0, count: count * dimension)
+for i in vectors.indices { vectors[i] = nextUniform() }
+for start in stride(from: 0, to: count, by: 10_000) {
+    let n = min(10_000, count - start)
+    try index.add(VectorBatch(
+        dimension: dimension,
+        ids: (Int64(start)..<Int64(start + n)).map { $0 },
+        labels: Array(repeating: 0, count: n),
+        vectors: Array(vectors[(start * dimension)..<((start + n) * dimension)])
+    ))
+}
+let rate = sgemmRate()
+let info = BLASRuntime.info
+print("{\"sgemm_gflops\": \(rate / 1e9), \"threads\": \(threads), \"kernel\": \"\(info.kernel ?? "?")\", \"n\": \(count), \"dim\": \(dimension), \"k\": \(k)}")
+let maximum = batches.max() ?? 1
+let queries = (0..<(maximum * dimension)).map { _ in nextUniform() }
+let options = SearchOptions(k: k)
+for nq in batches {
+    let batch = Array(queries[0..<(nq * dimension)])
+    _ = try index.search(batch: batch, options: options)
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let start = ContinuousClock.now
+        let hits = try index.search(batch: batch, options: options)
+        best = min(best, seconds(ContinuousClock.now - start))
+        precondition(hits.count == nq)
+    }
+    let bound = 2.0 * Double(nq) * Double(count) * Double(dimension) / rate
+    print("{\"nq\": \(nq), \"seconds\": \(best), \"bound_seconds\": \(bound), \"fraction\": \(bound / best)}")
+}

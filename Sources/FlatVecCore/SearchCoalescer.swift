@@ -1,0 +1,233 @@
+import Dispatch
+import Synchronization
+
+/// Merges the searches waiting on one ``FlatIndex`` into shared scans.
+///
+/// A scan reads every stored vector once whatever the number of queries, and scoring 32 queries
+/// together costs little more than scoring one (the memory traffic is the same, the arithmetic runs
+/// at the machine's matrix-multiply rate). So when many callers search one index at the same
+/// moment (checkout lanes, each asking for one frame's embedding), answering them one scan each
+/// wastes most of the machine. The coalescer keeps one scan running per index; searches that arrive
+/// meanwhile wait in a queue and go together into the next scan.
+///
+/// - No timer: a search that finds no scan running starts one at once, so a lone caller sees no
+///   added latency.
+/// - Each search keeps its own options (k, filters, minScore, grouping, what to return) and gets
+///   exactly the hits it would get alone: the scan gives every query its own hit collector.
+/// - Arrival order, bounded scans: a scan takes at most ``FlatIndex/Configuration/maximumQueriesPerScan``
+///   queries. Every waiting search gets up to ``turnQuota`` queries of each scan before any gets more,
+///   so a 1,000-query request goes in blocks that take turns with single queries: neither starves.
+/// - Searches whose caller has gone (``isCancelled`` returns true) are dropped before they are scanned.
+/// - The thread that drives a scan is one of the callers: a blocking caller drives on its own
+///   thread; a callback caller (``FlatIndex/submitSearch(batch:options:isCancelled:runScan:completion:)``)
+///   names where scans run. When the driver's own search is answered it hands the role to the
+///   oldest waiting search, so nobody waits for scans that are not theirs.
+///
+/// ``FlatIndex`` owns one; every `search` goes through it, so embedded users who call one index from
+/// many threads get the merging as the server does.
+final class SearchCoalescer: Sendable {
+    /// Queries a waiting search may put into one scan before the others have had theirs.
+    static var turnQuota: Int { 64 }
+
+    /// Where the answer of one search goes.
+    enum Waiter: Sendable {
+        /// A thread blocked in ``FlatIndex/search(batch:options:)``.
+        case thread(DispatchSemaphore)
+        /// A callback caller: scans it must drive run through `runScan`.
+        case callback(
+            runScan: @Sendable (@escaping @Sendable () -> Void) -> Void,
+            completion: @Sendable (Result<[[SearchHit]], FlatVecError>) -> Void
+        )
+    }
+
+    /// What a blocked thread finds when it wakes.
+    enum Wake {
+        case drive
+        case finished
+    }
+
+    /// One search: its prepared queries and the hits found so far.
+    final class Ticket: @unchecked Sendable {
+        // @unchecked: the `var`s are read and written only under the coalescer's mutex (results are
+        // handed to the caller after it is released, when no scan refers to the ticket any more).
+        let queries: [Float]
+        let count: Int
+        let options: SearchOptions
+        let isCancelled: @Sendable () -> Bool
+        let waiter: Waiter
+        /// Queries handed to scans so far.
+        var scheduled = 0
+        /// Queries answered so far.
+        var answered = 0
+        var results: [[SearchHit]]
+        var cancelled = false
+        var wake: Wake?
+
+        init(queries: [Float], count: Int, options: SearchOptions, isCancelled: @escaping @Sendable () -> Bool, waiter: Waiter) {
+            self.queries = queries
+            self.count = count
+            self.options = options
+            self.isCancelled = isCancelled
+            self.waiter = waiter
+            results = Array(repeating: [], count: count)
+        }
+
+        var isFinished: Bool { cancelled || answered == count }
+
+        var outcome: Result<[[SearchHit]], FlatVecError> {
+            cancelled ? .failure(FlatVecError(.unavailable, "search cancelled: its caller has gone")) : .success(results)
+        }
+    }
+
+    /// Queries `count ..< count + length` of `ticket` go into this scan at `offset`.
+    struct Segment {
+        let ticket: Ticket
+        let start: Int
+        let length: Int
+    }
+
+    private struct State {
+        var queue: [Ticket] = []
+        var driving = false
+        var counters = SearchCounters()
+    }
+
+    /// How searches were merged so far.
+    var counters: SearchCounters { state.withLock { $0.counters } }
+
+    private let state = Mutex(State())
+    private let maximumQueriesPerScan: Int
+
+    /// Creates a coalescer (it holds no index: the callers pass theirs, so a queued search keeps the
+    /// index it searches alive and the index does not keep itself alive).
+    init(maximumQueriesPerScan: Int) {
+        self.maximumQueriesPerScan = max(1, maximumQueriesPerScan)
+    }
+
+    /// Answers `ticket` on the calling thread, driving scans if its turn comes.
+    func searchBlocking(_ ticket: Ticket, semaphore: DispatchSemaphore, on index: FlatIndex) -> Result<[[SearchHit]], FlatVecError> {
+        if !enqueue(ticket) {
+            semaphore.wait()
+            let wake = state.withLock { _ in ticket.wake }
+            if case .finished = wake { return ticket.outcome }
+        }
+        drive(for: ticket, on: index)
+        return ticket.outcome
+    }
+
+    /// Queues `ticket`; if no scan is running, schedules one through its `runScan`.
+    func submit(_ ticket: Ticket, on index: FlatIndex) {
+        guard enqueue(ticket), case .callback(let runScan, _) = ticket.waiter else { return }
+        runScan { self.drive(for: ticket, on: index) }
+    }
+
+    /// Appends `ticket`; returns true if the caller must drive (no scan was running).
+    private func enqueue(_ ticket: Ticket) -> Bool {
+        state.withLock { state in
+            state.queue.append(ticket)
+            guard !state.driving else { return false }
+            state.driving = true
+            return true
+        }
+    }
+
+    /// Runs scans until `ticket` is answered, then hands the driving role on.
+    private func drive(for ticket: Ticket, on index: FlatIndex) {
+        while true {
+            let (segments, dropped) = state.withLock { state in takeScan(&state) }
+            notify(dropped)
+            if !segments.isEmpty {
+                let hits = index.scanCoalesced(segments)
+                var finished: [Ticket] = []
+                var offset = 0
+                state.withLock { state in
+                    for segment in segments {
+                        let t = segment.ticket
+                        for i in 0..<segment.length { t.results[segment.start + i] = hits[offset + i] }
+                        offset += segment.length
+                        t.answered += segment.length
+                        if t.isFinished {
+                            state.counters.searches += 1
+                            if t !== ticket { finished.append(t) }
+                        }
+                    }
+                    state.counters.scans += 1
+                    state.counters.queries += offset
+                    state.counters.largestScan = max(state.counters.largestScan, offset)
+                    state.queue.removeAll { $0.isFinished }
+                }
+                notify(finished)
+            }
+            let (done, next, dropped2) = state.withLock { state -> (Bool, Ticket?, [Ticket]) in
+                guard ticket.isFinished else { return (false, nil, []) }
+                var dropped: [Ticket] = []
+                dropCancelled(&state, into: &dropped)
+                guard let next = state.queue.first else {
+                    state.driving = false
+                    return (true, nil, dropped)
+                }
+                next.wake = .drive
+                return (true, next, dropped)
+            }
+            notify(dropped2)
+            guard done else { continue }
+            // A blocked thread reads its own outcome; a callback driver answers its own search here
+            // (unless it was dropped, which answered it already).
+            if case .callback(_, let completion) = ticket.waiter, !ticket.cancelled {
+                completion(ticket.outcome)
+            }
+            if let next {
+                switch next.waiter {
+                case .thread(let semaphore): semaphore.signal()
+                case .callback(let runScan, _): runScan { self.drive(for: next, on: index) }
+                }
+            }
+            return
+        }
+    }
+
+    /// Picks the next scan's queries: arrival order, each search up to ``turnQuota`` first, then
+    /// whatever room is left, again in arrival order.
+    private func takeScan(_ state: inout State) -> ([Segment], [Ticket]) {
+        var dropped: [Ticket] = []
+        dropCancelled(&state, into: &dropped)
+        var segments: [Segment] = []
+        var room = maximumQueriesPerScan
+        for quota in [Self.turnQuota, Int.max] {
+            for ticket in state.queue where room > 0 && ticket.scheduled < ticket.count {
+                let length = min(ticket.count - ticket.scheduled, quota, room)
+                segments.append(Segment(ticket: ticket, start: ticket.scheduled, length: length))
+                ticket.scheduled += length
+                room -= length
+            }
+        }
+        return (segments, dropped)
+    }
+
+    /// Removes the searches whose caller has gone.
+    private func dropCancelled(_ state: inout State, into dropped: inout [Ticket]) {
+        state.queue.removeAll { ticket in
+            // No scan is in flight here (only the driver calls this, between scans).
+            guard ticket.isCancelled() else { return false }
+            ticket.cancelled = true
+            state.counters.searches += 1
+            state.counters.dropped += 1
+            dropped.append(ticket)
+            return true
+        }
+    }
+
+    /// Answers finished searches (outside the mutex).
+    private func notify(_ tickets: [Ticket]) {
+        guard !tickets.isEmpty else { return }
+        for ticket in tickets {
+            switch ticket.waiter {
+            case .thread(let semaphore):
+                state.withLock { _ in ticket.wake = .finished }
+                semaphore.signal()
+            case .callback(_, let completion):
+                completion(ticket.outcome)
+            }
+        }
+    }
+}

@@ -38,6 +38,32 @@ void fv_dot_rows(const float *rows, size_t nrows, size_t dim, const float *query
 void fv_dot_rows_multi(const float *rows, size_t nrows, size_t dim, const float *queries, size_t nq,
                        float *out, size_t out_stride);
 
+/// Instruction-set variants of the tiled scoring kernel.
+enum {
+    FV_TILE_PORTABLE = 0,
+    FV_TILE_AVX2 = 1,
+    FV_TILE_AVX512 = 2,
+};
+
+/// Bit (1 << variant) set for every variant of the tiled kernel this CPU runs.
+uint32_t fv_tile_variants(void);
+
+/// The fastest variant this CPU runs.
+int fv_tile_best_variant(void);
+
+/// Floats of scratch space fv_scores_tiled needs for `nq` queries of dimension `dim`.
+size_t fv_tile_scratch_floats(size_t nq, size_t dim);
+
+/// out[q * out_stride + r] = dot(row r, query q) for r < nrows, q < nq, reading each row once; every
+/// score is one FMA chain over the components, so it does not depend on nq or the query's position.
+/// `scratch` holds fv_tile_scratch_floats(nq, dim) floats.
+void fv_scores_tiled(const float *rows, size_t nrows, size_t dim, const float *queries, size_t nq, float *out,
+                     size_t out_stride, float *scratch);
+
+/// fv_scores_tiled with a given variant; returns 0 (and computes nothing) if this CPU cannot run it.
+int fv_scores_tiled_variant(int variant, const float *rows, size_t nrows, size_t dim, const float *queries,
+                            size_t nq, float *out, size_t out_stride, float *scratch);
+
 /// Sum of squares of `count` floats, in double precision.
 double fv_sum_squares(const float *values, size_t count);
 

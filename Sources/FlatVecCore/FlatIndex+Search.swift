@@ -155,13 +155,18 @@ extension FlatIndex {
         return results
     }
 
-    /// Up to this many queries are scored by the dot-product kernel, which reads each stored row once
-    /// and keeps the queries in L1; measured at 100k x 512 on 2 cores, it runs at memory bandwidth.
-    static var smallBatch: Int { 4 }
+    /// Up to this many queries are scored by the dot-product kernels, which read each stored row once
+    /// and run at memory bandwidth (measured at 100k x 512 on 2 cores; from 3 queries on, the tiled
+    /// kernel is faster).
+    static var smallBatch: Int { 2 }
 
     /// Up to this many queries are scored by the tiled kernel (``fv_scores_tiled``), which reads each
-    /// row once and runs at the sgemm rate from about 64 queries; sgemm packs every chunk first and
-    /// is 1.2-2x slower below 128 queries (measured on Zen 4 with AVX-512 and AVX2, 512-d).
+    /// row once, prefetches ahead and runs at the sgemm rate from 16 queries on; sgemm packs every
+    /// chunk first and is 1.2-2.5x slower below 128 queries (measured on Zen 4, AVX-512, 512-d).
+    ///
+    /// Scores from the dot-product kernels (1-2 queries) and the tiled one can differ in the last bit
+    /// (different summation order), as FAISS's do between its batch sizes; within the tiled kernel a
+    /// score does not depend on the batch, and identical vectors always score identically.
     static var tiledBatch: Int { 128 }
 
     /// From this many queries on, threads split the queries (each scans every chunk with a big sgemm);

@@ -29,6 +29,9 @@ let package = Package(
         // Small C kernels: CPU feature detection, CRC32C, threshold scans, OpenBLAS runtime queries.
         .target(
             name: "CFlatVecKernels",
+            // Optimised in debug builds too: at -O0 the search kernels are 20-50x slower, and the
+            // tests (a debug build) search hundreds of thousands of vectors.
+            cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("dl")]
         ),
         // The vocabulary every layer shares: batches, options, hits, metrics, errors, limits. No dependencies.

@@ -45,42 +45,9 @@ import Testing
         let value = Atomic<Int>(0)
     }
 
-    /// Same hits as the reference. Inner product on quantized data: every dot product is exact, so
-    /// everything must match exactly. Cosine: normalising rounds, so scores must agree within 1e-5 and
-    /// ids wherever the reference's scores are not within rounding of a neighbour. Stored vectors are
-    /// not compared (the reference keeps none).
-    static func equivalent(_ got: [[SearchHit]], _ expected: [[SearchHit]], metric: Metric) -> Bool {
-        guard got.count == expected.count else { return false }
-        for (g, e) in zip(got, expected) {
-            guard g.count == e.count else { return false }
-            for (j, (a, b)) in zip(g, e).enumerated() {
-                if metric == .innerProduct {
-                    guard a.id == b.id, a.label == b.label, a.payload == b.payload, a.score == b.score else { return false }
-                    continue
-                }
-                guard abs(a.score - b.score) <= 1e-5 else { return false }
-                let isolated = (j == 0 || e[j - 1].score - b.score > 1e-5) && (j == e.count - 1 || b.score - e[j + 1].score > 1e-5)
-                if isolated { guard a.id == b.id, a.payload == b.payload else { return false } }
-            }
-        }
-        return true
-    }
-
     static func expectEquivalent(_ got: [[SearchHit]], _ expected: [[SearchHit]], metric: Metric, _ context: String) {
-        let same = equivalent(got, expected, metric: metric)
+        let same = ReferenceIndex.equivalent(got, expected, metric: metric)
         #expect(same, "\(context): got \(got.map { $0.map(\.id) }), expected \(expected.map { $0.map(\.id) })")
-    }
-
-    static func randomOptions(_ random: inout SeededRandom, labels: Int64) -> SearchOptions {
-        var options = SearchOptions(k: [1, 3, 10, 57, 5_000][Int.random(in: 0..<5, using: &random)])
-        if Bool.random(using: &random) {
-            options.labels = Set((0..<Int.random(in: 1...4, using: &random)).map { _ in Int64.random(in: 0..<labels, using: &random) })
-        }
-        if Int.random(in: 0..<3, using: &random) == 0 { options.minScore = Float(Int.random(in: -8...8, using: &random)) }
-        options.groupByLabel = Int.random(in: 0..<3, using: &random) == 0
-        options.includePayloads = Bool.random(using: &random)
-        options.includeVectors = Int.random(in: 0..<4, using: &random) == 0
-        return options
     }
 
     /// Searches submitted while a scan is held all go into the next scan, each answered exactly.
@@ -97,7 +64,7 @@ import Testing
         for n in 0..<64 {
             let nq = n % 9 == 0 ? 3 : 1
             let queries = (0..<nq).map { _ in random.quantizedVector(d) }
-            let options = Self.randomOptions(&random, labels: 20)
+            let options = random.searchOptions(labels: 20)
             expected.append(queries.map { reference.search($0, options: options) })
             try index.submitSearch(batch: queries.flatMap { $0 }, options: options, runScan: held.runScan, completion: outcomes.completion(n))
         }
@@ -233,7 +200,7 @@ import Testing
             for _ in 0..<4 {
                 let nq = Int.random(in: 0..<6, using: &random) == 0 ? 7 : 1
                 let queries = (0..<nq).map { _ in random.quantizedVector(d) }
-                let options = Self.randomOptions(&random, labels: 30)
+                let options = random.searchOptions(labels: 30)
                 perThread.append(Case(queries: queries.flatMap { $0 }, options: options, expected: queries.map { reference.search($0, options: options) }))
             }
             cases.append(perThread)
@@ -244,7 +211,7 @@ import Testing
             for (i, c) in all[t].enumerated() {
                 do {
                     let got = try index.search(batch: c.queries, options: c.options)
-                    if !Self.equivalent(got, c.expected, metric: metric) { failures.withLock { $0.append("thread \(t) search \(i)") } }
+                    if !ReferenceIndex.equivalent(got, c.expected, metric: metric, options: c.options) { failures.withLock { $0.append("thread \(t) search \(i)") } }
                 } catch {
                     failures.withLock { $0.append("thread \(t) search \(i): \(error)") }
                 }

@@ -12,6 +12,8 @@ struct TestServer {
     let server: FlatVecServer
     let task: Task<Void, Error>
     let port: Int
+    /// The server's executor, for tests that look at the collections directly.
+    let executor: RequestExecutor
 
     static func start(
         adminToken: String? = nil,
@@ -31,7 +33,7 @@ struct TestServer {
             task.cancel()
             throw FlatVecError(.unavailable, "test server did not start")
         }
-        return TestServer(server: server, task: task, port: port)
+        return TestServer(server: server, task: task, port: port, executor: executor)
     }
 
     func client(token: String? = nil) async throws -> FlatVecClient {

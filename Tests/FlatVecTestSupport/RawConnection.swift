@@ -32,6 +32,9 @@ public final class RawConnection: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// Shuts the socket down both ways, as a client that goes away does (the descriptor is closed on deinit).
+    public func closeNow() { shutdown(fd, Int32(SHUT_RDWR)) }
+
     /// Sends all of `bytes` (stops early if the peer is gone).
     public func send(_ bytes: [UInt8]) {
         var sent = 0

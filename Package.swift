@@ -101,7 +101,7 @@ let package = Package(
         // In-process update timings for Benchmarks/compare/run.py (rebuild, add and remove against FAISS).
         .executableTarget(name: "flatvec-updates-bench", dependencies: ["FlatVecCore"], path: "Benchmarks/compare/updates"),
         // In-process search timings against the machine's sgemm rate (Benchmarks/compare/run.py).
-        .executableTarget(name: "flatvec-search-bench", dependencies: ["FlatVecCore", "CBLAS"], path: "Benchmarks/compare/search"),
+        .executableTarget(name: "flatvec-search-bench", dependencies: ["FlatVecCore", "FlatVecFormats", "CBLAS"], path: "Benchmarks/compare/search"),
         // Swift client round trips for Benchmarks/compare/checkout.py (beside the Python client's).
         .executableTarget(name: "flatvec-client-rtt", dependencies: ["FlatVecClient"], path: "Benchmarks/compare/client-rtt"),
         // A program that uses only the client (it must link no BLAS).

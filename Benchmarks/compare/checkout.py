@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
-"""The checkout service on FlatVec against the seeds' design, and the Python client against the Swift one.
+"""Many checkout lanes at once: FlatVec against the seeds' design, and the Python client against the Swift one.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Benchmarks/compare/checkout.py [--n 100000] [--seconds 10]
 
-Same embeddings in both services (N random unit vectors, d = 512). Each service runs under uvicorn
-(one worker); wrk (Debian's package) posts one embedding per request to POST /checkout/identify
-(k = 1) with 1, 8 and 32 connections. Also: one-query SEARCH round trips, p50/p99, from the Python
-AsyncClient and from the Swift client on the same FlatVec server. Writes checkout-latest.md here.
+Same embeddings everywhere (N random unit vectors, d = 512), one-query searches with k = 10, closed
+loop (every lane sends its next query when the last is answered) at 1, 2, 4, 8, 16, 32 and 64 lanes:
+
+- the FlatVec server itself, over its binary protocol (flatvec-client-rtt --clients C: C Swift
+  client connections);
+- examples/checkout-service (FastAPI + the FlatVec AsyncClient) and the seeds' design (FastAPI + FAISS
+  IndexFlatIP + aiorwlock, seeds_service.py), each under uvicorn with one worker, loaded by wrk
+  (Debian's package) posting one embedding per request to POST /checkout/identify.
+
+Also: one-query SEARCH round trips, p50/p99, from the Python AsyncClient and from the Swift client on
+the same FlatVec server. Writes checkout-latest.md and plots/lanes.png here.
 """
 import argparse
 import json
@@ -75,6 +82,34 @@ def python_rtt(port, queries, count):
     return asyncio.run(main())
 
 
+LANES = (1, 2, 4, 8, 16, 32, 64)
+
+
+def plot_lanes(rows, path, n, d):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    lanes = [r[0] for r in rows]
+    for column, name, style in [(1, "FlatVec server (binary protocol)", "s-"), (2, "FlatVec checkout service (FastAPI)", "s--"),
+                                (3, "seeds' design (FastAPI + FAISS + aiorwlock)", "o-")]:
+        left.plot(lanes, [r[column][0] for r in rows], style, label=name)
+        right.plot(lanes, [r[column][2] for r in rows], style, label=name)
+    for ax, title, label in [(left, "Throughput", "queries / s"), (right, "p99 latency", "ms")]:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(lanes)
+        ax.set_xticklabels([str(x) for x in lanes])
+        ax.set_xlabel("closed-loop lanes (one query each, k = 10)")
+        ax.set_ylabel(label)
+        ax.set_title("%s, N = %d x %d" % (title, n, d))
+        ax.grid(True, alpha=0.3)
+    right.set_yscale("log")
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100_000)
@@ -94,7 +129,7 @@ def main():
     queries.astype("<f4").tofile(os.path.join(work, "q.f32"))
     body = os.path.join(work, "body.json")
     with open(body, "w") as f:
-        json.dump({"embedding": queries[0].tolist(), "k": 1}, f)
+        json.dump({"embedding": queries[0].tolist(), "k": 10}, f)
 
     flatvec_port, app_port, seeds_port = free_port(), free_port(), free_port()
     processes = []
@@ -120,11 +155,16 @@ def main():
         swift = json.loads(subprocess.check_output([RTT, "--server", "127.0.0.1:%d" % flatvec_port, "--collection", "products",
                                                     "--queries", os.path.join(work, "q.f32"), "--dim", str(d), "--count", "2000"]))
         rows = []
-        for connections in (1, 8, 32):
+        for connections in LANES:
+            direct = json.loads(subprocess.check_output([RTT, "--server", "127.0.0.1:%d" % flatvec_port, "--collection", "products",
+                                                         "--queries", os.path.join(work, "q.f32"), "--dim", str(d), "--k", "10",
+                                                         "--clients", str(connections), "--seconds", str(args.seconds)]))
+            server = (direct["qps"], direct["p50"] * 1e3, direct["p99"] * 1e3)
             ours = wrk(app_port, body, connections, args.seconds)
             theirs = wrk(seeds_port, body, connections, args.seconds)
-            rows.append((connections, ours, theirs))
-            print("c=%-3d FlatVec service %.1f q/s p50 %.2f ms p99 %.2f ms | seeds %.1f q/s p50 %.2f ms p99 %.2f ms" % ((connections,) + ours + theirs), flush=True)
+            rows.append((connections, server, ours, theirs))
+            print("lanes=%-3d FlatVec server %.1f q/s p50 %.2f p99 %.2f | FlatVec service %.1f q/s p50 %.2f p99 %.2f | seeds %.1f q/s p50 %.2f p99 %.2f" % (
+                (connections,) + server + ours + theirs), flush=True)
     finally:
         for p in processes:
             p.terminate()
@@ -136,11 +176,15 @@ def main():
              "| client | p50 | p99 |", "|---|---|---|",
              "| Python AsyncClient | %.3f | %.3f |" % (py[0] * 1e3, py[1] * 1e3),
              "| Swift FlatVecClient | %.3f | %.3f |" % (swift["p50"] * 1e3, swift["p99"] * 1e3), "",
-             "POST /checkout/identify (k = 1), wrk, %d s per row: examples/checkout-service (FastAPI + FlatVec AsyncClient)" % args.seconds,
-             "against the seeds' design (FastAPI + FAISS IndexFlatIP + aiorwlock), same embeddings, one uvicorn worker each:", "",
-             "| connections | FlatVec service q/s | p50 ms | p99 ms | seeds' service q/s | p50 ms | p99 ms |", "|---|---|---|---|---|---|---|"]
-    for connections, ours, theirs in rows:
-        lines.append("| %d | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f |" % ((connections,) + ours + theirs))
+             "Closed-loop lanes, one-query searches, k = 10, %d s per row; q/s, p50 and p99 in ms. FlatVec server: its binary" % args.seconds,
+             "protocol from C Swift client connections (flatvec-client-rtt). The two services: POST /checkout/identify under wrk,",
+             "examples/checkout-service (FastAPI + FlatVec AsyncClient) and the seeds' design (FastAPI + FAISS IndexFlatIP + aiorwlock),",
+             "same embeddings, one uvicorn worker each. The load generator shares the machine's cores with the server.", "",
+             "| lanes | FlatVec server q/s | p50 | p99 | FlatVec service q/s | p50 | p99 | seeds' service q/s | p50 | p99 |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for connections, server, ours, theirs in rows:
+        lines.append("| %d | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f |" % ((connections,) + server + ours + theirs))
+    plot_lanes(rows, os.path.join(HERE, "plots", "lanes.png"), args.n, d)
     text = "\n".join(lines) + "\n"
     with open(os.path.join(HERE, "checkout-latest.md"), "w") as f:
         f.write(text)

@@ -5,8 +5,9 @@ import NIOCore
 import NIOPosix
 
 /// Serves one connection by carrying out what its ``ConnectionStateMachine`` decides: replies on the
-/// event loop, requests on the worker threads (one at a time, in arrival order), reads, the timers,
-/// and the graceful close.
+/// event loop, always in request order; requests on the worker threads (one at a time, except that
+/// consecutive searches run together and wait in their index's queue); reads, the timers, and the
+/// graceful close.
 final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = ByteBuffer
@@ -29,6 +30,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var logger: Logger
     /// Set when the connection closes, so its queued searches are dropped unscanned.
     private let connectionGone = CancellationFlag()
+    /// Replies are numbered in request order as the state machine decides them ...
+    private var nextSequence = 0
+    /// ... and written in that order, whatever order concurrent searches finish in.
+    private var nextToWrite = 0
+    private var readyReplies: [Int: (buffer: ByteBuffer, opcode: Opcode, failed: Bool, started: NIODeadline)] = [:]
 
     init(shared: Shared, frameLimit: FrameLimit, progress: ByteProgress) {
         self.shared = shared
@@ -100,9 +106,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             switch action {
             case .reply(let response, let header):
                 // Decided while the connection was open (it may have decided to close right after).
-                respond(response, to: header, started: .now(), context: context)
+                respond(response, to: header, sequence: takeSequence(), started: .now(), context: context)
             case .execute(let frame):
-                execute(frame, context: context)
+                execute(frame, sequence: takeSequence(), context: context)
             case .read:
                 context.read()
             case .setFrameLimit(let limit):
@@ -129,7 +135,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func execute(_ frame: Frame, context: ChannelHandlerContext) {
+    private func takeSequence() -> Int {
+        defer { nextSequence += 1 }
+        return nextSequence
+    }
+
+    private func execute(_ frame: Frame, sequence: Int, context: ChannelHandlerContext) {
         let started = NIODeadline.now()
         let header = frame.header
         let executor = shared.executor
@@ -176,25 +187,33 @@ final class ConnectionHandler: ChannelDuplexHandler {
             }
             switch result {
             case .success(let (buffer, failed)):
-                self.send(buffer, opcode: header.opcode, failed: failed, started: started, context: context)
+                self.write(buffer, opcode: header.opcode, failed: failed, sequence: sequence, started: started, context: context)
             case .failure(let error):
                 let response = Response.error(ErrorResponse(FlatVecError(.unavailable, "server is shutting down: \(error)")))
-                self.respond(response, to: header, started: started, context: context)
+                self.respond(response, to: header, sequence: sequence, started: started, context: context)
             }
             self.perform(self.machine.requestFinished(), context: context)
         }
     }
 
-    private func respond(_ response: Response, to header: FrameHeader, started: NIODeadline, context: ChannelHandlerContext) {
+    private func respond(_ response: Response, to header: FrameHeader, sequence: Int, started: NIODeadline, context: ChannelHandlerContext) {
         var out = context.channel.allocator.buffer(capacity: 64)
         FrameEncoder().encode(response, opcode: header.opcode, requestID: header.requestID, into: &out)
-        send(out, opcode: header.opcode, failed: response.isError, started: started, context: context)
+        write(out, opcode: header.opcode, failed: response.isError, sequence: sequence, started: started, context: context)
     }
 
-    private func send(_ buffer: ByteBuffer, opcode: Opcode, failed: Bool, started: NIODeadline, context: ChannelHandlerContext) {
-        let micros = UInt64(max(0, (NIODeadline.now() - started).nanoseconds / 1000))
-        shared.executor.statistics.record(opcode, micros: micros, failed: failed)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    /// Writes reply `sequence` once every earlier reply is written.
+    private func write(_ buffer: ByteBuffer, opcode: Opcode, failed: Bool, sequence: Int, started: NIODeadline, context: ChannelHandlerContext) {
+        readyReplies[sequence] = (buffer, opcode, failed, started)
+        var wrote = false
+        while let reply = readyReplies.removeValue(forKey: nextToWrite) {
+            let micros = UInt64(max(0, (NIODeadline.now() - reply.started).nanoseconds / 1000))
+            shared.executor.statistics.record(reply.opcode, micros: micros, failed: reply.failed)
+            context.write(wrapOutboundOut(reply.buffer), promise: nil)
+            nextToWrite += 1
+            wrote = true
+        }
+        if wrote { context.flush() }
     }
 
     // MARK: timers

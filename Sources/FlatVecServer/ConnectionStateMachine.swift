@@ -42,7 +42,11 @@ struct ConnectionStateMachine {
     private var clock: ConnectionClock
     private var phase = Phase.open
     private var queue = CircularBuffer<Frame>()
-    private var busy = false
+    /// Requests being executed. Several only when they are all SEARCHes (reads share scans and
+    /// need no order among themselves); any other request runs alone.
+    private var inFlight = 0
+    /// Whether every request in flight is a SEARCH.
+    private var inFlightAreSearches = true
     private var readPending = false
     private var quiescing = false
     private var writable = true
@@ -61,7 +65,7 @@ struct ConnectionStateMachine {
     var queued: Int { queue.count }
 
     private var readingPaused: Bool {
-        quiescing || queued >= configuration.maxPipelinedRequests || !writable
+        quiescing || queued + inFlight >= configuration.maxPipelinedRequests || !writable
     }
 
     // MARK: events
@@ -99,7 +103,7 @@ struct ConnectionStateMachine {
 
     /// The request started by ``Action/execute(_:)`` has its reply queued.
     mutating func requestFinished() -> [Action] {
-        busy = false
+        inFlight -= 1
         return process()
     }
 
@@ -142,7 +146,7 @@ struct ConnectionStateMachine {
         case .open:
             let verdict = clock.tick(ConnectionClock.Observation(
                 elapsed: elapsed, reading: !readingPaused, received: received, partialFrameBytes: partialFrameBytes,
-                authenticated: rules.role != .none, hasWork: busy || queued > 0
+                authenticated: rules.role != .none, hasWork: inFlight > 0 || queued > 0
             ))
             switch verdict {
             case .keep: return []
@@ -174,7 +178,13 @@ struct ConnectionStateMachine {
     private mutating func process() -> [Action] {
         guard phase == .open else { return [] }
         var actions: [Action] = []
-        while !busy && writable, let frame = queue.popFirst() {
+        while writable, let frame = queue.first {
+            // Consecutive SEARCHes run together (the connection handler sends their replies in
+            // request order); anything else waits until every earlier request has finished, so a
+            // client sees its own writes and its writes happen in the order it sent them.
+            let isSearch = frame.header.opcode == .search
+            if inFlight > 0 && !(isSearch && inFlightAreSearches) { break }
+            queue.removeFirst()
             switch rules.admit(frame) {
             case .reply(let response):
                 actions.append(.reply(response, to: frame.header))
@@ -185,11 +195,12 @@ struct ConnectionStateMachine {
                 actions.append(.reply(outcome.response, to: frame.header))
                 if outcome.closeAfterwards { return actions + finish(reason: "authentication failed", error: nil) }
             case .execute:
-                busy = true
+                inFlightAreSearches = inFlight == 0 ? isSearch : inFlightAreSearches && isSearch
+                inFlight += 1
                 actions.append(.execute(frame))
             }
         }
-        if quiescing && !busy && queued == 0 {
+        if quiescing && inFlight == 0 && queued == 0 {
             // Every request read before the shutdown began has its reply queued: send them, then close.
             return actions + finish(reason: "server shutting down", error: nil)
         }

@@ -14,6 +14,8 @@ import Testing
     }
 
     static let search = Request.search(SearchRequest(collection: "c", dimension: 2, queries: [1, 0], options: SearchOptions(k: 1)))
+    /// A request that is not a SEARCH (it runs alone).
+    static let list = Request.listCollections
 
     static func machine(_ configure: (inout ServerConfiguration) -> Void = { _ in }) -> Machine {
         var configuration = ServerConfiguration(port: 0)
@@ -71,9 +73,9 @@ import Testing
     // MARK: pipelining and back-pressure
 
     @Test func requestsRunOneAtATimeInOrderAndReadingPausesAtTheLimit() {
-        var m = Self.machine { $0.maxPipelinedRequests = 3 }
-        #expect(Self.isExecute(m.frameReceived(Self.frame(Self.search, id: 0)), id: 0))
-        for id in 1...3 { #expect(m.frameReceived(Self.frame(Self.search, id: UInt64(id))).isEmpty) }
+        var m = Self.machine { $0.maxPipelinedRequests = 4 }
+        #expect(Self.isExecute(m.frameReceived(Self.frame(Self.list, id: 0)), id: 0))
+        for id in 1...3 { #expect(m.frameReceived(Self.frame(Self.list, id: UInt64(id))).isEmpty) }
         #expect(m.queued == 3)
         #expect(m.readRequested().isEmpty, "reading goes on past the pipelining limit")
         // The running request finishes: the next starts, and the paused read resumes.
@@ -83,6 +85,23 @@ import Testing
         for id in 2...3 { #expect(Self.isExecute(m.requestFinished(), id: UInt64(id))) }
         #expect(m.requestFinished().isEmpty)
         #expect(m.readRequested() == [.read])
+    }
+
+    /// Consecutive SEARCHes run together (so they can share scans); a request of another kind waits
+    /// until every earlier one has finished, and the SEARCHes after it wait for it. Requests running
+    /// count against the pipelining limit.
+    @Test func consecutiveSearchesRunTogetherAndOtherRequestsAlone() {
+        var m = Self.machine { $0.maxPipelinedRequests = 5 }
+        for id in 0...2 { #expect(Self.isExecute(m.frameReceived(Self.frame(Self.search, id: UInt64(id))), id: UInt64(id))) }
+        #expect(m.frameReceived(Self.frame(Self.list, id: 3)).isEmpty, "a LIST started while SEARCHes ran")
+        #expect(m.frameReceived(Self.frame(Self.search, id: 4)).isEmpty, "a SEARCH overtook the LIST before it")
+        #expect(m.queued == 2)
+        #expect(m.readRequested().isEmpty, "3 running + 2 queued is the limit of 5")
+        #expect(m.requestFinished() == [.read], "below the limit again: reading resumes")
+        #expect(m.requestFinished().isEmpty)
+        #expect(Self.isExecute(m.requestFinished(), id: 3), "the LIST starts once the SEARCHes before it are done")
+        #expect(Self.isExecute(m.requestFinished(), id: 4))
+        #expect(m.requestFinished().isEmpty)
     }
 
     @Test func unreadRepliesStopTheWorkAndTheWriteTimeoutCloses() {
@@ -120,8 +139,8 @@ import Testing
 
     @Test func quiescingAnswersWhatWasReadThenFinishes() {
         var m = Self.machine()
-        _ = m.frameReceived(Self.frame(Self.search, id: 1))
-        _ = m.frameReceived(Self.frame(Self.search, id: 2))
+        _ = m.frameReceived(Self.frame(Self.list, id: 1))
+        _ = m.frameReceived(Self.frame(Self.list, id: 2))
         #expect(m.quiesce().isEmpty, "closed with a request running")
         #expect(m.readRequested().isEmpty, "read new requests while shutting down")
         #expect(Self.isExecute(m.requestFinished(), id: 2), "a request read before the shutdown was dropped")

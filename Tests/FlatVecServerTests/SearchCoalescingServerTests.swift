@@ -2,6 +2,7 @@ import FlatVecClient
 import FlatVecCore
 import FlatVecProtocol
 import FlatVecServer
+import NIOCore
 import Synchronization
 import Testing
 
@@ -217,6 +218,52 @@ final class SearchProgress: Sendable {
             // The server still answers.
             let q = random.quantizedVector(d)
             #expect(try await admin.search(collection: "c", queries: q, dimension: d, options: options) == [reference.search(q, options: options)])
+            await admin.close()
+        }
+    }
+
+    /// Searches pipelined on one connection run together and share scans, yet the replies come in
+    /// request order and an ADD sent between them splits them: the searches before it do not see
+    /// the added vector, the searches after it do.
+    @Test func pipelinedSearchesShareScansAndAWriteBetweenThemKeepsItsPlace() async throws {
+        try await withTestServer { server in
+            let d = 32
+            let admin = try await server.client()
+            try await admin.createCollection("c", dimension: d)
+            var random = SeededRandom(seed: 33)
+            var reference = ReferenceIndex(dimension: d)
+            try await Self.fill(admin, "c", &reference, count: 30_000, labels: 10, random: &random)
+            let probe = (0..<d).map { $0 == 0 ? Float(100) : 0 }
+            let options = SearchOptions(k: 1)
+            let connection = try RawConnection(port: server.port)
+            connection.send(.hello(HelloRequest()), id: 1)
+            _ = connection.readResponse()
+            let index = try server.executor.registry.collection(named: "c").index
+            let scansBefore = index.statistics.searching.scans
+            var bytes: [UInt8] = []
+            func frame(_ request: Request, _ id: UInt64) {
+                var buffer = ByteBufferAllocator().buffer(capacity: 64)
+                FrameEncoder().encode(request, requestID: id, into: &buffer)
+                bytes += Array(buffer.readableBytesView)
+            }
+            let search = Request.search(SearchRequest(collection: "c", dimension: UInt32(d), queries: probe, options: options))
+            for id in 10..<40 { frame(search, UInt64(id)) }
+            frame(.add(AddRequest(collection: "c", batch: VectorBatch(id: 999_999, label: 1, vector: probe))), 40)
+            for id in 41..<71 { frame(search, UInt64(id)) }
+            connection.send(bytes)  // all 61 requests in one write
+            for id in 10..<71 {
+                let reply = try #require(connection.readResponse(), "no reply for request \(id)")
+                #expect(reply.header.requestID == UInt64(id), "replies out of order")
+                guard id != 40, case .searched(let result) = reply.response else { continue }
+                let top = result.results.first?.first?.id
+                if id < 40 {
+                    #expect(top != 999_999, "search \(id), sent before the ADD, saw it")
+                } else {
+                    #expect(top == 999_999, "search \(id), sent after the ADD, missed it")
+                }
+            }
+            let scans = index.statistics.searching.scans - scansBefore
+            #expect(scans < 60, "60 pipelined searches ran \(scans) scans: none were shared")
             await admin.close()
         }
     }

@@ -8,9 +8,18 @@
 // (after one untimed search) for each batch size. Prints one JSON object per line:
 // {"sgemm_gflops": ..., "threads": ...} and then {"nq": .., "seconds": .., "bound_seconds": .., "fraction": ..}
 // where bound_seconds = 2 * nq * N * d / sgemm rate and fraction = bound / measured.
+//
+// With files, for Benchmarks/compare/run.py's "FlatVec in process" column:
+//
+//     flatvec-search-bench --base base.npy --queries q.npy --k 10 --repeats 5 --out ids.npy
+//
+// builds the index from `base` (ids = row numbers), searches `queries` once (the first search,
+// timed) and then `repeats` more times (warm, best kept), writes the ids of the last search
+// (int32, best first) and prints {"first": s, "warm": s}.
 import CBLAS
 import Dispatch
 import FlatVecCore
+import FlatVecFormats
 
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +49,35 @@ var state: UInt64 = 11
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return Float(Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)) - 0.5
+}
+
+if !base.isEmpty {
+    let baseMatrix = try VectorFile.readFloat32Matrix(base)
+    let queryMatrix = try VectorFile.readFloat32Matrix(argument("--queries", default: ""))
+    let index = try FlatIndex(dimension: baseMatrix.columns)
+    try index.add(VectorBatch(
+        dimension: baseMatrix.columns,
+        ids: (0..<Int64(baseMatrix.rows)).map { $0 },
+        labels: Array(repeating: 0, count: baseMatrix.rows),
+        vectors: baseMatrix.values
+    ))
+    let options = SearchOptions(k: k)
+    var start = ContinuousClock.now
+    var hits = try index.search(batch: queryMatrix.values, options: options)
+    let first = seconds(ContinuousClock.now - start)
+    var warm = Double.infinity
+    for _ in 0..<repeats {
+        start = ContinuousClock.now
+        hits = try index.search(batch: queryMatrix.values, options: options)
+        warm = min(warm, seconds(ContinuousClock.now - start))
+    }
+    var ids = Matrix<Int32>(rows: queryMatrix.rows, columns: k, values: Array(repeating: -1, count: queryMatrix.rows * k))
+    for (q, row) in hits.enumerated() {
+        for (j, hit) in row.enumerated() { ids.values[q * k + j] = Int32(hit.id) }
+    }
+    try VectorFile.write(ids, to: argument("--out", default: "ids.npy"))
+    print("{\"first\": \(first), \"warm\": \(warm)}")
+    exit(0)
 }
 
 let index = try FlatIndex(dimension: dimension)

@@ -74,7 +74,7 @@ let benchmarks: @Sendable () -> Void = {
     )
 
     // Question 3: search throughput by batch size, k and grouping.
-    for nq in [1, 16, 256, 1_024] {
+    for nq in [1, 8, 16, 32, 64, 256, 1_024] {
         var source = VectorSource(state: 99)
         let queries = source.unitVectors(nq, dimension: dimension)
         for k in [1, 10, 100] {

@@ -20,6 +20,7 @@ import CBLAS
 import Dispatch
 import FlatVecCore
 import FlatVecFormats
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -124,6 +125,40 @@ for start in stride(from: 0, to: count, by: 10_000) {
         vectors: Array(vectors[(start * dimension)..<((start + n) * dimension)])
     ))
 }
+if let lanes = Int(argument("--threads", default: "")) {
+    // Closed-loop threads in process: each searches one query at a time for --seconds; prints q/s,
+    // p50, p99 and how the searches were merged into scans.
+    let duration = Double(argument("--seconds", default: "5"))!
+    let queries = (0..<(256 * dimension)).map { _ in nextUniform() }
+    let options = SearchOptions(k: k)
+    let before = index.statistics.searching
+    let times = Mutex<[Double]>([])
+    let shared = queries
+    let end = ContinuousClock.now + .milliseconds(Int(duration * 1000))
+    let group = DispatchGroup()
+    for lane in 0..<lanes {
+        DispatchQueue(label: "lane \(lane)").async(group: group) {
+            var mine: [Double] = []
+            var i = lane
+            while ContinuousClock.now < end {
+                let q = Array(shared[((i % 256) * dimension)..<((i % 256 + 1) * dimension)])
+                let start = ContinuousClock.now
+                _ = try! index.search(q, options: options)
+                mine.append(seconds(ContinuousClock.now - start))
+                i += 1
+            }
+            times.withLock { $0 += mine }
+        }
+    }
+    group.wait()
+    var all = times.withLock { $0 }
+    all.sort()
+    let after = index.statistics.searching
+    let scans = after.scans - before.scans
+    print("{\"threads\": \(lanes), \"qps\": \(Double(all.count) / duration), \"p50\": \(all[all.count / 2]), \"p99\": \(all[all.count * 99 / 100]), \"queries_per_scan\": \(Double(after.queries - before.queries) / Double(max(scans, 1)))}")
+    exit(0)
+}
+
 let rate = sgemmRate()
 let info = BLASRuntime.info
 print("{\"sgemm_gflops\": \(rate / 1e9), \"threads\": \(threads), \"kernel\": \"\(info.kernel ?? "?")\", \"n\": \(count), \"dim\": \(dimension), \"k\": \(k)}")

@@ -34,6 +34,9 @@ public final class FlatIndex: @unchecked Sendable {
         public var maximumQueriesPerScan: Int
         /// Rows per chunk, for tests that need many chunks from few rows; nil picks about 4 MiB.
         var rowsPerChunk: Int?
+        /// Whether 3 to 128 queries use the tiled kernel (where the CPU has AVX2 or AVX-512); tests
+        /// turn it off to run the sgemm path on any CPU.
+        var usesTiledKernel = FlatIndex.hasFastTiledKernel
 
         /// Creates a configuration.
         /// - Parameters:

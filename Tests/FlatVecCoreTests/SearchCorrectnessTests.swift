@@ -60,19 +60,23 @@ import Testing
         }
     }
 
-    @Test(arguments: [1, 2])
-    func searchIsExactOnEveryExecutionPath(threads: Int) throws {
+    /// Every plan (one thread or two, chunks or queries split) with every kernel (dot products, the
+    /// tiled kernel, sgemm: `tiled` false runs sgemm where the tiled kernel would run).
+    @Test(arguments: [(1, true), (2, true), (1, false), (2, false)])
+    func searchIsExactOnEveryExecutionPath(threads: Int, tiled: Bool) throws {
         var random = SeededRandom(seed: 99)
         let d = 64
-        let index = try FlatIndex(dimension: d, configuration: .init(searchThreads: threads))
+        var configuration = FlatIndex.Configuration(searchThreads: threads)
+        configuration.usesTiledKernel = tiled && FlatIndex.hasFastTiledKernel
+        let index = try FlatIndex(dimension: d, configuration: configuration)
         var reference = ReferenceIndex(dimension: d)
         // Several chunks (rowsPerChunk is 8192 at d = 64), so the chunk-parallel path runs.
         try Self.populate(index, &reference, count: 20_000, random: &random)
-        for nq in [1, 2, 4, 5, 300] {
+        for nq in [1, 2, 3, 5, 17, 129] {
             let queries = (0..<nq).map { _ in random.quantizedVector(d) }
             let options = SearchOptions(k: 25)
             let got = try index.search(batch: queries.flatMap { $0 }, options: options)
-            Self.expectSame(got, queries.map { reference.search($0, options: options) }, "threads=\(threads) nq=\(nq)")
+            Self.expectSame(got, queries.map { reference.search($0, options: options) }, "threads=\(threads) tiled=\(tiled) nq=\(nq)")
         }
     }
 

@@ -43,6 +43,18 @@ final class SearchProgress: Sendable {
         }
     }
 
+    /// An admin client and collection "c" (inner product) holding `count` quantized vectors, mirrored in the returned reference.
+    static func loaded(
+        _ server: TestServer, dimension d: Int, count: Int, seed: UInt64
+    ) async throws -> (admin: FlatVecClient, reference: ReferenceIndex, random: SeededRandom) {
+        let admin = try await server.client()
+        try await admin.createCollection("c", dimension: d)
+        var random = SeededRandom(seed: seed)
+        var reference = ReferenceIndex(dimension: d)
+        try await fill(admin, "c", &reference, count: count, labels: 10, random: &random)
+        return (admin, reference, random)
+    }
+
     /// 64 connections at once, each sending searches with its own k, label filter, minScore,
     /// grouping and payload/vector flags, on an inner-product and a cosine collection: every answer
     /// equals the brute-force reference, and the searches shared scans.
@@ -118,11 +130,7 @@ final class SearchProgress: Sendable {
     @Test func aLargeRequestAndThirtyTwoSingleQueryClientsBothProgress() async throws {
         try await withTestServer { server in
             let d = 64
-            let admin = try await server.client()
-            try await admin.createCollection("c", dimension: d)
-            var random = SeededRandom(seed: 31)
-            var reference = ReferenceIndex(dimension: d)
-            try await Self.fill(admin, "c", &reference, count: 40_000, labels: 10, random: &random)
+            var (admin, reference, random) = try await Self.loaded(server, dimension: d, count: 40_000, seed: 31)
             let large = (0..<1_000).map { _ in random.quantizedVector(d) }
             let singles = (0..<32).map { _ in random.quantizedVector(d) }
             let options = SearchOptions(k: 5)
@@ -176,11 +184,7 @@ final class SearchProgress: Sendable {
     @Test func aConnectionThatClosesWithASearchQueuedDoesNotDisturbTheOthers() async throws {
         try await withTestServer { server in
             let d = 64
-            let admin = try await server.client()
-            try await admin.createCollection("c", dimension: d)
-            var random = SeededRandom(seed: 32)
-            var reference = ReferenceIndex(dimension: d)
-            try await Self.fill(admin, "c", &reference, count: 40_000, labels: 10, random: &random)
+            var (admin, reference, random) = try await Self.loaded(server, dimension: d, count: 40_000, seed: 32)
             let options = SearchOptions(k: 3)
             let index = try server.executor.registry.collection(named: "c").index
             var dropped = 0
@@ -228,11 +232,7 @@ final class SearchProgress: Sendable {
     @Test func pipelinedSearchesShareScansAndAWriteBetweenThemKeepsItsPlace() async throws {
         try await withTestServer { server in
             let d = 32
-            let admin = try await server.client()
-            try await admin.createCollection("c", dimension: d)
-            var random = SeededRandom(seed: 33)
-            var reference = ReferenceIndex(dimension: d)
-            try await Self.fill(admin, "c", &reference, count: 30_000, labels: 10, random: &random)
+            let (admin, _, _) = try await Self.loaded(server, dimension: d, count: 30_000, seed: 33)
             let probe = (0..<d).map { $0 == 0 ? Float(100) : 0 }
             let options = SearchOptions(k: 1)
             let connection = try RawConnection(port: server.port)

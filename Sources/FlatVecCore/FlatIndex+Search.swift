@@ -123,7 +123,7 @@ extension FlatIndex {
         let occupied = lock.withReaderLock { rows.occupiedChunkCount }
         if threads > 1 && nq >= Self.queryParallelThreshold {
             let perThread = (nq + threads - 1) / threads
-            let blockSize = min(maximumQueryBlock, perThread)
+            let blockSize = min(configuration.kernelPlan.block, perThread)
             let blocks = (nq + blockSize - 1) / blockSize
             let results = ResultSlots(count: nq)
             let shared = SharedPointer(queries)
@@ -146,7 +146,7 @@ extension FlatIndex {
         results.reserveCapacity(nq)
         var start = 0
         while start < nq {
-            let n = min(maximumQueryBlock, nq - start)
+            let n = min(configuration.kernelPlan.block, nq - start)
             var collectors = (start..<(start + n)).map { HitCollector(options: options[$0]) }
             scanInReverse(queries: queries + start * dimension, count: n, collectors: &collectors)
             results.append(contentsOf: collectors.map { $0.sortedHits() })
@@ -155,32 +155,10 @@ extension FlatIndex {
         return results
     }
 
-    /// Up to this many queries are scored by the dot-product kernels, which read each stored row once
-    /// and run at memory bandwidth (measured at 100k x 512 on 2 cores; from 3 queries on, the tiled
-    /// kernel is faster).
-    static var smallBatch: Int { 2 }
-
-    /// Up to this many queries are scored by the tiled kernel (``fv_scores_tiled``), which reads each
-    /// row once, prefetches ahead and runs at the sgemm rate from 16 queries on; sgemm packs every
-    /// chunk first and is 1.2-2.5x slower below 128 queries (measured on Zen 4, AVX-512, 512-d).
-    ///
-    /// Scores from the dot-product kernels (1-2 queries) and the tiled one can differ in the last bit
-    /// (different summation order), as FAISS's do between its batch sizes; within the tiled kernel a
-    /// score does not depend on the batch, and identical vectors always score identically.
-    static var tiledBatch: Int { 128 }
-
     /// From this many queries on, threads split the queries (each scans every chunk with blocks of
-    /// ``maximumQueryBlock`` queries); below, they split the stored chunks, so each reads half the
+    /// ``KernelPlan/block`` queries); below, they split the stored chunks, so each reads half the
     /// memory. Measured crossover: ~128.
     static var queryParallelThreshold: Int { 128 }
-
-    /// Queries scored together by one kernel call: the tiled kernel's limit where it runs (it is at
-    /// the sgemm rate from 16 queries on and 3-6% above it at 128-1,024 queries, measured on Zen 4 with
-    /// AVX-512), otherwise sgemm's 256.
-    var maximumQueryBlock: Int { configuration.usesTiledKernel ? Self.tiledBatch : 256 }
-
-    /// Whether this CPU runs a vector variant of the tiled kernel; the portable one is no match for BLAS.
-    static let hasFastTiledKernel = fv_tile_best_variant() != Int32(FV_TILE_PORTABLE)
 
     /// Scores every chunk from the last to the first, taking the reader lock per chunk.
     ///
@@ -199,7 +177,7 @@ extension FlatIndex {
         let rowsPerChunk = rows.rowsPerChunk
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: nq * rowsPerChunk)
         let indices = UnsafeMutablePointer<UInt32>.allocate(capacity: rowsPerChunk)
-        let tiled = configuration.usesTiledKernel && nq > Self.smallBatch && nq <= Self.tiledBatch
+        let tiled = configuration.kernelPlan.usesTiled(nq)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tiled ? fv_tile_scratch_floats(nq, dimension) : 0)
         defer {
             scores.deallocate()
@@ -269,9 +247,9 @@ extension FlatIndex {
     ) {
         if nq == 1 {
             fv_dot_rows(chunk.vectors, n, dimension, queries, scores)
-        } else if nq <= Self.smallBatch {
+        } else if nq <= configuration.kernelPlan.dotProducts {
             fv_dot_rows_multi(chunk.vectors, n, dimension, queries, nq, scores, stride)
-        } else if nq <= Self.tiledBatch && configuration.usesTiledKernel {
+        } else if configuration.kernelPlan.usesTiled(nq) {
             fv_scores_tiled(chunk.vectors, n, dimension, queries, nq, scores, stride, scratch)
         } else {
             cblas_sgemm(

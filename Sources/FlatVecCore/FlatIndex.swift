@@ -34,9 +34,8 @@ public final class FlatIndex: @unchecked Sendable {
         public var maximumQueriesPerScan: Int
         /// Rows per chunk, for tests that need many chunks from few rows; nil picks about 4 MiB.
         var rowsPerChunk: Int?
-        /// Whether 3 to 128 queries use the tiled kernel (where the CPU has AVX2 or AVX-512); tests
-        /// turn it off to run the sgemm path on any CPU.
-        var usesTiledKernel = FlatIndex.hasFastTiledKernel
+        /// Which kernel scores how many queries (from the CPU); tests pick others to run every path.
+        var kernelPlan = KernelPlan.current
 
         /// Creates a configuration.
         /// - Parameters:

@@ -60,23 +60,25 @@ import Testing
         }
     }
 
-    /// Every plan (one thread or two, chunks or queries split) with every kernel (dot products, the
-    /// tiled kernel, sgemm: `tiled` false runs sgemm where the tiled kernel would run).
-    @Test(arguments: [(1, true), (2, true), (1, false), (2, false)])
-    func searchIsExactOnEveryExecutionPath(threads: Int, tiled: Bool) throws {
+    /// Every plan (one thread or two, chunks or queries split) with every kernel plan (the CPU's, and
+    /// the others where the CPU runs them: AVX2's tiled blocks up to 64 then sgemm, sgemm only).
+    @Test(arguments: [1, 2], [KernelPlan.current, .avx2, .blas])
+    func searchIsExactOnEveryExecutionPath(threads: Int, plan: KernelPlan) throws {
         var random = SeededRandom(seed: 99)
         let d = 64
         var configuration = FlatIndex.Configuration(searchThreads: threads)
-        configuration.usesTiledKernel = tiled && FlatIndex.hasFastTiledKernel
+        // A plan with the tiled kernel needs a vector variant of it (the plan picks the CPU's best).
+        configuration.kernelPlan = plan.tiled > 0 && KernelPlan.current == .blas ? .blas : plan
+        configuration.rowsPerChunk = 1_024
         let index = try FlatIndex(dimension: d, configuration: configuration)
         var reference = ReferenceIndex(dimension: d)
-        // Several chunks (rowsPerChunk is 8192 at d = 64), so the chunk-parallel path runs.
-        try Self.populate(index, &reference, count: 20_000, random: &random)
-        for nq in [1, 2, 3, 5, 17, 129] {
+        // Several chunks, so the chunk-parallel path runs.
+        try Self.populate(index, &reference, count: 6_000, random: &random)
+        for nq in [1, 2, 3, 5, 17, 70, 129] {
             let queries = (0..<nq).map { _ in random.quantizedVector(d) }
             let options = SearchOptions(k: 25)
             let got = try index.search(batch: queries.flatMap { $0 }, options: options)
-            Self.expectSame(got, queries.map { reference.search($0, options: options) }, "threads=\(threads) tiled=\(tiled) nq=\(nq)")
+            Self.expectSame(got, queries.map { reference.search($0, options: options) }, "threads=\(threads) plan=\(plan) nq=\(nq)")
         }
     }
 

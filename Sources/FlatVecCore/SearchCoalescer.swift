@@ -79,7 +79,7 @@ final class SearchCoalescer: Sendable {
         }
     }
 
-    /// Queries `count ..< count + length` of `ticket` go into this scan at `offset`.
+    /// Queries `start ..< start + length` of `ticket` go into this scan (after the segments before it).
     struct Segment {
         let ticket: Ticket
         let start: Int

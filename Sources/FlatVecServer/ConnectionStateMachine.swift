@@ -179,11 +179,12 @@ struct ConnectionStateMachine {
         guard phase == .open else { return [] }
         var actions: [Action] = []
         while writable, let frame = queue.first {
-            // Consecutive SEARCHes run together (the connection handler sends their replies in
-            // request order); anything else waits until every earlier request has finished, so a
-            // client sees its own writes and its writes happen in the order it sent them.
+            // Consecutive SEARCHes run together, up to maxConcurrentSearches (the connection handler
+            // sends their replies in request order); anything else waits until every earlier request
+            // has finished, so a client sees its own writes and its writes happen in the order it sent
+            // them. Nothing new starts while the output is over its high-water mark (`writable`).
             let isSearch = frame.header.opcode == .search
-            if inFlight > 0 && !(isSearch && inFlightAreSearches) { break }
+            if inFlight > 0 && !(isSearch && inFlightAreSearches && inFlight < configuration.maxConcurrentSearches) { break }
             queue.removeFirst()
             switch rules.admit(frame) {
             case .reply(let response):

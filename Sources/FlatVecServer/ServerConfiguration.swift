@@ -35,6 +35,9 @@ public struct ServerConfiguration: Sendable {
     public var maxPipelinedRequests: Int
     /// Output bytes buffered per connection before the server stops processing its requests.
     public var writeBufferHighWaterMark: Int
+    /// Consecutive SEARCHes of one connection that may run at once (and share scans). It also bounds
+    /// the replies a client that stops reading can still make the server compute and buffer.
+    public var maxConcurrentSearches: Int
     /// Threads that run searches and writes (never the event loops).
     public var workerThreads: Int
 
@@ -54,6 +57,7 @@ public struct ServerConfiguration: Sendable {
         writeTimeout: TimeAmount = .seconds(30),
         maxPipelinedRequests: Int = 128,
         writeBufferHighWaterMark: Int = 8 << 20,
+        maxConcurrentSearches: Int = 16,
         workerThreads: Int = System.coreCount
     ) {
         self.host = host
@@ -70,6 +74,7 @@ public struct ServerConfiguration: Sendable {
         self.writeTimeout = writeTimeout
         self.maxPipelinedRequests = maxPipelinedRequests
         self.writeBufferHighWaterMark = writeBufferHighWaterMark
+        self.maxConcurrentSearches = max(1, maxConcurrentSearches)
         self.workerThreads = max(1, workerThreads)
     }
 

@@ -90,6 +90,20 @@ import Testing
     /// Consecutive SEARCHes run together (so they can share scans); a request of another kind waits
     /// until every earlier one has finished, and the SEARCHes after it wait for it. Requests running
     /// count against the pipelining limit.
+    /// At most maxConcurrentSearches run at once; the next starts when one finishes.
+    @Test func concurrentSearchesAreBounded() {
+        var m = Self.machine { $0.maxConcurrentSearches = 2 }
+        #expect(Self.isExecute(m.frameReceived(Self.frame(Self.search, id: 0)), id: 0))
+        #expect(Self.isExecute(m.frameReceived(Self.frame(Self.search, id: 1)), id: 1))
+        #expect(m.frameReceived(Self.frame(Self.search, id: 2)).isEmpty, "a third search started beyond the limit of 2")
+        #expect(Self.isExecute(m.requestFinished(), id: 2))
+        // The output goes over its high-water mark: nothing new starts until it drains.
+        _ = m.writabilityChanged(false)
+        #expect(m.frameReceived(Self.frame(Self.search, id: 3)).isEmpty)
+        #expect(m.requestFinished().isEmpty)
+        #expect(Self.isExecute(m.writabilityChanged(true), id: 3))
+    }
+
     @Test func consecutiveSearchesRunTogetherAndOtherRequestsAlone() {
         var m = Self.machine { $0.maxPipelinedRequests = 5 }
         for id in 0...2 { #expect(Self.isExecute(m.frameReceived(Self.frame(Self.search, id: UInt64(id))), id: UInt64(id))) }

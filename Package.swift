@@ -98,12 +98,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Option parsing, seeded data and timing shared by the compare harness's benchmark programs.
+        .target(name: "FlatVecBenchSupport", path: "Benchmarks/compare/support"),
         // In-process update timings for Benchmarks/compare/run.py (rebuild, add and remove against FAISS).
-        .executableTarget(name: "flatvec-updates-bench", dependencies: ["FlatVecCore"], path: "Benchmarks/compare/updates"),
+        .executableTarget(name: "flatvec-updates-bench", dependencies: ["FlatVecCore", "FlatVecBenchSupport"], path: "Benchmarks/compare/updates"),
         // In-process search timings against the machine's sgemm rate (Benchmarks/compare/run.py).
-        .executableTarget(name: "flatvec-search-bench", dependencies: ["FlatVecCore", "FlatVecFormats", "CBLAS"], path: "Benchmarks/compare/search"),
+        .executableTarget(name: "flatvec-search-bench", dependencies: ["FlatVecCore", "FlatVecFormats", "FlatVecBenchSupport", "CBLAS"], path: "Benchmarks/compare/search"),
         // Swift client round trips for Benchmarks/compare/checkout.py (beside the Python client's).
-        .executableTarget(name: "flatvec-client-rtt", dependencies: ["FlatVecClient"], path: "Benchmarks/compare/client-rtt"),
+        .executableTarget(name: "flatvec-client-rtt", dependencies: ["FlatVecClient", "FlatVecBenchSupport"], path: "Benchmarks/compare/client-rtt"),
         // A program that uses only the client (it must link no BLAS).
         .executableTarget(name: "flatvec-client-example", dependencies: ["FlatVecClient"], path: "examples/swift-client"),
         // Helpers shared by the test targets.

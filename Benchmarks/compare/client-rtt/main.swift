@@ -8,30 +8,21 @@
 // searches after a warm-up and prints {"p50": s, "p99": s}. With `--clients C --seconds T`, C
 // connections each send one-query SEARCHes (k = `--k`, default 10) back to back (closed loop) for T
 // seconds after a one-second warm-up, and it prints {"clients": C, "qps": .., "p50": s, "p99": s}.
+import FlatVecBenchSupport
 import FlatVecClient
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-func argument(_ name: String) -> String? {
-    let arguments = CommandLine.arguments
-    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
-    return arguments[i + 1]
-}
-
-func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-}
-
-let server = argument("--server") ?? "127.0.0.1:7070"
-let collection = argument("--collection") ?? "products"
-let dimension = Int(argument("--dim") ?? "512")!
-let count = Int(argument("--count") ?? "2000")!
-let k = Int(argument("--k") ?? "10")!
-let clients = argument("--clients").map { Int($0)! }
-let duration = Double(argument("--seconds") ?? "10")!
-guard let path = argument("--queries"), let file = fopen(path, "rb") else {
+let server = CommandLineOptions.value("--server") ?? "127.0.0.1:7070"
+let collection = CommandLineOptions.value("--collection") ?? "products"
+let dimension = Int(CommandLineOptions.value("--dim") ?? "512")!
+let count = Int(CommandLineOptions.value("--count") ?? "2000")!
+let k = Int(CommandLineOptions.value("--k") ?? "10")!
+let clients = CommandLineOptions.value("--clients").map { Int($0)! }
+let duration = Double(CommandLineOptions.value("--seconds") ?? "10")!
+guard let path = CommandLineOptions.value("--queries"), let file = fopen(path, "rb") else {
     print("usage: flatvec-client-rtt --queries FILE [--server H:P] [--collection C] [--dim D] [--k K] [--count N | --clients C --seconds T]")
     exit(2)
 }
@@ -68,7 +59,7 @@ if let clients {
                     let sent = ContinuousClock.now
                     if sent >= end { break }
                     _ = try await client.search(collection: collection, queries: query(i), dimension: dimension, options: SearchOptions(k: k))
-                    if sent >= warmUpEnd { times.append(seconds(ContinuousClock.now - sent)) }
+                    if sent >= warmUpEnd { times.append((ContinuousClock.now - sent).inSeconds) }
                     i += 1
                 }
                 await client.close()
@@ -89,7 +80,7 @@ if let clients {
     for i in 0..<(count + 100) {
         let start = ContinuousClock.now
         _ = try await client.search(collection: collection, queries: query(i), dimension: dimension, options: SearchOptions(k: k))
-        if i >= 100 { times.append(seconds(ContinuousClock.now - start)) }
+        if i >= 100 { times.append((ContinuousClock.now - start).inSeconds) }
     }
     await client.close()
     times.sort()

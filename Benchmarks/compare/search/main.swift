@@ -18,6 +18,7 @@
 // (int32, best first) and prints {"first": s, "warm": s}.
 import CBLAS
 import Dispatch
+import FlatVecBenchSupport
 import FlatVecCore
 import FlatVecFormats
 import Synchronization
@@ -26,35 +27,19 @@ import Synchronization
 import Glibc
 #endif
 
-func argument(_ name: String, default value: String) -> String {
-    let arguments = CommandLine.arguments
-    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return value }
-    return arguments[i + 1]
-}
+let count = Int(CommandLineOptions.value("--n", default: "100000"))!
+let dimension = Int(CommandLineOptions.value("--dim", default: "512"))!
+let k = Int(CommandLineOptions.value("--k", default: "10"))!
+let batches = CommandLineOptions.value("--nq", default: "1,2,4,8,16,32,64,128,256,512,1024").split(separator: ",").map { Int($0)! }
+let repeats = Int(CommandLineOptions.value("--repeats", default: "5"))!
+let base = CommandLineOptions.value("--base", default: "")
 
-let count = Int(argument("--n", default: "100000"))!
-let dimension = Int(argument("--dim", default: "512"))!
-let k = Int(argument("--k", default: "10"))!
-let batches = argument("--nq", default: "1,2,4,8,16,32,64,128,256,512,1024").split(separator: ",").map { Int($0)! }
-let repeats = Int(argument("--repeats", default: "5"))!
-let base = argument("--base", default: "")
-
-func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-}
-
-var state: UInt64 = 11
-@MainActor func nextUniform() -> Float {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return Float(Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)) - 0.5
-}
+var random = SplitMix64(seed: 11)
+@MainActor func nextUniform() -> Float { Float(random.nextUniform()) - 0.5 }
 
 if !base.isEmpty {
     let baseMatrix = try VectorFile.readFloat32Matrix(base)
-    let queryMatrix = try VectorFile.readFloat32Matrix(argument("--queries", default: ""))
+    let queryMatrix = try VectorFile.readFloat32Matrix(CommandLineOptions.value("--queries", default: ""))
     let index = try FlatIndex(dimension: baseMatrix.columns)
     try index.add(VectorBatch(
         dimension: baseMatrix.columns,
@@ -65,18 +50,18 @@ if !base.isEmpty {
     let options = SearchOptions(k: k)
     var start = ContinuousClock.now
     var hits = try index.search(batch: queryMatrix.values, options: options)
-    let first = seconds(ContinuousClock.now - start)
+    let first = (ContinuousClock.now - start).inSeconds
     var warm = Double.infinity
     for _ in 0..<repeats {
         start = ContinuousClock.now
         hits = try index.search(batch: queryMatrix.values, options: options)
-        warm = min(warm, seconds(ContinuousClock.now - start))
+        warm = min(warm, (ContinuousClock.now - start).inSeconds)
     }
     var ids = Matrix<Int32>(rows: queryMatrix.rows, columns: k, values: Array(repeating: -1, count: queryMatrix.rows * k))
     for (q, row) in hits.enumerated() {
         for (j, hit) in row.enumerated() { ids.values[q * k + j] = Int32(hit.id) }
     }
-    try VectorFile.write(ids, to: argument("--out", default: "ids.npy"))
+    try VectorFile.write(ids, to: CommandLineOptions.value("--out", default: "ids.npy"))
     print("{\"first\": \(first), \"warm\": \(warm)}")
     exit(0)
 }
@@ -109,7 +94,7 @@ let threads = index.configuration.searchThreads
             }
             c.deallocate()
         }
-        best = min(best, seconds(ContinuousClock.now - start))
+        best = min(best, (ContinuousClock.now - start).inSeconds)
     }
     return 2.0 * Double(m * n * dimension * rounds * threads) / best
 }
@@ -125,10 +110,10 @@ for start in stride(from: 0, to: count, by: 10_000) {
         vectors: Array(vectors[(start * dimension)..<((start + n) * dimension)])
     ))
 }
-if let lanes = Int(argument("--threads", default: "")) {
+if let lanes = Int(CommandLineOptions.value("--threads", default: "")) {
     // Closed-loop threads in process: each searches one query at a time for --seconds; prints q/s,
     // p50, p99 and how the searches were merged into scans.
-    let duration = Double(argument("--seconds", default: "5"))!
+    let duration = Double(CommandLineOptions.value("--seconds", default: "5"))!
     let queries = (0..<(256 * dimension)).map { _ in nextUniform() }
     let options = SearchOptions(k: k)
     let before = index.statistics.searching
@@ -144,7 +129,7 @@ if let lanes = Int(argument("--threads", default: "")) {
                 let q = Array(shared[((i % 256) * dimension)..<((i % 256 + 1) * dimension)])
                 let start = ContinuousClock.now
                 _ = try! index.search(q, options: options)
-                mine.append(seconds(ContinuousClock.now - start))
+                mine.append((ContinuousClock.now - start).inSeconds)
                 i += 1
             }
             times.withLock { $0 += mine }
@@ -172,7 +157,7 @@ for nq in batches {
     for _ in 0..<repeats {
         let start = ContinuousClock.now
         let hits = try index.search(batch: batch, options: options)
-        best = min(best, seconds(ContinuousClock.now - start))
+        best = min(best, (ContinuousClock.now - start).inSeconds)
         precondition(hits.count == nq)
     }
     let bound = 2.0 * Double(nq) * Double(count) * Double(dimension) / rate

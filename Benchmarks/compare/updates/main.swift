@@ -6,35 +6,23 @@
 //
 // prints one JSON object per N: the best of `repeats` for building a fresh index of N + 1 vectors,
 // adding 1 vector to an index of N, and removing 1 vector from an index of N (seconds).
+import FlatVecBenchSupport
 import FlatVecCore
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-func argument(_ name: String, default value: String) -> String {
-    let arguments = CommandLine.arguments
-    guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return value }
-    return arguments[i + 1]
-}
-
-let dimension = Int(argument("--dim", default: "512"))!
-let sizes = argument("--sizes", default: "100,500,1000,5000,10000,100000").split(separator: ",").map { Int($0)! }
-let repeats = Int(argument("--repeats", default: "5"))!
+let dimension = Int(CommandLineOptions.value("--dim", default: "512"))!
+let sizes = CommandLineOptions.value("--sizes", default: "100,500,1000,5000,10000,100000").split(separator: ",").map { Int($0)! }
+let repeats = Int(CommandLineOptions.value("--repeats", default: "5"))!
 
 // Gaussian rows from a fixed seed (timings do not depend on the values; FAISS gets numpy's).
-var state: UInt64 = 3
-@MainActor func nextUniform() -> Double {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-}
+var random = SplitMix64(seed: 3)
 let largest = sizes.max()! + 1
 var pool = [Float](repeating: 0, count: largest * dimension)
 for i in 0..<pool.count {
-    pool[i] = Float((-2 * log(max(nextUniform(), 1e-300))).squareRoot() * cos(2 * Double.pi * nextUniform()))
+    pool[i] = Float((-2 * log(max(random.nextUniform(), 1e-300))).squareRoot() * cos(2 * Double.pi * random.nextUniform()))
 }
 
 @MainActor func batch(_ range: Range<Int>) -> VectorBatch {

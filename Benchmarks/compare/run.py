@@ -393,6 +393,20 @@ def write_report(rows, rebuild, machine, quick, n, d, sgemm, bound):
     make_plots(rows, rebuild, out, n, d)
 
 
+def save_log_log(plt, fig, ax, xlabel, title, path, legend_size=None):
+    """Log-log axes in milliseconds, grid, legend; writes the figure to `path` and closes it."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("milliseconds")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def make_plots(rows, rebuild, out, n, d):
     import matplotlib
     matplotlib.use("Agg")
@@ -431,29 +445,13 @@ def make_plots(rows, rebuild, out, n, d):
     if all(e["server_add"] is not None for e in rebuild):
         ax.plot(sizes, [e["server_add"] * 1e3 for e in rebuild], marker="x", linestyle=":", color="tab:green",
                 label="FlatVec server: ADD 1, round trip over loopback")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("vectors already in the index (N)")
-    ax.set_ylabel("milliseconds")
-    ax.set_title("Rebuild against incremental add, d=%d" % d)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(os.path.join(plots, "rebuild-vs-add.png"), dpi=110)
-    plt.close(fig)
+    save_log_log(plt, fig, ax, "vectors already in the index (N)", "Rebuild against incremental add, d=%d" % d,
+                 os.path.join(plots, "rebuild-vs-add.png"), legend_size=7)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(sizes, [e["faiss_remove"] * 1e3 for e in rebuild], marker="o", color="tab:orange", label="FAISS IndexFlatIP.remove_ids (1 id)")
     ax.plot(sizes, [e["flatvec_remove"] * 1e3 for e in rebuild], marker="s", color="tab:blue", label="FlatVec FlatIndex.remove (1 id)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("vectors in the index (N)")
-    ax.set_ylabel("milliseconds")
-    ax.set_title("Remove one vector, in process, d=%d" % d)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(plots, "remove.png"), dpi=110)
-    plt.close(fig)
+    save_log_log(plt, fig, ax, "vectors in the index (N)", "Remove one vector, in process, d=%d" % d,
+                 os.path.join(plots, "remove.png"))
 
 
 if __name__ == "__main__":

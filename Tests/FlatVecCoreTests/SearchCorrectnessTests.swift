@@ -10,26 +10,10 @@ import Testing
         labels: Int64 = 50,
         random: inout SeededRandom
     ) throws {
-        let d = index.dimension
         var start = 0
         while start < count {
             let n = min(997, count - start)
-            var ids: [Int64] = []
-            var labelValues: [Int64] = []
-            var vectors: [Float] = []
-            var payloads: [[UInt8]?] = []
-            for i in start..<(start + n) {
-                let id = Int64(i) * 7 + 3
-                let label = Int64.random(in: 0..<labels, using: &random)
-                let v = random.quantizedVector(d)
-                let payload: [UInt8]? = i % 3 == 0 ? nil : Array("{\"image\":\"img/\(id).jpg\"}".utf8)
-                ids.append(id)
-                labelValues.append(label)
-                vectors += v
-                payloads.append(payload)
-                reference.upsert(id: id, label: label, vector: v, payload: payload)
-            }
-            try index.add(VectorBatch(dimension: d, ids: ids, labels: labelValues, vectors: vectors, payloads: payloads))
+            try index.add(reference.quantizedBatch(rows: start..<(start + n), labels: labels, random: &random))
             start += n
         }
     }

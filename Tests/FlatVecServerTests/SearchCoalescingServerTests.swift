@@ -19,26 +19,10 @@ final class SearchProgress: Sendable {
     static func fill(
         _ client: FlatVecClient, _ name: String, _ reference: inout ReferenceIndex, count: Int, labels: Int64, random: inout SeededRandom
     ) async throws {
-        let d = reference.dimension
         var start = 0
         while start < count {
             let n = min(1_000, count - start)
-            var ids: [Int64] = []
-            var labelValues: [Int64] = []
-            var vectors: [Float] = []
-            var payloads: [[UInt8]?] = []
-            for i in start..<(start + n) {
-                let id = Int64(i) * 3 + 1
-                let label = Int64.random(in: 0..<labels, using: &random)
-                let v = random.quantizedVector(d)
-                let payload: [UInt8]? = i % 2 == 0 ? Array("{\"sku\":\(id)}".utf8) : nil
-                ids.append(id)
-                labelValues.append(label)
-                vectors += v
-                payloads.append(payload)
-                reference.upsert(id: id, label: label, vector: v, payload: payload)
-            }
-            try await client.add(collection: name, batch: VectorBatch(dimension: d, ids: ids, labels: labelValues, vectors: vectors, payloads: payloads))
+            try await client.add(collection: name, batch: reference.quantizedBatch(rows: start..<(start + n), labels: labels, random: &random))
             start += n
         }
     }

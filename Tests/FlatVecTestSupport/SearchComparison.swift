@@ -50,3 +50,28 @@ extension SeededRandom {
         return options
     }
 }
+
+extension ReferenceIndex {
+    /// Rows `rows` of a test catalogue: quantized vectors (every dot product exact in float32), id
+    /// `7 * i + 3` (scattered), a random label in `0 ..< labels`, a JSON payload on two rows of three.
+    /// Mirrors them here and returns the batch to add to the index under test.
+    public mutating func quantizedBatch(rows: Range<Int>, labels: Int64, random: inout SeededRandom) -> VectorBatch {
+        var ids: [Int64] = []
+        var labelValues: [Int64] = []
+        var vectors: [Float] = []
+        var payloads: [[UInt8]?] = []
+        for i in rows {
+            let id = Int64(i) * 7 + 3
+            let label = Int64.random(in: 0..<labels, using: &random)
+            let v = random.quantizedVector(dimension)
+            let payload: [UInt8]? = i % 3 == 0 ? nil : Array("{\"image\":\"img/\(id).jpg\"}".utf8)
+            ids.append(id)
+            labelValues.append(label)
+            vectors += v
+            payloads.append(payload)
+            upsert(id: id, label: label, vector: v, payload: payload)
+        }
+        // The rows are valid by construction.
+        return try! VectorBatch(dimension: dimension, ids: ids, labels: labelValues, vectors: vectors, payloads: payloads)
+    }
+}

@@ -18,6 +18,7 @@ uint32_t fv_cpu_features(void) {
     if (__builtin_cpu_supports("avx512bw")) features |= FV_CPU_AVX512BW;
     if (__builtin_cpu_supports("avx512vl")) features |= FV_CPU_AVX512VL;
     if (__builtin_cpu_supports("avx512dq")) features |= FV_CPU_AVX512DQ;
+    if (__builtin_cpu_supports("avx512vnni")) features |= FV_CPU_AVX512VNNI;
 #endif
     return features;
 }

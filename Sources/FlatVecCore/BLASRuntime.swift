@@ -34,6 +34,8 @@ public enum BLASRuntime {
         public static let avx512vl = CPUFeatures(rawValue: UInt32(FV_CPU_AVX512VL))
         /// AVX-512 Doubleword and Quadword.
         public static let avx512dq = CPUFeatures(rawValue: UInt32(FV_CPU_AVX512DQ))
+        /// AVX-512 Vector Neural Network Instructions (`vpdpbusd`).
+        public static let avx512vnni = CPUFeatures(rawValue: UInt32(FV_CPU_AVX512VNNI))
 
         /// The features of this CPU.
         public static var current: CPUFeatures { CPUFeatures(rawValue: fv_cpu_features()) }
@@ -43,6 +45,7 @@ public enum BLASRuntime {
             let all: [(CPUFeatures, String)] = [
                 (.sse42, "sse4.2"), (.avx, "avx"), (.avx2, "avx2"), (.fma, "fma"),
                 (.avx512f, "avx512f"), (.avx512bw, "avx512bw"), (.avx512vl, "avx512vl"), (.avx512dq, "avx512dq"),
+                (.avx512vnni, "avx512vnni"),
             ]
             return all.filter { contains($0.0) }.map(\.1)
         }
@@ -129,6 +132,19 @@ public enum BLASRuntime {
         public var blasThreads: Int?
         /// The CPU's relevant features.
         public var cpuFeatures: [String]
+        /// The int8 scan kernel (see ``ScanMode``): "avx512-vnni", "avx2" or "portable".
+        public var int8Kernel: String
+        /// What ``ScanMode/auto`` means on this CPU: `int8` with a fast int8 kernel, else `float32`.
+        public var automaticScan: ScanMode
+    }
+
+    /// The name of an int8 scan variant.
+    static func int8KernelName(_ variant: Int32) -> String {
+        switch variant {
+        case Int32(FV_I8_AVX512VNNI): "avx512-vnni"
+        case Int32(FV_I8_AVX2): "avx2"
+        default: "portable"
+        }
     }
 
     /// The BLAS and kernel of this process.
@@ -150,7 +166,9 @@ public enum BLASRuntime {
             kernel: kernel,
             kernelSource: source,
             blasThreads: threads >= 0 ? Int(threads) : nil,
-            cpuFeatures: CPUFeatures.current.names
+            cpuFeatures: CPUFeatures.current.names,
+            int8Kernel: int8KernelName(fv_i8_best_variant()),
+            automaticScan: FlatIndex.Configuration(scan: .auto).effectiveScan
         )
     }
 

@@ -13,12 +13,15 @@ import Glibc
 final class ChunkReserve: Sendable {
     let capacity: Int
     let dimension: Int
+    /// Whether chunks keep int8 codes.
+    let codes: Bool
     private let spare = Mutex<VectorChunk?>(nil)
     private let preparing = Atomic<Bool>(false)
 
-    init(capacity: Int, dimension: Int) {
+    init(capacity: Int, dimension: Int, codes: Bool) {
         self.capacity = capacity
         self.dimension = dimension
+        self.codes = codes
     }
 
     /// The spare chunk if one is ready, else a fresh one (pages faulted lazily); then starts preparing the next.
@@ -28,7 +31,7 @@ final class ChunkReserve: Sendable {
             return chunk
         }
         replenish()
-        return ready ?? VectorChunk(capacity: capacity, dimension: dimension)
+        return ready ?? VectorChunk(capacity: capacity, dimension: dimension, codes: codes)
     }
 
     /// Starts preparing a spare in the background unless one is ready or under way.
@@ -38,7 +41,7 @@ final class ChunkReserve: Sendable {
             return
         }
         DispatchQueue.global(qos: .utility).async { [self] in
-            let chunk = VectorChunk(capacity: capacity, dimension: dimension)
+            let chunk = VectorChunk(capacity: capacity, dimension: dimension, codes: codes)
             chunk.prefault()
             spare.withLock { $0 = chunk }
             preparing.store(false, ordering: .releasing)

@@ -14,10 +14,11 @@ struct ChunkedRows {
     /// Bumped whenever a row moves to a new position; a search that sees it change dedupes ids.
     private(set) var moveEpoch: UInt64 = 0
 
-    init(dimension: Int, rowsPerChunk: Int? = nil) {
+    init(dimension: Int, rowsPerChunk: Int? = nil, codes: Bool = false) {
         self.dimension = dimension
         self.rowsPerChunk = rowsPerChunk ?? ChunkedRows.rowsPerChunk(dimension: dimension)
-        reserve = ChunkReserve(capacity: self.rowsPerChunk, dimension: dimension)
+        precondition(self.rowsPerChunk % 16 == 0, "int8 codes come in blocks of 16 rows")
+        reserve = ChunkReserve(capacity: self.rowsPerChunk, dimension: dimension, codes: codes)
     }
 
     /// About 4 MiB of vectors per chunk, a power of two between 64 and 8192 rows.
@@ -49,11 +50,14 @@ struct ChunkedRows {
         chunks.reduce(0) { $0 + $1.fixedBytes } + idMap.memoryBytes + payloadBytes
     }
 
+    /// Bytes of int8 codes and their figures (included in ``memoryBytes``).
+    var codeBytes: Int { chunks.reduce(0) { $0 + $1.codeBytes } }
+
     /// Upserts one prepared row: overwrites in place if the id exists, else appends.
     mutating func upsert(id: Int64, label: Int64, vector: UnsafePointer<Float>, payload: [UInt8]?) {
         if let row = idMap.row(of: id) {
             let (chunk, offset) = location(of: row)
-            chunk.vector(at: offset).update(from: vector, count: dimension)
+            chunk.setVector(at: offset, from: vector)
             chunk.labels[offset] = label
             payloadBytes += (payload?.count ?? 0) - (chunk.payloads[offset]?.count ?? 0)
             chunk.payloads[offset] = payload
@@ -65,7 +69,7 @@ struct ChunkedRows {
             chunks.append(reserve.take())
         }
         let chunk = chunks[row / rowsPerChunk]
-        chunk.vector(at: offset).update(from: vector, count: dimension)
+        chunk.setVector(at: offset, from: vector)
         chunk.ids[offset] = id
         chunk.labels[offset] = label
         if chunk.payloads.count == offset {
@@ -86,7 +90,7 @@ struct ChunkedRows {
         payloadBytes -= chunk.payloads[offset]?.count ?? 0
         if row != last {
             let (lastChunk, lastOffset) = location(of: last)
-            chunk.vector(at: offset).update(from: lastChunk.vector(at: lastOffset), count: dimension)
+            chunk.copyVector(at: offset, from: lastChunk, offset: lastOffset)
             let movedID = lastChunk.ids[lastOffset]
             chunk.ids[offset] = movedID
             chunk.labels[offset] = lastChunk.labels[lastOffset]

@@ -175,15 +175,21 @@ extension FlatIndex {
         let range = chunkRange ?? 0..<occupied
         guard !range.isEmpty else { return }
         let rowsPerChunk = rows.rowsPerChunk
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: nq * rowsPerChunk)
+        let int8 = configuration.effectiveScan == .int8
+        let tiled = !int8 && configuration.kernelPlan.usesTiled(nq)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: (int8 ? 1 : nq) * rowsPerChunk)
         let indices = UnsafeMutablePointer<UInt32>.allocate(capacity: rowsPerChunk)
-        let tiled = configuration.kernelPlan.usesTiled(nq)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tiled ? fv_tile_scratch_floats(nq, dimension) : 0)
         defer {
             scores.deallocate()
             indices.deallocate()
             scratch.deallocate()
         }
+        var firstPass = int8
+            ? Int8Scan(
+                queries: queries, count: nq, dimension: dimension, rowsPerChunk: rowsPerChunk,
+                variant: configuration.int8Variant
+            ) : nil
         var deduplicating = false
         for c in range.reversed() {
             lock.withReaderLock {
@@ -194,11 +200,24 @@ extension FlatIndex {
                     for i in 0..<nq { collectors[i].enableDeduplication() }
                 }
                 let chunk = rows.chunks[c]
+                if firstPass != nil {
+                    firstPass!.scan(
+                        chunk: chunk, rows: n, queries: queries, collectors: &collectors,
+                        floatScores: scores, floatIndices: indices
+                    )
+                    return
+                }
                 score(queries: queries, count: nq, chunk: chunk, rows: n, into: scores, stride: rowsPerChunk, scratch: scratch)
                 for i in 0..<nq {
                     collectors[i].consume(scores: scores + i * rowsPerChunk, count: n, chunk: chunk, indices: indices)
                 }
             }
+        }
+        if let firstPass {
+            rescoreCounters.add(
+                bounded: firstPass.rowsBounded, rescored: firstPass.rowsRescored,
+                chunksInFloat32: firstPass.chunksInFloat32
+            )
         }
     }
 

@@ -1,4 +1,5 @@
 #if canImport(Dispatch)
+import CFlatVecKernels
 import Dispatch
 #endif
 #if canImport(Glibc)
@@ -32,8 +33,12 @@ public final class FlatIndex: @unchecked Sendable {
         /// Most queries one scan scores; searches waiting meanwhile are merged into scans of up to
         /// this many queries, and larger requests are scanned in turns (see ``FlatIndex/submitSearch(batch:options:isCancelled:runScan:completion:)``).
         public var maximumQueriesPerScan: Int
+        /// Whether searches read int8 codes first (see ``ScanMode``); `auto` by default.
+        public var scan: ScanMode
         /// Rows per chunk, for tests that need many chunks from few rows; nil picks about 4 MiB.
         var rowsPerChunk: Int?
+        /// Which int8 scan variant runs (from the CPU); tests pick others to run every variant.
+        var int8Variant = fv_i8_best_variant()
         /// Which kernel scores how many queries (from the CPU); tests pick others to run every path.
         var kernelPlan = KernelPlan.current
 
@@ -41,9 +46,23 @@ public final class FlatIndex: @unchecked Sendable {
         /// - Parameters:
         ///   - searchThreads: Threads one search may use; at least 1.
         ///   - maximumQueriesPerScan: Most queries one scan scores; at least 1.
-        public init(searchThreads: Int = FlatIndex.defaultSearchThreads, maximumQueriesPerScan: Int = 256) {
+        ///   - scan: float32, int8, or int8 where the CPU has a fast kernel for it (the default).
+        public init(
+            searchThreads: Int = FlatIndex.defaultSearchThreads,
+            maximumQueriesPerScan: Int = 256,
+            scan: ScanMode = .auto
+        ) {
             self.searchThreads = max(1, searchThreads)
             self.maximumQueriesPerScan = max(1, maximumQueriesPerScan)
+            self.scan = scan
+        }
+
+        /// The mode searches use on this CPU: `auto` resolved to `int8` or `float32`.
+        public var effectiveScan: ScanMode {
+            switch scan {
+            case .auto: Int32(int8Variant) == Int32(FV_I8_PORTABLE) ? .float32 : .int8
+            case .float32, .int8: scan
+            }
         }
     }
 
@@ -67,6 +86,8 @@ public final class FlatIndex: @unchecked Sendable {
     var rows: ChunkedRows
     /// Merges searches that wait on this index into shared scans.
     let coalescer: SearchCoalescer
+    /// What the int8 first pass rescored.
+    let rescoreCounters = RescoreCounters()
 
     /// Creates an empty index.
     /// - Parameters:
@@ -86,7 +107,9 @@ public final class FlatIndex: @unchecked Sendable {
         self.dimension = dimension
         self.metric = metric
         self.configuration = configuration
-        self.rows = ChunkedRows(dimension: dimension, rowsPerChunk: configuration.rowsPerChunk)
+        self.rows = ChunkedRows(
+            dimension: dimension, rowsPerChunk: configuration.rowsPerChunk, codes: configuration.effectiveScan == .int8
+        )
         self.coalescer = SearchCoalescer(maximumQueriesPerScan: configuration.maximumQueriesPerScan)
     }
 
@@ -107,7 +130,10 @@ public final class FlatIndex: @unchecked Sendable {
                 rowsPerChunk: rows.rowsPerChunk,
                 memoryBytes: rows.memoryBytes,
                 payloadBytes: rows.payloadBytes,
-                searching: coalescer.counters
+                codeBytes: rows.codeBytes,
+                scan: configuration.effectiveScan,
+                searching: coalescer.counters,
+                rescoring: rescoreCounters.snapshot
             )
         }
     }
@@ -314,8 +340,27 @@ public struct IndexStatistics: Sendable, Hashable {
     public var memoryBytes: Int
     /// Bytes of payloads.
     public var payloadBytes: Int
+    /// Bytes of int8 codes and their error figures (included in `memoryBytes`; 0 under float32).
+    public var codeBytes: Int
+    /// How searches read the vectors: `int8` or `float32` (never `auto`).
+    public var scan: ScanMode
     /// How searches were merged into scans since the index was created.
     public var searching: SearchCounters
+    /// What the int8 first pass rescored in float32 since the index was created.
+    public var rescoring: RescoringCounters
+}
+
+/// What the int8 first pass of one index scanned and rescored.
+public struct RescoringCounters: Sendable, Hashable {
+    /// Rows whose bounds were computed from their codes (one per row and query).
+    public var rowsBounded: Int = 0
+    /// Rows rescored in float32 one by one (their bounds could reach the k-th best).
+    public var rowsRescored: Int = 0
+    /// Chunk scans that fell back to scoring every row in float32 (too many candidates: duplicates, large k).
+    public var chunksInFloat32: Int = 0
+
+    /// Creates zero counters.
+    public init() {}
 }
 
 /// How the searches of one index were merged into scans.

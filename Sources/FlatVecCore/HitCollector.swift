@@ -49,24 +49,41 @@ struct HitCollector {
         indices: UnsafeMutablePointer<UInt32>
     ) {
         let found = fv_select_at_least(scores, count, admissionThreshold, indices)
-        let wantsPayload = wantsPayload
-        let wantsVector = wantsVector
         for j in 0..<found {
             let offset = Int(indices[j])
-            let score = scores[offset]
-            guard score >= admissionThreshold else { continue }
-            let label = chunk.labels[offset]
-            if let labelFilter, !labelFilter.contains(label) { continue }
-            offer(score: score, id: chunk.ids[offset], label: label) {
-                SearchHit(
-                    id: chunk.ids[offset],
-                    label: label,
-                    score: score,
-                    payload: wantsPayload ? chunk.payloads[offset] : nil,
-                    vector: wantsVector
-                        ? Array(UnsafeBufferPointer(start: chunk.vector(at: offset), count: chunk.dimension)) : nil
-                )
-            }
+            offerRow(offset, score: scores[offset], chunk: chunk)
+        }
+    }
+
+    /// Offers rows `rows[j]` of `chunk` with scores `scores[j]`, for `j < count` (rescored candidates).
+    @inline(__always)
+    mutating func consume(
+        rows: UnsafePointer<UInt32>,
+        scores: UnsafePointer<Float>,
+        count: Int,
+        chunk: VectorChunk
+    ) {
+        for j in 0..<count {
+            offerRow(Int(rows[j]), score: scores[j], chunk: chunk)
+        }
+    }
+
+    @inline(__always)
+    private mutating func offerRow(_ offset: Int, score: Float, chunk: VectorChunk) {
+        guard score >= admissionThreshold else { return }
+        let label = chunk.labels[offset]
+        if let labelFilter, !labelFilter.contains(label) { return }
+        let wantsPayload = wantsPayload
+        let wantsVector = wantsVector
+        offer(score: score, id: chunk.ids[offset], label: label) {
+            SearchHit(
+                id: chunk.ids[offset],
+                label: label,
+                score: score,
+                payload: wantsPayload ? chunk.payloads[offset] : nil,
+                vector: wantsVector
+                    ? Array(UnsafeBufferPointer(start: chunk.vector(at: offset), count: chunk.dimension)) : nil
+            )
         }
     }
 

@@ -5,9 +5,12 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CFlatVecKernels
 
 /// A fixed-capacity block of rows: vectors (64-byte aligned, row-major, one BLAS block),
-/// ids, labels and payloads. Chunks never move or grow, so adding rows never copies stored vectors.
+/// ids, labels and payloads, and, when the index scans int8 codes first, the codes of every row
+/// (see `int8_kernels.c` for their layout) with their error figures. Chunks never move or grow, so
+/// adding rows never copies stored vectors.
 final class VectorChunk: @unchecked Sendable {
     // @unchecked: a chunk in an index is read and written only under FlatIndex's reader/writer lock;
     // a spare chunk is touched only by the background thread that prefaults it, and is handed to the
@@ -18,26 +21,43 @@ final class VectorChunk: @unchecked Sendable {
     let ids: UnsafeMutablePointer<Int64>
     let labels: UnsafeMutablePointer<Int64>
     var payloads: [[UInt8]?]
+    /// int8 codes of every row in blocks of 16 rows (nil when the index scans float32 only).
+    let codes: UnsafeMutablePointer<UInt8>?
+    /// Scale and error figures of each row's codes (nil with `codes`).
+    let codeMeta: UnsafeMutablePointer<fv_i8_row_meta>?
 
-    init(capacity: Int, dimension: Int) {
+    init(capacity: Int, dimension: Int, codes withCodes: Bool) {
         self.capacity = capacity
         self.dimension = dimension
-        var raw: UnsafeMutableRawPointer?
-        let bytes = capacity * dimension * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, max(bytes, 64)) == 0, let raw else {
-            fatalError("FlatVec: out of memory allocating a chunk of \(bytes) bytes")
-        }
-        vectors = raw.bindMemory(to: Float.self, capacity: capacity * dimension)
+        vectors = Self.allocateAligned(capacity * dimension, of: Float.self)
         ids = .allocate(capacity: capacity)
         labels = .allocate(capacity: capacity)
         payloads = []
         payloads.reserveCapacity(capacity)
+        if withCodes {
+            codes = Self.allocateAligned(fv_i8_code_bytes(capacity, dimension), of: UInt8.self)
+            codeMeta = .allocate(capacity: capacity)
+        } else {
+            codes = nil
+            codeMeta = nil
+        }
+    }
+
+    private static func allocateAligned<T>(_ count: Int, of type: T.Type) -> UnsafeMutablePointer<T> {
+        var raw: UnsafeMutableRawPointer?
+        let bytes = count * MemoryLayout<T>.stride
+        guard posix_memalign(&raw, 64, max(bytes, 64)) == 0, let raw else {
+            fatalError("FlatVec: out of memory allocating a chunk of \(bytes) bytes")
+        }
+        return raw.bindMemory(to: T.self, capacity: count)
     }
 
     deinit {
         free(vectors)
         ids.deallocate()
         labels.deallocate()
+        if let codes { free(codes) }
+        codeMeta?.deallocate()
     }
 
     /// Touches every page so later writes do not fault (run off the writer's path).
@@ -45,6 +65,28 @@ final class VectorChunk: @unchecked Sendable {
         memset(vectors, 0, capacity * dimension * MemoryLayout<Float>.stride)
         ids.initialize(repeating: 0, count: capacity)
         labels.initialize(repeating: 0, count: capacity)
+        if let codes { memset(codes, 128, fv_i8_code_bytes(capacity, dimension)) }
+        codeMeta?.initialize(repeating: fv_i8_row_meta(), count: capacity)
+    }
+
+    /// Writes row `offset`'s vector and, when the chunk keeps codes, its codes (in the same move,
+    /// so a code is never stale).
+    @inline(__always)
+    func setVector(at offset: Int, from source: UnsafePointer<Float>) {
+        vector(at: offset).update(from: source, count: dimension)
+        if let codes, let codeMeta {
+            fv_i8_encode_row(source, dimension, codes, offset, codeMeta + offset)
+        }
+    }
+
+    /// Copies row `sourceOffset` of `source` (vector and codes) into row `offset`.
+    @inline(__always)
+    func copyVector(at offset: Int, from source: VectorChunk, offset sourceOffset: Int) {
+        vector(at: offset).update(from: source.vector(at: sourceOffset), count: dimension)
+        if let codes, let codeMeta, let sourceCodes = source.codes, let sourceMeta = source.codeMeta {
+            fv_i8_copy_row(sourceCodes, sourceOffset, codes, offset, dimension)
+            codeMeta[offset] = sourceMeta[sourceOffset]
+        }
     }
 
     /// The first float of row `offset`.
@@ -53,6 +95,11 @@ final class VectorChunk: @unchecked Sendable {
         vectors + offset * dimension
     }
 
-    /// Bytes of vector, id and label storage (payloads not included).
-    var fixedBytes: Int { capacity * (dimension * 4 + 16) }
+    /// Bytes of vector, id and label storage (payloads not included), codes included.
+    var fixedBytes: Int { capacity * (dimension * 4 + 16) + codeBytes }
+
+    /// Bytes of int8 codes and their figures (0 without codes).
+    var codeBytes: Int {
+        codes == nil ? 0 : fv_i8_code_bytes(capacity, dimension) + capacity * MemoryLayout<fv_i8_row_meta>.stride
+    }
 }

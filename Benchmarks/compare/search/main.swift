@@ -33,6 +33,10 @@ let k = Int(CommandLineOptions.value("--k", default: "10"))!
 let batches = CommandLineOptions.value("--nq", default: "1,2,4,8,16,32,64,128,256,512,1024").split(separator: ",").map { Int($0)! }
 let repeats = Int(CommandLineOptions.value("--repeats", default: "5"))!
 let base = CommandLineOptions.value("--base", default: "")
+guard let scan = ScanMode(name: CommandLineOptions.value("--scan", default: "auto")) else {
+    fatalError("--scan takes float32, int8 or auto")
+}
+let configuration = FlatIndex.Configuration(scan: scan)
 
 var random = SplitMix64(seed: 11)
 @MainActor func nextUniform() -> Float { Float(random.nextUniform()) - 0.5 }
@@ -40,7 +44,7 @@ var random = SplitMix64(seed: 11)
 if !base.isEmpty {
     let baseMatrix = try VectorFile.readFloat32Matrix(base)
     let queryMatrix = try VectorFile.readFloat32Matrix(CommandLineOptions.value("--queries", default: ""))
-    let index = try FlatIndex(dimension: baseMatrix.columns)
+    let index = try FlatIndex(dimension: baseMatrix.columns, configuration: configuration)
     try index.add(VectorBatch(
         dimension: baseMatrix.columns,
         ids: (0..<Int64(baseMatrix.rows)).map { $0 },
@@ -66,7 +70,7 @@ if !base.isEmpty {
     exit(0)
 }
 
-let index = try FlatIndex(dimension: dimension)
+let index = try FlatIndex(dimension: dimension, configuration: configuration)
 let threads = index.configuration.searchThreads
 
 // The machine's sgemm rate: every search thread runs single-threaded sgemm at once (FlatVec sets one
@@ -146,7 +150,7 @@ if let lanes = Int(CommandLineOptions.value("--threads", default: "")) {
 
 let rate = sgemmRate()
 let info = BLASRuntime.info
-print("{\"sgemm_gflops\": \(rate / 1e9), \"threads\": \(threads), \"kernel\": \"\(info.kernel ?? "?")\", \"n\": \(count), \"dim\": \(dimension), \"k\": \(k)}")
+print("{\"sgemm_gflops\": \(rate / 1e9), \"threads\": \(threads), \"kernel\": \"\(info.kernel ?? "?")\", \"n\": \(count), \"dim\": \(dimension), \"k\": \(k), \"scan\": \"\(index.statistics.scan)\", \"int8_kernel\": \"\(info.int8Kernel)\"}")
 let maximum = batches.max() ?? 1
 let queries = (0..<(maximum * dimension)).map { _ in nextUniform() }
 let options = SearchOptions(k: k)
@@ -154,12 +158,15 @@ for nq in batches {
     let batch = Array(queries[0..<(nq * dimension)])
     _ = try index.search(batch: batch, options: options)
     var best = Double.infinity
+    let before = index.statistics.rescoring
     for _ in 0..<repeats {
         let start = ContinuousClock.now
         let hits = try index.search(batch: batch, options: options)
         best = min(best, (ContinuousClock.now - start).inSeconds)
         precondition(hits.count == nq)
     }
+    let after = index.statistics.rescoring
+    let perQuery = Double(repeats * nq)
     let bound = 2.0 * Double(nq) * Double(count) * Double(dimension) / rate
-    print("{\"nq\": \(nq), \"seconds\": \(best), \"bound_seconds\": \(bound), \"fraction\": \(bound / best)}")
+    print("{\"nq\": \(nq), \"seconds\": \(best), \"bound_seconds\": \(bound), \"fraction\": \(bound / best), \"rescored_per_query\": \(Double(after.rowsRescored - before.rowsRescored) / perQuery), \"float32_chunks_per_query\": \(Double(after.chunksInFloat32 - before.chunksInFloat32) / perQuery)}")
 }

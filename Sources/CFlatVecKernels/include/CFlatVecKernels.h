@@ -19,6 +19,7 @@ enum {
     FV_CPU_AVX512BW = 1u << 5,
     FV_CPU_AVX512VL = 1u << 6,
     FV_CPU_AVX512DQ = 1u << 7,
+    FV_CPU_AVX512VNNI = 1u << 8,
 };
 
 /// Features of the running CPU that the OS has enabled (XSAVE state included).
@@ -63,6 +64,77 @@ void fv_scores_tiled(const float *rows, size_t nrows, size_t dim, const float *q
 /// fv_scores_tiled with a given variant; returns 0 (and computes nothing) if this CPU cannot run it.
 int fv_scores_tiled_variant(int variant, const float *rows, size_t nrows, size_t dim, const float *queries,
                             size_t nq, float *out, size_t out_stride, float *scratch);
+
+/// Instruction-set variants of the int8 code scan.
+enum {
+    FV_I8_PORTABLE = 0,
+    FV_I8_AVX2 = 1,
+    FV_I8_AVX512VNNI = 2,
+};
+
+/// Per-row figures of the int8 codes of a stored vector x = scale * codes + residual (upper bounds).
+typedef struct {
+    /// max|x_i| / 127.
+    double scale;
+    /// Upper bound of |x|.
+    double norm;
+    /// Upper bound of |residual|.
+    double residual_norm;
+    /// Upper bound of |scale * codes|.
+    double coded_norm;
+} fv_i8_row_meta;
+
+/// A query's int8 codes: q = scale * codes + residual.
+typedef struct {
+    double scale;
+    /// Upper bound of |q|.
+    double norm;
+    /// Upper bound of |residual|.
+    double residual_norm;
+    /// 128 * sum of the codes (removes the + 128 of the stored codes).
+    int32_t bias;
+    /// Largest code magnitude used (127, or 63 for the AVX2 scan).
+    int32_t levels;
+} fv_i8_query;
+
+/// The dimension rounded up to a multiple of 4.
+size_t fv_i8_padded_dim(size_t dim);
+
+/// Bytes of codes for `rows` rows (rounded up to blocks of 16 rows).
+size_t fv_i8_code_bytes(size_t rows, size_t dim);
+
+/// Encodes row `row` of a chunk's codes from `x` and fills its figures.
+void fv_i8_encode_row(const float *x, size_t dim, uint8_t *codes, size_t row, fv_i8_row_meta *meta);
+
+/// Copies the codes of one row to another position (possibly in another chunk).
+void fv_i8_copy_row(const uint8_t *source, size_t source_row, uint8_t *destination, size_t destination_row,
+                    size_t dim);
+
+/// Encodes a query with codes in [-levels, levels]; `codes` holds fv_i8_padded_dim(dim) bytes.
+void fv_i8_encode_query(const float *q, size_t dim, int levels, int8_t *codes, fv_i8_query *out);
+
+/// Bit (1 << variant) set for every variant of the int8 scan this CPU runs.
+uint32_t fv_i8_variants(void);
+
+/// The fastest int8 scan variant this CPU runs.
+int fv_i8_best_variant(void);
+
+/// The query code range a variant needs (127, or 63 for AVX2).
+int fv_i8_query_levels(int variant);
+
+/// out[q * out_stride + r] = sum_i stored_code(r, i) * query_code(q, i) (stored codes carry + 128) for
+/// r < nrows rounded up to 16 (out_stride must allow it), q < nq; queries are fv_i8_padded_dim(dim)
+/// bytes apart. Returns 0 (and computes nothing) if this CPU cannot run the variant.
+int fv_i8_scan_variant(int variant, const uint8_t *codes, size_t nrows, size_t dim, const int8_t *qcodes,
+                       size_t nq, int32_t *out, size_t out_stride);
+
+/// The rows r < nrows whose float32 score can reach `threshold` (upper bound >= threshold), with
+/// their lower and upper bounds; returns how many. The bound is proven in int8_kernels.c.
+size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const fv_i8_row_meta *meta, const fv_i8_query *query,
+                        size_t dim, double threshold, uint32_t *indices, double *lower, double *upper);
+
+/// The k-th largest of `count` values (reorders them); -infinity if k is 0 or above count.
+double fv_kth_largest(double *values, size_t count, size_t k);
 
 /// Sum of squares of `count` floats, in double precision.
 double fv_sum_squares(const float *values, size_t count);

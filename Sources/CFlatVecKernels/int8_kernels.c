@@ -1,0 +1,373 @@
+// The int8 first pass of an exact search: 8-bit codes of the stored rows, a scan of the codes that
+// gives every row a lower and an upper bound on its float32 score, and the selection of the rows
+// whose upper bound can still reach the k-th best score. Only those are rescored in float32 (by
+// fv_dot_rows, the kernel of the float32 path), so the hits and scores are exactly the float32 ones.
+//
+// Layout. The codes of a chunk are stored in blocks of 16 rows; inside a block, for every group of
+// four components (a "quad"), 64 bytes hold 4 bytes of each of the 16 rows:
+//
+//     byte(row, i) = codes[(row / 16) * 16 * dpad + (i / 4) * 64 + (row % 16) * 4 + i % 4]
+//
+// where dpad is the dimension rounded up to 4 (padding codes are 128, i.e. the value 0). One
+// 64-byte load then feeds one `vpdpbusd`, which multiplies the 16 x 4 unsigned bytes by 4 signed
+// bytes of a query broadcast to every lane and adds each row's 4 products into its own int32 lane:
+// no horizontal sums, and a block of 16 rows x any number of queries is a small matrix product.
+//
+// Codes. Row x gets the scale s = max|x_i| / 127 and codes c_i = round(x_i / s) in [-127, 127],
+// stored as c_i + 128 in [1, 255] because `vpdpbusd` takes unsigned x signed bytes; the + 128 is
+// removed exactly with the integer 128 * sum(query codes). A query gets t = max|q_i| / L and codes
+// e_i = round(q_i / t) in [-L, L], with L = 127, or 63 for `vpmaddubsw` (AVX2), whose pairwise
+// int16 sums would saturate at 255 * 127 * 2.
+//
+// ## The bound (why skipping a row never changes the result)
+//
+// Write x = s c + r (r is the row's quantisation residual) and q = t e + p (p the query's). Then,
+// exactly in real numbers,
+//
+//     q . x  =  s t (e . c)  +  q . r  +  s (p . c),
+//
+// so with Cauchy-Schwarz, |q . x - s t (e . c)| <= |q| |r| + |p| |s c| =: E. Each row stores upper
+// bounds of |r|, |s c| and |x|; each query upper bounds of |q| and |p| (computed in double and
+// inflated by 1e-9 relative and 1e-9 |x| absolute, far above double rounding at any dimension up to
+// 16,000). The integer e . c is exact in int32 (|e . c + 128 sum e| <= 255 * 127 * 16,000 < 2^31).
+//
+// The float32 score F that fv_dot_rows computes differs from q . x by at most gamma_d sum |q_i x_i|
+// <= gamma_d |q| |x| =: G, gamma_d = d u / (1 - d u), u = 2^-24, for any summation order and with
+// or without fused multiply-adds (Higham, Accuracy and Stability of Numerical Algorithms, 3.1),
+// as long as nothing overflows or underflows. Underflow adds at most 2^-149 per product and per
+// addition: the absolute term 1e-30 covers it for any d. Overflow is excluded: a row with
+// |q| |x| > 1e37 is always rescored and never tightens the threshold.
+//
+// The estimate est = (e . c) * (s t) is computed in double: two roundings, relative error below
+// 2^-52. The margin M = (E + G + 1e-12 |est|) (1 + 1e-12) + 1e-30 covers that, the rounding of E and
+// G themselves (a few double roundings each) and the rounding of est -/+ M. Hence
+//
+//     lower = est - M  <=  F  <=  est + M = upper          (as real numbers, for every row).
+//
+// Selection. A row can change the top-k of a query only if F >= T, where T is the score the
+// collector needs for admission (its k-th best so far, or minScore; ties are admitted because they
+// may win on the smaller id). Every row with upper < T therefore has F < T and is skipped. In plain
+// mode, T may also be raised to the k-th largest lower bound among the rows of the chunk that pass
+// the label filter: those k distinct rows have F >= that value, so the final k-th best is at least
+// it. Everything else is rescored in float32 and offered to the same collector as in the float32
+// path, so the hits (a strict order: score, then smaller id) and their scores are the float32 ones.
+#include "CFlatVecKernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define FV_X86 1
+#endif
+
+#define FV_UNROLL _Pragma("clang loop unroll(full)")
+
+size_t fv_i8_padded_dim(size_t dim) { return (dim + 3) & ~(size_t)3; }
+
+size_t fv_i8_code_bytes(size_t rows, size_t dim) { return ((rows + 15) / 16) * 16 * fv_i8_padded_dim(dim); }
+
+static inline size_t fv_i8_offset(size_t row, size_t i, size_t dpad) {
+    return (row / 16) * 16 * dpad + (i / 4) * 64 + (row % 16) * 4 + (i % 4);
+}
+
+static const double fv_i8_relative = 1e-9;
+
+void fv_i8_encode_row(const float *x, size_t dim, uint8_t *codes, size_t row, fv_i8_row_meta *meta) {
+    size_t dpad = fv_i8_padded_dim(dim);
+    double maxabs = 0, norm2 = 0;
+    for (size_t i = 0; i < dim; i++) {
+        double v = x[i];
+        if (fabs(v) > maxabs) maxabs = fabs(v);
+        norm2 += v * v;
+    }
+    double s = maxabs / 127.0;
+    double residual2 = 0, coded2 = 0;
+    for (size_t i = 0; i < dim; i++) {
+        int c = 0;
+        if (s > 0) {
+            double scaled = nearbyint((double)x[i] / s);
+            c = scaled > 127 ? 127 : scaled < -127 ? -127 : (int)scaled;
+        }
+        double approx = s * c;
+        double r = (double)x[i] - approx;
+        residual2 += r * r;
+        coded2 += approx * approx;
+        codes[fv_i8_offset(row, i, dpad)] = (uint8_t)(c + 128);
+    }
+    for (size_t i = dim; i < dpad; i++) codes[fv_i8_offset(row, i, dpad)] = 128;
+    double norm = sqrt(norm2) * (1 + fv_i8_relative);
+    meta->scale = s;
+    meta->norm = norm;
+    meta->residual_norm = sqrt(residual2) * (1 + fv_i8_relative) + fv_i8_relative * norm;
+    meta->coded_norm = sqrt(coded2) * (1 + fv_i8_relative) + fv_i8_relative * norm;
+}
+
+void fv_i8_copy_row(const uint8_t *source, size_t source_row, uint8_t *destination, size_t destination_row,
+                    size_t dim) {
+    size_t dpad = fv_i8_padded_dim(dim);
+    for (size_t quad = 0; quad < dpad / 4; quad++) {
+        memcpy(destination + fv_i8_offset(destination_row, quad * 4, dpad),
+               source + fv_i8_offset(source_row, quad * 4, dpad), 4);
+    }
+}
+
+void fv_i8_encode_query(const float *q, size_t dim, int levels, int8_t *codes, fv_i8_query *out) {
+    size_t dpad = fv_i8_padded_dim(dim);
+    double maxabs = 0, norm2 = 0;
+    for (size_t i = 0; i < dim; i++) {
+        double v = q[i];
+        if (fabs(v) > maxabs) maxabs = fabs(v);
+        norm2 += v * v;
+    }
+    double t = maxabs / levels;
+    double residual2 = 0;
+    int32_t sum = 0;
+    for (size_t i = 0; i < dim; i++) {
+        int e = 0;
+        if (t > 0) {
+            double scaled = nearbyint((double)q[i] / t);
+            e = scaled > levels ? levels : scaled < -levels ? -levels : (int)scaled;
+        }
+        double r = (double)q[i] - t * e;
+        residual2 += r * r;
+        sum += e;
+        codes[i] = (int8_t)e;
+    }
+    for (size_t i = dim; i < dpad; i++) codes[i] = 0;
+    double norm = sqrt(norm2) * (1 + fv_i8_relative);
+    out->scale = t;
+    out->norm = norm;
+    out->residual_norm = sqrt(residual2) * (1 + fv_i8_relative) + fv_i8_relative * norm;
+    out->bias = 128 * sum;
+    out->levels = levels;
+}
+
+// ---- The scan of the codes: out[q * out_stride + r] = sum_i (c_ri + 128) e_qi ----------------------
+
+static void fv_i8_portable(const uint8_t *codes, size_t nblocks, size_t dpad, const int8_t *qcodes, size_t nq,
+                           int32_t *out, size_t out_stride) {
+    size_t quads = dpad / 4;
+    for (size_t b = 0; b < nblocks; b++) {
+        const uint8_t *block = codes + b * 16 * dpad;
+        for (size_t q = 0; q < nq; q++) {
+            const int8_t *e = qcodes + q * dpad;
+            int32_t acc[16] = {0};
+            for (size_t quad = 0; quad < quads; quad++) {
+                const uint8_t *a = block + quad * 64;
+                const int8_t *f = e + quad * 4;
+                for (int lane = 0; lane < 16; lane++) {
+                    acc[lane] += a[lane * 4] * f[0] + a[lane * 4 + 1] * f[1] + a[lane * 4 + 2] * f[2] +
+                                 a[lane * 4 + 3] * f[3];
+                }
+            }
+            memcpy(out + q * out_stride + b * 16, acc, sizeof acc);
+        }
+    }
+}
+
+#if FV_X86
+static inline int32_t fv_i8_load4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// AVX-512 VNNI: R blocks (16 rows each) x Q queries of int32 accumulators, one vpdpbusd each per quad.
+#define FV_VNNI_RMAX 4
+#define FV_VNNI_QMAX 6
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline __attribute__((always_inline)) void
+fv_i8_vnni_tile(const uint8_t *block, size_t dpad, const int8_t *qcodes, int32_t *out, size_t out_stride,
+                const int R, const int Q) {
+    __m512i acc[FV_VNNI_RMAX][FV_VNNI_QMAX];
+    FV_UNROLL for (int r = 0; r < R; r++) FV_UNROLL for (int q = 0; q < Q; q++) acc[r][q] = _mm512_setzero_si512();
+    size_t quads = dpad / 4, block_bytes = 16 * dpad;
+    for (size_t quad = 0; quad < quads; quad++) {
+        __m512i a[FV_VNNI_RMAX];
+        FV_UNROLL for (int r = 0; r < R; r++) a[r] = _mm512_loadu_si512(block + r * block_bytes + quad * 64);
+        FV_UNROLL for (int q = 0; q < Q; q++) {
+            __m512i e = _mm512_set1_epi32(fv_i8_load4(qcodes + q * dpad + quad * 4));
+            FV_UNROLL for (int r = 0; r < R; r++) acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], a[r], e);
+        }
+    }
+    FV_UNROLL for (int q = 0; q < Q; q++) FV_UNROLL for (int r = 0; r < R; r++)
+        _mm512_storeu_si512(out + q * out_stride + r * 16, acc[r][q]);
+}
+
+#define FV_I8_DISPATCH_Q(TILE, BLOCK, DPAD, QC, OUT, STRIDE, R, Q) \
+    switch (Q) {                                                     \
+    case 1: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 1); break;         \
+    case 2: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 2); break;         \
+    case 3: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 3); break;         \
+    case 4: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 4); break;         \
+    case 5: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 5); break;         \
+    default: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 6); break;        \
+    }
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+fv_i8_avx512vnni(const uint8_t *codes, size_t nblocks, size_t dpad, const int8_t *qcodes, size_t nq, int32_t *out,
+                 size_t out_stride) {
+    size_t b = 0;
+    for (; b + FV_VNNI_RMAX <= nblocks; b += FV_VNNI_RMAX) {
+        for (size_t q = 0; q < nq; q += FV_VNNI_QMAX) {
+            size_t n = nq - q < FV_VNNI_QMAX ? nq - q : FV_VNNI_QMAX;
+            FV_I8_DISPATCH_Q(fv_i8_vnni_tile, codes + b * 16 * dpad, dpad, qcodes + q * dpad,
+                             out + q * out_stride + b * 16, out_stride, FV_VNNI_RMAX, n)
+        }
+    }
+    for (; b < nblocks; b++) {
+        for (size_t q = 0; q < nq; q += FV_VNNI_QMAX) {
+            size_t n = nq - q < FV_VNNI_QMAX ? nq - q : FV_VNNI_QMAX;
+            FV_I8_DISPATCH_Q(fv_i8_vnni_tile, codes + b * 16 * dpad, dpad, qcodes + q * dpad,
+                             out + q * out_stride + b * 16, out_stride, 1, n)
+        }
+    }
+}
+
+// AVX2: vpmaddubsw (unsigned x signed bytes to saturating int16 pairs; queries use 7 bits so no pair
+// saturates: 255 * 63 * 2 < 32,767), then vpmaddwd by ones to int32. A 16-row block is two ymm halves.
+#define FV_AVX2_QMAX 4
+__attribute__((target("avx2"))) static inline __attribute__((always_inline)) void
+fv_i8_avx2_tile(const uint8_t *block, size_t dpad, const int8_t *qcodes, int32_t *out, size_t out_stride,
+                const int R, const int Q) {
+    (void)R;
+    __m256i lo[FV_AVX2_QMAX], hi[FV_AVX2_QMAX];
+    FV_UNROLL for (int q = 0; q < Q; q++) lo[q] = hi[q] = _mm256_setzero_si256();
+    const __m256i ones = _mm256_set1_epi16(1);
+    size_t quads = dpad / 4;
+    for (size_t quad = 0; quad < quads; quad++) {
+        __m256i a0 = _mm256_loadu_si256((const __m256i *)(block + quad * 64));
+        __m256i a1 = _mm256_loadu_si256((const __m256i *)(block + quad * 64 + 32));
+        FV_UNROLL for (int q = 0; q < Q; q++) {
+            __m256i e = _mm256_set1_epi32(fv_i8_load4(qcodes + q * dpad + quad * 4));
+            lo[q] = _mm256_add_epi32(lo[q], _mm256_madd_epi16(_mm256_maddubs_epi16(a0, e), ones));
+            hi[q] = _mm256_add_epi32(hi[q], _mm256_madd_epi16(_mm256_maddubs_epi16(a1, e), ones));
+        }
+    }
+    FV_UNROLL for (int q = 0; q < Q; q++) {
+        _mm256_storeu_si256((__m256i *)(out + q * out_stride), lo[q]);
+        _mm256_storeu_si256((__m256i *)(out + q * out_stride + 8), hi[q]);
+    }
+}
+
+__attribute__((target("avx2"))) static void fv_i8_avx2(const uint8_t *codes, size_t nblocks, size_t dpad,
+                                                       const int8_t *qcodes, size_t nq, int32_t *out,
+                                                       size_t out_stride) {
+    for (size_t b = 0; b < nblocks; b++) {
+        for (size_t q = 0; q < nq; q += FV_AVX2_QMAX) {
+            size_t n = nq - q < FV_AVX2_QMAX ? nq - q : FV_AVX2_QMAX;
+            const uint8_t *block = codes + b * 16 * dpad;
+            int32_t *o = out + q * out_stride + b * 16;
+            switch (n) {
+            case 1: fv_i8_avx2_tile(block, dpad, qcodes + q * dpad, o, out_stride, 1, 1); break;
+            case 2: fv_i8_avx2_tile(block, dpad, qcodes + q * dpad, o, out_stride, 1, 2); break;
+            case 3: fv_i8_avx2_tile(block, dpad, qcodes + q * dpad, o, out_stride, 1, 3); break;
+            default: fv_i8_avx2_tile(block, dpad, qcodes + q * dpad, o, out_stride, 1, 4); break;
+            }
+        }
+    }
+}
+#endif
+
+uint32_t fv_i8_variants(void) {
+    uint32_t variants = 1u << FV_I8_PORTABLE;
+#if FV_X86
+    uint32_t features = fv_cpu_features();
+    if (features & FV_CPU_AVX2) variants |= 1u << FV_I8_AVX2;
+    if ((features & FV_CPU_AVX512F) && (features & FV_CPU_AVX512BW) && (features & FV_CPU_AVX512VNNI))
+        variants |= 1u << FV_I8_AVX512VNNI;
+#endif
+    return variants;
+}
+
+int fv_i8_best_variant(void) {
+    static int best = -1;
+    if (best < 0) {
+        uint32_t variants = fv_i8_variants();
+        best = (variants & (1u << FV_I8_AVX512VNNI)) ? FV_I8_AVX512VNNI
+             : (variants & (1u << FV_I8_AVX2))       ? FV_I8_AVX2
+                                                     : FV_I8_PORTABLE;
+    }
+    return best;
+}
+
+int fv_i8_query_levels(int variant) { return variant == FV_I8_AVX2 ? 63 : 127; }
+
+int fv_i8_scan_variant(int variant, const uint8_t *codes, size_t nrows, size_t dim, const int8_t *qcodes,
+                       size_t nq, int32_t *out, size_t out_stride) {
+    if (!(fv_i8_variants() & (1u << variant))) return 0;
+    size_t nblocks = (nrows + 15) / 16, dpad = fv_i8_padded_dim(dim);
+    if (nblocks == 0 || nq == 0) return 1;
+    switch (variant) {
+#if FV_X86
+    case FV_I8_AVX512VNNI: fv_i8_avx512vnni(codes, nblocks, dpad, qcodes, nq, out, out_stride); break;
+    case FV_I8_AVX2: fv_i8_avx2(codes, nblocks, dpad, qcodes, nq, out, out_stride); break;
+#endif
+    default: fv_i8_portable(codes, nblocks, dpad, qcodes, nq, out, out_stride); break;
+    }
+    return 1;
+}
+
+// ---- Bounds and candidates ---------------------------------------------------------------------
+
+size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const fv_i8_row_meta *meta, const fv_i8_query *query,
+                        size_t dim, double threshold, uint32_t *indices, double *lower, double *upper) {
+    const double u = 1.0 / 16777216.0;
+    const double gamma = (double)dim * u / (1 - (double)dim * u);
+    const double qn = query->norm, pn = query->residual_norm, t = query->scale;
+    const int32_t bias = query->bias;
+    size_t found = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        const fv_i8_row_meta m = meta[r];
+        double est = (double)(dots[r] - bias) * (t * m.scale);
+        double e = qn * m.residual_norm + pn * m.coded_norm;
+        double g = gamma * qn * m.norm;
+        double margin = (e + g + fabs(est) * 1e-12) * (1 + 1e-12) + 1e-30;
+        double hi = est + margin;
+        if (qn * m.norm > 1e37) {
+            indices[found] = (uint32_t)r;
+            lower[found] = -INFINITY;
+            upper[found] = INFINITY;
+            found++;
+        } else if (hi >= threshold) {
+            indices[found] = (uint32_t)r;
+            lower[found] = est - margin;
+            upper[found] = hi;
+            found++;
+        }
+    }
+    return found;
+}
+
+static int fv_compare_descending(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+double fv_kth_largest(double *values, size_t count, size_t k) {
+    if (k == 0 || k > count) return -INFINITY;
+    // Quickselect for the k-th largest (index k - 1 in descending order).
+    size_t lo = 0, hi = count - 1, target = k - 1;
+    while (hi - lo > 16) {
+        double pivot = values[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (values[i] > pivot) i++;
+            while (values[j] < pivot) j--;
+            if (i <= j) {
+                double swap = values[i];
+                values[i] = values[j];
+                values[j] = swap;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (target <= j) hi = j;
+        else if (target >= i) lo = i;
+        else return values[target];
+    }
+    qsort(values + lo, hi - lo + 1, sizeof(double), fv_compare_descending);
+    return values[target];
+}

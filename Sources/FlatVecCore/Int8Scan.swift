@@ -1,0 +1,123 @@
+import CFlatVecKernels
+
+/// The int8 first pass of one scan: the queries' codes and the scratch space, reused chunk after chunk.
+///
+/// For every chunk (under the reader lock, so the codes and vectors it reads belong together) it
+/// scans the codes of all queries at once, bounds every row's float32 score, keeps the rows whose
+/// upper bound can reach what the query's collector needs, and rescores those with the float32
+/// path's own single-query kernel, so hits and scores are exactly the float32 ones. The proof of the
+/// bound is beside the kernels, in `int8_kernels.c`.
+struct Int8Scan: ~Copyable {
+    let dimension: Int
+    let count: Int
+    let variant: Int32
+    let paddedDimension: Int
+    let stride: Int
+    private let queryCodes: UnsafeMutablePointer<Int8>
+    private let queryMeta: UnsafeMutablePointer<fv_i8_query>
+    private let dots: UnsafeMutablePointer<Int32>
+    private let indices: UnsafeMutablePointer<UInt32>
+    private let lower: UnsafeMutablePointer<Double>
+    private let upper: UnsafeMutablePointer<Double>
+    private let selection: UnsafeMutablePointer<Double>
+    private let scores: UnsafeMutablePointer<Float>
+    private(set) var rowsBounded = 0
+    private(set) var rowsRescored = 0
+    private(set) var chunksInFloat32 = 0
+
+    /// A chunk whose candidates exceed this fraction of its rows is scored whole in float32: reading
+    /// it in order is then cheaper than fetching the candidates one by one.
+    static let fallbackFraction = 4
+
+    init(queries: UnsafePointer<Float>, count nq: Int, dimension: Int, rowsPerChunk: Int, variant: Int32) {
+        self.dimension = dimension
+        self.count = nq
+        self.variant = variant
+        paddedDimension = fv_i8_padded_dim(dimension)
+        stride = rowsPerChunk
+        queryCodes = .allocate(capacity: nq * paddedDimension)
+        queryMeta = .allocate(capacity: nq)
+        dots = .allocate(capacity: nq * rowsPerChunk)
+        indices = .allocate(capacity: rowsPerChunk)
+        lower = .allocate(capacity: rowsPerChunk)
+        upper = .allocate(capacity: rowsPerChunk)
+        selection = .allocate(capacity: rowsPerChunk)
+        scores = .allocate(capacity: rowsPerChunk)
+        let levels = fv_i8_query_levels(variant)
+        for q in 0..<nq {
+            fv_i8_encode_query(queries + q * dimension, dimension, levels, queryCodes + q * paddedDimension, queryMeta + q)
+        }
+    }
+
+    deinit {
+        queryCodes.deallocate()
+        queryMeta.deallocate()
+        dots.deallocate()
+        indices.deallocate()
+        lower.deallocate()
+        upper.deallocate()
+        selection.deallocate()
+        scores.deallocate()
+    }
+
+    /// Offers to each collector every row of the first `n` rows of `chunk` that can enter it, scored in float32.
+    /// - Parameter floatScores: Scratch for `n` floats, for a chunk scored whole.
+    /// - Parameter floatIndices: Scratch for `n` indices.
+    mutating func scan(
+        chunk: VectorChunk,
+        rows n: Int,
+        queries: UnsafePointer<Float>,
+        collectors: inout [HitCollector],
+        floatScores: UnsafeMutablePointer<Float>,
+        floatIndices: UnsafeMutablePointer<UInt32>
+    ) {
+        guard let codes = chunk.codes, let meta = chunk.codeMeta else {
+            preconditionFailure("an int8 scan of a chunk without codes")
+        }
+        let scanned = fv_i8_scan_variant(variant, codes, n, dimension, queryCodes, count, dots, stride)
+        precondition(scanned == 1, "int8 scan variant \(variant) does not run on this CPU")
+        rowsBounded += n * count
+        for q in 0..<count {
+            let query = queries + q * dimension
+            let threshold = Double(collectors[q].admissionThreshold)
+            var found = fv_i8_candidates(dots + q * stride, n, meta, queryMeta + q, dimension, threshold, indices, lower, upper)
+            guard found > 0 else { continue }
+            if let labels = collectors[q].labelFilter {
+                found = compact(found) { labels.contains(chunk.labels[Int(indices[$0])]) }
+            }
+            // Plain mode: k rows of this chunk score at least the k-th largest lower bound, so it
+            // can raise the threshold (grouping by label needs k distinct labels: not this shortcut).
+            let k = collectors[q].k
+            if !collectors[q].groupByLabel && found > k {
+                selection.update(from: lower, count: found)
+                let raised = fv_kth_largest(selection, found, k)
+                if raised > threshold {
+                    found = compact(found) { upper[$0] >= raised }
+                }
+            }
+            if found * Self.fallbackFraction > n {
+                fv_dot_rows(chunk.vectors, n, dimension, query, floatScores)
+                collectors[q].consume(scores: floatScores, count: n, chunk: chunk, indices: floatIndices)
+                chunksInFloat32 += 1
+                continue
+            }
+            for j in 0..<found {
+                fv_dot_rows(chunk.vector(at: Int(indices[j])), 1, dimension, query, scores + j)
+            }
+            rowsRescored += found
+            collectors[q].consume(rows: indices, scores: scores, count: found, chunk: chunk)
+        }
+    }
+
+    /// Keeps the candidates `j < count` for which `keep(j)` holds, in order; returns how many.
+    private func compact(_ count: Int, keep: (Int) -> Bool) -> Int {
+        var kept = 0
+        for j in 0..<count where keep(j) {
+            indices[kept] = indices[j]
+            lower[kept] = lower[j]
+            upper[kept] = upper[j]
+            kept += 1
+        }
+        return kept
+    }
+}

@@ -114,7 +114,7 @@ let package = Package(
             dependencies: ["FlatVecModel", "FlatVecCore", "FlatVecProtocol", "FlatVecStorage", "FlatVecServer", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/FlatVecTestSupport"
         ),
-        .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore", "FlatVecTestSupport"]),
+        .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore", "FlatVecFormats", "FlatVecTestSupport"]),
         .testTarget(name: "FlatVecFormatsTests", dependencies: ["FlatVecFormats"]),
         .testTarget(
             name: "FlatVecProtocolTests",

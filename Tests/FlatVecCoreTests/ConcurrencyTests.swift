@@ -1,3 +1,4 @@
+import CFlatVecKernels
 import Dispatch
 import Synchronization
 import Testing
@@ -14,12 +15,16 @@ import Testing
     /// Anchors are never removed, but each removal moves the last row into the hole, and the last row is
     /// often an anchor: every search must still find every anchor as its own top hit, exactly once.
     /// Afterwards the index must equal a reference replaying the operations each writer completed.
-    @Test func concurrentAddRemoveSearchKeepsEveryAnchorVisible() throws {
+    /// With every scan (float32, and int8 on each kernel this CPU runs). Under int8 the anchor's score
+    /// is always exactly its float32 single-query score (a stale code would show); under float32 a
+    /// query merged into a larger scan may be scored by a batch kernel, a last bit apart.
+    @Test(arguments: ScanChoice.all)
+    func concurrentAddRemoveSearchKeepsEveryAnchorVisible(choice: ScanChoice) throws {
         let d = 32
         let anchors = 64
         let churn = 20_000
-        var configuration = FlatIndex.Configuration(searchThreads: 2)
-        configuration.rowsPerChunk = 64  // hundreds of chunks: searches take and drop the lock often
+        // Hundreds of chunks: searches take and drop the lock often.
+        let configuration = choice.configuration(searchThreads: 2, rowsPerChunk: 64)
         let index = try FlatIndex(dimension: d, configuration: configuration)
         var random = SeededRandom(seed: 7)
         // Anchor i is 100 * u_i for a random unit vector u_i: query u_i scores it 100, any other anchor
@@ -55,6 +60,12 @@ import Testing
         let searches = Atomic<Int>(0)
         let writersDone = Atomic<Int>(0)
         let allAnchorQueries = anchorVectors.flatMap { $0.map { $0 / 100 } }
+        // Each anchor's float32 score against its own query, by the single-query kernel.
+        let anchorScores: [Float] = (0..<anchors).map { a in
+            var score: Float = 0
+            fv_dot_rows(anchorVectors[a], 1, d, anchorVectors[a].map { $0 / 100 }, &score)
+            return score
+        }
         runOnThreads(removers + 1 + 3) { worker in
             var random = SeededRandom(seed: UInt64(100 + worker))
             var log: [Operation] = []
@@ -101,6 +112,8 @@ import Testing
                     for (q, hits) in results.enumerated() {
                         if hits.first?.id != Int64(which[q]) {
                             failures.withLock { $0.append("anchor \(which[q]) missed: got \(hits.map(\.id))") }
+                        } else if choice.scan == .int8, hits[0].score != anchorScores[which[q]] {
+                            failures.withLock { $0.append("anchor \(which[q]) scored \(hits[0].score), not \(anchorScores[which[q]])") }
                         }
                         if Set(hits.map(\.id)).count != hits.count {
                             failures.withLock { $0.append("duplicate ids in \(hits.map(\.id))") }

@@ -1,0 +1,332 @@
+import CFlatVecKernels
+import FlatVecFormats
+import Foundation
+import Testing
+@testable import FlatVecCore
+
+/// A way to scan an index: float32, or int8 with one of the int8 kernels this CPU runs.
+struct ScanChoice: Sendable, CustomTestStringConvertible {
+    var scan: ScanMode
+    var variant: Int32
+    var name: String
+
+    var testDescription: String { name }
+
+    static let int8Variants: [(Int32, String)] = [
+        (Int32(FV_I8_PORTABLE), "portable"), (Int32(FV_I8_AVX2), "avx2"), (Int32(FV_I8_AVX512VNNI), "avx512-vnni"),
+    ]
+
+    /// The int8 variants this CPU runs.
+    static var runnableInt8: [(Int32, String)] {
+        int8Variants.filter { fv_i8_variants() & (1 << UInt32($0.0)) != 0 }
+    }
+
+    /// float32 and int8 with every int8 kernel this CPU runs.
+    static var all: [ScanChoice] {
+        [ScanChoice(scan: .float32, variant: fv_i8_best_variant(), name: "float32")]
+            + runnableInt8.map { ScanChoice(scan: .int8, variant: $0.0, name: "int8 \($0.1)") }
+    }
+
+    /// int8 with every int8 kernel this CPU runs.
+    static var int8: [ScanChoice] { all.filter { $0.scan == .int8 } }
+
+    func configuration(searchThreads: Int = 2, rowsPerChunk: Int? = nil) -> FlatIndex.Configuration {
+        var configuration = FlatIndex.Configuration(searchThreads: searchThreads, scan: scan)
+        configuration.int8Variant = variant
+        configuration.rowsPerChunk = rowsPerChunk
+        return configuration
+    }
+}
+
+/// The int8 first pass: its kernels against an integer reference, its bounds against the float32
+/// scores, and its searches against the float32 path, hit for hit and bit for bit.
+@Suite struct Int8ScanTests {
+    /// The stored code of (row, component) in the blocked layout.
+    static func code(_ codes: [UInt8], row: Int, component i: Int, dimension d: Int) -> UInt8 {
+        let dpad = fv_i8_padded_dim(d)
+        return codes[(row / 16) * 16 * dpad + (i / 4) * 64 + (row % 16) * 4 + i % 4]
+    }
+
+    @Test func theCPUReportsItsInt8Variants() {
+        let features = BLASRuntime.CPUFeatures.current
+        let variants = fv_i8_variants()
+        #expect(variants & (1 << UInt32(FV_I8_PORTABLE)) != 0)
+        #expect((variants & (1 << UInt32(FV_I8_AVX2)) != 0) == features.contains(.avx2))
+        let vnni = features.contains(.avx512f) && features.contains(.avx512bw) && features.contains(.avx512vnni)
+        #expect((variants & (1 << UInt32(FV_I8_AVX512VNNI)) != 0) == vnni)
+        #expect(variants & (1 << UInt32(fv_i8_best_variant())) != 0)
+        for (variant, _) in ScanChoice.int8Variants where variants & (1 << UInt32(variant)) == 0 {
+            var out = [Int32](repeating: 0, count: 16)
+            #expect(fv_i8_scan_variant(variant, [UInt8](repeating: 128, count: 64), 1, 4, [0, 0, 0, 0], 1, &out, 16) == 0)
+        }
+        #expect(BLASRuntime.info.int8Kernel == BLASRuntime.int8KernelName(fv_i8_best_variant()))
+    }
+
+    /// Encoding round-trips within the scale, and each row's figures bound what they claim to.
+    @Test(arguments: [1, 3, 4, 17, 512, 515])
+    func rowsEncodeWithinTheirScale(dimension d: Int) {
+        var random = SeededRandom(seed: UInt64(d))
+        let n = 37
+        var codes = [UInt8](repeating: 0, count: fv_i8_code_bytes(n, d))
+        var meta = [fv_i8_row_meta](repeating: fv_i8_row_meta(), count: n)
+        var rows: [[Float]] = []
+        for r in 0..<n {
+            var v = random.uniformVector(d).map { $0 * Float([1e-3, 1, 1e4][r % 3]) }
+            if r == 5 { v = [Float](repeating: 0, count: d) }
+            rows.append(v)
+            fv_i8_encode_row(v, d, &codes, r, &meta[r])
+        }
+        for r in 0..<n {
+            var residual = 0.0, coded = 0.0, norm = 0.0
+            for i in 0..<d {
+                let c = Int(Self.code(codes, row: r, component: i, dimension: d)) - 128
+                #expect((-127...127).contains(c))
+                let approx = meta[r].scale * Double(c)
+                residual += (Double(rows[r][i]) - approx) * (Double(rows[r][i]) - approx)
+                coded += approx * approx
+                norm += Double(rows[r][i]) * Double(rows[r][i])
+                #expect(abs(Double(rows[r][i]) - approx) <= meta[r].scale / 2 * (1 + 1e-9))
+            }
+            for i in d..<fv_i8_padded_dim(d) { #expect(Self.code(codes, row: r, component: i, dimension: d) == 128) }
+            #expect(residual.squareRoot() <= meta[r].residual_norm)
+            #expect(coded.squareRoot() <= meta[r].coded_norm)
+            #expect(norm.squareRoot() <= meta[r].norm)
+        }
+    }
+
+    /// Every variant this CPU runs computes exactly the integer sums, at odd shapes.
+    @Test(arguments: [1, 3, 4, 17, 100, 515])
+    func everyScanVariantComputesTheExactIntegerSums(dimension d: Int) throws {
+        var random = SeededRandom(seed: UInt64(d) + 99)
+        for (n, nq) in [(1, 1), (15, 2), (16, 6), (17, 7), (64, 13), (100, 32)] {
+            let rows = (0..<n).map { _ in random.uniformVector(d) }
+            var codes = [UInt8](repeating: 0, count: fv_i8_code_bytes(n, d))
+            var meta = [fv_i8_row_meta](repeating: fv_i8_row_meta(), count: n)
+            for r in 0..<n { fv_i8_encode_row(rows[r], d, &codes, r, &meta[r]) }
+            let dpad = fv_i8_padded_dim(d)
+            let stride = (n + 15) / 16 * 16
+            for (variant, name) in ScanChoice.runnableInt8 {
+                let levels = Int(fv_i8_query_levels(variant))
+                // Extreme codes included: every query uses the full range at least once.
+                var queryCodes = [Int8](repeating: 0, count: nq * dpad)
+                for q in 0..<nq {
+                    for i in 0..<d { queryCodes[q * dpad + i] = Int8(Int.random(in: -levels...levels, using: &random)) }
+                    queryCodes[q * dpad] = Int8(levels)
+                    queryCodes[q * dpad + d - 1] = Int8(-levels)
+                }
+                var out = [Int32](repeating: 0, count: nq * stride)
+                #expect(fv_i8_scan_variant(variant, codes, n, d, queryCodes, nq, &out, stride) == 1)
+                for q in 0..<nq {
+                    for r in 0..<n {
+                        var exact: Int32 = 0
+                        for i in 0..<d {
+                            exact += Int32(Self.code(codes, row: r, component: i, dimension: d)) * Int32(queryCodes[q * dpad + i])
+                        }
+                        if out[q * stride + r] != exact {
+                            Issue.record("\(name) d=\(d) n=\(n) nq=\(nq) q=\(q) r=\(r): \(out[q * stride + r]) != \(exact)")
+                            return
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// lower <= float32 score <= upper for every row, whatever the magnitudes (queries of norm 1e-3
+    /// to 1e4, rows of norm 0.25 to 4, outlier components, zero rows), on every variant.
+    @Test func theBoundsHoldTheFloat32ScoreOfEveryRow() {
+        var random = SeededRandom(seed: 5)
+        for d in [3, 64, 515] {
+            let n = 200
+            var rows: [[Float]] = []
+            for r in 0..<n {
+                var v = ReferenceIndex.normalised(random.uniformVector(d)).map { $0 * Float(0.25 + 3.75 * Double(r) / Double(n)) }
+                if r % 7 == 0 { v[r % d] *= 10 }  // an outlier component
+                if r == 13 { v = [Float](repeating: 0, count: d) }
+                if r == 14 { v = rows[12] }  // an exact duplicate
+                rows.append(v)
+            }
+            var codes = [UInt8](repeating: 0, count: fv_i8_code_bytes(n, d))
+            var meta = [fv_i8_row_meta](repeating: fv_i8_row_meta(), count: n)
+            for r in 0..<n { fv_i8_encode_row(rows[r], d, &codes, r, &meta[r]) }
+            let flat = rows.flatMap { $0 }
+            for norm: Float in [1e-3, 1, 1e4] {
+                var query = ReferenceIndex.normalised(random.uniformVector(d)).map { $0 * norm }
+                query[0] *= 10
+                for (variant, name) in ScanChoice.runnableInt8 {
+                    let dpad = fv_i8_padded_dim(d)
+                    var queryCodes = [Int8](repeating: 0, count: dpad)
+                    var queryMeta = fv_i8_query()
+                    fv_i8_encode_query(query, d, fv_i8_query_levels(variant), &queryCodes, &queryMeta)
+                    let stride = (n + 15) / 16 * 16
+                    var dots = [Int32](repeating: 0, count: stride)
+                    _ = fv_i8_scan_variant(variant, codes, n, d, queryCodes, 1, &dots, stride)
+                    var indices = [UInt32](repeating: 0, count: n)
+                    var lower = [Double](repeating: 0, count: n)
+                    var upper = [Double](repeating: 0, count: n)
+                    let found = fv_i8_candidates(dots, n, meta, &queryMeta, d, -.infinity, &indices, &lower, &upper)
+                    #expect(found == n)
+                    var scores = [Float](repeating: 0, count: n)
+                    fv_dot_rows(flat, n, d, query, &scores)
+                    for j in 0..<found {
+                        let score = Double(scores[Int(indices[j])])
+                        if !(lower[j] <= score && score <= upper[j]) {
+                            Issue.record("\(name) d=\(d) |q|=\(norm) row \(indices[j]): \(score) outside [\(lower[j]), \(upper[j])]")
+                        }
+                    }
+                    // The bound is tight enough to be useful: well under the scores' spread.
+                    let widest = (0..<found).map { upper[$0] - lower[$0] }.max() ?? 0
+                    #expect(widest < Double(norm) * 4 * (d > 3 ? 0.6 : 2))
+                }
+            }
+        }
+    }
+
+    @Test func theKthLargestMatchesSorting() {
+        var random = SeededRandom(seed: 8)
+        for count in [1, 2, 5, 17, 100, 2_048] {
+            for _ in 0..<20 {
+                // Few distinct values: many ties.
+                let values = (0..<count).map { _ in Double(Int.random(in: -5...5, using: &random)) }
+                let sorted = values.sorted(by: >)
+                for k in [1, 2, count / 2, count].filter({ $0 >= 1 && $0 <= count }) {
+                    var copy = values
+                    #expect(fv_kth_largest(&copy, count, k) == sorted[k - 1])
+                }
+                var copy = values
+                #expect(fv_kth_largest(&copy, count, count + 1) == -.infinity)
+            }
+        }
+    }
+
+    /// Kinds of catalogue the int8 path must be exact on.
+    enum Catalogue: String, CaseIterable, Sendable {
+        /// Uniform components in [-1, 1].
+        case uniform
+        /// Random directions with norms from 0.25 to 4.
+        case unnormalised
+        /// Ten components with ten times the spread of the others.
+        case outlierDimensions
+        /// Groups of 50 identical and 50 near-identical vectors among random ones.
+        case clusters
+    }
+
+    static func vectors(_ kind: Catalogue, count n: Int, dimension d: Int, random: inout SeededRandom) -> [[Float]] {
+        switch kind {
+        case .uniform:
+            return (0..<n).map { _ in random.uniformVector(d) }
+        case .unnormalised:
+            return (0..<n).map { i in
+                ReferenceIndex.normalised(random.uniformVector(d)).map { $0 * Float(0.25 + 3.75 * Double(i % 97) / 96) }
+            }
+        case .outlierDimensions:
+            return (0..<n).map { _ in
+                var v = random.uniformVector(d)
+                for i in 0..<min(10, d) { v[i * 7 % d] *= 10 }
+                return v
+            }
+        case .clusters:
+            var all: [[Float]] = []
+            while all.count < n {
+                let center = random.uniformVector(d)
+                for _ in 0..<50 where all.count < n { all.append(center) }
+                for j in 0..<50 where all.count < n {
+                    var near = center
+                    near[j % d] += Float(j + 1) * 1e-6
+                    all.append(near)
+                }
+                for _ in 0..<100 where all.count < n { all.append(random.uniformVector(d)) }
+            }
+            return all
+        }
+    }
+
+    /// Searches `queries` in both indexes: the int8 index in one batch, the float32 index one query
+    /// at a time (its single-query kernel is the one int8 rescores with), and expects equal hits.
+    static func expectSameHits(
+        int8 index: FlatIndex, float32 reference: FlatIndex, queries: [[Float]], options: SearchOptions,
+        context: String
+    ) throws {
+        let got = try index.search(batch: queries.flatMap { $0 }, options: options)
+        for (q, query) in queries.enumerated() {
+            let expected = try reference.search(query, options: options)
+            if got[q] != expected {
+                Issue.record("\(context) query \(q) k=\(options.k): int8 \(got[q].prefix(5).map { ($0.id, $0.score) }) float32 \(expected.prefix(5).map { ($0.id, $0.score) })")
+                return
+            }
+        }
+    }
+
+    /// Every catalogue kind, both metrics, queries of norm 1e-3 to 1e4 and stored vectors as queries
+    /// (ties in the clusters), k from 1 to 1,000, label filters, minScore and grouping: the int8 path
+    /// returns exactly the float32 path's hits and scores, with every int8 kernel this CPU runs.
+    @Test(arguments: ScanChoice.int8)
+    func int8SearchesReturnTheFloat32Hits(choice: ScanChoice) throws {
+        for kind in Catalogue.allCases {
+            for metric in Metric.allCases {
+                var random = SeededRandom(seed: 40 + UInt64(kind.rawValue.count))
+                let d = [37, 100, 130, 515][kind.rawValue.count % 4]
+                let n = 3_000
+                let vectors = Self.vectors(kind, count: n, dimension: d, random: &random)
+                // In the clusters, the 100 rows of each cluster share label 0: grouping by label must
+                // then look past them for the other labels.
+                let labels = (0..<n).map { i in
+                    kind == .clusters && i % 200 < 100 ? 0 : Int64.random(in: 0..<20, using: &random)
+                }
+                let batch = try VectorBatch(
+                    dimension: d, ids: (0..<Int64(n)).map { $0 * 3 + 1 }, labels: labels, vectors: vectors.flatMap { $0 },
+                    payloads: (0..<n).map { i in i % 2 == 0 ? Array("p\(i)".utf8) : nil }
+                )
+                let index = try FlatIndex(dimension: d, metric: metric, configuration: choice.configuration(rowsPerChunk: 512))
+                let reference = try FlatIndex(
+                    dimension: d, metric: metric, configuration: ScanChoice.all[0].configuration(rowsPerChunk: 512)
+                )
+                try index.add(batch)
+                try reference.add(batch)
+                #expect(index.statistics.scan == .int8 && reference.statistics.scan == .float32)
+                var queries: [[Float]] = []
+                for norm: Float in [1e-3, 1, 1e4] {
+                    queries += (0..<3).map { _ in ReferenceIndex.normalised(random.uniformVector(d)).map { $0 * norm } }
+                }
+                queries += [vectors[0], vectors[77], vectors[n - 1], vectors[160]]
+                for k in [1, 10, 57, 1_000] {
+                    try Self.expectSameHits(
+                        int8: index, float32: reference, queries: queries, options: SearchOptions(k: k, includePayloads: true),
+                        context: "\(kind) \(metric)"
+                    )
+                    try Self.expectSameHits(
+                        int8: index, float32: reference, queries: queries, options: SearchOptions(k: k, groupByLabel: true),
+                        context: "\(kind) \(metric) grouped"
+                    )
+                }
+                for _ in 0..<12 {
+                    var options = random.searchOptions(labels: 20)
+                    if let floor = options.minScore { options.minScore = floor / 8 }
+                    try Self.expectSameHits(int8: index, float32: reference, queries: queries, options: options, context: "\(kind) \(metric) \(options)")
+                }
+                #expect(index.statistics.rescoring.rowsBounded > 0)
+            }
+        }
+    }
+
+    /// The sample catalogue (CLIP embeddings) with its own queries: exact, and few rows rescored.
+    @Test(arguments: ScanChoice.int8)
+    func theSampleCatalogueIsSearchedExactly(choice: ScanChoice) throws {
+        let data = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("data")
+        let products = try VectorFile.readFloat32Matrix(data.appendingPathComponent("products.npy").path)
+        let queries = try VectorFile.readFloat32Matrix(data.appendingPathComponent("queries.npy").path)
+        let batch = try VectorBatch(
+            dimension: products.columns, ids: (0..<Int64(products.rows)).map { $0 },
+            labels: Array(repeating: 0, count: products.rows), vectors: products.values
+        )
+        let index = try FlatIndex(dimension: products.columns, metric: .cosine, configuration: choice.configuration())
+        let reference = try FlatIndex(dimension: products.columns, metric: .cosine, configuration: ScanChoice.all[0].configuration())
+        try index.add(batch)
+        try reference.add(batch)
+        let rows = (0..<queries.rows).map { Array(queries.values[($0 * queries.columns)..<(($0 + 1) * queries.columns)]) }
+        for k in [1, 10, 100] {
+            try Self.expectSameHits(int8: index, float32: reference, queries: rows, options: SearchOptions(k: k), context: "sample")
+        }
+    }
+}

@@ -44,6 +44,9 @@
 //
 //     lower = est - M  <=  F  <=  est + M = upper          (as real numbers, for every row).
 //
+// Per row, |r| + gamma_d |x| is stored as one figure (the slack), so the margin costs two
+// multiply-adds per row and query: M = (|q| slack + |p| |s c| + 1e-12 |est|) (1 + 1e-12) + 1e-30.
+//
 // Selection. A row can change the top-k of a query only if F >= T, where T is the score the
 // collector needs for admission (its k-th best so far, or minScore; ties are admitted because they
 // may win on the smaller id). Every row with upper < T therefore has F < T and is skipped. In plain
@@ -74,7 +77,12 @@ static inline size_t fv_i8_offset(size_t row, size_t i, size_t dpad) {
 
 static const double fv_i8_relative = 1e-9;
 
-void fv_i8_encode_row(const float *x, size_t dim, uint8_t *codes, size_t row, fv_i8_row_meta *meta) {
+static double fv_i8_gamma(size_t dim) {
+    const double u = 1.0 / 16777216.0;
+    return (double)dim * u / (1 - (double)dim * u);
+}
+
+void fv_i8_encode_row(const float *x, size_t dim, uint8_t *codes, double *meta, size_t capacity, size_t row) {
     size_t dpad = fv_i8_padded_dim(dim);
     double maxabs = 0, norm2 = 0;
     for (size_t i = 0; i < dim; i++) {
@@ -98,19 +106,20 @@ void fv_i8_encode_row(const float *x, size_t dim, uint8_t *codes, size_t row, fv
     }
     for (size_t i = dim; i < dpad; i++) codes[fv_i8_offset(row, i, dpad)] = 128;
     double norm = sqrt(norm2) * (1 + fv_i8_relative);
-    meta->scale = s;
-    meta->norm = norm;
-    meta->residual_norm = sqrt(residual2) * (1 + fv_i8_relative) + fv_i8_relative * norm;
-    meta->coded_norm = sqrt(coded2) * (1 + fv_i8_relative) + fv_i8_relative * norm;
+    double residual = sqrt(residual2) * (1 + fv_i8_relative) + fv_i8_relative * norm;
+    meta[FV_I8_SCALE * capacity + row] = s;
+    meta[FV_I8_SLACK * capacity + row] = (residual + fv_i8_gamma(dim) * norm) * (1 + fv_i8_relative);
+    meta[FV_I8_CODED_NORM * capacity + row] = sqrt(coded2) * (1 + fv_i8_relative) + fv_i8_relative * norm;
+    meta[FV_I8_NORM * capacity + row] = norm;
 }
 
-void fv_i8_copy_row(const uint8_t *source, size_t source_row, uint8_t *destination, size_t destination_row,
-                    size_t dim) {
+void fv_i8_copy_row(const uint8_t *source_codes, const double *source_meta, size_t source_row, uint8_t *codes,
+                    double *meta, size_t row, size_t capacity, size_t dim) {
     size_t dpad = fv_i8_padded_dim(dim);
     for (size_t quad = 0; quad < dpad / 4; quad++) {
-        memcpy(destination + fv_i8_offset(destination_row, quad * 4, dpad),
-               source + fv_i8_offset(source_row, quad * 4, dpad), 4);
+        memcpy(codes + fv_i8_offset(row, quad * 4, dpad), source_codes + fv_i8_offset(source_row, quad * 4, dpad), 4);
     }
+    for (size_t c = 0; c < FV_I8_COLUMNS; c++) meta[c * capacity + row] = source_meta[c * capacity + source_row];
 }
 
 void fv_i8_encode_query(const float *q, size_t dim, int levels, int8_t *codes, fv_i8_query *out) {
@@ -209,6 +218,28 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
 fv_i8_avx512vnni(const uint8_t *codes, size_t nblocks, size_t dpad, const int8_t *qcodes, size_t nq, int32_t *out,
                  size_t out_stride) {
     size_t b = 0;
+    if (nq == 1) {
+        /* One query: one block at a time, in address order, four accumulators over the quads.
+           Measured on Zen 4 (one core, 100k x 512 from DRAM): 1.4-1.6 ms, against 2.5 ms for the
+           4-block tile, whose four interleaved streams the hardware prefetcher follows less well. */
+        size_t quads = dpad / 4;
+        for (; b < nblocks; b++) {
+            const uint8_t *block = codes + b * 16 * dpad;
+            __builtin_prefetch(block + 16 * dpad * 2, 0, 2);
+            __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+            size_t quad = 0;
+            for (; quad + 4 <= quads; quad += 4) {
+                a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512(block + quad * 64), _mm512_set1_epi32(fv_i8_load4(qcodes + quad * 4)));
+                a1 = _mm512_dpbusd_epi32(a1, _mm512_loadu_si512(block + quad * 64 + 64), _mm512_set1_epi32(fv_i8_load4(qcodes + quad * 4 + 4)));
+                a2 = _mm512_dpbusd_epi32(a2, _mm512_loadu_si512(block + quad * 64 + 128), _mm512_set1_epi32(fv_i8_load4(qcodes + quad * 4 + 8)));
+                a3 = _mm512_dpbusd_epi32(a3, _mm512_loadu_si512(block + quad * 64 + 192), _mm512_set1_epi32(fv_i8_load4(qcodes + quad * 4 + 12)));
+            }
+            for (; quad < quads; quad++)
+                a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512(block + quad * 64), _mm512_set1_epi32(fv_i8_load4(qcodes + quad * 4)));
+            _mm512_storeu_si512(out + b * 16, _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)));
+        }
+        return;
+    }
     for (; b + FV_VNNI_RMAX <= nblocks; b += FV_VNNI_RMAX) {
         for (size_t q = 0; q < nq; q += FV_VNNI_QMAX) {
             size_t n = nq - q < FV_VNNI_QMAX ? nq - q : FV_VNNI_QMAX;
@@ -311,29 +342,46 @@ int fv_i8_scan_variant(int variant, const uint8_t *codes, size_t nrows, size_t d
 
 // ---- Bounds and candidates ---------------------------------------------------------------------
 
-size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const fv_i8_row_meta *meta, const fv_i8_query *query,
-                        size_t dim, double threshold, uint32_t *indices, double *lower, double *upper) {
-    const double u = 1.0 / 16777216.0;
-    const double gamma = (double)dim * u / (1 - (double)dim * u);
+#if FV_X86
+#define FV_I8_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define FV_I8_CLONES
+#endif
+
+// First the upper bound of every row, branch-free so it vectorises (8 doubles per AVX-512 op);
+// then the few rows that reach the threshold, sixteen at a time, with their lower bounds.
+FV_I8_CLONES
+size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, size_t capacity,
+                        const fv_i8_query *query, double threshold, uint32_t *indices, double *lower, double *upper,
+                        double *scratch) {
     const double qn = query->norm, pn = query->residual_norm, t = query->scale;
     const int32_t bias = query->bias;
-    size_t found = 0;
+    const double *scale = meta + FV_I8_SCALE * capacity, *slack = meta + FV_I8_SLACK * capacity;
+    const double *coded = meta + FV_I8_CODED_NORM * capacity, *norm = meta + FV_I8_NORM * capacity;
     for (size_t r = 0; r < nrows; r++) {
-        const fv_i8_row_meta m = meta[r];
-        double est = (double)(dots[r] - bias) * (t * m.scale);
-        double e = qn * m.residual_norm + pn * m.coded_norm;
-        double g = gamma * qn * m.norm;
-        double margin = (e + g + fabs(est) * 1e-12) * (1 + 1e-12) + 1e-30;
+        double est = (double)(dots[r] - bias) * (t * scale[r]);
+        double margin = (qn * slack[r] + pn * coded[r] + fabs(est) * 1e-12) * (1 + 1e-12) + 1e-30;
         double hi = est + margin;
-        if (qn * m.norm > 1e37) {
-            indices[found] = (uint32_t)r;
-            lower[found] = -INFINITY;
-            upper[found] = INFINITY;
-            found++;
-        } else if (hi >= threshold) {
-            indices[found] = (uint32_t)r;
-            lower[found] = est - margin;
-            upper[found] = hi;
+        scratch[r] = qn * norm[r] > 1e37 ? INFINITY : hi;
+    }
+    size_t found = 0;
+    size_t r = 0;
+    for (; r < nrows; r += 16) {
+        size_t end = r + 16 < nrows ? r + 16 : nrows;
+        int any = 0;
+        for (size_t j = r; j < end; j++) any |= scratch[j] >= threshold;
+        if (!any) continue;
+        for (size_t j = r; j < end; j++) {
+            if (!(scratch[j] >= threshold)) continue;
+            indices[found] = (uint32_t)j;
+            upper[found] = scratch[j];
+            if (scratch[j] == INFINITY) {
+                lower[found] = -INFINITY;
+            } else {
+                double est = (double)(dots[j] - bias) * (t * scale[j]);
+                double margin = (qn * slack[j] + pn * coded[j] + fabs(est) * 1e-12) * (1 + 1e-12) + 1e-30;
+                lower[found] = est - margin;
+            }
             found++;
         }
     }

@@ -80,7 +80,9 @@ struct Int8Scan: ~Copyable {
         for q in 0..<count {
             let query = queries + q * dimension
             let threshold = Double(collectors[q].admissionThreshold)
-            var found = fv_i8_candidates(dots + q * stride, n, meta, queryMeta + q, dimension, threshold, indices, lower, upper)
+            var found = fv_i8_candidates(
+                dots + q * stride, n, meta, chunk.capacity, queryMeta + q, threshold, indices, lower, upper, selection
+            )
             guard found > 0 else { continue }
             if let labels = collectors[q].labelFilter {
                 found = compact(found) { labels.contains(chunk.labels[Int(indices[$0])]) }

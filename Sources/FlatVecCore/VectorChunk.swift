@@ -23,8 +23,8 @@ final class VectorChunk: @unchecked Sendable {
     var payloads: [[UInt8]?]
     /// int8 codes of every row in blocks of 16 rows (nil when the index scans float32 only).
     let codes: UnsafeMutablePointer<UInt8>?
-    /// Scale and error figures of each row's codes (nil with `codes`).
-    let codeMeta: UnsafeMutablePointer<fv_i8_row_meta>?
+    /// Scale and error figures of each row's codes, `FV_I8_COLUMNS` columns of `capacity` (nil with `codes`).
+    let codeMeta: UnsafeMutablePointer<Double>?
 
     init(capacity: Int, dimension: Int, codes withCodes: Bool) {
         self.capacity = capacity
@@ -36,7 +36,7 @@ final class VectorChunk: @unchecked Sendable {
         payloads.reserveCapacity(capacity)
         if withCodes {
             codes = Self.allocateAligned(fv_i8_code_bytes(capacity, dimension), of: UInt8.self)
-            codeMeta = .allocate(capacity: capacity)
+            codeMeta = Self.allocateAligned(Int(FV_I8_COLUMNS) * capacity, of: Double.self)
         } else {
             codes = nil
             codeMeta = nil
@@ -57,7 +57,7 @@ final class VectorChunk: @unchecked Sendable {
         ids.deallocate()
         labels.deallocate()
         if let codes { free(codes) }
-        codeMeta?.deallocate()
+        if let codeMeta { free(codeMeta) }
     }
 
     /// Touches every page so later writes do not fault (run off the writer's path).
@@ -66,7 +66,7 @@ final class VectorChunk: @unchecked Sendable {
         ids.initialize(repeating: 0, count: capacity)
         labels.initialize(repeating: 0, count: capacity)
         if let codes { memset(codes, 128, fv_i8_code_bytes(capacity, dimension)) }
-        codeMeta?.initialize(repeating: fv_i8_row_meta(), count: capacity)
+        codeMeta?.initialize(repeating: 0, count: Int(FV_I8_COLUMNS) * capacity)
     }
 
     /// Writes row `offset`'s vector and, when the chunk keeps codes, its codes (in the same move,
@@ -75,7 +75,7 @@ final class VectorChunk: @unchecked Sendable {
     func setVector(at offset: Int, from source: UnsafePointer<Float>) {
         vector(at: offset).update(from: source, count: dimension)
         if let codes, let codeMeta {
-            fv_i8_encode_row(source, dimension, codes, offset, codeMeta + offset)
+            fv_i8_encode_row(source, dimension, codes, codeMeta, capacity, offset)
         }
     }
 
@@ -84,8 +84,7 @@ final class VectorChunk: @unchecked Sendable {
     func copyVector(at offset: Int, from source: VectorChunk, offset sourceOffset: Int) {
         vector(at: offset).update(from: source.vector(at: sourceOffset), count: dimension)
         if let codes, let codeMeta, let sourceCodes = source.codes, let sourceMeta = source.codeMeta {
-            fv_i8_copy_row(sourceCodes, sourceOffset, codes, offset, dimension)
-            codeMeta[offset] = sourceMeta[sourceOffset]
+            fv_i8_copy_row(sourceCodes, sourceMeta, sourceOffset, codes, codeMeta, offset, capacity, dimension)
         }
     }
 
@@ -100,6 +99,6 @@ final class VectorChunk: @unchecked Sendable {
 
     /// Bytes of int8 codes and their figures (0 without codes).
     var codeBytes: Int {
-        codes == nil ? 0 : fv_i8_code_bytes(capacity, dimension) + capacity * MemoryLayout<fv_i8_row_meta>.stride
+        codes == nil ? 0 : fv_i8_code_bytes(capacity, dimension) + Int(FV_I8_COLUMNS) * capacity * MemoryLayout<Double>.stride
     }
 }

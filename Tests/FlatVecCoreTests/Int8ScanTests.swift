@@ -68,29 +68,30 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         var random = SeededRandom(seed: UInt64(d))
         let n = 37
         var codes = [UInt8](repeating: 0, count: fv_i8_code_bytes(n, d))
-        var meta = [fv_i8_row_meta](repeating: fv_i8_row_meta(), count: n)
+        var meta = [Double](repeating: 0, count: Int(FV_I8_COLUMNS) * n)
         var rows: [[Float]] = []
         for r in 0..<n {
             var v = random.uniformVector(d).map { $0 * Float([1e-3, 1, 1e4][r % 3]) }
             if r == 5 { v = [Float](repeating: 0, count: d) }
             rows.append(v)
-            fv_i8_encode_row(v, d, &codes, r, &meta[r])
+            fv_i8_encode_row(v, d, &codes, &meta, n, r)
         }
+        func figure(_ column: Int, _ r: Int) -> Double { meta[column * n + r] }
         for r in 0..<n {
             var residual = 0.0, coded = 0.0, norm = 0.0
             for i in 0..<d {
                 let c = Int(Self.code(codes, row: r, component: i, dimension: d)) - 128
                 #expect((-127...127).contains(c))
-                let approx = meta[r].scale * Double(c)
+                let approx = figure(FV_I8_SCALE, r) * Double(c)
                 residual += (Double(rows[r][i]) - approx) * (Double(rows[r][i]) - approx)
                 coded += approx * approx
                 norm += Double(rows[r][i]) * Double(rows[r][i])
-                #expect(abs(Double(rows[r][i]) - approx) <= meta[r].scale / 2 * (1 + 1e-9))
+                #expect(abs(Double(rows[r][i]) - approx) <= figure(FV_I8_SCALE, r) / 2 * (1 + 1e-9))
             }
             for i in d..<fv_i8_padded_dim(d) { #expect(Self.code(codes, row: r, component: i, dimension: d) == 128) }
-            #expect(residual.squareRoot() <= meta[r].residual_norm)
-            #expect(coded.squareRoot() <= meta[r].coded_norm)
-            #expect(norm.squareRoot() <= meta[r].norm)
+            #expect(residual.squareRoot() <= figure(FV_I8_SLACK, r))
+            #expect(coded.squareRoot() <= figure(FV_I8_CODED_NORM, r))
+            #expect(norm.squareRoot() <= figure(FV_I8_NORM, r))
         }
     }
 
@@ -101,8 +102,8 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         for (n, nq) in [(1, 1), (15, 2), (16, 6), (17, 7), (64, 13), (100, 32)] {
             let rows = (0..<n).map { _ in random.uniformVector(d) }
             var codes = [UInt8](repeating: 0, count: fv_i8_code_bytes(n, d))
-            var meta = [fv_i8_row_meta](repeating: fv_i8_row_meta(), count: n)
-            for r in 0..<n { fv_i8_encode_row(rows[r], d, &codes, r, &meta[r]) }
+            var meta = [Double](repeating: 0, count: Int(FV_I8_COLUMNS) * n)
+            for r in 0..<n { fv_i8_encode_row(rows[r], d, &codes, &meta, n, r) }
             let dpad = fv_i8_padded_dim(d)
             let stride = (n + 15) / 16 * 16
             for (variant, name) in ScanChoice.runnableInt8 {
@@ -147,8 +148,8 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
                 rows.append(v)
             }
             var codes = [UInt8](repeating: 0, count: fv_i8_code_bytes(n, d))
-            var meta = [fv_i8_row_meta](repeating: fv_i8_row_meta(), count: n)
-            for r in 0..<n { fv_i8_encode_row(rows[r], d, &codes, r, &meta[r]) }
+            var meta = [Double](repeating: 0, count: Int(FV_I8_COLUMNS) * n)
+            for r in 0..<n { fv_i8_encode_row(rows[r], d, &codes, &meta, n, r) }
             let flat = rows.flatMap { $0 }
             for norm: Float in [1e-3, 1, 1e4] {
                 var query = ReferenceIndex.normalised(random.uniformVector(d)).map { $0 * norm }
@@ -164,7 +165,8 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
                     var indices = [UInt32](repeating: 0, count: n)
                     var lower = [Double](repeating: 0, count: n)
                     var upper = [Double](repeating: 0, count: n)
-                    let found = fv_i8_candidates(dots, n, meta, &queryMeta, d, -.infinity, &indices, &lower, &upper)
+                    var scratch = [Double](repeating: 0, count: n)
+                    let found = fv_i8_candidates(dots, n, meta, n, &queryMeta, -.infinity, &indices, &lower, &upper, &scratch)
                     #expect(found == n)
                     var scores = [Float](repeating: 0, count: n)
                     fv_dot_rows(flat, n, d, query, &scores)

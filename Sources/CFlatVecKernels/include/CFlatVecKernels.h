@@ -72,17 +72,20 @@ enum {
     FV_I8_AVX512VNNI = 2,
 };
 
-/// Per-row figures of the int8 codes of a stored vector x = scale * codes + residual (upper bounds).
-typedef struct {
+/// Per-row figures of the int8 codes of a stored vector x = scale * codes + residual, kept as four
+/// columns of `capacity` doubles each (column c of row r at meta[c * capacity + r]), all upper bounds
+/// except the scale.
+enum {
     /// max|x_i| / 127.
-    double scale;
-    /// Upper bound of |x|.
-    double norm;
-    /// Upper bound of |residual|.
-    double residual_norm;
-    /// Upper bound of |scale * codes|.
-    double coded_norm;
-} fv_i8_row_meta;
+    FV_I8_SCALE = 0,
+    /// |residual| + gamma_d |x|: the row's part of the error bound (gamma_d: float32 dot rounding).
+    FV_I8_SLACK = 1,
+    /// |scale * codes|.
+    FV_I8_CODED_NORM = 2,
+    /// |x|.
+    FV_I8_NORM = 3,
+    FV_I8_COLUMNS = 4,
+};
 
 /// A query's int8 codes: q = scale * codes + residual.
 typedef struct {
@@ -103,12 +106,12 @@ size_t fv_i8_padded_dim(size_t dim);
 /// Bytes of codes for `rows` rows (rounded up to blocks of 16 rows).
 size_t fv_i8_code_bytes(size_t rows, size_t dim);
 
-/// Encodes row `row` of a chunk's codes from `x` and fills its figures.
-void fv_i8_encode_row(const float *x, size_t dim, uint8_t *codes, size_t row, fv_i8_row_meta *meta);
+/// Encodes row `row` of a chunk's codes from `x` and writes its figures into `meta` (columns of `capacity`).
+void fv_i8_encode_row(const float *x, size_t dim, uint8_t *codes, double *meta, size_t capacity, size_t row);
 
-/// Copies the codes of one row to another position (possibly in another chunk).
-void fv_i8_copy_row(const uint8_t *source, size_t source_row, uint8_t *destination, size_t destination_row,
-                    size_t dim);
+/// Copies the codes and figures of one row to another position (possibly in another chunk of the same capacity).
+void fv_i8_copy_row(const uint8_t *source_codes, const double *source_meta, size_t source_row, uint8_t *codes,
+                    double *meta, size_t row, size_t capacity, size_t dim);
 
 /// Encodes a query with codes in [-levels, levels]; `codes` holds fv_i8_padded_dim(dim) bytes.
 void fv_i8_encode_query(const float *q, size_t dim, int levels, int8_t *codes, fv_i8_query *out);
@@ -130,8 +133,10 @@ int fv_i8_scan_variant(int variant, const uint8_t *codes, size_t nrows, size_t d
 
 /// The rows r < nrows whose float32 score can reach `threshold` (upper bound >= threshold), with
 /// their lower and upper bounds; returns how many. The bound is proven in int8_kernels.c.
-size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const fv_i8_row_meta *meta, const fv_i8_query *query,
-                        size_t dim, double threshold, uint32_t *indices, double *lower, double *upper);
+/// `meta` holds columns of `capacity`; `scratch` holds nrows doubles.
+size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, size_t capacity,
+                        const fv_i8_query *query, double threshold, uint32_t *indices, double *lower, double *upper,
+                        double *scratch);
 
 /// The k-th largest of `count` values (reorders them); -infinity if k is 0 or above count.
 double fv_kth_largest(double *values, size_t count, size_t k);

@@ -35,6 +35,8 @@ public final class FlatIndex: @unchecked Sendable {
         public var maximumQueriesPerScan: Int
         /// Whether searches read int8 codes first (see ``ScanMode``); `auto` by default.
         public var scan: ScanMode
+        /// Scan modes of named collections, overriding `scan` for them (`flatvec serve --scan-collection`).
+        public var scanByCollection: [String: ScanMode] = [:]
         /// Rows per chunk, for tests that need many chunks from few rows; nil picks about 4 MiB.
         var rowsPerChunk: Int?
         /// Which int8 scan variant runs (from the CPU); tests pick others to run every variant.
@@ -55,6 +57,13 @@ public final class FlatIndex: @unchecked Sendable {
             self.searchThreads = max(1, searchThreads)
             self.maximumQueriesPerScan = max(1, maximumQueriesPerScan)
             self.scan = scan
+        }
+
+        /// The configuration of the collection `name`: its entry of `scanByCollection`, if any, as `scan`.
+        public func forCollection(_ name: String) -> Configuration {
+            var configuration = self
+            if let mode = scanByCollection[name] { configuration.scan = mode }
+            return configuration
         }
 
         /// The mode searches use on this CPU: `auto` resolved to `int8` or `float32`.

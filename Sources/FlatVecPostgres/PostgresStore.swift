@@ -187,7 +187,7 @@ public final class PostgresStore: DurableStore, Sendable {
         guard let name = row[0], let dimension = Int(row[1] ?? ""), let metric = Metric(name: row[2] ?? "") else {
             throw FlatVecError(.corruptData, "flatvec_collections holds a malformed row")
         }
-        let index = try FlatIndex(dimension: dimension, metric: metric, configuration: indexConfiguration)
+        let index = try FlatIndex(dimension: dimension, metric: metric, configuration: indexConfiguration.forCollection(name))
         var decoder = CopyBinaryDecoder(dimension: dimension)
         let condition = filter.map { " WHERE \($0)" } ?? ""
         try c.copyOut("COPY (SELECT id, label, payload, embedding FROM \(Self.table(name))\(condition)) TO STDOUT (FORMAT binary)") { (chunk) throws(FlatVecError) in

@@ -17,15 +17,31 @@ public struct StatsResponse: Sendable, Hashable {
         public var memoryBytes: UInt64
         /// Rows of the store's copy that the index could not hold when it was loaded, skipped.
         public var skippedRows: UInt64
+        /// How searches read the vectors: `float32` or `int8` (never `auto`: the mode in effect).
+        public var scan: ScanMode
+        /// Bytes of int8 codes and their error figures, included in `memoryBytes` (0 under float32).
+        public var codeBytes: UInt64
+        /// Rows (times queries) whose score the int8 first pass bounded from their codes.
+        public var rowsBounded: UInt64
+        /// Of those, rows rescored in float32 (their bound could reach the k-th best), or scored in
+        /// float32 because their chunk had too many candidates.
+        public var rowsRescored: UInt64
 
         /// Creates the entry.
-        public init(name: String, dimension: UInt32, metric: Metric, count: UInt64, memoryBytes: UInt64, skippedRows: UInt64 = 0) {
+        public init(
+            name: String, dimension: UInt32, metric: Metric, count: UInt64, memoryBytes: UInt64, skippedRows: UInt64 = 0,
+            scan: ScanMode = .float32, codeBytes: UInt64 = 0, rowsBounded: UInt64 = 0, rowsRescored: UInt64 = 0
+        ) {
             self.name = name
             self.dimension = dimension
             self.metric = metric
             self.count = count
             self.memoryBytes = memoryBytes
             self.skippedRows = skippedRows
+            self.scan = scan
+            self.codeBytes = codeBytes
+            self.rowsBounded = rowsBounded
+            self.rowsRescored = rowsRescored
         }
     }
 
@@ -93,17 +109,22 @@ public struct StatsResponse: Sendable, Hashable {
         let kernel = try buffer.readString("blas kernel", maxBytes: 256)
         let open = try buffer.readU32("open connections")
         let total = try buffer.readU64("total connections")
-        let collectionCount = try buffer.readCount("collection count", limit: 1 << 20, bytesEach: 33)
+        let collectionCount = try buffer.readCount("collection count", limit: 1 << 20, bytesEach: 58)
         var collections: [CollectionStats] = []
         for _ in 0..<collectionCount {
             let name = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
             let dimension = try buffer.readU32("dimension")
             let rawMetric = try buffer.readU8("metric")
             guard let metric = Metric(rawValue: rawMetric) else { throw malformed("unknown metric \(rawMetric)") }
+            let count = try buffer.readU64("count")
+            let memoryBytes = try buffer.readU64("memory bytes")
+            let skippedRows = try buffer.readU64("skipped rows")
+            let rawScan = try buffer.readU8("scan")
+            guard let scan = ScanMode(rawValue: rawScan), scan != .auto else { throw malformed("unknown scan mode \(rawScan)") }
             collections.append(CollectionStats(
-                name: name, dimension: dimension, metric: metric,
-                count: try buffer.readU64("count"), memoryBytes: try buffer.readU64("memory bytes"),
-                skippedRows: try buffer.readU64("skipped rows")
+                name: name, dimension: dimension, metric: metric, count: count, memoryBytes: memoryBytes,
+                skippedRows: skippedRows, scan: scan, codeBytes: try buffer.readU64("code bytes"),
+                rowsBounded: try buffer.readU64("rows bounded"), rowsRescored: try buffer.readU64("rows rescored")
             ))
         }
         let opCount = try buffer.readCount("operation count", limit: 256, bytesEach: 49)
@@ -137,6 +158,10 @@ public struct StatsResponse: Sendable, Hashable {
             buffer.writeU64(c.count)
             buffer.writeU64(c.memoryBytes)
             buffer.writeU64(c.skippedRows)
+            buffer.writeU8(c.scan.rawValue)
+            buffer.writeU64(c.codeBytes)
+            buffer.writeU64(c.rowsBounded)
+            buffer.writeU64(c.rowsRescored)
         }
         buffer.writeCount(operations.count)
         for o in operations {

@@ -96,7 +96,9 @@ public struct RequestExecutor: Sendable {
             return .pong(bytes)
         case .createCollection(let r):
             try CollectionName.validate(r.name)
-            let index = try FlatIndex(dimension: Int(r.dimension), metric: r.metric, configuration: indexConfiguration)
+            let index = try FlatIndex(
+                dimension: Int(r.dimension), metric: r.metric, configuration: indexConfiguration.forCollection(r.name)
+            )
             try writeGate.shared { () throws(FlatVecError) in
                 // CREATE and DROP take the namespace in turn, so the store records them in the order the
                 // registry applies them.
@@ -199,7 +201,9 @@ public struct RequestExecutor: Sendable {
                     let s = $0.index.statistics
                     return StatsResponse.CollectionStats(
                         name: $0.name, dimension: UInt32(s.dimension), metric: s.metric,
-                        count: UInt64(s.count), memoryBytes: UInt64(s.memoryBytes), skippedRows: UInt64($0.skippedRows)
+                        count: UInt64(s.count), memoryBytes: UInt64(s.memoryBytes), skippedRows: UInt64($0.skippedRows),
+                        scan: s.scan, codeBytes: UInt64(s.codeBytes), rowsBounded: UInt64(s.rescoring.rowsBounded),
+                        rowsRescored: UInt64(s.rescoring.rowsRescored)
                     )
                 },
                 operations: operations

@@ -79,7 +79,9 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         let contents: WriteAheadLog.Contents
         do throws(FlatVecError) {
             for (name, file) in files {
-                let index = try FlatIndex.loadSnapshot(from: directory + "/snapshots/" + file, configuration: indexConfiguration)
+                let index = try FlatIndex.loadSnapshot(
+                    from: directory + "/snapshots/" + file, configuration: indexConfiguration.forCollection(name)
+                )
                 collections[name] = NamedIndex(name: name, index: index)
             }
             contents = try WriteAheadLog.readRecords(path: logPath)
@@ -214,7 +216,9 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     ) throws(FlatVecError) {
         switch try LogRecord.decode(body) {
         case .create(let name, let dimension, let metric):
-            collections[name] = NamedIndex(name: name, index: try FlatIndex(dimension: dimension, metric: metric, configuration: configuration))
+            collections[name] = NamedIndex(
+                name: name, index: try FlatIndex(dimension: dimension, metric: metric, configuration: configuration.forCollection(name))
+            )
         case .drop(let name):
             collections[name] = nil
         case .add(let collection, let batch):

@@ -69,9 +69,16 @@ struct StatsCommand: AsyncParsableCommand {
         print("blas: \(s.blasLibrary) (kernel \(s.blasKernel))")
         print("connections: \(s.openConnections) open, \(s.totalConnections) since start")
         print("")
-        printTable(["collection", "dimension", "metric", "count", "memory MiB"], s.collections.map {
-            [$0.name, "\($0.dimension)", "\($0.metric)", "\($0.count)", String(format1: Double($0.memoryBytes) / 1_048_576)]
-        })
+        printTable(
+            ["collection", "dimension", "metric", "count", "memory MiB", "scan", "codes MiB", "rescored / bounded"],
+            s.collections.map {
+                [
+                    $0.name, "\($0.dimension)", "\($0.metric)", "\($0.count)", String(format1: Double($0.memoryBytes) / 1_048_576),
+                    "\($0.scan)", String(format1: Double($0.codeBytes) / 1_048_576),
+                    $0.scan == .int8 ? "\($0.rowsRescored) / \($0.rowsBounded)" : "-",
+                ]
+            }
+        )
         print("")
         printTable(["operation", "requests", "errors", "p50 µs", "p90 µs", "p99 µs", "max µs"], s.operations.map {
             ["\($0.opcode)", "\($0.requests)", "\($0.errors)", "\($0.p50Micros)", "\($0.p90Micros)", "\($0.p99Micros)", "\($0.maxMicros)"]

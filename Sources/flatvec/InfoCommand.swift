@@ -9,7 +9,7 @@ import Glibc
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Print the version, the BLAS and its kernel, thread counts and CPU features."
+        abstract: "Print the version, the BLAS and its kernel, the int8 scan kernel, thread counts and CPU features."
     )
 
     func run() throws {
@@ -21,6 +21,7 @@ struct InfoCommand: ParsableCommand {
         print("blas kernel: \(info.kernel ?? "unknown") (\(info.kernelSource))")
         print("blas threads per call: \(info.blasThreads.map(String.init) ?? "unknown")")
         print("search threads: \(FlatIndex.defaultSearchThreads)")
+        print("int8 kernel: \(info.int8Kernel) (--scan auto means \(info.automaticScan) here)")
     }
 
     static func cpuModel() -> String? {

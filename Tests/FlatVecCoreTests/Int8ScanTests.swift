@@ -331,4 +331,51 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
             try Self.expectSameHits(int8: index, float32: reference, queries: rows, options: SearchOptions(k: k), context: "sample")
         }
     }
+
+    /// Codes are derived data: a snapshot holds only the float32 rows, and loading it (in either
+    /// mode) computes the codes again; after removals moved rows, the loaded index still searches exactly.
+    @Test func aSnapshotLoadsWithFreshCodes() throws {
+        var random = SeededRandom(seed: 21)
+        let d = 64
+        let n = 2_000
+        let vectors = Self.vectors(.clusters, count: n, dimension: d, random: &random)
+        let batch = try VectorBatch(
+            dimension: d, ids: (0..<Int64(n)).map { $0 }, labels: (0..<n).map { Int64($0 % 7) }, vectors: vectors.flatMap { $0 }
+        )
+        let int8 = ScanChoice.int8.last!
+        let index = try FlatIndex(dimension: d, configuration: int8.configuration(rowsPerChunk: 256))
+        let reference = try FlatIndex(dimension: d, configuration: ScanChoice.all[0].configuration(rowsPerChunk: 256))
+        for target in [index, reference] {
+            try target.add(batch)
+            try target.remove(ids: (0..<Int64(n)).filter { $0 % 5 == 0 })
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("int8-\(UUID().uuidString).snapshot").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try index.writeSnapshot(to: path)
+        let loaded = try FlatIndex.loadSnapshot(from: path, configuration: int8.configuration())
+        #expect(loaded.statistics.scan == .int8 && loaded.statistics.codeBytes > 0)
+        let queries = [vectors[1], vectors[101], vectors[333]] + (0..<5).map { _ in random.uniformVector(d) }
+        for options in [SearchOptions(k: 10), SearchOptions(k: 3, groupByLabel: true), SearchOptions(k: 50, labels: [2, 3])] {
+            try Self.expectSameHits(int8: loaded, float32: reference, queries: queries, options: options, context: "loaded")
+        }
+        let asFloat32 = try FlatIndex.loadSnapshot(from: path, configuration: ScanChoice.all[0].configuration())
+        #expect(asFloat32.statistics.scan == .float32 && asFloat32.statistics.codeBytes == 0)
+        #expect(asFloat32.allRows() == reference.allRows())
+    }
+
+    /// STATS-level figures: int8 codes take about a quarter of the vectors' memory at d = 512, and
+    /// the per-collection override wins over the default.
+    @Test func theCodesMemoryIsCountedAndCollectionsCanOverrideTheMode() throws {
+        var configuration = FlatIndex.Configuration(scan: .int8)
+        configuration.scanByCollection = ["old": .float32]
+        let index = try FlatIndex(dimension: 512, configuration: configuration.forCollection("products"))
+        var random = SeededRandom(seed: 3)
+        try index.add(VectorBatch(dimension: 512, ids: [1], labels: [0], vectors: random.uniformVector(512)))
+        let s = index.statistics
+        let vectorBytes = s.chunkCount * s.rowsPerChunk * 512 * 4
+        #expect(s.scan == .int8)
+        #expect(Double(s.codeBytes) / Double(vectorBytes) > 0.25 && Double(s.codeBytes) / Double(vectorBytes) < 0.28)
+        #expect(configuration.forCollection("old").effectiveScan == .float32)
+        #expect(configuration.forCollection("products").effectiveScan == .int8)
+    }
 }

@@ -27,6 +27,8 @@ GET_VECTORS, GET_PAYLOADS = 0x01, 0x02
 
 METRICS = {"ip": 0, "cosine": 1}
 METRIC_NAMES = {0: "ip", 1: "cosine"}
+SCANS = {"float32": 0, "int8": 1}
+SCAN_NAMES = {0: "float32", 1: "int8"}
 
 
 class DecodeError(ValueError):
@@ -209,12 +211,19 @@ class Hit:
 
 @dataclass
 class CollectionStats:
+    """One collection in STATS: its size, and how its searches read the vectors (``scan``:
+    ``"float32"`` or ``"int8"``, with the memory its codes take and the rows bounded and rescored)."""
+
     name: str
     dimension: int
     metric: str
     count: int
     memory_bytes: int
     skipped_rows: int
+    scan: str = "float32"
+    code_bytes: int = 0
+    rows_bounded: int = 0
+    rows_rescored: int = 0
 
 
 @dataclass
@@ -353,8 +362,11 @@ def decode_stats(payload: bytes) -> Stats:
     stats = Stats(uptime, library, kernel, open_connections, total)
     for _ in range(r.u32()):
         name = r.string()
-        dimension, metric, count, memory, skipped = r.unpack("IBQQQ")
-        stats.collections.append(CollectionStats(name, dimension, METRIC_NAMES.get(metric, str(metric)), count, memory, skipped))
+        dimension, metric, count, memory, skipped, scan, code_bytes, bounded, rescored = r.unpack("IBQQQBQQQ")
+        stats.collections.append(CollectionStats(
+            name, dimension, METRIC_NAMES.get(metric, str(metric)), count, memory, skipped,
+            SCAN_NAMES.get(scan, str(scan)), code_bytes, bounded, rescored,
+        ))
     for _ in range(r.u32()):
         stats.operations.append(OperationStats(*r.unpack("BQQQQQQ")))
     r.end("STATS reply")
@@ -365,7 +377,10 @@ def encode_stats(s: Stats) -> bytes:
     parts = [struct.pack("<Q", s.uptime_ms), string(s.blas_library), string(s.blas_kernel),
              struct.pack("<IQI", s.open_connections, s.total_connections, len(s.collections))]
     for c in s.collections:
-        parts.append(string(c.name) + struct.pack("<IBQQQ", c.dimension, METRICS[c.metric], c.count, c.memory_bytes, c.skipped_rows))
+        parts.append(string(c.name) + struct.pack(
+            "<IBQQQBQQQ", c.dimension, METRICS[c.metric], c.count, c.memory_bytes, c.skipped_rows,
+            SCANS[c.scan], c.code_bytes, c.rows_bounded, c.rows_rescored,
+        ))
     parts.append(struct.pack("<I", len(s.operations)))
     for o in s.operations:
         parts.append(struct.pack("<BQQQQQQ", o.opcode, o.requests, o.errors, o.p50_us, o.p90_us, o.p99_us, o.max_us))

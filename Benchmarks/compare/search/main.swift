@@ -15,7 +15,9 @@
 //
 // builds the index from `base` (ids = row numbers), searches `queries` once (the first search,
 // timed) and then `repeats` more times (warm, best kept), writes the ids of the last search
-// (int32, best first) and prints {"first": s, "warm": s}.
+// (int32, best first) and prints {"first": s, "warm": s}. With `--batches 1,8,32 [--check yes]` it
+// instead times the first nq queries for each size and prints one JSON line per size (see int8.py).
+// `--scan float32|int8|auto` picks the scan mode (default auto).
 import CBLAS
 import Dispatch
 import FlatVecBenchSupport
@@ -44,14 +46,47 @@ var random = SplitMix64(seed: 11)
 if !base.isEmpty {
     let baseMatrix = try VectorFile.readFloat32Matrix(base)
     let queryMatrix = try VectorFile.readFloat32Matrix(CommandLineOptions.value("--queries", default: ""))
-    let index = try FlatIndex(dimension: baseMatrix.columns, configuration: configuration)
-    try index.add(VectorBatch(
-        dimension: baseMatrix.columns,
+    let d = baseMatrix.columns
+    let index = try FlatIndex(dimension: d, configuration: configuration)
+    let whole = try VectorBatch(
+        dimension: d,
         ids: (0..<Int64(baseMatrix.rows)).map { $0 },
         labels: Array(repeating: 0, count: baseMatrix.rows),
         vectors: baseMatrix.values
-    ))
+    )
+    try index.add(whole)
     let options = SearchOptions(k: k)
+    let timedBatches = CommandLineOptions.value("--batches", default: "")
+    if !timedBatches.isEmpty {
+        // Per batch size: the best of `repeats` warm searches of the first nq queries, the rows the
+        // int8 pass rescored, and (with --check) whether every hit and score equals the float32
+        // path's for that query searched alone.
+        let reference: FlatIndex? = CommandLineOptions.value("--check", default: "no") == "yes"
+            ? try FlatIndex(dimension: d, configuration: FlatIndex.Configuration(scan: .float32)) : nil
+        try reference?.add(whole)
+        for nq in timedBatches.split(separator: ",").map({ Int($0)! }) where nq <= queryMatrix.rows {
+            let batch = Array(queryMatrix.values[0..<(nq * d)])
+            _ = try index.search(batch: batch, options: options)
+            let before = index.statistics.rescoring
+            var best = Double.infinity
+            var hits: [[SearchHit]] = []
+            for _ in 0..<repeats {
+                let start = ContinuousClock.now
+                hits = try index.search(batch: batch, options: options)
+                best = min(best, (ContinuousClock.now - start).inSeconds)
+            }
+            let after = index.statistics.rescoring
+            var mismatches = 0
+            if let reference {
+                for q in 0..<nq where try reference.search(Array(batch[(q * d)..<((q + 1) * d)]), options: options) != hits[q] {
+                    mismatches += 1
+                }
+            }
+            let rescored = Double(after.rowsRescored - before.rowsRescored) / Double(repeats * nq)
+            print("{\"nq\": \(nq), \"seconds\": \(best), \"rescored_per_query\": \(rescored), \"checked\": \(reference != nil), \"mismatches\": \(mismatches), \"scan\": \"\(index.statistics.scan)\", \"code_bytes\": \(index.statistics.codeBytes)}")
+        }
+        exit(0)
+    }
     var start = ContinuousClock.now
     var hits = try index.search(batch: queryMatrix.values, options: options)
     let first = (ContinuousClock.now - start).inSeconds

@@ -119,8 +119,12 @@ void fv_i8_encode_query(const float *q, size_t dim, int levels, int8_t *codes, f
 /// Bit (1 << variant) set for every variant of the int8 scan this CPU runs.
 uint32_t fv_i8_variants(void);
 
-/// The fastest int8 scan variant this CPU runs.
+/// The fastest int8 scan variant this CPU runs, unless the environment variable FLATVEC_INT8_KERNEL
+/// names another one it runs ("avx512-vnni", "avx2", "portable"); read once per process.
 int fv_i8_best_variant(void);
+
+/// The variant called `name` ("avx512-vnni", "avx2", "portable"), or -1.
+int fv_i8_variant_named(const char *name);
 
 /// The query code range a variant needs (127, or 63 for AVX2).
 int fv_i8_query_levels(int variant);

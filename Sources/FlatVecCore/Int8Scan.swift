@@ -103,9 +103,7 @@ struct Int8Scan: ~Copyable {
                 chunksInFloat32 += 1
                 continue
             }
-            for j in 0..<found {
-                fv_dot_rows(chunk.vector(at: Int(indices[j])), 1, dimension, query, scores + j)
-            }
+            fv_dot_rows_gather(chunk.vectors, indices, found, dimension, query, scores)
             rowsRescored += found
             collectors[q].consume(rows: indices, scores: scores, count: found, chunk: chunk)
         }

@@ -35,6 +35,11 @@ size_t fv_select_at_least(const float *scores, size_t count, float threshold, ui
 /// out[r] = dot(rows[r * dim ..< (r + 1) * dim], query) for r in 0 ..< nrows.
 void fv_dot_rows(const float *rows, size_t nrows, size_t dim, const float *query, float *out);
 
+/// out[j] = dot(rows[indices[j] * dim ..< (indices[j] + 1) * dim], query) for j < count: exactly the
+/// scores fv_dot_rows gives those rows, fetching rows ahead.
+void fv_dot_rows_gather(const float *rows, const uint32_t *indices, size_t count, size_t dim, const float *query,
+                        float *out);
+
 /// out[q * out_stride + r] = dot(row r, query q) for r < nrows, q < nq; reads each row from memory once.
 void fv_dot_rows_multi(const float *rows, size_t nrows, size_t dim, const float *queries, size_t nq,
                        float *out, size_t out_stride);

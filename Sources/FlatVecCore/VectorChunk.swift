@@ -23,7 +23,7 @@ final class VectorChunk: @unchecked Sendable {
     var payloads: [[UInt8]?]
     /// int8 codes of every row in blocks of 16 rows (nil when the index scans float32 only).
     let codes: UnsafeMutablePointer<UInt8>?
-    /// Scale and error figures of each row's codes, `FV_I8_COLUMNS` columns of `capacity` (nil with `codes`).
+    /// Scale and error figures of each row's codes, `FV_I8_META_DOUBLES` columns of `capacity` (nil with `codes`).
     let codeMeta: UnsafeMutablePointer<Double>?
 
     init(capacity: Int, dimension: Int, codes withCodes: Bool) {
@@ -36,7 +36,7 @@ final class VectorChunk: @unchecked Sendable {
         payloads.reserveCapacity(capacity)
         if withCodes {
             codes = Self.allocateAligned(fv_i8_code_bytes(capacity, dimension), of: UInt8.self)
-            codeMeta = Self.allocateAligned(Int(FV_I8_COLUMNS) * capacity, of: Double.self)
+            codeMeta = Self.allocateAligned(Int(FV_I8_META_DOUBLES) * capacity, of: Double.self)
         } else {
             codes = nil
             codeMeta = nil
@@ -66,7 +66,7 @@ final class VectorChunk: @unchecked Sendable {
         ids.initialize(repeating: 0, count: capacity)
         labels.initialize(repeating: 0, count: capacity)
         if let codes { memset(codes, 128, fv_i8_code_bytes(capacity, dimension)) }
-        codeMeta?.initialize(repeating: 0, count: Int(FV_I8_COLUMNS) * capacity)
+        codeMeta?.initialize(repeating: 0, count: Int(FV_I8_META_DOUBLES) * capacity)
     }
 
     /// Writes row `offset`'s vector and, when the chunk keeps codes, its codes (in the same move,
@@ -99,6 +99,6 @@ final class VectorChunk: @unchecked Sendable {
 
     /// Bytes of int8 codes and their figures (0 without codes).
     var codeBytes: Int {
-        codes == nil ? 0 : fv_i8_code_bytes(capacity, dimension) + Int(FV_I8_COLUMNS) * capacity * MemoryLayout<Double>.stride
+        codes == nil ? 0 : fv_i8_code_bytes(capacity, dimension) + Int(FV_I8_META_DOUBLES) * capacity * MemoryLayout<Double>.stride
     }
 }

@@ -73,7 +73,7 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         var random = SeededRandom(seed: UInt64(d))
         let n = 37
         var codes = [UInt8](repeating: 0, count: fv_i8_code_bytes(n, d))
-        var meta = [Double](repeating: 0, count: Int(FV_I8_COLUMNS) * n)
+        var meta = [Double](repeating: 0, count: Int(FV_I8_META_DOUBLES) * n)
         var rows: [[Float]] = []
         for r in 0..<n {
             var v = random.uniformVector(d).map { $0 * Float([1e-3, 1, 1e4][r % 3]) }
@@ -107,7 +107,7 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         for (n, nq) in [(1, 1), (15, 2), (16, 6), (17, 7), (64, 13), (100, 32)] {
             let rows = (0..<n).map { _ in random.uniformVector(d) }
             var codes = [UInt8](repeating: 0, count: fv_i8_code_bytes(n, d))
-            var meta = [Double](repeating: 0, count: Int(FV_I8_COLUMNS) * n)
+            var meta = [Double](repeating: 0, count: Int(FV_I8_META_DOUBLES) * n)
             for r in 0..<n { fv_i8_encode_row(rows[r], d, &codes, &meta, n, r) }
             let dpad = fv_i8_padded_dim(d)
             let stride = (n + 15) / 16 * 16
@@ -153,7 +153,7 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
                 rows.append(v)
             }
             var codes = [UInt8](repeating: 0, count: fv_i8_code_bytes(n, d))
-            var meta = [Double](repeating: 0, count: Int(FV_I8_COLUMNS) * n)
+            var meta = [Double](repeating: 0, count: Int(FV_I8_META_DOUBLES) * n)
             for r in 0..<n { fv_i8_encode_row(rows[r], d, &codes, &meta, n, r) }
             let flat = rows.flatMap { $0 }
             for norm: Float in [1e-3, 1, 1e4] {
@@ -180,6 +180,18 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
                         if !(lower[j] <= score && score <= upper[j]) {
                             Issue.record("\(name) d=\(d) |q|=\(norm) row \(indices[j]): \(score) outside [\(lower[j]), \(upper[j])]")
                         }
+                    }
+                    // The float first filter never drops a row the double bound keeps: with the
+                    // threshold at a row's own upper bound, that row is still a candidate.
+                    for j in Swift.stride(from: 0, to: found, by: 7) {
+                        var again = [UInt32](repeating: 0, count: n)
+                        var lowerAgain = [Double](repeating: 0, count: n)
+                        var upperAgain = [Double](repeating: 0, count: n)
+                        let kept = fv_i8_candidates(dots, n, meta, n, &queryMeta, upper[j], &again, &lowerAgain, &upperAgain, &scratch)
+                        if !again[0..<kept].contains(indices[j]) {
+                            Issue.record("\(name) d=\(d) |q|=\(norm) row \(indices[j]) dropped at its own upper bound \(upper[j])")
+                        }
+                        #expect(upperAgain[0..<kept].allSatisfy { $0 >= upper[j] })
                     }
                     // The bound is tight enough to be useful: well under the scores' spread.
                     let widest = (0..<found).map { upper[$0] - lower[$0] }.max() ?? 0

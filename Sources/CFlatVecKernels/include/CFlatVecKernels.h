@@ -77,9 +77,10 @@ enum {
     FV_I8_AVX512VNNI = 2,
 };
 
-/// Per-row figures of the int8 codes of a stored vector x = scale * codes + residual, kept as four
-/// columns of `capacity` doubles each (column c of row r at meta[c * capacity + r]), all upper bounds
-/// except the scale.
+/// Per-row figures of the int8 codes of a stored vector x = scale * codes + residual: four columns of
+/// `capacity` doubles (column c of row r at meta[c * capacity + r]; all upper bounds except the
+/// scale), then the same four as floats (rounded up; a fast conservative first filter), in
+/// FV_I8_META_DOUBLES * capacity doubles.
 enum {
     /// max|x_i| / 127.
     FV_I8_SCALE = 0,
@@ -89,7 +90,8 @@ enum {
     FV_I8_CODED_NORM = 2,
     /// |x|.
     FV_I8_NORM = 3,
-    FV_I8_COLUMNS = 4,
+    /// Doubles of figures per row: 4 double columns and 4 float columns.
+    FV_I8_META_DOUBLES = 6,
 };
 
 /// A query's int8 codes: q = scale * codes + residual.

@@ -7,7 +7,8 @@ Same embeddings everywhere (N random unit vectors, d = 512), one-query searches 
 loop (every lane sends its next query when the last is answered) at 1, 2, 4, 8, 16, 32 and 64 lanes:
 
 - the FlatVec server itself, over its binary protocol (flatvec-client-rtt --clients C: C Swift
-  client connections);
+  client connections), twice: with its default scan (int8 first pass where the CPU has a fast int8
+  kernel) and with `--scan float32`, the path before the int8 first pass;
 - examples/checkout-service (FastAPI + the FlatVec AsyncClient) and the seeds' design (FastAPI + FAISS
   IndexFlatIP + aiorwlock, seeds_service.py), each under uvicorn with one worker, loaded by wrk
   (Debian's package) posting one embedding per request to POST /checkout/identify.
@@ -91,7 +92,9 @@ def plot_lanes(rows, path, n, d):
     import matplotlib.pyplot as plt
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     lanes = [r[0] for r in rows]
-    for column, name, style in [(1, "FlatVec server (binary protocol)", "s-"), (2, "FlatVec checkout service (FastAPI)", "s--"),
+    for column, name, style in [(1, "FlatVec server (binary protocol, default scan)", "s-"),
+                                (4, "FlatVec server --scan float32", "^:"),
+                                (2, "FlatVec checkout service (FastAPI)", "s--"),
                                 (3, "seeds' design (FastAPI + FAISS + aiorwlock)", "o-")]:
         left.plot(lanes, [r[column][0] for r in rows], style, label=name)
         right.plot(lanes, [r[column][2] for r in rows], style, label=name)
@@ -131,17 +134,23 @@ def main():
     with open(body, "w") as f:
         json.dump({"embedding": queries[0].tolist(), "k": 10}, f)
 
-    flatvec_port, app_port, seeds_port = free_port(), free_port(), free_port()
+    flatvec_port, app_port, seeds_port, float32_port = free_port(), free_port(), free_port(), free_port()
     processes = []
     try:
         processes.append(subprocess.Popen([FLATVEC, "serve", "--port", str(flatvec_port), "--sample-data", "none", "--log-level", "error"]))
+        processes.append(subprocess.Popen([FLATVEC, "serve", "--port", str(float32_port), "--sample-data", "none",
+                                           "--log-level", "error", "--scan", "float32"]))
         wait_for(flatvec_port)
+        wait_for(float32_port)
         import flatvec
+        for port in (flatvec_port, float32_port):
+            with flatvec.Client("127.0.0.1:%d" % port) as c:
+                c.create_collection("products", d)
+                for start in range(0, args.n, 10_000):
+                    end = min(args.n, start + 10_000)
+                    c.add("products", np.arange(start, end), vectors[start:end], labels=labels[start:end])
         with flatvec.Client("127.0.0.1:%d" % flatvec_port) as c:
-            c.create_collection("products", d)
-            for start in range(0, args.n, 10_000):
-                end = min(args.n, start + 10_000)
-                c.add("products", np.arange(start, end), vectors[start:end], labels=labels[start:end])
+            scan = c.stats().collections[0].scan
         env = dict(os.environ, FLATVEC_ADDRESS="127.0.0.1:%d" % flatvec_port, PYTHONPATH=os.path.join(ROOT, "clients", "python", "src"))
         uvicorn = os.path.join(os.path.dirname(sys.executable), "uvicorn")
         processes.append(subprocess.Popen([uvicorn, "app:app", "--port", str(app_port), "--log-level", "warning"],
@@ -160,11 +169,15 @@ def main():
                                                          "--queries", os.path.join(work, "q.f32"), "--dim", str(d), "--k", "10",
                                                          "--clients", str(connections), "--seconds", str(args.seconds)]))
             server = (direct["qps"], direct["p50"] * 1e3, direct["p99"] * 1e3)
+            plain = json.loads(subprocess.check_output([RTT, "--server", "127.0.0.1:%d" % float32_port, "--collection", "products",
+                                                        "--queries", os.path.join(work, "q.f32"), "--dim", str(d), "--k", "10",
+                                                        "--clients", str(connections), "--seconds", str(args.seconds)]))
+            float32 = (plain["qps"], plain["p50"] * 1e3, plain["p99"] * 1e3)
             ours = wrk(app_port, body, connections, args.seconds)
             theirs = wrk(seeds_port, body, connections, args.seconds)
-            rows.append((connections, server, ours, theirs))
-            print("lanes=%-3d FlatVec server %.1f q/s p50 %.2f p99 %.2f | FlatVec service %.1f q/s p50 %.2f p99 %.2f | seeds %.1f q/s p50 %.2f p99 %.2f" % (
-                (connections,) + server + ours + theirs), flush=True)
+            rows.append((connections, server, ours, theirs, float32))
+            print("lanes=%-3d FlatVec server (%s) %.1f q/s p50 %.2f p99 %.2f | float32 %.1f q/s p50 %.2f p99 %.2f | FlatVec service %.1f q/s p50 %.2f p99 %.2f | seeds %.1f q/s p50 %.2f p99 %.2f" % (
+                (connections, scan) + server + float32 + ours + theirs), flush=True)
     finally:
         for p in processes:
             p.terminate()
@@ -177,13 +190,15 @@ def main():
              "| Python AsyncClient | %.3f | %.3f |" % (py[0] * 1e3, py[1] * 1e3),
              "| Swift FlatVecClient | %.3f | %.3f |" % (swift["p50"] * 1e3, swift["p99"] * 1e3), "",
              "Closed-loop lanes, one-query searches, k = 10, %d s per row; q/s, p50 and p99 in ms. FlatVec server: its binary" % args.seconds,
-             "protocol from C Swift client connections (flatvec-client-rtt). The two services: POST /checkout/identify under wrk,",
+             "protocol from C Swift client connections (flatvec-client-rtt), with its default scan (here: %s) and with" % scan,
+             "--scan float32. The two services: POST /checkout/identify under wrk,",
              "examples/checkout-service (FastAPI + FlatVec AsyncClient) and the seeds' design (FastAPI + FAISS IndexFlatIP + aiorwlock),",
              "same embeddings, one uvicorn worker each. The load generator shares the machine's cores with the server.", "",
-             "| lanes | FlatVec server q/s | p50 | p99 | FlatVec service q/s | p50 | p99 | seeds' service q/s | p50 | p99 |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for connections, server, ours, theirs in rows:
-        lines.append("| %d | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f |" % ((connections,) + server + ours + theirs))
+             "| lanes | FlatVec server q/s | p50 | p99 | --scan float32 q/s | p50 | p99 | FlatVec service q/s | p50 | p99 | seeds' service q/s | p50 | p99 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for connections, server, ours, theirs, float32 in rows:
+        lines.append("| %d | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f | %.2f | %.2f |" % (
+            (connections,) + server + float32 + ours + theirs))
     plot_lanes(rows, os.path.join(HERE, "plots", "lanes.png"), args.n, d)
     text = "\n".join(lines) + "\n"
     with open(os.path.join(HERE, "checkout-latest.md"), "w") as f:

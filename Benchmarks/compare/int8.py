@@ -12,7 +12,7 @@ reports mismatches (0 means exact). FAISS IndexScalarQuantizer (QT_8bit, inner p
 approximate: its recall@10 against exact FAISS IndexFlatIP is reported beside its time.
 
 "bytes/query" is what each scan reads per query: float32 reads N x d x 4 bytes once per batch (so
-N d 4 / nq per query); int8 reads the codes and their figures (N x (d + 32) bytes) once per batch,
+N d 4 / nq per query); int8 reads the codes and their figures (N x (d + 48) bytes) once per batch,
 plus d x 4 bytes per rescored row per query. Writes Benchmarks/compare/int8-latest.md.
 """
 import argparse
@@ -124,7 +124,7 @@ def main():
             recall = np.mean([len(set(sq8_ids[i]) & set(exact_ids[i])) / K for i in range(nq)])
             a, b = int8[nq], f32[nq]
             rescored = a["rescored_per_query"]
-            bytes_int8 = n * (D + 32) / nq + rescored * D * 4
+            bytes_int8 = n * (D + 48) / nq + rescored * D * 4
             bytes_f32 = n * D * 4 / nq
             lines.append("| %d | %.2f | %.2f | %.2fx | %.2f | %.2f | %.2f (%.3f) | %.0f | %.1f MB | %.1f MB | %s |" % (
                 nq, a["seconds"] * 1e3, b["seconds"] * 1e3, b["seconds"] / a["seconds"], t_flat * 1e3,

@@ -419,12 +419,15 @@ size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, s
         float hi = est + margin;
         pass[r] = !(hi < threshold_f) | (qn_f * norm_f[r] > 0.99e37f);
     }
+    for (size_t r = nrows; r < ((nrows + 15) & ~(size_t)15); r++) pass[r] = 0;
     size_t found = 0;
     for (size_t r = 0; r < nrows; r += 16) {
+        /* Sixteen flags at a time: almost every group is all zero. */
+        uint64_t low, high;
+        memcpy(&low, pass + r, 8);
+        memcpy(&high, pass + r + 8, 8);
+        if ((low | high) == 0) continue;
         size_t end = r + 16 < nrows ? r + 16 : nrows;
-        int any = 0;
-        for (size_t j = r; j < end; j++) any |= pass[j];
-        if (!any) continue;
         for (size_t j = r; j < end; j++) {
             if (!pass[j]) continue;
             if (qn * norm[j] > 1e37) {
@@ -445,6 +448,29 @@ size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, s
         }
     }
     return found;
+}
+
+// A threshold for a chunk whose collector is not full yet: the k-th largest float lower bound of its
+// rows. Each float lower bound is at most the double one (the same inflations as the float upper
+// bound above, subtracted), so k rows score at least the result: a valid threshold, found without
+// computing the double bounds of every row.
+FV_I8_CLONES
+double fv_i8_kth_lower_bound(const int32_t *dots, size_t nrows, const double *meta, size_t capacity,
+                             const fv_i8_query *query, size_t k, float *scratch) {
+    if (k == 0 || k > nrows) return -INFINITY;
+    const float *floats = (const float *)(meta + 4 * capacity);
+    const float *scale_f = floats + FV_I8_SCALE * capacity, *slack_f = floats + FV_I8_SLACK * capacity;
+    const float *coded_f = floats + FV_I8_CODED_NORM * capacity, *norm_f = floats + FV_I8_NORM * capacity;
+    const float qn_f = fv_float_up(query->norm), pn_f = fv_float_up(query->residual_norm), t_f = (float)query->scale;
+    const int32_t bias = query->bias;
+    for (size_t r = 0; r < nrows; r++) {
+        float est = (float)(dots[r] - bias) * (t_f * scale_f[r]);
+        float margin = (qn_f * slack_f[r] + pn_f * coded_f[r]) * 1.00001f + fabsf(est) * 1e-5f + 1e-30f;
+        float lo = est - margin;
+        /* NaN (an overflow) and rows whose float32 sum could overflow count as -infinity. */
+        scratch[r] = (lo == lo && !(qn_f * norm_f[r] > 0.99e37f)) ? lo : -INFINITY;
+    }
+    return (double)fv_kth_largest_float(scratch, nrows, k);
 }
 
 static int fv_compare_descending(const void *a, const void *b) {
@@ -476,5 +502,37 @@ double fv_kth_largest(double *values, size_t count, size_t k) {
         else return values[target];
     }
     qsort(values + lo, hi - lo + 1, sizeof(double), fv_compare_descending);
+    return values[target];
+}
+
+static int fv_compare_descending_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+float fv_kth_largest_float(float *values, size_t count, size_t k) {
+    if (k == 0 || k > count) return -INFINITY;
+    // Quickselect for the k-th largest (index k - 1 in descending order).
+    size_t lo = 0, hi = count - 1, target = k - 1;
+    while (hi - lo > 16) {
+        float pivot = values[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (values[i] > pivot) i++;
+            while (values[j] < pivot) j--;
+            if (i <= j) {
+                float swap = values[i];
+                values[i] = values[j];
+                values[j] = swap;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (target <= j) hi = j;
+        else if (target >= i) lo = i;
+        else return values[target];
+    }
+    qsort(values + lo, hi - lo + 1, sizeof(float), fv_compare_descending_float);
     return values[target];
 }

@@ -79,7 +79,12 @@ struct Int8Scan: ~Copyable {
         rowsBounded += n * count
         for q in 0..<count {
             let query = queries + q * dimension
-            let threshold = Double(collectors[q].admissionThreshold)
+            let k = collectors[q].k
+            var threshold = Double(collectors[q].admissionThreshold)
+            if collectors[q].heap.count < k && collectors[q].labelFilter == nil && !collectors[q].groupByLabel {
+                // Not full yet (the first chunk of a scan): k rows of this chunk give a threshold.
+                threshold = max(threshold, fv_i8_kth_lower_bound(dots + q * stride, n, meta, chunk.capacity, queryMeta + q, k, scores))
+            }
             var found = fv_i8_candidates(
                 dots + q * stride, n, meta, chunk.capacity, queryMeta + q, threshold, indices, lower, upper, selection
             )
@@ -89,10 +94,10 @@ struct Int8Scan: ~Copyable {
             }
             // Plain mode: k rows of this chunk score at least the k-th largest lower bound, so it
             // can raise the threshold (grouping by label needs k distinct labels: not this shortcut).
-            let k = collectors[q].k
+            var raised = -Double.infinity
             if !collectors[q].groupByLabel && found > k {
                 selection.update(from: lower, count: found)
-                let raised = fv_kth_largest(selection, found, k)
+                raised = fv_kth_largest(selection, found, k)
                 if raised > threshold {
                     found = compact(found) { upper[$0] >= raised }
                 }
@@ -103,10 +108,48 @@ struct Int8Scan: ~Copyable {
                 chunksInFloat32 += 1
                 continue
             }
-            fv_dot_rows_gather(chunk.vectors, indices, found, dimension, query, scores)
-            rowsRescored += found
-            collectors[q].consume(rows: indices, scores: scores, count: found, chunk: chunk)
+            if raised > threshold && found > 2 * k {
+                // Two stages: first the rows whose lower bound reaches `raised` (at least k of them,
+                // the likeliest hits); their float32 scores usually lift the collector's threshold
+                // well above `raised`, and the other rows are then kept only if they can reach it.
+                let firstStage = partition(found) { lower[$0] >= raised }
+                rescore(firstStage, from: 0, chunk: chunk, query: query, into: &collectors[q])
+                let bar = max(raised, Double(collectors[q].admissionThreshold))
+                var rest = 0
+                for j in firstStage..<found where upper[j] >= bar {
+                    indices[firstStage + rest] = indices[j]
+                    rest += 1
+                }
+                rescore(rest, from: firstStage, chunk: chunk, query: query, into: &collectors[q])
+                continue
+            }
+            rescore(found, from: 0, chunk: chunk, query: query, into: &collectors[q])
         }
+    }
+
+    /// Scores candidates `start ..< start + count` in float32 and offers them to `collector`.
+    private mutating func rescore(
+        _ count: Int, from start: Int, chunk: VectorChunk, query: UnsafePointer<Float>, into collector: inout HitCollector
+    ) {
+        guard count > 0 else { return }
+        fv_dot_rows_gather(chunk.vectors, indices + start, count, dimension, query, scores)
+        rowsRescored += count
+        collector.consume(rows: indices + start, scores: scores, count: count, chunk: chunk)
+    }
+
+    /// Reorders candidates `j < count` so those for which `first(j)` holds come first (each row once);
+    /// returns how many they are.
+    private func partition(_ count: Int, first: (Int) -> Bool) -> Int {
+        var front = 0
+        for j in 0..<count where first(j) {
+            if front != j {
+                (indices[front], indices[j]) = (indices[j], indices[front])
+                (lower[front], lower[j]) = (lower[j], lower[front])
+                (upper[front], upper[j]) = (upper[j], upper[front])
+            }
+            front += 1
+        }
+        return front
     }
 
     /// Keeps the candidates `j < count` for which `keep(j)` holds, in order; returns how many.

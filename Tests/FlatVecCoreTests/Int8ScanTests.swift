@@ -193,6 +193,14 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
                         }
                         #expect(upperAgain[0..<kept].allSatisfy { $0 >= upper[j] })
                     }
+                    // The threshold of a chunk whose collector is not full: k rows score at least it.
+                    var floatScratch = [Float](repeating: 0, count: n)
+                    for k in [1, 10, n] {
+                        let floor = fv_i8_kth_lower_bound(dots, n, meta, n, &queryMeta, k, &floatScratch)
+                        #expect(floor > -.infinity)
+                        #expect(scores.filter { Double($0) >= floor }.count >= k, "\(name) d=\(d) k=\(k)")
+                    }
+                    #expect(fv_i8_kth_lower_bound(dots, n, meta, n, &queryMeta, n + 1, &floatScratch) == -.infinity)
                     // The bound is tight enough to be useful: well under the scores' spread.
                     let widest = (0..<found).map { upper[$0] - lower[$0] }.max() ?? 0
                     #expect(widest < Double(norm) * 4 * (d > 3 ? 0.6 : 2))
@@ -214,6 +222,8 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
                 }
                 var copy = values
                 #expect(fv_kth_largest(&copy, count, count + 1) == -.infinity)
+                var floats = values.map { Float($0) }
+                #expect(fv_kth_largest_float(&floats, count, (count + 1) / 2) == Float(sorted[(count + 1) / 2 - 1]))
             }
         }
     }

@@ -144,13 +144,22 @@ int fv_i8_scan_variant(int variant, const uint8_t *codes, size_t nrows, size_t d
 
 /// The rows r < nrows whose float32 score can reach `threshold` (upper bound >= threshold), with
 /// their lower and upper bounds; returns how many. The bound is proven in int8_kernels.c.
-/// `meta` holds columns of `capacity`; `scratch` holds nrows doubles.
+/// `meta` holds columns of `capacity`; `scratch` holds max(nrows, 2) doubles.
 size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, size_t capacity,
                         const fv_i8_query *query, double threshold, uint32_t *indices, double *lower, double *upper,
                         double *scratch);
 
 /// The k-th largest of `count` values (reorders them); -infinity if k is 0 or above count.
 double fv_kth_largest(double *values, size_t count, size_t k);
+
+/// fv_kth_largest for floats.
+float fv_kth_largest_float(float *values, size_t count, size_t k);
+
+/// A valid threshold for rows r < nrows: the k-th largest of their (conservative, float) lower
+/// bounds, so at least k rows score at least it; -infinity if k is 0 or above nrows. `scratch`
+/// holds nrows floats.
+double fv_i8_kth_lower_bound(const int32_t *dots, size_t nrows, const double *meta, size_t capacity,
+                             const fv_i8_query *query, size_t k, float *scratch);
 
 /// Sum of squares of `count` floats, in double precision.
 double fv_sum_squares(const float *values, size_t count);

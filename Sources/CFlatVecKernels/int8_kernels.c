@@ -473,66 +473,38 @@ double fv_i8_kth_lower_bound(const int32_t *dots, size_t nrows, const double *me
     return (double)fv_kth_largest_float(scratch, nrows, k);
 }
 
-static int fv_compare_descending(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x < y) - (x > y);
-}
-
-double fv_kth_largest(double *values, size_t count, size_t k) {
-    if (k == 0 || k > count) return -INFINITY;
-    // Quickselect for the k-th largest (index k - 1 in descending order).
-    size_t lo = 0, hi = count - 1, target = k - 1;
-    while (hi - lo > 16) {
-        double pivot = values[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (values[i] > pivot) i++;
-            while (values[j] < pivot) j--;
-            if (i <= j) {
-                double swap = values[i];
-                values[i] = values[j];
-                values[j] = swap;
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (target <= j) hi = j;
-        else if (target >= i) lo = i;
-        else return values[target];
+// Quickselect for the k-th largest (index k - 1 in descending order), finished by a sort below 17 values.
+#define FV_DEFINE_KTH_LARGEST(NAME, TYPE)                                                 \
+    static int NAME##_descending(const void *a, const void *b) {                          \
+        TYPE x = *(const TYPE *)a, y = *(const TYPE *)b;                                  \
+        return (x < y) - (x > y);                                                         \
+    }                                                                                     \
+                                                                                          \
+    TYPE NAME(TYPE *values, size_t count, size_t k) {                                     \
+        if (k == 0 || k > count) return -INFINITY;                                        \
+        size_t lo = 0, hi = count - 1, target = k - 1;                                    \
+        while (hi - lo > 16) {                                                            \
+            TYPE pivot = values[lo + (hi - lo) / 2];                                      \
+            size_t i = lo, j = hi;                                                        \
+            while (i <= j) {                                                              \
+                while (values[i] > pivot) i++;                                            \
+                while (values[j] < pivot) j--;                                            \
+                if (i <= j) {                                                             \
+                    TYPE swap = values[i];                                                \
+                    values[i] = values[j];                                                \
+                    values[j] = swap;                                                     \
+                    i++;                                                                  \
+                    if (j == 0) break;                                                    \
+                    j--;                                                                  \
+                }                                                                         \
+            }                                                                             \
+            if (target <= j) hi = j;                                                      \
+            else if (target >= i) lo = i;                                                 \
+            else return values[target];                                                   \
+        }                                                                                 \
+        qsort(values + lo, hi - lo + 1, sizeof(TYPE), NAME##_descending);                 \
+        return values[target];                                                            \
     }
-    qsort(values + lo, hi - lo + 1, sizeof(double), fv_compare_descending);
-    return values[target];
-}
 
-static int fv_compare_descending_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x < y) - (x > y);
-}
-
-float fv_kth_largest_float(float *values, size_t count, size_t k) {
-    if (k == 0 || k > count) return -INFINITY;
-    // Quickselect for the k-th largest (index k - 1 in descending order).
-    size_t lo = 0, hi = count - 1, target = k - 1;
-    while (hi - lo > 16) {
-        float pivot = values[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (values[i] > pivot) i++;
-            while (values[j] < pivot) j--;
-            if (i <= j) {
-                float swap = values[i];
-                values[i] = values[j];
-                values[j] = swap;
-                i++;
-                if (j == 0) break;
-                j--;
-            }
-        }
-        if (target <= j) hi = j;
-        else if (target >= i) lo = i;
-        else return values[target];
-    }
-    qsort(values + lo, hi - lo + 1, sizeof(float), fv_compare_descending_float);
-    return values[target];
-}
+FV_DEFINE_KTH_LARGEST(fv_kth_largest, double)
+FV_DEFINE_KTH_LARGEST(fv_kth_largest_float, float)

@@ -363,7 +363,8 @@ public struct IndexStatistics: Sendable, Hashable {
 public struct RescoringCounters: Sendable, Hashable {
     /// Rows whose bounds were computed from their codes (one per row and query).
     public var rowsBounded: Int = 0
-    /// Rows rescored in float32 one by one (their bounds could reach the k-th best).
+    /// Rows scored in float32 after the first pass: one by one (their bounds could reach the k-th
+    /// best), or with their whole chunk (see `chunksInFloat32`).
     public var rowsRescored: Int = 0
     /// Chunk scans that fell back to scoring every row in float32 (too many candidates: duplicates, large k).
     public var chunksInFloat32: Int = 0

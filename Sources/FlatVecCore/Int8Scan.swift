@@ -106,6 +106,7 @@ struct Int8Scan: ~Copyable {
                 fv_dot_rows(chunk.vectors, n, dimension, query, floatScores)
                 collectors[q].consume(scores: floatScores, count: n, chunk: chunk, indices: floatIndices)
                 chunksInFloat32 += 1
+                rowsRescored += n
                 continue
             }
             if raised > threshold && found > 2 * k {

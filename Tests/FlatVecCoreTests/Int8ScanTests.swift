@@ -333,7 +333,10 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
                     if let floor = options.minScore { options.minScore = floor / 8 }
                     try Self.expectSameHits(int8: index, float32: reference, queries: queries, options: options, context: "\(kind) \(metric) \(options)")
                 }
-                #expect(index.statistics.rescoring.rowsBounded > 0)
+                let rescoring = index.statistics.rescoring
+                #expect(rescoring.rowsBounded > 0 && rescoring.rowsRescored > 0)
+                // k = 1,000 against chunks of 512 rows: whole chunks go to float32.
+                #expect(rescoring.chunksInFloat32 > 0 && rescoring.rowsRescored >= rescoring.chunksInFloat32 * 512 / 2)
             }
         }
     }

@@ -61,6 +61,16 @@ import Testing
             #expect(stats.openConnections >= 1)
             #expect(stats.operations.contains { $0.opcode == .search && $0.requests == 3 })
             #expect(!stats.blasLibrary.isEmpty)
+            // How "items" was searched: int8 where this CPU has a fast int8 kernel (codes counted in
+            // its memory, rows bounded by the three searches), float32 elsewhere.
+            let items = try #require(stats.collections.first { $0.name == "items" })
+            #expect(items.scan == FlatIndex.Configuration().effectiveScan)
+            if items.scan == .int8 {
+                #expect(items.codeBytes > 0 && items.codeBytes < items.memoryBytes)
+                #expect(items.rowsBounded >= 4 && items.rowsRescored > 0)
+            } else {
+                #expect(items.codeBytes == 0 && items.rowsBounded == 0)
+            }
 
             try await client.dropCollection("cos")
             #expect(try await client.listCollections().map(\.name) == ["items"])

@@ -270,16 +270,19 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         }
     }
 
-    /// Searches `queries` in both indexes: the int8 index in one batch, the float32 index one query
-    /// at a time (its single-query kernel is the one int8 rescores with), and expects equal hits.
+    /// Searches `queries` in both indexes: the int8 index in one batch (and its first 8 queries in
+    /// another: from 16 queries threads split the queries, below they split the chunks), the float32
+    /// index one query at a time (its single-query kernel is the one int8 rescores with), and expects
+    /// equal hits.
     static func expectSameHits(
         int8 index: FlatIndex, float32 reference: FlatIndex, queries: [[Float]], options: SearchOptions,
         context: String
     ) throws {
-        let got = try index.search(batch: queries.flatMap { $0 }, options: options)
+        let whole = try index.search(batch: queries.flatMap { $0 }, options: options)
+        let few = try index.search(batch: queries.prefix(8).flatMap { $0 }, options: options)
         for (q, query) in queries.enumerated() {
             let expected = try reference.search(query, options: options)
-            if got[q] != expected {
+            for got in [whole, few] where q < got.count && got[q] != expected {
                 Issue.record("\(context) query \(q) k=\(options.k): int8 \(got[q].prefix(5).map { ($0.id, $0.score) }) float32 \(expected.prefix(5).map { ($0.id, $0.score) })")
                 return
             }
@@ -315,7 +318,7 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
                 #expect(index.statistics.scan == .int8 && reference.statistics.scan == .float32)
                 var queries: [[Float]] = []
                 for norm: Float in [1e-3, 1, 1e4] {
-                    queries += (0..<3).map { _ in ReferenceIndex.normalised(random.uniformVector(d)).map { $0 * norm } }
+                    queries += (0..<4).map { _ in ReferenceIndex.normalised(random.uniformVector(d)).map { $0 * norm } }
                 }
                 queries += [vectors[0], vectors[77], vectors[n - 1], vectors[160]]
                 for k in [1, 10, 57, 1_000] {

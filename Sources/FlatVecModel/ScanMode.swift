@@ -1,8 +1,9 @@
 /// How a search reads the stored vectors.
 ///
-/// Every mode returns the same hits with the same scores: the float32 scores of FlatVec's
-/// single-query kernel, ties broken by the smaller id. `int8` only changes how many bytes are read
-/// to find them.
+/// Both modes are exact. `int8` returns the hits and scores the float32 path gives for each query
+/// searched alone (FlatVec's single-query kernel), ties broken by the smaller id, whatever batch the
+/// query is in; float32 batches go through batch kernels whose scores can differ from those in the
+/// last bit. `int8` reads about a quarter of the bytes to find them.
 public enum ScanMode: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// Scan the float32 vectors (BLAS and FlatVec's float32 kernels).
     case float32 = 0

@@ -397,6 +397,36 @@ int fv_i8_scan_variant(int variant, const uint8_t *codes, size_t nrows, size_t d
 // estimate is within 4 float roundings (< 3e-7 relative) of the double estimate, and it adds 1e-5
 // of the estimate and of the margin (and 1e-30 for underflow); an overflow gives +infinity or NaN,
 // and both pass (the test is "not below"). So a row it drops is one the double test drops too.
+// The float first bound of one query over a chunk: the float columns and the query's figures rounded up.
+typedef struct {
+    const float *scale, *slack, *coded, *norm;
+    float qn, pn, t;
+    int32_t bias;
+} fv_i8_float_bound;
+
+static inline fv_i8_float_bound fv_i8_float_bound_make(const double *meta, size_t capacity, const fv_i8_query *query) {
+    const float *floats = (const float *)(meta + 4 * capacity);
+    fv_i8_float_bound b = {
+        floats + FV_I8_SCALE * capacity, floats + FV_I8_SLACK * capacity,
+        floats + FV_I8_CODED_NORM * capacity, floats + FV_I8_NORM * capacity,
+        fv_float_up(query->norm), fv_float_up(query->residual_norm), (float)query->scale, query->bias,
+    };
+    return b;
+}
+
+/* Row r's float estimate and margin (see above for why they never undercut the double ones). */
+static inline __attribute__((always_inline)) void fv_i8_float_estimate(const fv_i8_float_bound *b, const int32_t *dots,
+                                                                       size_t r, float *est, float *margin) {
+    float e = (float)(dots[r] - b->bias) * (b->t * b->scale[r]);
+    *est = e;
+    *margin = (b->qn * b->slack[r] + b->pn * b->coded[r]) * 1.00001f + fabsf(e) * 1e-5f + 1e-30f;
+}
+
+/* Whether |q| |x| is large enough that the float32 sum of row r could overflow (such rows are always kept). */
+static inline __attribute__((always_inline)) int fv_i8_float_may_overflow(const fv_i8_float_bound *b, size_t r) {
+    return b->qn * b->norm[r] > 0.99e37f;
+}
+
 FV_I8_CLONES
 size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, size_t capacity,
                         const fv_i8_query *query, double threshold, uint32_t *indices, double *lower, double *upper,
@@ -405,19 +435,15 @@ size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, s
     const int32_t bias = query->bias;
     const double *scale = meta + FV_I8_SCALE * capacity, *slack = meta + FV_I8_SLACK * capacity;
     const double *coded = meta + FV_I8_CODED_NORM * capacity, *norm = meta + FV_I8_NORM * capacity;
-    const float *floats = (const float *)(meta + 4 * capacity);
-    const float *scale_f = floats + FV_I8_SCALE * capacity, *slack_f = floats + FV_I8_SLACK * capacity;
-    const float *coded_f = floats + FV_I8_CODED_NORM * capacity, *norm_f = floats + FV_I8_NORM * capacity;
-    const float qn_f = fv_float_up(qn), pn_f = fv_float_up(pn), t_f = (float)t;
+    const fv_i8_float_bound fb = fv_i8_float_bound_make(meta, capacity, query);
     /* threshold is a float score or a double lower bound; round it down so the float test stays conservative. */
     float threshold_f = (float)threshold;
     if ((double)threshold_f > threshold) threshold_f = nextafterf(threshold_f, -INFINITY);
     uint8_t *pass = (uint8_t *)scratch;
     for (size_t r = 0; r < nrows; r++) {
-        float est = (float)(dots[r] - bias) * (t_f * scale_f[r]);
-        float margin = (qn_f * slack_f[r] + pn_f * coded_f[r]) * 1.00001f + fabsf(est) * 1e-5f + 1e-30f;
-        float hi = est + margin;
-        pass[r] = !(hi < threshold_f) | (qn_f * norm_f[r] > 0.99e37f);
+        float est, margin;
+        fv_i8_float_estimate(&fb, dots, r, &est, &margin);
+        pass[r] = !(est + margin < threshold_f) | fv_i8_float_may_overflow(&fb, r);
     }
     for (size_t r = nrows; r < ((nrows + 15) & ~(size_t)15); r++) pass[r] = 0;
     size_t found = 0;
@@ -458,17 +484,13 @@ FV_I8_CLONES
 double fv_i8_kth_lower_bound(const int32_t *dots, size_t nrows, const double *meta, size_t capacity,
                              const fv_i8_query *query, size_t k, float *scratch) {
     if (k == 0 || k > nrows) return -INFINITY;
-    const float *floats = (const float *)(meta + 4 * capacity);
-    const float *scale_f = floats + FV_I8_SCALE * capacity, *slack_f = floats + FV_I8_SLACK * capacity;
-    const float *coded_f = floats + FV_I8_CODED_NORM * capacity, *norm_f = floats + FV_I8_NORM * capacity;
-    const float qn_f = fv_float_up(query->norm), pn_f = fv_float_up(query->residual_norm), t_f = (float)query->scale;
-    const int32_t bias = query->bias;
+    const fv_i8_float_bound fb = fv_i8_float_bound_make(meta, capacity, query);
     for (size_t r = 0; r < nrows; r++) {
-        float est = (float)(dots[r] - bias) * (t_f * scale_f[r]);
-        float margin = (qn_f * slack_f[r] + pn_f * coded_f[r]) * 1.00001f + fabsf(est) * 1e-5f + 1e-30f;
+        float est, margin;
+        fv_i8_float_estimate(&fb, dots, r, &est, &margin);
         float lo = est - margin;
         /* NaN (an overflow) and rows whose float32 sum could overflow count as -infinity. */
-        scratch[r] = (lo == lo && !(qn_f * norm_f[r] > 0.99e37f)) ? lo : -INFINITY;
+        scratch[r] = (lo == lo && !fv_i8_float_may_overflow(&fb, r)) ? lo : -INFINITY;
     }
     return (double)fv_kth_largest_float(scratch, nrows, k);
 }

@@ -26,7 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from run import ensure_venv, machine_info  # noqa: E402
+from run import best_of, ensure_venv, machine_info, unit_rows  # noqa: E402
 
 ensure_venv()
 
@@ -39,23 +39,19 @@ D = 512
 K = 10
 
 
-def unit_rows(rng, n, d):
+def random_unit_rows(rng, n, d):
+    """n random unit vectors, generated and normalised 100,000 at a time (1M x 512 fits twice in memory)."""
     out = np.empty((n, d), dtype=np.float32)
     for start in range(0, n, 100_000):
-        block = rng.standard_normal((min(100_000, n - start), d), dtype=np.float32)
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        block = unit_rows(rng.standard_normal((min(100_000, n - start), d), dtype=np.float32))
         out[start:start + len(block)] = block
     return out
 
 
-def best_of(repeats, fn):
+def warm_best_of(repeats, fn):
+    """One untimed call, then the best of `repeats` timed ones (seconds)."""
     fn()
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+    return best_of(repeats, fn)[0]
 
 
 def flatvec(base_path, queries_path, scan, repeats, check):
@@ -84,7 +80,7 @@ def main():
     machine = machine_info()
     sizes = [100_000] if args.quick else [100_000, 1_000_000]
     rng = np.random.default_rng(2026)
-    queries = unit_rows(rng, max(BATCHES), D)
+    queries = random_unit_rows(rng, max(BATCHES), D)
     lines = [
         "# int8 first pass: FlatVec int8 vs float32, FAISS IndexFlatIP, numpy, FAISS SQ8",
         "",
@@ -95,7 +91,7 @@ def main():
         "",
     ]
     for n in sizes:
-        base = unit_rows(rng, n, D)
+        base = random_unit_rows(rng, n, D)
         with tempfile.TemporaryDirectory() as tmp:
             base_path, queries_path = os.path.join(tmp, "base.npy"), os.path.join(tmp, "queries.npy")
             np.save(base_path, base)
@@ -117,9 +113,9 @@ def main():
         ]
         for nq in BATCHES:
             q = queries[:nq]
-            t_flat = best_of(args.repeats, lambda: flat.search(q, K))
-            t_numpy = best_of(args.repeats, lambda: np.argpartition(-(q @ base.T), K, axis=1)[:, :K])
-            t_sq8 = best_of(args.repeats, lambda: sq8.search(q, K))
+            t_flat = warm_best_of(args.repeats, lambda: flat.search(q, K))
+            t_numpy = warm_best_of(args.repeats, lambda: np.argpartition(-(q @ base.T), K, axis=1)[:, :K])
+            t_sq8 = warm_best_of(args.repeats, lambda: sq8.search(q, K))
             _, sq8_ids = sq8.search(q, K)
             recall = np.mean([len(set(sq8_ids[i]) & set(exact_ids[i])) / K for i in range(nq)])
             a, b = int8[nq], f32[nq]

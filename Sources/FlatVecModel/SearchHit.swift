@@ -10,14 +10,20 @@ public struct SearchHit: Sendable, Hashable {
     public var payload: [UInt8]?
     /// The stored vector, when the search asked for vectors.
     public var vector: [Float]?
+    /// The attribute values (absent ones omitted), when the search asked for attributes.
+    public var attributes: [String: AttributeValue]?
 
     /// Creates a hit.
-    public init(id: Int64, label: Int64, score: Float, payload: [UInt8]? = nil, vector: [Float]? = nil) {
+    public init(
+        id: Int64, label: Int64, score: Float, payload: [UInt8]? = nil, vector: [Float]? = nil,
+        attributes: [String: AttributeValue]? = nil
+    ) {
         self.id = id
         self.label = label
         self.score = score
         self.payload = payload
         self.vector = vector
+        self.attributes = attributes
     }
 
     /// The payload decoded as UTF-8, if any.
@@ -40,12 +46,15 @@ public struct StoredVector: Sendable, Hashable {
     public var vector: [Float]
     /// The payload, if any.
     public var payload: [UInt8]?
+    /// The attribute values (absent ones omitted).
+    public var attributes: [String: AttributeValue]
 
     /// Creates a stored vector.
-    public init(id: Int64, label: Int64, vector: [Float], payload: [UInt8]?) {
+    public init(id: Int64, label: Int64, vector: [Float], payload: [UInt8]?, attributes: [String: AttributeValue] = [:]) {
         self.id = id
         self.label = label
         self.vector = vector
         self.payload = payload
+        self.attributes = attributes
     }
 }

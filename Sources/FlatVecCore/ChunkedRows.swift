@@ -13,6 +13,13 @@ struct ChunkedRows {
     let reserve: ChunkReserve
     /// Bumped whenever a row moves to a new position; a search that sees it change dedupes ids.
     private(set) var moveEpoch: UInt64 = 0
+    /// The attributes, in the order of every chunk's columns.
+    private(set) var schema: [AttributeDefinition] = []
+    /// The strings of each `keyword` attribute, by name.
+    private(set) var dictionaries: [String: KeywordDictionary] = [:]
+    /// Bumped whenever the schema changes or a keyword dictionary grows: filters bound to the
+    /// previous state must be bound again.
+    private(set) var attributeEpoch: UInt64 = 0
 
     init(dimension: Int, rowsPerChunk: Int? = nil, codes: Bool = false) {
         self.dimension = dimension
@@ -47,28 +54,37 @@ struct ChunkedRows {
     func row(of id: Int64) -> Int? { idMap.row(of: id) }
 
     var memoryBytes: Int {
-        chunks.reduce(0) { $0 + $1.fixedBytes } + idMap.memoryBytes + payloadBytes
+        chunks.reduce(0) { $0 + $1.fixedBytes } + idMap.memoryBytes + payloadBytes + dictionaryBytes
     }
 
     /// Bytes of int8 codes and their figures (included in ``memoryBytes``).
     var codeBytes: Int { chunks.reduce(0) { $0 + $1.codeBytes } }
 
     /// Upserts one prepared row: overwrites in place if the id exists, else appends.
-    mutating func upsert(id: Int64, label: Int64, vector: UnsafePointer<Float>, payload: [UInt8]?) {
+    /// - Parameter attributes: The row's attribute values (absent ones become null); values whose
+    ///   attribute no longer exists, or changed type since they were checked, are dropped.
+    mutating func upsert(
+        id: Int64, label: Int64, vector: UnsafePointer<Float>, payload: [UInt8]?,
+        attributes: [String: AttributeValue]? = nil
+    ) {
         if let row = idMap.row(of: id) {
             let (chunk, offset) = location(of: row)
             chunk.setVector(at: offset, from: vector)
             chunk.labels[offset] = label
             payloadBytes += (payload?.count ?? 0) - (chunk.payloads[offset]?.count ?? 0)
             chunk.payloads[offset] = payload
+            replaceAttributes(chunk: chunk, offset: offset, with: attributes)
             return
         }
         let row = count
         let offset = row % rowsPerChunk
         if offset == 0 && row / rowsPerChunk == chunks.count {
-            chunks.append(reserve.take())
+            let chunk = reserve.take()
+            chunk.attributes = schema.map { _ in AttributeColumn(capacity: rowsPerChunk) }
+            chunks.append(chunk)
         }
         let chunk = chunks[row / rowsPerChunk]
+        replaceAttributes(chunk: chunk, offset: offset, with: attributes)
         chunk.setVector(at: offset, from: vector)
         chunk.ids[offset] = id
         chunk.labels[offset] = label
@@ -96,10 +112,15 @@ struct ChunkedRows {
             chunk.labels[offset] = lastChunk.labels[lastOffset]
             chunk.payloads[offset] = lastChunk.payloads[lastOffset]
             lastChunk.payloads[lastOffset] = nil
+            for (column, lastColumn) in zip(chunk.attributes, lastChunk.attributes) {
+                column.set(offset, word: lastColumn.word(at: lastOffset))
+                lastColumn.set(lastOffset, word: nil)
+            }
             idMap.set(movedID, row: row)
             moveEpoch &+= 1
         } else {
             chunk.payloads[offset] = nil
+            for column in chunk.attributes { column.set(offset, word: nil) }
         }
         idMap.remove(id)
         count = last
@@ -115,4 +136,100 @@ struct ChunkedRows {
             }
         }
     }
+}
+
+extension ChunkedRows {
+    /// The slot of attribute `name` in ``schema``.
+    func slot(of name: String) -> Int? { schema.firstIndex { $0.name == name } }
+
+    /// Declares a new attribute: every row has no value for it.
+    mutating func addAttribute(_ definition: AttributeDefinition) {
+        schema.append(definition)
+        if definition.type == .keyword { dictionaries[definition.name] = KeywordDictionary() }
+        for chunk in chunks { chunk.attributes.append(AttributeColumn(capacity: rowsPerChunk)) }
+        attributeEpoch &+= 1
+    }
+
+    /// Forgets an attribute and its values.
+    mutating func dropAttribute(at slot: Int) {
+        let name = schema.remove(at: slot).name
+        dictionaries[name] = nil
+        for chunk in chunks { chunk.attributes.remove(at: slot) }
+        attributeEpoch &+= 1
+    }
+
+    /// The word stored for `value` in attribute `slot`, or nil when the value does not fit the
+    /// attribute (its type changed since the value was checked).
+    mutating func word(for value: AttributeValue, slot: Int) -> Int64? {
+        let definition = schema[slot]
+        switch (value, definition.type) {
+        case (.bool(let b), .bool): return b ? 1 : 0
+        case (.int64(let i), .int64): return i
+        case (.int64(let i), .float64): return Int64(bitPattern: Double(i).bitPattern)
+        // -0.0 is stored as 0.0, so equal numbers have equal words (as `in` compares them).
+        case (.float64(let d), .float64): return Int64(bitPattern: (d == 0 ? 0.0 : d).bitPattern)
+        case (.keyword(let string), .keyword):
+            let before = dictionaries[definition.name]!.strings.count
+            let number = dictionaries[definition.name]!.number(of: string)
+            if dictionaries[definition.name]!.strings.count != before { attributeEpoch &+= 1 }
+            return number
+        default: return nil
+        }
+    }
+
+    /// The value of attribute `slot` that `word` encodes.
+    func value(of word: Int64, slot: Int) -> AttributeValue {
+        let definition = schema[slot]
+        switch definition.type {
+        case .bool: return .bool(word != 0)
+        case .int64: return .int64(word)
+        case .float64: return .float64(Double(bitPattern: UInt64(bitPattern: word)))
+        case .keyword: return .keyword(dictionaries[definition.name]!.string(word))
+        }
+    }
+
+    /// The attribute values of the row at `offset` of `chunk` (nulls omitted).
+    func attributes(chunk: VectorChunk, offset: Int) -> [String: AttributeValue] {
+        var values: [String: AttributeValue] = [:]
+        for (slot, column) in chunk.attributes.enumerated() {
+            if let word = column.word(at: offset) { values[schema[slot].name] = value(of: word, slot: slot) }
+        }
+        return values
+    }
+
+    /// Sets every attribute of a row: the given values, null for the rest.
+    mutating func replaceAttributes(chunk: VectorChunk, offset: Int, with values: [String: AttributeValue]?) {
+        for slot in schema.indices {
+            var encoded: Int64?
+            if let value = values?[schema[slot].name] { encoded = word(for: value, slot: slot) }
+            chunk.attributes[slot].set(offset, word: encoded)
+        }
+    }
+
+    /// Applies one checked update to the row of its id (which must exist).
+    mutating func apply(_ update: RowUpdate) {
+        guard let row = idMap.row(of: update.id) else { preconditionFailure("update of an absent id") }
+        let (chunk, offset) = location(of: row)
+        if let label = update.label { chunk.labels[offset] = label }
+        switch update.payload {
+        case .keep: break
+        case .set(let payload):
+            payloadBytes += payload.count - (chunk.payloads[offset]?.count ?? 0)
+            chunk.payloads[offset] = payload
+        case .clear:
+            payloadBytes -= chunk.payloads[offset]?.count ?? 0
+            chunk.payloads[offset] = nil
+        }
+        for name in update.clear {
+            if let slot = slot(of: name) { chunk.attributes[slot].set(offset, word: nil) }
+        }
+        for (name, value) in update.set {
+            if let slot = slot(of: name), let encoded = word(for: value, slot: slot) {
+                chunk.attributes[slot].set(offset, word: encoded)
+            }
+        }
+    }
+
+    /// Bytes of the keyword dictionaries.
+    var dictionaryBytes: Int { dictionaries.values.reduce(0) { $0 + $1.bytes } }
 }

@@ -43,13 +43,34 @@ extension FlatIndex {
     /// - Returns: One list of hits per query, each best first.
     /// - Throws: ``FlatVecError`` as ``search(_:options:)``.
     public func search(batch queries: UnsafeBufferPointer<Float>, options: SearchOptions) throws(FlatVecError) -> [[SearchHit]] {
-        try validate(options)
-        let prepared = try prepareQueries(queries)
-        let nq = prepared.count / dimension
-        guard nq > 0 else { return [] }
+        let input = try prepareSearch(vectors: queries, options: [options])
+        return try search(input)
+    }
+
+    /// Searches vectors or stored ids, each query with its own options (filters, k, ...) or all with one.
+    ///
+    /// ```swift
+    /// // "More like this one", leaving the product itself out, only among visible ones:
+    /// let hits = try index.search(.storedIDs([42], excludingThemselves: true),
+    ///                             options: [SearchOptions(k: 5, filter: try Filter(parsing: "visible"))])
+    /// ```
+    /// - Parameters:
+    ///   - queries: The query vectors or the stored ids.
+    ///   - options: One for all queries, or one per query.
+    /// - Returns: One list of hits per query, each best first (ties: smaller id first).
+    /// - Throws: ``FlatVecError`` as ``search(_:options:)``; ``FlatVecError/Code/unknownID`` naming
+    ///   ids that are not stored; ``FlatVecError/Code/invalidArgument`` for a filter that does not fit
+    ///   the attributes, or an options count that is neither 1 nor the number of queries.
+    public func search(_ queries: SearchQueries, options: [SearchOptions]) throws(FlatVecError) -> [[SearchHit]] {
+        try search(try prepareSearch(queries, options: options))
+    }
+
+    private func search(_ input: PreparedSearch) throws(FlatVecError) -> [[SearchHit]] {
+        guard input.count > 0 else { return [] }
         let semaphore = DispatchSemaphore(value: 0)
         let ticket = SearchCoalescer.Ticket(
-            queries: prepared, count: nq, options: options, isCancelled: { false }, waiter: .thread(semaphore)
+            queries: input.queries, count: input.count, options: input.options, isCancelled: { false },
+            waiter: .thread(semaphore)
         )
         return try coalescer.searchBlocking(ticket, semaphore: semaphore, on: self).get()
     }
@@ -82,24 +103,103 @@ extension FlatIndex {
         runScan: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
         completion: @escaping @Sendable (Result<[[SearchHit]], FlatVecError>) -> Void
     ) throws(FlatVecError) {
-        try validate(options)
-        let prepared = try queries.withUnsafeBufferPointer { (buffer) throws(FlatVecError) in try prepareQueries(buffer) }
-        let nq = prepared.count / dimension
-        guard nq > 0 else {
+        try submitSearch(.vectors(queries), options: [options], isCancelled: isCancelled, runScan: runScan, completion: completion)
+    }
+
+    /// Starts a search of vectors or stored ids that answers through a callback, each query with its
+    /// own options or all with one (see ``submitSearch(batch:options:isCancelled:runScan:completion:)``).
+    /// - Parameters:
+    ///   - queries: The query vectors or the stored ids.
+    ///   - options: One for all queries, or one per query.
+    ///   - isCancelled: Polled before the search is scanned; true drops it.
+    ///   - runScan: Runs the given work on a thread that may block.
+    ///   - completion: Called once with the hits of every query.
+    /// - Throws: As ``search(_:options:)-(SearchQueries,_)``, before anything is queued.
+    public func submitSearch(
+        _ queries: SearchQueries,
+        options: [SearchOptions],
+        isCancelled: @escaping @Sendable () -> Bool = { false },
+        runScan: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
+        completion: @escaping @Sendable (Result<[[SearchHit]], FlatVecError>) -> Void
+    ) throws(FlatVecError) {
+        let input = try prepareSearch(queries, options: options)
+        guard input.count > 0 else {
             completion(.success([]))
             return
         }
         let ticket = SearchCoalescer.Ticket(
-            queries: prepared, count: nq, options: options, isCancelled: isCancelled,
+            queries: input.queries, count: input.count, options: input.options, isCancelled: isCancelled,
             waiter: .callback(runScan: runScan, completion: completion)
         )
         coalescer.submit(ticket, on: self)
     }
 
+    /// Queries and options checked and ready to scan.
+    struct PreparedSearch {
+        var queries: [Float]
+        var count: Int
+        var options: [SearchOptions]
+    }
+
+    private func prepareSearch(_ queries: SearchQueries, options: [SearchOptions]) throws(FlatVecError) -> PreparedSearch {
+        switch queries {
+        case .vectors(let vectors):
+            return try vectors.withUnsafeBufferPointer { (buffer) throws(FlatVecError) in
+                try prepareSearch(vectors: buffer, options: options)
+            }
+        case .storedIDs(let ids, let excluding):
+            try checkOptionsCount(options, queries: ids.count)
+            var checked: [SearchOptions] = []
+            for option in options { checked.append(try self.checked(option)) }
+            var unknown: [Int64] = []
+            let vectors: [Float] = lock.withReaderLock {
+                var vectors: [Float] = []
+                vectors.reserveCapacity(ids.count * dimension)
+                for id in ids {
+                    guard let row = rows.row(of: id) else {
+                        unknown.append(id)
+                        continue
+                    }
+                    let (chunk, offset) = rows.location(of: row)
+                    // Stored vectors are finite and, under cosine, already unit length: used as they are.
+                    vectors.append(contentsOf: UnsafeBufferPointer(start: chunk.vector(at: offset), count: dimension))
+                }
+                return vectors
+            }
+            if !unknown.isEmpty {
+                throw FlatVecError(.unknownID, "search by stored vector: unknown \(Self.describe(ids: unknown))")
+            }
+            if excluding {
+                checked = ids.indices.map { i in
+                    var option = checked.count == 1 ? checked[0] : checked[i]
+                    option.excludingID = ids[i]
+                    return option
+                }
+            }
+            return PreparedSearch(queries: vectors, count: ids.count, options: checked)
+        }
+    }
+
+    private func prepareSearch(vectors: UnsafeBufferPointer<Float>, options: [SearchOptions]) throws(FlatVecError) -> PreparedSearch {
+        let prepared = try prepareQueries(vectors)
+        let nq = prepared.count / dimension
+        try checkOptionsCount(options, queries: nq)
+        var checked: [SearchOptions] = []
+        checked.reserveCapacity(options.count)
+        for option in options { checked.append(try self.checked(option)) }
+        return PreparedSearch(queries: prepared, count: nq, options: checked)
+    }
+
+    private func checkOptionsCount(_ options: [SearchOptions], queries: Int) throws(FlatVecError) {
+        guard options.count == 1 || options.count == queries else {
+            throw FlatVecError(.invalidArgument, "\(options.count) search options for \(queries) queries: give 1, or 1 per query")
+        }
+    }
+
     /// Scores the queries of several waiting searches in one scan, each with its own options.
     func scanCoalesced(_ segments: [SearchCoalescer.Segment]) -> [[SearchHit]] {
         if segments.count == 1, let only = segments.first, only.start == 0, only.length == only.ticket.count {
-            let options = Array(repeating: only.ticket.options, count: only.length)
+            let options = (0..<only.length).map { only.ticket.options(of: $0) }
             return only.ticket.queries.withUnsafeBufferPointer { run(queries: $0.baseAddress!, options: options) }
         }
         var queries: [Float] = []
@@ -110,7 +210,7 @@ extension FlatIndex {
         for segment in segments {
             let t = segment.ticket
             queries += t.queries[(segment.start * dimension)..<((segment.start + segment.length) * dimension)]
-            options += repeatElement(t.options, count: segment.length)
+            options += (segment.start..<(segment.start + segment.length)).map { t.options(of: $0) }
         }
         return queries.withUnsafeBufferPointer { run(queries: $0.baseAddress!, options: options) }
     }
@@ -163,6 +263,12 @@ extension FlatIndex {
     /// against 8.5-9.7 ms, 158 against 268 rows rescored per query; 8 queries are faster split by chunks).
     var queryParallelThreshold: Int { configuration.effectiveScan == .int8 ? 16 : 128 }
 
+    /// A chunk in which every query's filter matches at most 1/divisor of the rows is scored by
+    /// gathering the matching rows, not by scanning it with a mask (see Benchmarks/README.md, filters).
+    static var gatherDivisorFloat32: Int { 2 }
+    /// The same under int8, whose scan reads a quarter of the bytes.
+    static var gatherDivisorInt8: Int { 4 }
+
     /// Scores every chunk from the last to the first, taking the reader lock per chunk.
     ///
     /// Why in reverse: a removal moves the last row into a hole at a lower position. Scanning from
@@ -193,6 +299,8 @@ extension FlatIndex {
                 queries: queries, count: nq, dimension: dimension, rowsPerChunk: rowsPerChunk,
                 variant: configuration.int8Variant
             ) : nil
+        var filters = ScanFilters(collectors: collectors, rowsPerChunk: rowsPerChunk)
+        let gatherDivisor = int8 ? Self.gatherDivisorInt8 : Self.gatherDivisorFloat32
         var deduplicating = false
         for c in range.reversed() {
             lock.withReaderLock {
@@ -203,16 +311,32 @@ extension FlatIndex {
                     for i in 0..<nq { collectors[i].enableDeduplication() }
                 }
                 let chunk = rows.chunks[c]
+                if !filters.isEmpty {
+                    filters.evaluate(chunk: chunk, index: c, rows: n, in: rows)
+                    if filters.prefersGathering(rows: n, divisor: gatherDivisor) {
+                        // Few rows match: score only those, in float32 (the same kernel as one row at a time).
+                        for q in 0..<nq {
+                            let (list, m) = filters.matches(ofQuery: q)
+                            guard m > 0 else { continue }
+                            fv_dot_rows_gather(chunk.vectors, list, m, dimension, queries + q * dimension, scores)
+                            collectors[q].consume(rows: list, scores: scores, count: m, chunk: chunk, rows: rows)
+                        }
+                        return
+                    }
+                }
                 if firstPass != nil {
                     firstPass!.scan(
                         chunk: chunk, rows: n, queries: queries, collectors: &collectors,
-                        floatScores: scores, floatIndices: indices
+                        floatScores: scores, floatIndices: indices, filters: filters, in: rows
                     )
                     return
                 }
                 score(queries: queries, count: nq, chunk: chunk, rows: n, into: scores, stride: rowsPerChunk, scratch: scratch)
                 for i in 0..<nq {
-                    collectors[i].consume(scores: scores + i * rowsPerChunk, count: n, chunk: chunk, indices: indices)
+                    collectors[i].consume(
+                        scores: scores + i * rowsPerChunk, count: n, chunk: chunk, indices: indices,
+                        mask: filters.isEmpty ? nil : filters.mask(ofQuery: i), rows: rows
+                    )
                 }
             }
         }

@@ -99,12 +99,17 @@ extension FlatIndex {
         return sumSquares
     }
 
-    func validate(_ options: SearchOptions) throws(FlatVecError) {
+    /// Checks search options and returns them with the filter checked against the attributes.
+    func checked(_ options: SearchOptions) throws(FlatVecError) -> SearchOptions {
         guard (1...SearchOptions.maximumK).contains(options.k) else {
             throw FlatVecError(.limitExceeded, "k = \(options.k) is outside 1...\(SearchOptions.maximumK)")
         }
         if let minScore = options.minScore, minScore.isNaN {
             throw FlatVecError(.invalidArgument, "minScore is NaN")
         }
+        guard let filter = options.filter else { return options }
+        var checked = options
+        checked.filter = try filter.checked(against: lock.withReaderLock { rows.schema })
+        return checked
     }
 }

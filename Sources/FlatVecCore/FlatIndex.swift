@@ -103,15 +103,18 @@ public final class FlatIndex: @unchecked Sendable {
     ///   - dimension: Components per vector, 1 to ``maximumDimension``.
     ///   - metric: Inner product (default) or cosine.
     ///   - configuration: Tuning knobs.
-    /// - Throws: ``FlatVecError/Code/invalidArgument`` for a dimension out of range.
+    ///   - attributes: The attributes every vector may carry (more can be added later).
+    /// - Throws: ``FlatVecError/Code/invalidArgument`` for a dimension out of range or a bad attribute list.
     public init(
         dimension: Int,
         metric: Metric = .innerProduct,
-        configuration: Configuration = Configuration()
+        configuration: Configuration = Configuration(),
+        attributes: [AttributeDefinition] = []
     ) throws(FlatVecError) {
         guard (1...Self.maximumDimension).contains(dimension) else {
             throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(Self.maximumDimension)")
         }
+        try AttributeDefinition.checkSchema(attributes)
         BLASRuntime.prepareForSearch()
         self.dimension = dimension
         self.metric = metric
@@ -120,6 +123,7 @@ public final class FlatIndex: @unchecked Sendable {
             dimension: dimension, rowsPerChunk: configuration.rowsPerChunk, codes: configuration.effectiveScan == .int8
         )
         self.coalescer = SearchCoalescer(maximumQueriesPerScan: configuration.maximumQueriesPerScan)
+        for definition in attributes { rows.addAttribute(definition) }
     }
 
     /// Number of vectors stored.
@@ -169,8 +173,10 @@ public final class FlatIndex: @unchecked Sendable {
     /// - Throws: As adding the batch would.
     public func validate(_ batch: VectorBatch) throws(FlatVecError) -> ValidatedBatch {
         let vectors = try prepare(batch)
+        let attributes = try checkAttributes(of: batch)
         let prepared = try VectorBatch(
-            dimension: dimension, ids: batch.ids, labels: batch.labels, vectors: vectors, payloads: batch.payloads
+            dimension: dimension, ids: batch.ids, labels: batch.labels, vectors: vectors, payloads: batch.payloads,
+            attributes: attributes
         )
         return ValidatedBatch(batch: prepared, dimension: dimension, metric: metric)
     }
@@ -185,7 +191,10 @@ public final class FlatIndex: @unchecked Sendable {
         guard batch.dimension == dimension else {
             throw FlatVecError(.dimensionMismatch, "stored vectors have dimension \(batch.dimension), the index has dimension \(dimension)")
         }
-        let checked = try VectorBatch(dimension: dimension, ids: batch.ids, labels: batch.labels, vectors: batch.vectors, payloads: batch.payloads)
+        let checked = try VectorBatch(
+            dimension: dimension, ids: batch.ids, labels: batch.labels, vectors: batch.vectors, payloads: batch.payloads,
+            attributes: try checkAttributes(of: batch)
+        )
         // Validate as the inner-product metric would (finite, no duplicates, payload rules), never rewriting.
         let probe = try FlatIndex(dimension: dimension, metric: .innerProduct, configuration: configuration)
         _ = try probe.prepare(checked)
@@ -216,7 +225,8 @@ public final class FlatIndex: @unchecked Sendable {
                         id: batch.ids[i],
                         label: batch.labels[i],
                         vector: vectors.baseAddress! + i * dimension,
-                        payload: batch.payloads.isEmpty ? nil : batch.payloads[i]
+                        payload: batch.payloads.isEmpty ? nil : batch.payloads[i],
+                        attributes: batch.attributes.isEmpty ? nil : batch.attributes[i]
                     )
                 }
                 let inserted = rows.count - before
@@ -281,7 +291,8 @@ public final class FlatIndex: @unchecked Sendable {
                         id: id,
                         label: chunk.labels[offset],
                         vector: Array(UnsafeBufferPointer(start: chunk.vector(at: offset), count: dimension)),
-                        payload: chunk.payloads[offset]
+                        payload: chunk.payloads[offset],
+                        attributes: rows.attributes(chunk: chunk, offset: offset)
                     )
                 )
             }
@@ -293,18 +304,23 @@ public final class FlatIndex: @unchecked Sendable {
 
     /// Calls `body` with every stored row under the reader lock, in row order.
     /// Writers wait until it returns, so keep `body` short of I/O waits.
-    /// - Parameter body: Receives id, label, vector and payload of each row.
+    /// - Parameter body: Receives id, label, vector, payload and attribute values (nulls omitted) of each row.
     public func forEachRow<E: Error>(
-        _ body: (_ id: Int64, _ label: Int64, _ vector: UnsafeBufferPointer<Float>, _ payload: [UInt8]?) throws(E) -> Void
+        _ body: (
+            _ id: Int64, _ label: Int64, _ vector: UnsafeBufferPointer<Float>, _ payload: [UInt8]?,
+            _ attributes: [String: AttributeValue]
+        ) throws(E) -> Void
     ) throws(E) {
         try lock.withReaderLock { () throws(E) in
+            let hasAttributes = !rows.schema.isEmpty
             for row in 0..<rows.count {
                 let (chunk, offset) = rows.location(of: row)
                 try body(
                     chunk.ids[offset],
                     chunk.labels[offset],
                     UnsafeBufferPointer(start: chunk.vector(at: offset), count: dimension),
-                    chunk.payloads[offset]
+                    chunk.payloads[offset],
+                    hasAttributes ? rows.attributes(chunk: chunk, offset: offset) : [:]
                 )
             }
         }

@@ -13,6 +13,11 @@ struct HitCollector {
     let groupByLabel: Bool
     let wantsPayload: Bool
     let wantsVector: Bool
+    let wantsAttributes: Bool
+    /// The checked filter: only rows it is true of may enter (the scan applies it, by mask or by gathering).
+    let filter: Filter?
+    /// An id that may not enter.
+    let excludedID: Int64?
     private(set) var heap: [SearchHit] = []
     private var labelPosition: [Int64: Int] = [:]
     private var memberIDs: Set<Int64>?
@@ -24,6 +29,9 @@ struct HitCollector {
         groupByLabel = options.groupByLabel
         wantsPayload = options.includePayloads
         wantsVector = options.includeVectors
+        wantsAttributes = options.includeAttributes
+        filter = options.filter
+        excludedID = options.excludingID
         heap.reserveCapacity(min(k, 1024))
     }
 
@@ -40,41 +48,51 @@ struct HitCollector {
     }
 
     /// Offers the scores of rows `0 ..< count` of `chunk`.
-    /// - Parameter indices: Scratch space for `count` indices.
+    /// - Parameters:
+    ///   - indices: Scratch space for `count` indices.
+    ///   - mask: The filter's verdict per row (only rows where it is `FilterProgram.trueByte` may enter), or nil.
+    ///   - rows: The rows `chunk` belongs to (for attribute values).
     @inline(__always)
     mutating func consume(
         scores: UnsafePointer<Float>,
         count: Int,
         chunk: VectorChunk,
-        indices: UnsafeMutablePointer<UInt32>
+        indices: UnsafeMutablePointer<UInt32>,
+        mask: UnsafePointer<UInt8>?,
+        rows: borrowing ChunkedRows
     ) {
         let found = fv_select_at_least(scores, count, admissionThreshold, indices)
         for j in 0..<found {
             let offset = Int(indices[j])
-            offerRow(offset, score: scores[offset], chunk: chunk)
+            if let mask, mask[offset] != FilterProgram.trueByte { continue }
+            offerRow(offset, score: scores[offset], chunk: chunk, rows: rows)
         }
     }
 
     /// Offers rows `rows[j]` of `chunk` with scores `scores[j]`, for `j < count` (rescored candidates).
     @inline(__always)
+    /// The rows must all pass the filter, if any (the caller selected them by it).
     mutating func consume(
-        rows: UnsafePointer<UInt32>,
+        rows offsets: UnsafePointer<UInt32>,
         scores: UnsafePointer<Float>,
         count: Int,
-        chunk: VectorChunk
+        chunk: VectorChunk,
+        rows: borrowing ChunkedRows
     ) {
         for j in 0..<count {
-            offerRow(Int(rows[j]), score: scores[j], chunk: chunk)
+            offerRow(Int(offsets[j]), score: scores[j], chunk: chunk, rows: rows)
         }
     }
 
     @inline(__always)
-    private mutating func offerRow(_ offset: Int, score: Float, chunk: VectorChunk) {
+    private mutating func offerRow(_ offset: Int, score: Float, chunk: VectorChunk, rows: borrowing ChunkedRows) {
         guard score >= admissionThreshold else { return }
+        if let excludedID, chunk.ids[offset] == excludedID { return }
         let label = chunk.labels[offset]
         if let labelFilter, !labelFilter.contains(label) { return }
         let wantsPayload = wantsPayload
         let wantsVector = wantsVector
+        let attributes = wantsAttributes ? rows.attributes(chunk: chunk, offset: offset) : nil
         offer(score: score, id: chunk.ids[offset], label: label) {
             SearchHit(
                 id: chunk.ids[offset],
@@ -82,7 +100,8 @@ struct HitCollector {
                 score: score,
                 payload: wantsPayload ? chunk.payloads[offset] : nil,
                 vector: wantsVector
-                    ? Array(UnsafeBufferPointer(start: chunk.vector(at: offset), count: chunk.dimension)) : nil
+                    ? Array(UnsafeBufferPointer(start: chunk.vector(at: offset), count: chunk.dimension)) : nil,
+                attributes: attributes
             )
         }
     }

@@ -69,7 +69,9 @@ struct Int8Scan: ~Copyable {
         queries: UnsafePointer<Float>,
         collectors: inout [HitCollector],
         floatScores: UnsafeMutablePointer<Float>,
-        floatIndices: UnsafeMutablePointer<UInt32>
+        floatIndices: UnsafeMutablePointer<UInt32>,
+        filters: borrowing ScanFilters,
+        in rows: borrowing ChunkedRows
     ) {
         guard let codes = chunk.codes, let meta = chunk.codeMeta else {
             preconditionFailure("an int8 scan of a chunk without codes")
@@ -80,8 +82,11 @@ struct Int8Scan: ~Copyable {
         for q in 0..<count {
             let query = queries + q * dimension
             let k = collectors[q].k
+            let mask = filters.isEmpty ? nil : filters.mask(ofQuery: q)
             var threshold = Double(collectors[q].admissionThreshold)
-            if collectors[q].heap.count < k && collectors[q].labelFilter == nil && !collectors[q].groupByLabel {
+            if collectors[q].heap.count < k && collectors[q].labelFilter == nil && mask == nil
+                && collectors[q].excludedID == nil && !collectors[q].groupByLabel
+            {
                 // Not full yet (the first chunk of a scan): k rows of this chunk give a threshold.
                 threshold = max(threshold, fv_i8_kth_lower_bound(dots + q * stride, n, meta, chunk.capacity, queryMeta + q, k, scores))
             }
@@ -91,6 +96,13 @@ struct Int8Scan: ~Copyable {
             guard found > 0 else { continue }
             if let labels = collectors[q].labelFilter {
                 found = compact(found) { labels.contains(chunk.labels[Int(indices[$0])]) }
+            }
+            if let mask {
+                found = compact(found) { mask[Int(indices[$0])] == FilterProgram.trueByte }
+            }
+            if let excluded = collectors[q].excludedID {
+                // Before the k-th lower bound below: the excluded row must not count among the k.
+                found = compact(found) { chunk.ids[Int(indices[$0])] != excluded }
             }
             // Plain mode: k rows of this chunk score at least the k-th largest lower bound, so it
             // can raise the threshold (grouping by label needs k distinct labels: not this shortcut).
@@ -104,7 +116,7 @@ struct Int8Scan: ~Copyable {
             }
             if found * Self.fallbackFraction > n {
                 fv_dot_rows(chunk.vectors, n, dimension, query, floatScores)
-                collectors[q].consume(scores: floatScores, count: n, chunk: chunk, indices: floatIndices)
+                collectors[q].consume(scores: floatScores, count: n, chunk: chunk, indices: floatIndices, mask: mask, rows: rows)
                 chunksInFloat32 += 1
                 rowsRescored += n
                 continue
@@ -114,28 +126,29 @@ struct Int8Scan: ~Copyable {
                 // the likeliest hits); their float32 scores usually lift the collector's threshold
                 // well above `raised`, and the other rows are then kept only if they can reach it.
                 let firstStage = partition(found) { lower[$0] >= raised }
-                rescore(firstStage, from: 0, chunk: chunk, query: query, into: &collectors[q])
+                rescore(firstStage, from: 0, chunk: chunk, query: query, into: &collectors[q], rows: rows)
                 let bar = max(raised, Double(collectors[q].admissionThreshold))
                 var rest = 0
                 for j in firstStage..<found where upper[j] >= bar {
                     indices[firstStage + rest] = indices[j]
                     rest += 1
                 }
-                rescore(rest, from: firstStage, chunk: chunk, query: query, into: &collectors[q])
+                rescore(rest, from: firstStage, chunk: chunk, query: query, into: &collectors[q], rows: rows)
                 continue
             }
-            rescore(found, from: 0, chunk: chunk, query: query, into: &collectors[q])
+            rescore(found, from: 0, chunk: chunk, query: query, into: &collectors[q], rows: rows)
         }
     }
 
     /// Scores candidates `start ..< start + count` in float32 and offers them to `collector`.
     private mutating func rescore(
-        _ count: Int, from start: Int, chunk: VectorChunk, query: UnsafePointer<Float>, into collector: inout HitCollector
+        _ count: Int, from start: Int, chunk: VectorChunk, query: UnsafePointer<Float>, into collector: inout HitCollector,
+        rows: borrowing ChunkedRows
     ) {
         guard count > 0 else { return }
         fv_dot_rows_gather(chunk.vectors, indices + start, count, dimension, query, scores)
         rowsRescored += count
-        collector.consume(rows: indices + start, scores: scores, count: count, chunk: chunk)
+        collector.consume(rows: indices + start, scores: scores, count: count, chunk: chunk, rows: rows)
     }
 
     /// Reorders candidates `j < count` so those for which `first(j)` holds come first (each row once);

@@ -52,7 +52,8 @@ final class SearchCoalescer: Sendable {
         // handed to the caller after it is released, when no scan refers to the ticket any more).
         let queries: [Float]
         let count: Int
-        let options: SearchOptions
+        /// One options value for all queries, or one per query.
+        let options: [SearchOptions]
         let isCancelled: @Sendable () -> Bool
         let waiter: Waiter
         /// Queries handed to scans so far.
@@ -63,7 +64,7 @@ final class SearchCoalescer: Sendable {
         var cancelled = false
         var wake: Wake?
 
-        init(queries: [Float], count: Int, options: SearchOptions, isCancelled: @escaping @Sendable () -> Bool, waiter: Waiter) {
+        init(queries: [Float], count: Int, options: [SearchOptions], isCancelled: @escaping @Sendable () -> Bool, waiter: Waiter) {
             self.queries = queries
             self.count = count
             self.options = options
@@ -71,6 +72,10 @@ final class SearchCoalescer: Sendable {
             self.waiter = waiter
             results = Array(repeating: [], count: count)
         }
+
+        /// The options of query `i`.
+        @inline(__always)
+        func options(of i: Int) -> SearchOptions { options.count == 1 ? options[0] : options[i] }
 
         var isFinished: Bool { cancelled || answered == count }
 

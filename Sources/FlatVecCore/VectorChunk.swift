@@ -25,6 +25,8 @@ final class VectorChunk: @unchecked Sendable {
     let codes: UnsafeMutablePointer<UInt8>?
     /// Scale and error figures of each row's codes, `FV_I8_META_DOUBLES` columns of `capacity` (nil with `codes`).
     let codeMeta: UnsafeMutablePointer<Double>?
+    /// One column per attribute of the index, in the order of ``ChunkedRows/schema`` (empty in a spare chunk).
+    var attributes: [AttributeColumn] = []
 
     init(capacity: Int, dimension: Int, codes withCodes: Bool) {
         self.capacity = capacity
@@ -94,8 +96,8 @@ final class VectorChunk: @unchecked Sendable {
         vectors + offset * dimension
     }
 
-    /// Bytes of vector, id and label storage (payloads not included), codes included.
-    var fixedBytes: Int { capacity * (dimension * 4 + 16) + codeBytes }
+    /// Bytes of vector, id, label and attribute storage (payloads not included), codes included.
+    var fixedBytes: Int { capacity * (dimension * 4 + 16) + codeBytes + attributes.reduce(0) { $0 + $1.bytes } }
 
     /// Bytes of int8 codes and their figures (0 without codes).
     var codeBytes: Int {

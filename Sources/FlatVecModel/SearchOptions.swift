@@ -21,6 +21,8 @@ public struct SearchOptions: Sendable, Hashable {
     public var includeVectors: Bool
     /// Whether hits carry their attribute values.
     public var includeAttributes: Bool
+    /// An id never returned (a search by a stored vector that leaves out the vector itself).
+    public var excludingID: Int64?
 
     /// Creates search options.
     /// - Parameters:

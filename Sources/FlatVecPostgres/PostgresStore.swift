@@ -221,8 +221,8 @@ public final class PostgresStore: DurableStore, Sendable {
         }
         guard let loaded else { return [] }
         var rows: [StoredVector] = []
-        loaded.index.forEachRow { id, label, vector, payload in
-            rows.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload))
+        loaded.index.forEachRow { id, label, vector, payload, attributes in
+            rows.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes))
         }
         return rows
     }

@@ -10,8 +10,8 @@ extension FlatIndex {
     /// Every row, sorted by id, for comparing with a reference.
     func allRows() -> [StoredVector] {
         var all: [StoredVector] = []
-        forEachRow { id, label, vector, payload in
-            all.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload))
+        forEachRow { id, label, vector, payload, attributes in
+            all.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes))
         }
         return all.sorted { $0.id < $1.id }
     }
@@ -20,7 +20,12 @@ extension FlatIndex {
 extension ReferenceIndex {
     /// Every row, sorted by id.
     func allRows() -> [StoredVector] {
-        rows.map { StoredVector(id: $0.key, label: $0.value.label, vector: $0.value.vector, payload: $0.value.payload) }
+        rows.map {
+            StoredVector(
+                id: $0.key, label: $0.value.label, vector: $0.value.vector, payload: $0.value.payload,
+                attributes: $0.value.attributes
+            )
+        }
             .sorted { $0.id < $1.id }
     }
 }

@@ -201,7 +201,7 @@ import Testing
 extension FlatIndex {
     func allRowsSorted() -> [StoredVector] {
         var all: [StoredVector] = []
-        forEachRow { id, label, vector, payload in all.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload)) }
+        forEachRow { id, label, vector, payload, attributes in all.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes)) }
         return all.sorted { $0.id < $1.id }
     }
 }

@@ -8,6 +8,13 @@ public struct ReferenceIndex {
         public var vector: [Float]
         public var payload: [UInt8]?
         public var attributes: [String: AttributeValue] = [:]
+
+        public init(label: Int64, vector: [Float], payload: [UInt8]?, attributes: [String: AttributeValue] = [:]) {
+            self.label = label
+            self.vector = vector
+            self.payload = payload
+            self.attributes = attributes
+        }
     }
 
     public let dimension: Int

@@ -7,7 +7,9 @@ import Glibc
 /// The snapshot file layout (see proto-spec/SNAPSHOT.md).
 enum SnapshotFormat {
     static let magic: [UInt8] = Array("FLATVEC\0".utf8)
+    /// Version 1: no attributes. Version 2: an attributes section follows the vectors.
     static let version: UInt32 = 1
+    static let versionWithAttributes: UInt32 = 2
     static let headerSize = 64
     static let noPayload: UInt32 = 0xFFFF_FFFF
 
@@ -17,7 +19,9 @@ enum SnapshotFormat {
         return (end + 63) & ~63
     }
 
-    static func header(metric: Metric, dimension: Int, count: Int, payloadBytes: Int, bodyCRC: UInt32) -> [UInt8] {
+    static func header(
+        version: UInt32, metric: Metric, dimension: Int, count: Int, payloadBytes: Int, bodyCRC: UInt32
+    ) -> [UInt8] {
         var h = magic
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { h.append(contentsOf: $0) } }
         put(version)
@@ -45,12 +49,13 @@ extension FlatIndex {
     public func writeSnapshot(to path: String) throws(FlatVecError) {
         let temporary = path + ".tmp"
         var writer = try SnapshotWriter(creating: temporary)
-        let result: Result<(count: Int, payloadBytes: Int), FlatVecError> = lock.withReaderLock {
+        let result: Result<(count: Int, payloadBytes: Int, version: UInt32), FlatVecError> = lock.withReaderLock {
             Result { () throws(FlatVecError) in try writeBody(into: &writer) }
         }
-        let (count, payloadBytes) = try result.get()
+        let (count, payloadBytes, version) = try result.get()
         try writer.flush()
         let header = SnapshotFormat.header(
+            version: version,
             metric: metric,
             dimension: dimension,
             count: count,
@@ -67,7 +72,9 @@ extension FlatIndex {
     }
 
     /// Writes the body sections; the caller holds the reader lock.
-    private func writeBody(into writer: inout SnapshotWriter) throws(FlatVecError) -> (count: Int, payloadBytes: Int) {
+    private func writeBody(
+        into writer: inout SnapshotWriter
+    ) throws(FlatVecError) -> (count: Int, payloadBytes: Int, version: UInt32) {
         let count = rows.count
         let payloadBytes = rows.payloadBytes
         // The header is patched in at the end; reserve its bytes now. They are not checksummed.
@@ -96,7 +103,10 @@ extension FlatIndex {
             try writer.append(bytes: UnsafeRawBufferPointer(start: chunk.vectors, count: n * dimension * 4))
             remaining -= n
         }
-        return (count, payloadBytes)
+        // Without attributes, version 1: the file older builds read.
+        guard !rows.schema.isEmpty else { return (count, payloadBytes, SnapshotFormat.version) }
+        try SnapshotAttributes.write(rows, into: &writer)
+        return (count, payloadBytes, SnapshotFormat.versionWithAttributes)
     }
 
     /// Loads a snapshot written by ``writeSnapshot(to:)``.
@@ -132,8 +142,8 @@ extension FlatIndex {
         func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
         guard fv_crc32c(0, raw.baseAddress, 44) == u32(44) else { throw corrupt("header checksum mismatch") }
         let version = u32(8)
-        guard version == SnapshotFormat.version else {
-            throw corrupt("format version \(version); this build reads version \(SnapshotFormat.version)")
+        guard version == SnapshotFormat.version || version == SnapshotFormat.versionWithAttributes else {
+            throw corrupt("format version \(version); this build reads versions 1 and 2")
         }
         guard let metric = Metric(rawValue: UInt8(truncatingIfNeeded: u32(12))), u32(12) <= 255 else {
             throw corrupt("unknown metric \(u32(12))")
@@ -147,8 +157,10 @@ extension FlatIndex {
         let payloadBytes = Int(u64(32))
         let vectorsOffset = SnapshotFormat.vectorsOffset(count: count, payloadBytes: payloadBytes)
         let (vectorBytes, overflow) = count.multipliedReportingOverflow(by: dimension * 4)
-        guard !overflow, vectorsOffset + vectorBytes == raw.count else {
-            throw corrupt("file is \(raw.count) bytes, the header implies \(vectorsOffset &+ vectorBytes) (truncated or padded)")
+        let attributesOffset = vectorsOffset &+ vectorBytes
+        let sizeMatches = version == SnapshotFormat.version ? attributesOffset == raw.count : attributesOffset + 4 <= raw.count
+        guard !overflow, sizeMatches else {
+            throw corrupt("file is \(raw.count) bytes, the header implies \(attributesOffset)\(version == 1 ? "" : " and an attributes section") (truncated or padded)")
         }
         let body = UnsafeRawBufferPointer(rebasing: raw[SnapshotFormat.headerSize...])
         guard fv_crc32c(0, body.baseAddress, body.count) == u32(40) else { throw corrupt("body checksum mismatch") }
@@ -190,6 +202,10 @@ extension FlatIndex {
         }
         if let failure { throw failure }
         guard payloadCursor == payloadEnd else { throw corrupt("payload section length disagrees with the header") }
+        if version == SnapshotFormat.versionWithAttributes {
+            let section = UnsafeRawBufferPointer(rebasing: raw[attributesOffset...])
+            try SnapshotAttributes.read(section, count: count, into: index, corrupt: corrupt)
+        }
         return index
     }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CFlatVecKernels
+import FlatVecTestSupport
 import Testing
 @testable import FlatVecCore
 
@@ -90,6 +91,79 @@ import Testing
         var magic = bytes
         magic[0] = UInt8(ascii: "X")
         Self.expectCorrupt(magic, mentioning: "magic")
+    }
+
+    /// A collection with attributes (every type, nulls, keywords some rows share, rows moved by
+    /// removals, an attribute added late and one dropped) round-trips as version 2; its filters give
+    /// the same hits after loading.
+    @Test func attributesRoundTripInVersion2() throws {
+        var random = SeededRandom(seed: 23)
+        let index = try FlatIndex(dimension: 6, attributes: [try AttributeDefinition(name: "gone", type: .int64)] + CatalogueAttributes.definitions)
+        for i in 0..<3_000 {
+            var attributes = random.catalogueAttributes()
+            attributes["gone"] = .int64(Int64(i))
+            try index.add(VectorBatch(id: Int64(i), label: Int64(i % 9), vector: random.quantizedVector(6), attributes: attributes))
+        }
+        try index.remove(ids: (0..<3_000).filter { $0 % 5 == 0 }.map(Int64.init))
+        try index.dropAttribute(named: "gone")
+        try index.addAttribute(AttributeDefinition(name: "late", type: .bool))
+        try index.update([RowUpdate(id: 1, set: ["late": .bool(true), "category": .keyword("only-one")])])
+        let path = Self.temporaryPath("attributes")
+        defer { unlink(path) }
+        try index.writeSnapshot(to: path)
+        let fd = open(path, O_RDONLY)
+        var version: UInt32 = 0
+        _ = pread(fd, &version, 4, 8)
+        close(fd)
+        #expect(version == 2)
+        let loaded = try FlatIndex.loadSnapshot(from: path)
+        #expect(loaded.attributes == index.attributes)
+        #expect(loaded.allRows() == index.allRows())
+        let filter = try Filter(parsing: #"category in ("shoes", "only-one") and (late or price < 50)"#)
+        let q = random.quantizedVector(6)
+        let options = SearchOptions(k: 3_000, filter: filter, includeAttributes: true)
+        #expect(try loaded.search(q, options: options) == index.search(q, options: options))
+        #expect(try loaded.search(q, options: options).contains { $0.id == 1 })
+
+        // Without attributes the file stays version 1.
+        let plain = try FlatIndex(dimension: 2)
+        try plain.writeSnapshot(to: path)
+        let fd2 = open(path, O_RDONLY)
+        _ = pread(fd2, &version, 4, 8)
+        close(fd2)
+        #expect(version == 1)
+    }
+
+    /// Damage inside the attributes section (checksums recomputed, so only the section's own checks
+    /// can catch it) is refused with the reason.
+    @Test func corruptAttributesSectionsAreRejected() throws {
+        let index = try FlatIndex(dimension: 2, attributes: [try AttributeDefinition(name: "tier", type: .keyword), try AttributeDefinition(name: "on", type: .bool)])
+        try index.add(VectorBatch(id: 1, label: 0, vector: [1, 0], attributes: ["tier": .keyword("gold"), "on": .bool(true)]))
+        let path = Self.temporaryPath("attributes-corrupt")
+        defer { unlink(path) }
+        try index.writeSnapshot(to: path)
+        let fd = open(path, O_RDONLY)
+        var bytes = [UInt8](repeating: 0, count: Int(lseek(fd, 0, SEEK_END)))
+        _ = pread(fd, &bytes, bytes.count, 0)
+        close(fd)
+        func resigned(_ edit: (inout [UInt8]) -> Void) -> [UInt8] {
+            var b = bytes
+            edit(&b)
+            let body = b.withUnsafeBytes { fv_crc32c(0, $0.baseAddress! + 64, $0.count - 64) }
+            withUnsafeBytes(of: body.littleEndian) { b.replaceSubrange(40..<44, with: $0) }
+            let header = b.withUnsafeBytes { fv_crc32c(0, $0.baseAddress, 44) }
+            withUnsafeBytes(of: header.littleEndian) { b.replaceSubrange(44..<48, with: $0) }
+            return b
+        }
+        // Layout after the vectors (0x80, 8 bytes): count, then tier: type, name, presence, strings, numbers; then on.
+        let section = 0x88
+        Self.expectCorrupt(resigned { $0[section + 4] = 9 }, mentioning: "unknown type 9")
+        Self.expectCorrupt(resigned { $0[section + 6] = UInt8(ascii: "T") }, mentioning: "lower-case")
+        Self.expectCorrupt(resigned { $0.removeLast(3) }, mentioning: "ends inside")
+        Self.expectCorrupt(resigned { $0.append(0) }, mentioning: "bytes follow the attributes section")
+        Self.expectCorrupt(resigned { $0[$0.count - 8] = 2 }, mentioning: "of bool attribute on holds 2")
+        Self.expectCorrupt(resigned { $0[$0.count - 17] = 5 }, mentioning: "names string 5 of 1")
+        Self.expectCorrupt(resigned { $0[8] = 3 }, mentioning: "format version 3")
     }
 
     @Test func missingFileIsAnIOError() {

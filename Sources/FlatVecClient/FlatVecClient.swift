@@ -110,8 +110,31 @@ public final class FlatVecClient: Sendable {
     }
 
     /// Creates a collection.
-    public func createCollection(_ name: String, dimension: Int, metric: Metric = .innerProduct) async throws(FlatVecError) {
-        _ = try await send(.createCollection(CreateCollectionRequest(name: name, dimension: UInt32(dimension), metric: metric)))
+    public func createCollection(
+        _ name: String, dimension: Int, metric: Metric = .innerProduct, attributes: [AttributeDefinition] = []
+    ) async throws(FlatVecError) {
+        _ = try await send(.createCollection(CreateCollectionRequest(
+            name: name, dimension: UInt32(dimension), metric: metric, attributes: attributes
+        )))
+    }
+
+    /// Declares a new attribute of a collection (every stored vector has no value for it).
+    public func addAttribute(collection: String, _ definition: AttributeDefinition) async throws(FlatVecError) {
+        _ = try await send(.addAttribute(collection: collection, definition: definition))
+    }
+
+    /// Drops an attribute of a collection and every value of it.
+    public func dropAttribute(collection: String, named name: String) async throws(FlatVecError) {
+        _ = try await send(.dropAttribute(collection: collection, name: name))
+    }
+
+    /// Changes labels, payloads or attribute values of stored vectors (all or nothing); returns how many.
+    @discardableResult
+    public func update(collection: String, _ updates: [RowUpdate]) async throws(FlatVecError) -> Int {
+        guard case .updated(let n) = try await send(.update(UpdateRequest(collection: collection, updates: updates))) else {
+            throw Self.unexpected
+        }
+        return Int(n)
     }
 
     /// Drops a collection.
@@ -140,8 +163,13 @@ public final class FlatVecClient: Sendable {
     }
 
     /// Fetches stored vectors.
-    public func get(collection: String, ids: [Int64], withVectors: Bool = true, withPayloads: Bool = true) async throws(FlatVecError) -> [StoredVector] {
-        guard case .got(let r) = try await send(.get(GetRequest(collection: collection, ids: ids, withVectors: withVectors, withPayloads: withPayloads))) else {
+    public func get(
+        collection: String, ids: [Int64], withVectors: Bool = true, withPayloads: Bool = true, withAttributes: Bool = true
+    ) async throws(FlatVecError) -> [StoredVector] {
+        let request = GetRequest(
+            collection: collection, ids: ids, withVectors: withVectors, withPayloads: withPayloads, withAttributes: withAttributes
+        )
+        guard case .got(let r) = try await send(.get(request)) else {
             throw Self.unexpected
         }
         return r.rows
@@ -149,7 +177,28 @@ public final class FlatVecClient: Sendable {
 
     /// Searches a batch of queries (`queries.count` a multiple of `dimension`).
     public func search(collection: String, queries: [Float], dimension: Int, options: SearchOptions) async throws(FlatVecError) -> [[SearchHit]] {
-        let request = SearchRequest(collection: collection, dimension: UInt32(dimension), queries: queries, options: options)
+        try await search(SearchRequest(collection: collection, dimension: UInt32(dimension), queries: queries, options: options))
+    }
+
+    /// Searches with one filter per query (nil for none); `options.filter` is not used.
+    public func search(
+        collection: String, queries: [Float], dimension: Int, options: SearchOptions, filters: [Filter?]
+    ) async throws(FlatVecError) -> [[SearchHit]] {
+        try await search(SearchRequest(
+            collection: collection, dimension: UInt32(dimension), queries: queries, options: options, queryFilters: filters
+        ))
+    }
+
+    /// Searches with the stored vectors of `ids` as queries ("more like this one"), optionally leaving
+    /// each query's own id out of its hits. Unknown ids get `unknown_id`.
+    public func search(
+        collection: String, storedIDs ids: [Int64], excludingThemselves: Bool = true, options: SearchOptions
+    ) async throws(FlatVecError) -> [[SearchHit]] {
+        try await search(SearchRequest(collection: collection, storedIDs: ids, excludingThemselves: excludingThemselves, options: options))
+    }
+
+    /// Sends a SEARCH request as it is.
+    public func search(_ request: SearchRequest) async throws(FlatVecError) -> [[SearchHit]] {
         guard case .searched(let r) = try await send(.search(request)) else { throw Self.unexpected }
         return r.results
     }

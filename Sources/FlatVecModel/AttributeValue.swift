@@ -60,6 +60,9 @@ public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
             guard !value.isNaN else { throw FlatVecError(.invalidArgument, "attribute \(name) cannot be NaN") }
             return self
         case (.keyword(let value), .keyword):
+            guard !value.utf8.contains(0) else {
+                throw FlatVecError(.invalidArgument, "keyword of attribute \(name) contains a NUL character")
+            }
             guard value.utf8.count <= Self.maximumKeywordBytes else {
                 throw FlatVecError(
                     .limitExceeded,

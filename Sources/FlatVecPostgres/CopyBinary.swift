@@ -1,18 +1,19 @@
 import FlatVecCore
 
-/// PostgreSQL's binary COPY format for rows `(id bigint, label bigint, payload text, embedding vector)`.
+/// PostgreSQL's binary COPY format for rows `(id bigint, label bigint, payload text, embedding vector)`
+/// followed by one column per attribute (`boolean`, `bigint`, `double precision`, `text`).
 /// pgvector's binary form of a vector: int16 dimension, int16 unused (0), then float4 values; all big-endian.
 enum CopyBinaryEncoder {
     static let signature: [UInt8] = [0x50, 0x47, 0x43, 0x4F, 0x50, 0x59, 0x0A, 0xFF, 0x0D, 0x0A, 0x00]
 
-    static func encode(_ batch: VectorBatch) -> [UInt8] {
+    static func encode(_ batch: VectorBatch, attributes: [AttributeDefinition] = []) -> [UInt8] {
         var out = signature
         out.reserveCapacity(19 + batch.count * (2 + 12 + 12 + 4 + 8 + batch.dimension * 4) + 2)
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) } }
         put(Int32(0))
         put(Int32(0))
         for i in 0..<batch.count {
-            put(Int16(4))
+            put(Int16(4 + attributes.count))
             put(Int32(8))
             put(batch.ids[i])
             put(Int32(8))
@@ -27,15 +28,36 @@ enum CopyBinaryEncoder {
             put(Int16(batch.dimension))
             put(Int16(0))
             for v in batch.vectors[(i * batch.dimension)..<((i + 1) * batch.dimension)] { put(v.bitPattern) }
+            let values = batch.attributes.isEmpty ? [:] : batch.attributes[i]
+            for definition in attributes {
+                switch values[definition.name] {
+                case nil:
+                    put(Int32(-1))
+                case .bool(let b):
+                    put(Int32(1))
+                    out.append(b ? 1 : 0)
+                case .int64(let v):
+                    put(Int32(8))
+                    put(v)
+                case .float64(let d):
+                    put(Int32(8))
+                    put(d.bitPattern)
+                case .keyword(let k):
+                    let bytes = Array(k.utf8)
+                    put(Int32(bytes.count))
+                    out.append(contentsOf: bytes)
+                }
+            }
         }
         put(Int16(-1))
         return out
     }
 }
 
-/// Parses a binary COPY stream of `(id, label, payload, embedding)` rows as it arrives.
+/// Parses a binary COPY stream of `(id, label, payload, embedding, attributes...)` rows as it arrives.
 struct CopyBinaryDecoder {
     let dimension: Int
+    let attributes: [AttributeDefinition]
     private var buffer: [UInt8] = []
     private var offset = 0
     private var headerDone = false
@@ -43,10 +65,14 @@ struct CopyBinaryDecoder {
     private var labels: [Int64] = []
     private var payloads: [[UInt8]?] = []
     private var vectors: [Float] = []
+    private var values: [[String: AttributeValue]] = []
     /// Rows the index cannot hold, with the reason: skipped, not loaded.
     private(set) var skipped: [(id: Int64, reason: String)] = []
 
-    init(dimension: Int) { self.dimension = dimension }
+    init(dimension: Int, attributes: [AttributeDefinition] = []) {
+        self.dimension = dimension
+        self.attributes = attributes
+    }
 
     var pendingRows: Int { ids.count }
 
@@ -77,11 +103,12 @@ struct CopyBinaryDecoder {
                 offset += 2
                 return
             }
-            guard fields == 4 else { throw FlatVecError(.corruptData, "COPY row has \(fields) fields, expected 4") }
-            // Walk the four fields without consuming until the row is complete.
+            let expected = 4 + attributes.count
+            guard fields == expected else { throw FlatVecError(.corruptData, "COPY row has \(fields) fields, expected \(expected)") }
+            // Walk the fields without consuming until the row is complete.
             var p = offset + 2
             var spans: [(Int, Int)] = []
-            for _ in 0..<4 {
+            for _ in 0..<expected {
                 guard buffer.count - p >= 4 else { return }
                 let length = Int(be(p, Int32.self))
                 p += 4
@@ -103,6 +130,25 @@ struct CopyBinaryDecoder {
                 offset = p
                 continue
             }
+            var row: [String: AttributeValue] = [:]
+            for (a, definition) in attributes.enumerated() {
+                let (start, length) = spans[4 + a]
+                guard length >= 0 else { continue }
+                switch definition.type {
+                case .bool:
+                    guard length == 1 else { throw FlatVecError(.corruptData, "COPY boolean of \(definition.name) is \(length) bytes") }
+                    row[definition.name] = .bool(buffer[start] != 0)
+                case .int64:
+                    guard length == 8 else { throw FlatVecError(.corruptData, "COPY bigint of \(definition.name) is \(length) bytes") }
+                    row[definition.name] = .int64(be(start, Int64.self))
+                case .float64:
+                    guard length == 8 else { throw FlatVecError(.corruptData, "COPY double of \(definition.name) is \(length) bytes") }
+                    row[definition.name] = .float64(Double(bitPattern: be(start, UInt64.self)))
+                case .keyword:
+                    row[definition.name] = .keyword(String(decoding: buffer[start..<(start + length)], as: UTF8.self))
+                }
+            }
+            values.append(row)
             ids.append(be(spans[0].0, Int64.self))
             labels.append(be(spans[1].0, Int64.self))
             payloads.append(spans[2].1 < 0 ? nil : Array(buffer[spans[2].0..<(spans[2].0 + spans[2].1)]))
@@ -116,7 +162,10 @@ struct CopyBinaryDecoder {
     /// store (exact bytes survive a restart), normalised under cosine when another program wrote them.
     mutating func flush(into index: FlatIndex) throws(FlatVecError) {
         guard !ids.isEmpty else { return }
-        let batch = try VectorBatch(dimension: dimension, ids: ids, labels: labels, vectors: vectors, payloads: payloads)
+        let batch = try VectorBatch(
+            dimension: dimension, ids: ids, labels: labels, vectors: vectors, payloads: payloads,
+            attributes: attributes.isEmpty ? [] : values
+        )
         do {
             try Self.load(batch, into: index)
         } catch {
@@ -134,6 +183,7 @@ struct CopyBinaryDecoder {
         labels.removeAll(keepingCapacity: true)
         payloads.removeAll(keepingCapacity: true)
         vectors.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
     }
 
     private static func load(_ batch: VectorBatch, into index: FlatIndex) throws(FlatVecError) {
@@ -161,7 +211,8 @@ struct CopyBinaryDecoder {
             ids: rows.map { batch.ids[$0] },
             labels: rows.map { batch.labels[$0] },
             vectors: rows.flatMap { batch.vectors[($0 * batch.dimension)..<(($0 + 1) * batch.dimension)] },
-            payloads: batch.payloads.isEmpty ? [] : rows.map { batch.payloads[$0] }
+            payloads: batch.payloads.isEmpty ? [] : rows.map { batch.payloads[$0] },
+            attributes: batch.attributes.isEmpty ? [] : rows.map { batch.attributes[$0] }
         )
     }
 }

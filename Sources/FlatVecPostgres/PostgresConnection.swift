@@ -59,7 +59,12 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Runs a query with text parameters; returns rows of optional text values.
     func query(_ sql: String, _ parameters: [String] = []) throws(FlatVecError) -> [[String?]] {
-        let cStrings = parameters.map { strdup($0) }
+        try query(sql, nullable: parameters.map { Optional($0) })
+    }
+
+    /// Runs a query with text parameters, nil ones sent as SQL NULL; returns rows of optional text values.
+    func query(_ sql: String, nullable parameters: [String?]) throws(FlatVecError) -> [[String?]] {
+        let cStrings = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { for p in cStrings { free(p) } }
         let result: OpaquePointer? = cStrings.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in

@@ -9,11 +9,13 @@ import Glibc
 
 /// The PostgreSQL store (`flatvec serve --postgres URL`): ordinary pgvector tables are the durable copy.
 ///
-/// Schema (version 1, created on first start in one transaction under an advisory lock):
+/// Schema (version 2, migrated on start in one transaction under an advisory lock):
 /// `flatvec_schema(version, applied_at)`, `flatvec_collections(name, dimension, metric, created_at)`,
-/// and per collection a table `"fv_<name>"(id bigint primary key, label bigint, payload text,
-/// embedding vector(d), created_at, updated_at)`. A user's
-/// `SELECT id FROM "fv_products" ORDER BY embedding <#> '[...]' LIMIT 10` gives FlatVec's ids.
+/// `flatvec_attributes(collection, name, type, position)` (version 2), and per collection a table
+/// `"fv_<name>"(id bigint primary key, label bigint, payload text, embedding vector(d), created_at,
+/// updated_at)` plus one typed column per attribute (`boolean`, `bigint`, `double precision`, `text`).
+/// A user's `SELECT id FROM "fv_products" WHERE visible AND category = 'shoes' ORDER BY embedding <#> '[...]' LIMIT 10`
+/// gives FlatVec's filtered ids.
 ///
 /// Each write is one transaction: upserts go through `COPY ... FROM STDIN (FORMAT binary)` into a
 /// temporary table and one `INSERT ... ON CONFLICT DO UPDATE`. Loading streams
@@ -155,7 +157,42 @@ public final class PostgresStore: DurableStore, Sendable {
             created_at timestamptz NOT NULL DEFAULT now()
         );
         """,
+        """
+        CREATE TABLE flatvec_attributes (
+            collection text NOT NULL REFERENCES flatvec_collections (name) ON DELETE CASCADE,
+            name text NOT NULL,
+            type text NOT NULL CHECK (type IN ('bool', 'int64', 'float64', 'keyword')),
+            position bigserial NOT NULL,
+            PRIMARY KEY (collection, name)
+        );
+        """,
     ]
+
+    /// The PostgreSQL column type of an attribute type.
+    static func columnType(_ type: AttributeType) -> String {
+        switch type {
+        case .bool: "boolean"
+        case .int64: "bigint"
+        case .float64: "double precision"
+        case .keyword: "text"
+        }
+    }
+
+    /// The attributes of a collection, in declaration order.
+    private func attributes(of collection: String, on c: PostgresConnection) throws(FlatVecError) -> [AttributeDefinition] {
+        var result: [AttributeDefinition] = []
+        for row in try c.query("SELECT name, type FROM flatvec_attributes WHERE collection = $1 ORDER BY position", [collection]) {
+            guard let name = row[0], let type = AttributeType(name: row[1] ?? "") else {
+                throw FlatVecError(.corruptData, "flatvec_attributes holds a malformed row for \(collection)")
+            }
+            do {
+                result.append(try AttributeDefinition(name: name, type: type))
+            } catch {
+                throw FlatVecError(.corruptData, "flatvec_attributes of \(collection): \(error.message)")
+            }
+        }
+        return result
+    }
 
     static func migrate(_ c: PostgresConnection) throws(FlatVecError) {
         try c.execute("BEGIN")
@@ -187,10 +224,14 @@ public final class PostgresStore: DurableStore, Sendable {
         guard let name = row[0], let dimension = Int(row[1] ?? ""), let metric = Metric(name: row[2] ?? "") else {
             throw FlatVecError(.corruptData, "flatvec_collections holds a malformed row")
         }
-        let index = try FlatIndex(dimension: dimension, metric: metric, configuration: indexConfiguration.forCollection(name))
-        var decoder = CopyBinaryDecoder(dimension: dimension)
+        let attributes = try attributes(of: name, on: c)
+        let index = try FlatIndex(
+            dimension: dimension, metric: metric, configuration: indexConfiguration.forCollection(name), attributes: attributes
+        )
+        var decoder = CopyBinaryDecoder(dimension: dimension, attributes: attributes)
         let condition = filter.map { " WHERE \($0)" } ?? ""
-        try c.copyOut("COPY (SELECT id, label, payload, embedding FROM \(Self.table(name))\(condition)) TO STDOUT (FORMAT binary)") { (chunk) throws(FlatVecError) in
+        let columns = (["id", "label", "payload", "embedding"] + attributes.map { "\"\($0.name)\"" }).joined(separator: ", ")
+        try c.copyOut("COPY (SELECT \(columns) FROM \(Self.table(name))\(condition)) TO STDOUT (FORMAT binary)") { (chunk) throws(FlatVecError) in
             try decoder.feed(chunk)
             if decoder.pendingRows >= 8_192 { try decoder.flush(into: index) }
         }
@@ -235,10 +276,13 @@ public final class PostgresStore: DurableStore, Sendable {
         }
     }
 
-    /// Records a collection and creates its table.
-    public func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError) {
+    /// Records a collection and its attributes, and creates its table with one column per attribute.
+    public func createCollection(
+        name: String, dimension: Int, metric: Metric, attributes: [AttributeDefinition]
+    ) throws(FlatVecError) {
         try transaction { (c) throws(FlatVecError) in
             _ = try c.query("INSERT INTO flatvec_collections (name, dimension, metric) VALUES ($1, $2, $3)", [name, "\(dimension)", "\(metric)"])
+            let columns = attributes.map { ",\n    \"\($0.name)\" \(Self.columnType($0.type))" }.joined()
             try c.execute("""
                 CREATE TABLE \(Self.table(name)) (
                     id bigint PRIMARY KEY,
@@ -246,9 +290,77 @@ public final class PostgresStore: DurableStore, Sendable {
                     payload text,
                     embedding vector(\(dimension)) NOT NULL,
                     created_at timestamptz NOT NULL DEFAULT now(),
-                    updated_at timestamptz NOT NULL DEFAULT now()
+                    updated_at timestamptz NOT NULL DEFAULT now()\(columns)
                 )
                 """)
+            for definition in attributes {
+                _ = try c.query(
+                    "INSERT INTO flatvec_attributes (collection, name, type) VALUES ($1, $2, $3)",
+                    [name, definition.name, "\(definition.type)"]
+                )
+            }
+        }
+    }
+
+    /// Adds a nullable column and records the attribute.
+    public func addAttribute(collection: String, definition: AttributeDefinition) throws(FlatVecError) {
+        try transaction { (c) throws(FlatVecError) in
+            _ = try c.query(
+                "INSERT INTO flatvec_attributes (collection, name, type) VALUES ($1, $2, $3)",
+                [collection, definition.name, "\(definition.type)"]
+            )
+            try c.execute("ALTER TABLE \(Self.table(collection)) ADD COLUMN \"\(definition.name)\" \(Self.columnType(definition.type))")
+        }
+    }
+
+    /// Drops the attribute's column and record.
+    public func dropAttribute(collection: String, name: String) throws(FlatVecError) {
+        try transaction { (c) throws(FlatVecError) in
+            _ = try c.query("DELETE FROM flatvec_attributes WHERE collection = $1 AND name = $2", [collection, name])
+            try c.execute("ALTER TABLE \(Self.table(collection)) DROP COLUMN IF EXISTS \"\(name)\"")
+        }
+    }
+
+    /// Applies partial updates in one transaction, one `UPDATE` per id.
+    public func update(collection: String, updates: [RowUpdate]) throws(FlatVecError) {
+        try transaction { (c) throws(FlatVecError) in
+            let types = Dictionary(uniqueKeysWithValues: try attributes(of: collection, on: c).map { ($0.name, $0.type) })
+            for update in updates {
+                var assignments = ["updated_at = now()"]
+                var parameters: [String?] = ["\(update.id)"]
+                func assign(_ column: String, _ value: String?, cast: String) {
+                    parameters.append(value)
+                    assignments.append("\(column) = $\(parameters.count)::\(cast)")
+                }
+                if let label = update.label { assign("label", "\(label)", cast: "bigint") }
+                switch update.payload {
+                case .keep: break
+                case .set(let payload): assign("payload", String(decoding: payload, as: UTF8.self), cast: "text")
+                case .clear: assign("payload", nil, cast: "text")
+                }
+                for name in update.clear.sorted() {
+                    guard let type = types[name] else { throw FlatVecError(.invalidArgument, "unknown attribute \"\(name)\"") }
+                    assign("\"\(name)\"", nil, cast: Self.columnType(type))
+                }
+                for (name, value) in update.set.sorted(by: { $0.key < $1.key }) {
+                    guard let type = types[name] else { throw FlatVecError(.invalidArgument, "unknown attribute \"\(name)\"") }
+                    assign("\"\(name)\"", Self.text(of: value), cast: Self.columnType(type))
+                }
+                _ = try c.query(
+                    "UPDATE \(Self.table(collection)) SET \(assignments.joined(separator: ", ")) WHERE id = $1::bigint",
+                    nullable: parameters
+                )
+            }
+        }
+    }
+
+    /// A value as PostgreSQL's text input reads it back exactly (doubles with 17 significant digits).
+    static func text(of value: AttributeValue) -> String {
+        switch value {
+        case .bool(let b): b ? "true" : "false"
+        case .int64(let i): "\(i)"
+        case .float64(let d): d.isInfinite ? (d < 0 ? "-Infinity" : "Infinity") : "\(d)"
+        case .keyword(let k): k
         }
     }
 
@@ -262,8 +374,13 @@ public final class PostgresStore: DurableStore, Sendable {
 
     /// Upserts a batch in one transaction through binary COPY.
     public func add(collection: String, batch: VectorBatch) throws(FlatVecError) {
-        let data = CopyBinaryEncoder.encode(batch)
         try transaction { (c) throws(FlatVecError) in
+            let attributes = try attributes(of: collection, on: c)
+            if !attributes.isEmpty {
+                try add(collection: collection, batch: batch, attributes: attributes, on: c)
+                return
+            }
+            let data = CopyBinaryEncoder.encode(batch)
             if !c.hasStagingTable {
                 try c.execute("CREATE TEMP TABLE IF NOT EXISTS flatvec_stage (id bigint, label bigint, payload text, embedding vector) ON COMMIT DELETE ROWS")
                 c.hasStagingTable = true
@@ -276,6 +393,28 @@ public final class PostgresStore: DurableStore, Sendable {
                     embedding = EXCLUDED.embedding, updated_at = now()
                 """)
         }
+    }
+
+    /// Upserts into a table with attribute columns: ADD replaces every attribute (null where absent).
+    private func add(
+        collection: String, batch: VectorBatch, attributes: [AttributeDefinition], on c: PostgresConnection
+    ) throws(FlatVecError) {
+        let quoted = attributes.map { "\"\($0.name)\"" }
+        let columns = (["id", "label", "payload", "embedding"] + quoted).joined(separator: ", ")
+        try c.execute("""
+            CREATE TEMP TABLE flatvec_stage_attributes ON COMMIT DROP AS
+            SELECT \(columns) FROM \(Self.table(collection)) WITH NO DATA
+            """)
+        try c.copyIn(
+            "COPY flatvec_stage_attributes (\(columns)) FROM STDIN (FORMAT binary)",
+            data: CopyBinaryEncoder.encode(batch, attributes: attributes)
+        )
+        let updates = (["label", "payload", "embedding"] + quoted).map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+        try c.execute("""
+            INSERT INTO \(Self.table(collection)) AS t (\(columns))
+            SELECT \(columns) FROM flatvec_stage_attributes
+            ON CONFLICT (id) DO UPDATE SET \(updates), updated_at = now()
+            """)
     }
 
     /// Deletes ids in one transaction.

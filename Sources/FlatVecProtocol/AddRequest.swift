@@ -37,8 +37,15 @@ public struct AddRequest: Sendable, Hashable {
                 payloads.append(try buffer.readOptionalBytes("payload", maxBytes: FlatVecLimits.maximumPayloadBytes))
             }
         }
+        var attributes: [[String: AttributeValue]] = []
+        if flags.contains(.attributes) {
+            attributes.reserveCapacity(count)
+            for _ in 0..<count { attributes.append(try buffer.readAttributeValues()) }
+        }
         try buffer.expectFullyRead("ADD")
-        let batch = try VectorBatch(dimension: Int(dimension), ids: ids, labels: labels, vectors: vectors, payloads: payloads)
+        let batch = try VectorBatch(
+            dimension: Int(dimension), ids: ids, labels: labels, vectors: vectors, payloads: payloads, attributes: attributes
+        )
         return AddRequest(collection: collection, batch: batch)
     }
 
@@ -47,11 +54,12 @@ public struct AddRequest: Sendable, Hashable {
         buffer.writeFlatVecString(collection)
         buffer.writeCount(batch.count)
         buffer.writeU32(UInt32(batch.dimension))
-        buffer.writeU8((batch.payloads.isEmpty ? [] : AddFlags.payloads).rawValue)
+        buffer.writeU8((batch.payloads.isEmpty ? [] : AddFlags.payloads).union(batch.attributes.isEmpty ? [] : .attributes).rawValue)
         buffer.writeI64Array(batch.ids)
         buffer.writeI64Array(batch.labels)
         buffer.writeF32Array(batch.vectors)
         for p in batch.payloads { buffer.writeOptionalBytes(p) }
+        for values in batch.attributes { buffer.writeAttributeValues(values) }
     }
 }
 

@@ -9,12 +9,15 @@ public struct CreateCollectionRequest: Sendable, Hashable {
     public var dimension: UInt32
     /// Inner product or cosine.
     public var metric: Metric
+    /// The attributes vectors may carry (more can be added with ADD_ATTRIBUTE).
+    public var attributes: [AttributeDefinition]
 
     /// Creates the request.
-    public init(name: String, dimension: UInt32, metric: Metric) {
+    public init(name: String, dimension: UInt32, metric: Metric, attributes: [AttributeDefinition] = []) {
         self.name = name
         self.dimension = dimension
         self.metric = metric
+        self.attributes = attributes
     }
 
     /// Decodes the payload.
@@ -23,8 +26,10 @@ public struct CreateCollectionRequest: Sendable, Hashable {
         let dimension = try buffer.readU32("dimension")
         let rawMetric = try buffer.readU8("metric")
         guard let metric = Metric(rawValue: rawMetric) else { throw FlatVecError(.invalidArgument, "unknown metric \(rawMetric)") }
+        // Attributes are optional: a payload that ends after the metric declares none.
+        let attributes = buffer.readableBytes > 0 ? try buffer.readAttributeDefinitions() : []
         try buffer.expectFullyRead("CREATE_COLLECTION")
-        return CreateCollectionRequest(name: name, dimension: dimension, metric: metric)
+        return CreateCollectionRequest(name: name, dimension: dimension, metric: metric, attributes: attributes)
     }
 
     /// Encodes the payload.
@@ -32,5 +37,6 @@ public struct CreateCollectionRequest: Sendable, Hashable {
         buffer.writeFlatVecString(name)
         buffer.writeU32(dimension)
         buffer.writeU8(metric.rawValue)
+        if !attributes.isEmpty { buffer.writeAttributeDefinitions(attributes) }
     }
 }

@@ -11,13 +11,16 @@ public struct GetRequest: Sendable, Hashable {
     public var withVectors: Bool
     /// Whether the reply carries the payloads.
     public var withPayloads: Bool
+    /// Whether the reply carries the attribute values.
+    public var withAttributes: Bool
 
     /// Creates the request.
-    public init(collection: String, ids: [Int64], withVectors: Bool = true, withPayloads: Bool = true) {
+    public init(collection: String, ids: [Int64], withVectors: Bool = true, withPayloads: Bool = true, withAttributes: Bool = false) {
         self.collection = collection
         self.ids = ids
         self.withVectors = withVectors
         self.withPayloads = withPayloads
+        self.withAttributes = withAttributes
     }
 
     /// Decodes the payload.
@@ -27,13 +30,19 @@ public struct GetRequest: Sendable, Hashable {
         let count = try buffer.readCount("id count", limit: limits.maxBatch, bytesEach: 8)
         let ids = buffer.readI64Array(count: count)
         try buffer.expectFullyRead("GET")
-        return GetRequest(collection: collection, ids: ids, withVectors: flags.contains(.withVectors), withPayloads: flags.contains(.withPayloads))
+        return GetRequest(
+            collection: collection, ids: ids, withVectors: flags.contains(.withVectors), withPayloads: flags.contains(.withPayloads),
+            withAttributes: flags.contains(.withAttributes)
+        )
     }
 
     /// Encodes the payload.
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeFlatVecString(collection)
-        buffer.writeU8((withVectors ? GetFlags.withVectors : []).union(withPayloads ? .withPayloads : []).rawValue)
+        buffer.writeU8(
+            (withVectors ? GetFlags.withVectors : []).union(withPayloads ? .withPayloads : [])
+                .union(withAttributes ? .withAttributes : []).rawValue
+        )
         buffer.writeCount(ids.count)
         buffer.writeI64Array(ids)
     }
@@ -47,14 +56,17 @@ public struct GetResponse: Sendable, Hashable {
     public var withVectors: Bool
     /// Whether payloads are present.
     public var withPayloads: Bool
-    /// The rows, in the order asked; vectors are empty and payloads nil when not asked for.
+    /// Whether attribute values are present.
+    public var withAttributes: Bool
+    /// The rows, in the order asked; vectors are empty, payloads nil and attributes empty when not asked for.
     public var rows: [StoredVector]
 
     /// Creates the reply.
-    public init(dimension: UInt32, withVectors: Bool, withPayloads: Bool, rows: [StoredVector]) {
+    public init(dimension: UInt32, withVectors: Bool, withPayloads: Bool, withAttributes: Bool = false, rows: [StoredVector]) {
         self.dimension = dimension
         self.withVectors = withVectors
         self.withPayloads = withPayloads
+        self.withAttributes = withAttributes
         self.rows = rows
     }
 
@@ -63,6 +75,7 @@ public struct GetResponse: Sendable, Hashable {
         let dimension = try buffer.readU32("dimension")
         let withVectors = flags.contains(.withVectors)
         let withPayloads = flags.contains(.withPayloads)
+        let withAttributes = flags.contains(.withAttributes)
         let count = try buffer.readCount("row count", limit: UInt32.max, bytesEach: 16 + (withVectors ? Int(dimension) * 4 : 0))
         var rows: [StoredVector] = []
         rows.reserveCapacity(count)
@@ -75,14 +88,20 @@ public struct GetResponse: Sendable, Hashable {
                 vector = buffer.readF32Array(count: Int(dimension))
             }
             let payload = withPayloads ? try buffer.readOptionalBytes("payload", maxBytes: FlatVecLimits.maximumPayloadBytes) : nil
-            rows.append(StoredVector(id: id, label: label, vector: vector, payload: payload))
+            let attributes = withAttributes ? try buffer.readAttributeValues() : [:]
+            rows.append(StoredVector(id: id, label: label, vector: vector, payload: payload, attributes: attributes))
         }
         try buffer.expectFullyRead("GET reply")
-        return GetResponse(dimension: dimension, withVectors: withVectors, withPayloads: withPayloads, rows: rows)
+        return GetResponse(
+            dimension: dimension, withVectors: withVectors, withPayloads: withPayloads, withAttributes: withAttributes, rows: rows
+        )
     }
 
     func encode(into buffer: inout ByteBuffer) {
-        buffer.writeU8((withVectors ? GetFlags.withVectors : []).union(withPayloads ? .withPayloads : []).rawValue)
+        buffer.writeU8(
+            (withVectors ? GetFlags.withVectors : []).union(withPayloads ? .withPayloads : [])
+                .union(withAttributes ? .withAttributes : []).rawValue
+        )
         buffer.writeU32(dimension)
         buffer.writeCount(rows.count)
         for row in rows {
@@ -90,6 +109,7 @@ public struct GetResponse: Sendable, Hashable {
             buffer.writeI64(row.label)
             if withVectors { buffer.writeF32Array(row.vector) }
             if withPayloads { buffer.writeOptionalBytes(row.payload) }
+            if withAttributes { buffer.writeAttributeValues(row.attributes) }
         }
     }
 }

@@ -19,12 +19,18 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
     public static let dropCollection = Opcode(rawValue: 0x11)
     /// Lists collections.
     public static let listCollections = Opcode(rawValue: 0x12)
+    /// Declares a new attribute of a collection.
+    public static let addAttribute = Opcode(rawValue: 0x13)
+    /// Drops an attribute of a collection.
+    public static let dropAttribute = Opcode(rawValue: 0x14)
     /// Upserts a batch of vectors.
     public static let add = Opcode(rawValue: 0x20)
     /// Removes vectors by id.
     public static let remove = Opcode(rawValue: 0x21)
     /// Fetches vectors by id.
     public static let get = Opcode(rawValue: 0x22)
+    /// Changes labels, payloads or attribute values of stored vectors.
+    public static let update = Opcode(rawValue: 0x23)
     /// Searches a batch of queries.
     public static let search = Opcode(rawValue: 0x30)
     /// Server statistics.
@@ -33,7 +39,10 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
     public static let rebuild = Opcode(rawValue: 0x50)
 
     /// Every opcode this version defines.
-    public static let all: [Opcode] = [.hello, .ping, .createCollection, .dropCollection, .listCollections, .add, .remove, .get, .search, .stats, .rebuild]
+    public static let all: [Opcode] = [
+        .hello, .ping, .createCollection, .dropCollection, .listCollections, .addAttribute, .dropAttribute, .add, .remove,
+        .get, .update, .search, .stats, .rebuild,
+    ]
 
     /// The name used in the spec, logs and statistics.
     public var description: String {
@@ -43,9 +52,12 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
         case .createCollection: "CREATE_COLLECTION"
         case .dropCollection: "DROP_COLLECTION"
         case .listCollections: "LIST_COLLECTIONS"
+        case .addAttribute: "ADD_ATTRIBUTE"
+        case .dropAttribute: "DROP_ATTRIBUTE"
         case .add: "ADD"
         case .remove: "REMOVE"
         case .get: "GET"
+        case .update: "UPDATE"
         case .search: "SEARCH"
         case .stats: "STATS"
         case .rebuild: "REBUILD"

@@ -13,12 +13,18 @@ public enum Request: Sendable, Hashable {
     case dropCollection(String)
     /// LIST_COLLECTIONS.
     case listCollections
+    /// ADD_ATTRIBUTE: a new attribute of a collection.
+    case addAttribute(collection: String, definition: AttributeDefinition)
+    /// DROP_ATTRIBUTE: an attribute of a collection, by name.
+    case dropAttribute(collection: String, name: String)
     /// ADD.
     case add(AddRequest)
     /// REMOVE.
     case remove(IDListRequest)
     /// GET.
     case get(GetRequest)
+    /// UPDATE.
+    case update(UpdateRequest)
     /// SEARCH.
     case search(SearchRequest)
     /// STATS.
@@ -34,6 +40,9 @@ public enum Request: Sendable, Hashable {
         case .createCollection: .createCollection
         case .dropCollection: .dropCollection
         case .listCollections: .listCollections
+        case .addAttribute: .addAttribute
+        case .dropAttribute: .dropAttribute
+        case .update: .update
         case .add: .add
         case .remove: .remove
         case .get: .get
@@ -62,6 +71,17 @@ public enum Request: Sendable, Hashable {
         case .listCollections:
             try payload.expectFullyRead("LIST_COLLECTIONS")
             return .listCollections
+        case .addAttribute:
+            let collection = try payload.readString("collection name", maxBytes: CollectionName.maximumLength)
+            let definition = try payload.readAttributeDefinition()
+            try payload.expectFullyRead("ADD_ATTRIBUTE")
+            return .addAttribute(collection: collection, definition: definition)
+        case .dropAttribute:
+            let collection = try payload.readString("collection name", maxBytes: CollectionName.maximumLength)
+            let name = try payload.readString("attribute name", maxBytes: AttributeDefinition.maximumNameLength)
+            try payload.expectFullyRead("DROP_ATTRIBUTE")
+            return .dropAttribute(collection: collection, name: name)
+        case .update: return .update(try UpdateRequest.decode(from: &payload, limits: limits))
         case .add: return .add(try AddRequest.decode(from: &payload, limits: limits))
         case .remove: return .remove(try IDListRequest.decode(from: &payload, limits: limits))
         case .get: return .get(try GetRequest.decode(from: &payload, limits: limits))
@@ -90,6 +110,13 @@ public enum Request: Sendable, Hashable {
         case .remove(let r): r.encode(into: &buffer)
         case .get(let r): r.encode(into: &buffer)
         case .search(let r): r.encode(into: &buffer)
+        case .addAttribute(let collection, let definition):
+            buffer.writeFlatVecString(collection)
+            buffer.writeAttributeDefinition(definition)
+        case .dropAttribute(let collection, let name):
+            buffer.writeFlatVecString(collection)
+            buffer.writeFlatVecString(name)
+        case .update(let r): r.encode(into: &buffer)
         }
     }
 }

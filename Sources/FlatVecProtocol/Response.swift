@@ -15,6 +15,8 @@ public enum Response: Sendable, Hashable {
     case added(AddResponse)
     /// REMOVE reply: how many ids were removed.
     case removed(UInt32)
+    /// UPDATE: how many rows changed.
+    case updated(UInt32)
     /// GET reply.
     case got(GetResponse)
     /// SEARCH reply.
@@ -37,9 +39,13 @@ public enum Response: Sendable, Hashable {
         switch opcode {
         case .hello: return .hello(try HelloResponse.decode(from: &payload))
         case .ping: return .pong(payload.readBytes(length: payload.readableBytes) ?? [])
-        case .createCollection, .dropCollection:
+        case .createCollection, .dropCollection, .addAttribute, .dropAttribute:
             try payload.expectFullyRead("\(opcode) reply")
             return .done
+        case .update:
+            let n = try payload.readU32("updated")
+            try payload.expectFullyRead("UPDATE reply")
+            return .updated(n)
         case .listCollections: return .collections(try CollectionInfo.decodeList(from: &payload, withSkippedRows: false))
         case .add:
             let r = AddResponse(inserted: try payload.readU32("inserted"), replaced: try payload.readU32("replaced"))
@@ -68,7 +74,7 @@ public enum Response: Sendable, Hashable {
         case .added(let r):
             buffer.writeU32(r.inserted)
             buffer.writeU32(r.replaced)
-        case .removed(let n): buffer.writeU32(n)
+        case .removed(let n), .updated(let n): buffer.writeU32(n)
         case .got(let r): r.encode(into: &buffer)
         case .searched(let r): r.encode(into: &buffer)
         case .stats(let r): r.encode(into: &buffer)

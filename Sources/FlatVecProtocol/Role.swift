@@ -4,7 +4,7 @@ public enum Role: UInt8, Sendable, Hashable, CustomStringConvertible {
     case none = 0
     /// Search, get, list and stats.
     case reader = 1
-    /// Everything: also create, drop, add and remove.
+    /// Everything: also create, drop, add, remove, update and change attributes.
     case admin = 2
 
     /// Whether this role may perform `opcode`: the permission table of PROTOCOL.md section 3.
@@ -14,7 +14,7 @@ public enum Role: UInt8, Sendable, Hashable, CustomStringConvertible {
         switch opcode {
         case .hello, .ping: true
         case .search, .get, .listCollections, .stats: self != .none
-        case .createCollection, .dropCollection, .add, .remove, .rebuild: self == .admin
+        case .createCollection, .dropCollection, .addAttribute, .dropAttribute, .add, .remove, .update, .rebuild: self == .admin
         default: self != .none
         }
     }

@@ -5,23 +5,53 @@ import NIOCore
 public struct SearchRequest: Sendable, Hashable {
     /// The collection.
     public var collection: String
-    /// Components per query.
+    /// Components per query (0 when the queries are stored ids).
     public var dimension: UInt32
-    /// `count * dimension` floats, row-major.
+    /// `count * dimension` floats, row-major (empty when the queries are stored ids).
     public var queries: [Float]
-    /// k, filters and what to return.
+    /// The stored ids whose vectors are the queries, or nil when the queries are vectors.
+    public var storedIDs: [Int64]?
+    /// With ``storedIDs``: no query returns its own id.
+    public var excludingThemselves: Bool
+    /// k, filters and what to return; `options.filter` applies to every query unless ``queryFilters`` is set.
     public var options: SearchOptions
+    /// One filter (or nil) per query, overriding `options.filter`.
+    public var queryFilters: [Filter?]?
 
-    /// Creates the request.
-    public init(collection: String, dimension: UInt32, queries: [Float], options: SearchOptions) {
+    /// Creates a request for query vectors.
+    public init(collection: String, dimension: UInt32, queries: [Float], options: SearchOptions, queryFilters: [Filter?]? = nil) {
         self.collection = collection
         self.dimension = dimension
         self.queries = queries
+        self.storedIDs = nil
+        self.excludingThemselves = false
         self.options = options
+        self.queryFilters = queryFilters
+    }
+
+    /// Creates a request whose queries are the stored vectors of `ids` ("more like this one").
+    public init(collection: String, storedIDs: [Int64], excludingThemselves: Bool, options: SearchOptions, queryFilters: [Filter?]? = nil) {
+        self.collection = collection
+        self.dimension = 0
+        self.queries = []
+        self.storedIDs = storedIDs
+        self.excludingThemselves = excludingThemselves
+        self.options = options
+        self.queryFilters = queryFilters
     }
 
     /// Number of queries.
-    public var queryCount: Int { dimension == 0 ? 0 : queries.count / Int(dimension) }
+    public var queryCount: Int { storedIDs?.count ?? (dimension == 0 ? 0 : queries.count / Int(dimension)) }
+
+    /// The options of every query (one per query when filters differ, else one for all).
+    public var optionsPerQuery: [SearchOptions] {
+        guard let queryFilters else { return [options] }
+        return queryFilters.map { filter in
+            var o = options
+            o.filter = filter
+            return o
+        }
+    }
 
     /// Decodes the payload.
     public static func decode(from buffer: inout ByteBuffer, limits: ProtocolLimits) throws(FlatVecError) -> SearchRequest {
@@ -33,24 +63,70 @@ public struct SearchRequest: Sendable, Hashable {
         let labelCount = try buffer.readCount("label filter count", limit: limits.maxBatch, bytesEach: 8)
         let labels = buffer.readI64Array(count: labelCount)
         let queryCount = try buffer.readCount("query count", limit: limits.maxBatch, bytesEach: 0)
-        let dimension = try buffer.readU32("dimension")
-        guard (1...UInt32(FlatVecLimits.maximumDimension)).contains(dimension) else {
-            throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(FlatVecLimits.maximumDimension)")
+        var dimension: UInt32 = 0
+        var queries: [Float] = []
+        var storedIDs: [Int64]?
+        var excluding = false
+        if flags.contains(.byStoredIDs) {
+            let exclude = try buffer.readU8("exclude_self")
+            guard exclude <= 1 else { throw FlatVecError(.invalidArgument, "exclude_self is \(exclude), not 0 or 1") }
+            excluding = exclude == 1
+            guard queryCount <= buffer.readableBytes / 8 else { throw malformed("payload ends inside the query ids") }
+            storedIDs = buffer.readI64Array(count: queryCount)
+        } else {
+            dimension = try buffer.readU32("dimension")
+            guard (1...UInt32(FlatVecLimits.maximumDimension)).contains(dimension) else {
+                throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(FlatVecLimits.maximumDimension)")
+            }
+            let (bytes, overflow) = queryCount.multipliedReportingOverflow(by: Int(dimension) * 4)
+            let fits = flags.contains(.filters) ? bytes <= buffer.readableBytes : bytes == buffer.readableBytes
+            guard !overflow, fits else {
+                throw malformed("\(queryCount) queries of dimension \(dimension) need \(bytes) bytes, the payload has \(buffer.readableBytes)")
+            }
+            queries = buffer.readF32Array(count: queryCount * Int(dimension))
         }
-        let (bytes, overflow) = queryCount.multipliedReportingOverflow(by: Int(dimension) * 4)
-        guard !overflow, bytes == buffer.readableBytes else {
-            throw malformed("\(queryCount) queries of dimension \(dimension) need \(bytes) bytes, the payload has \(buffer.readableBytes)")
+        var sharedFilter: Filter?
+        var queryFilters: [Filter?]?
+        if flags.contains(.filters) {
+            var nodes = 0
+            let mode = try buffer.readU8("filter mode")
+            switch mode {
+            case 1:
+                sharedFilter = try buffer.readFilter(nodes: &nodes)
+            case 2:
+                var filters: [Filter?] = []
+                filters.reserveCapacity(queryCount)
+                for _ in 0..<queryCount {
+                    if buffer.readableBytes > 0, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == FilterTag.none {
+                        buffer.moveReaderIndex(forwardBy: 1)
+                        filters.append(nil)
+                    } else {
+                        nodes = 0
+                        filters.append(try buffer.readFilter(nodes: &nodes))
+                    }
+                }
+                queryFilters = filters
+            default:
+                throw FlatVecError(.invalidArgument, "filter mode \(mode), not 1 (one for all) or 2 (one per query)")
+            }
         }
-        let queries = buffer.readF32Array(count: queryCount * Int(dimension))
+        try buffer.expectFullyRead("SEARCH")
         let options = SearchOptions(
             k: Int(k),
             minScore: flags.contains(.minScore) ? minScore : nil,
             labels: flags.contains(.labelFilter) ? Set(labels) : nil,
             groupByLabel: flags.contains(.groupByLabel),
             includePayloads: flags.contains(.withPayloads),
-            includeVectors: flags.contains(.withVectors)
+            includeVectors: flags.contains(.withVectors),
+            filter: sharedFilter,
+            includeAttributes: flags.contains(.withAttributes)
         )
-        return SearchRequest(collection: collection, dimension: dimension, queries: queries, options: options)
+        if let storedIDs {
+            return SearchRequest(
+                collection: collection, storedIDs: storedIDs, excludingThemselves: excluding, options: options, queryFilters: queryFilters
+            )
+        }
+        return SearchRequest(collection: collection, dimension: dimension, queries: queries, options: options, queryFilters: queryFilters)
     }
 
     /// Encodes the payload. The label filter is written in ascending order.
@@ -63,14 +139,31 @@ public struct SearchRequest: Sendable, Hashable {
         if options.includeVectors { flags.insert(.withVectors) }
         if options.minScore != nil { flags.insert(.minScore) }
         if options.labels != nil { flags.insert(.labelFilter) }
+        if options.filter != nil || queryFilters != nil { flags.insert(.filters) }
+        if options.includeAttributes { flags.insert(.withAttributes) }
+        if storedIDs != nil { flags.insert(.byStoredIDs) }
         buffer.writeU8(flags.rawValue)
         buffer.writeF32(options.minScore ?? 0)
         let labels = options.labels.map { $0.sorted() } ?? []
         buffer.writeCount(labels.count)
         buffer.writeI64Array(labels)
         buffer.writeCount(queryCount)
-        buffer.writeU32(dimension)
-        buffer.writeF32Array(queries)
+        if let storedIDs {
+            buffer.writeU8(excludingThemselves ? 1 : 0)
+            buffer.writeI64Array(storedIDs)
+        } else {
+            buffer.writeU32(dimension)
+            buffer.writeF32Array(queries)
+        }
+        if let queryFilters {
+            buffer.writeU8(2)
+            for filter in queryFilters {
+                if let filter { buffer.writeFilter(filter) } else { buffer.writeU8(FilterTag.none) }
+            }
+        } else if let filter = options.filter {
+            buffer.writeU8(1)
+            buffer.writeFilter(filter)
+        }
     }
 }
 
@@ -80,15 +173,18 @@ public struct SearchResponse: Sendable, Hashable {
     public var withPayloads: Bool
     /// Whether hits carry vectors.
     public var withVectors: Bool
+    /// Whether hits carry attribute values.
+    public var withAttributes: Bool
     /// The collection's dimension (length of each vector, when present).
     public var dimension: UInt32
     /// One list per query.
     public var results: [[SearchHit]]
 
     /// Creates the reply.
-    public init(withPayloads: Bool, withVectors: Bool, dimension: UInt32, results: [[SearchHit]]) {
+    public init(withPayloads: Bool, withVectors: Bool, withAttributes: Bool = false, dimension: UInt32, results: [[SearchHit]]) {
         self.withPayloads = withPayloads
         self.withVectors = withVectors
+        self.withAttributes = withAttributes
         self.dimension = dimension
         self.results = results
     }
@@ -98,6 +194,7 @@ public struct SearchResponse: Sendable, Hashable {
         let dimension = try buffer.readU32("dimension")
         let withPayloads = flags.contains(.withPayloads)
         let withVectors = flags.contains(.withVectors)
+        let withAttributes = flags.contains(.withAttributes)
         let queryCount = try buffer.readCount("query count", limit: UInt32.max, bytesEach: 4)
         var results: [[SearchHit]] = []
         results.reserveCapacity(queryCount)
@@ -112,16 +209,22 @@ public struct SearchResponse: Sendable, Hashable {
                     guard buffer.readableBytes >= Int(dimension) * 4 else { throw malformed("payload ends inside a vector") }
                     hit.vector = buffer.readF32Array(count: Int(dimension))
                 }
+                if withAttributes { hit.attributes = try buffer.readAttributeValues() }
                 hits.append(hit)
             }
             results.append(hits)
         }
         try buffer.expectFullyRead("SEARCH reply")
-        return SearchResponse(withPayloads: withPayloads, withVectors: withVectors, dimension: dimension, results: results)
+        return SearchResponse(
+            withPayloads: withPayloads, withVectors: withVectors, withAttributes: withAttributes, dimension: dimension, results: results
+        )
     }
 
     func encode(into buffer: inout ByteBuffer) {
-        buffer.writeU8((withPayloads ? SearchFlags.withPayloads : []).union(withVectors ? .withVectors : []).rawValue)
+        buffer.writeU8(
+            (withPayloads ? SearchFlags.withPayloads : []).union(withVectors ? .withVectors : [])
+                .union(withAttributes ? .withAttributes : []).rawValue
+        )
         buffer.writeU32(dimension)
         buffer.writeCount(results.count)
         for hits in results {
@@ -132,6 +235,7 @@ public struct SearchResponse: Sendable, Hashable {
                 buffer.writeF32(hit.score)
                 if withPayloads { buffer.writeOptionalBytes(hit.payload) }
                 if withVectors { buffer.writeF32Array(hit.vector ?? Array(repeating: 0, count: Int(dimension))) }
+                if withAttributes { buffer.writeAttributeValues(hit.attributes ?? [:]) }
             }
         }
     }

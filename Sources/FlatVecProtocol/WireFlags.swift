@@ -14,8 +14,16 @@ public struct SearchFlags: OptionSet, Sendable, Hashable {
     public static let minScore = SearchFlags(rawValue: 1 << 3)
     /// The label allow-list is set.
     public static let labelFilter = SearchFlags(rawValue: 1 << 4)
+    /// A filter section follows the queries.
+    public static let filters = SearchFlags(rawValue: 1 << 5)
+    /// Hits carry attribute values.
+    public static let withAttributes = SearchFlags(rawValue: 1 << 6)
+    /// The queries are stored ids, not vectors.
+    public static let byStoredIDs = SearchFlags(rawValue: 1 << 7)
     /// Every defined bit.
-    public static let known: SearchFlags = [.groupByLabel, .withPayloads, .withVectors, .minScore, .labelFilter]
+    public static let known: SearchFlags = [
+        .groupByLabel, .withPayloads, .withVectors, .minScore, .labelFilter, .filters, .withAttributes, .byStoredIDs,
+    ]
 }
 
 /// The flags byte of a GET request and reply (PROTOCOL.md 4.2). Bits not listed are reserved.
@@ -28,8 +36,10 @@ public struct GetFlags: OptionSet, Sendable, Hashable {
     public static let withVectors = GetFlags(rawValue: 1 << 0)
     /// Rows carry payloads.
     public static let withPayloads = GetFlags(rawValue: 1 << 1)
+    /// Rows carry attribute values.
+    public static let withAttributes = GetFlags(rawValue: 1 << 2)
     /// Every defined bit.
-    public static let known: GetFlags = [.withVectors, .withPayloads]
+    public static let known: GetFlags = [.withVectors, .withPayloads, .withAttributes]
 }
 
 /// The flags byte of an ADD request (PROTOCOL.md 4.1). Bits not listed are reserved.
@@ -40,6 +50,8 @@ public struct AddFlags: OptionSet, Sendable, Hashable {
     public init(rawValue: UInt8) { self.rawValue = rawValue }
     /// A payload follows for every vector.
     public static let payloads = AddFlags(rawValue: 1 << 0)
+    /// Attribute values follow for every vector.
+    public static let attributes = AddFlags(rawValue: 1 << 1)
     /// Every defined bit.
-    public static let known: AddFlags = [.payloads]
+    public static let known: AddFlags = [.payloads, .attributes]
 }

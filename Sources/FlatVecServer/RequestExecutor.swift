@@ -54,11 +54,12 @@ public struct RequestExecutor: Sendable {
         completion: @escaping @Sendable (Response) -> Void
     ) {
         do throws(FlatVecError) {
-            try searchedIndex(request).submitSearch(
-                batch: request.queries, options: request.options, isCancelled: isCancelled, runScan: runScan
+            let index = try searchedIndex(request)
+            try index.submitSearch(
+                Self.queries(of: request), options: request.optionsPerQuery, isCancelled: isCancelled, runScan: runScan
             ) { result in
                 switch result {
-                case .success(let hits): completion(Self.searched(request, hits))
+                case .success(let hits): completion(Self.searched(request, hits, dimension: index.dimension))
                 case .failure(let error): completion(.error(ErrorResponse(error)))
                 }
             }
@@ -70,7 +71,7 @@ public struct RequestExecutor: Sendable {
     /// The index a SEARCH reads, once its dimension is checked.
     private func searchedIndex(_ r: SearchRequest) throws(FlatVecError) -> FlatIndex {
         let collection = try registry.collection(named: r.collection)
-        guard Int(r.dimension) == collection.index.dimension else {
+        guard r.storedIDs != nil || Int(r.dimension) == collection.index.dimension else {
             throw FlatVecError(
                 .dimensionMismatch,
                 "queries have dimension \(r.dimension), collection '\(r.collection)' has dimension \(collection.index.dimension)"
@@ -79,10 +80,15 @@ public struct RequestExecutor: Sendable {
         return collection.index
     }
 
-    private static func searched(_ r: SearchRequest, _ results: [[SearchHit]]) -> Response {
+    private static func queries(of r: SearchRequest) -> SearchQueries {
+        if let ids = r.storedIDs { return .storedIDs(ids, excludingThemselves: r.excludingThemselves) }
+        return .vectors(r.queries)
+    }
+
+    private static func searched(_ r: SearchRequest, _ results: [[SearchHit]], dimension: Int) -> Response {
         .searched(SearchResponse(
             withPayloads: r.options.includePayloads, withVectors: r.options.includeVectors,
-            dimension: r.dimension, results: results
+            withAttributes: r.options.includeAttributes, dimension: UInt32(dimension), results: results
         ))
     }
 
@@ -97,7 +103,8 @@ public struct RequestExecutor: Sendable {
         case .createCollection(let r):
             try CollectionName.validate(r.name)
             let index = try FlatIndex(
-                dimension: Int(r.dimension), metric: r.metric, configuration: indexConfiguration.forCollection(r.name)
+                dimension: Int(r.dimension), metric: r.metric, configuration: indexConfiguration.forCollection(r.name),
+                attributes: r.attributes
             )
             try writeGate.shared { () throws(FlatVecError) in
                 // CREATE and DROP take the namespace in turn, so the store records them in the order the
@@ -108,7 +115,7 @@ public struct RequestExecutor: Sendable {
                         throw FlatVecError(.collectionExists, "a collection named '\(r.name)' exists already")
                     }
                     try durably(collection: r.name, inDoubt: &inDoubt) { () throws(FlatVecError) in
-                        try store.createCollection(name: r.name, dimension: Int(r.dimension), metric: r.metric)
+                        try store.createCollection(name: r.name, dimension: Int(r.dimension), metric: r.metric, attributes: r.attributes)
                     }
                     try registry.insert(NamedIndex(name: r.name, index: index))
                 }
@@ -131,6 +138,47 @@ public struct RequestExecutor: Sendable {
             }
             compactIfWanted()
             return .done
+        case .addAttribute(let name, let definition):
+            try writeGate.shared { () throws(FlatVecError) in
+                let collection = try registry.collection(named: name)
+                try inWriteOrder(collection) { (state) throws(FlatVecError) in
+                    try collection.index.checkAddable(definition)
+                    try durably(ids: [], state: &state) { () throws(FlatVecError) in
+                        try store.addAttribute(collection: name, definition: definition)
+                    }
+                    try collection.index.addAttribute(definition)
+                }
+            }
+            compactIfWanted()
+            return .done
+        case .dropAttribute(let name, let attribute):
+            try writeGate.shared { () throws(FlatVecError) in
+                let collection = try registry.collection(named: name)
+                try inWriteOrder(collection) { (state) throws(FlatVecError) in
+                    try collection.index.checkDroppable(named: attribute)
+                    try durably(ids: [], state: &state) { () throws(FlatVecError) in
+                        try store.dropAttribute(collection: name, name: attribute)
+                    }
+                    try collection.index.dropAttribute(named: attribute)
+                }
+            }
+            compactIfWanted()
+            return .done
+        case .update(let r):
+            try writeGate.shared { () throws(FlatVecError) in
+                let collection = try registry.collection(named: r.collection)
+                try inWriteOrder(collection) { (state) throws(FlatVecError) in
+                    // Validated (ids present, values fit) first, so the store never records an update
+                    // the index would refuse.
+                    let checked = try collection.index.validate(r.updates)
+                    try durably(ids: r.updates.map(\.id), state: &state) { () throws(FlatVecError) in
+                        try store.update(collection: r.collection, updates: checked)
+                    }
+                    try collection.index.apply(checked)
+                }
+            }
+            compactIfWanted()
+            return .updated(UInt32(r.updates.count))
         case .listCollections:
             return .collections(registry.all.map {
                 CollectionInfo(name: $0.name, dimension: UInt32($0.index.dimension), metric: $0.index.metric, count: UInt64($0.index.count))
@@ -167,10 +215,14 @@ public struct RequestExecutor: Sendable {
             var rows = try collection.index.get(ids: r.ids)
             if !r.withVectors { for i in rows.indices { rows[i].vector = [] } }
             if !r.withPayloads { for i in rows.indices { rows[i].payload = nil } }
-            return .got(GetResponse(dimension: UInt32(collection.index.dimension), withVectors: r.withVectors, withPayloads: r.withPayloads, rows: rows))
+            if !r.withAttributes { for i in rows.indices { rows[i].attributes = [:] } }
+            return .got(GetResponse(
+                dimension: UInt32(collection.index.dimension), withVectors: r.withVectors, withPayloads: r.withPayloads,
+                withAttributes: r.withAttributes, rows: rows
+            ))
         case .search(let r):
             let index = try searchedIndex(r)
-            return Self.searched(r, try index.search(batch: r.queries, options: r.options))
+            return Self.searched(r, try index.search(Self.queries(of: r), options: r.optionsPerQuery), dimension: index.dimension)
         case .rebuild(let name):
             let rebuilt = try writeGate.exclusive { () throws(FlatVecError) -> [NamedIndex] in
                 let fresh = try durablyLoading { () throws(FlatVecError) in try store.rebuildCollections() }
@@ -310,7 +362,8 @@ public struct RequestExecutor: Sendable {
         for row in rows {
             do throws(FlatVecError) {
                 let batch = try VectorBatch(
-                    dimension: index.dimension, ids: [row.id], labels: [row.label], vectors: row.vector, payloads: [row.payload]
+                    dimension: index.dimension, ids: [row.id], labels: [row.label], vectors: row.vector, payloads: [row.payload],
+                    attributes: [row.attributes]
                 )
                 try index.restore(batch)
             } catch {

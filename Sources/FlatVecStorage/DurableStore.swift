@@ -13,8 +13,17 @@ public protocol DurableStore: Sendable {
     /// Every stored collection, to rebuild the in-memory indexes at start-up.
     func loadCollections() throws(FlatVecError) -> [NamedIndex]
 
-    /// Records a new collection.
-    func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError)
+    /// Records a new collection with its attributes.
+    func createCollection(name: String, dimension: Int, metric: Metric, attributes: [AttributeDefinition]) throws(FlatVecError)
+
+    /// Records a new attribute of a collection (every stored vector has no value for it).
+    func addAttribute(collection: String, definition: AttributeDefinition) throws(FlatVecError)
+
+    /// Forgets an attribute of a collection and its values.
+    func dropAttribute(collection: String, name: String) throws(FlatVecError)
+
+    /// Stores partial updates (already validated; every id is known to exist).
+    func update(collection: String, updates: [RowUpdate]) throws(FlatVecError)
 
     /// Forgets a collection and its vectors.
     func dropCollection(name: String) throws(FlatVecError)
@@ -83,7 +92,18 @@ public struct MemoryOnlyStore: DurableStore {
     public func loadCollections() throws(FlatVecError) -> [NamedIndex] { [] }
 
     /// Nothing to do.
-    public func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError) {}
+    public func createCollection(
+        name: String, dimension: Int, metric: Metric, attributes: [AttributeDefinition]
+    ) throws(FlatVecError) {}
+
+    /// Nothing to do.
+    public func addAttribute(collection: String, definition: AttributeDefinition) throws(FlatVecError) {}
+
+    /// Nothing to do.
+    public func dropAttribute(collection: String, name: String) throws(FlatVecError) {}
+
+    /// Nothing to do.
+    public func update(collection: String, updates: [RowUpdate]) throws(FlatVecError) {}
 
     /// Nothing to do.
     public func dropCollection(name: String) throws(FlatVecError) {}

@@ -156,8 +156,25 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     public func loadCollections() throws(FlatVecError) -> [NamedIndex] { loaded.withLock { $0 } }
 
     /// Logs a CREATE_COLLECTION.
-    public func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError) {
-        try append(.create(name: name, dimension: dimension, metric: metric))
+    public func createCollection(
+        name: String, dimension: Int, metric: Metric, attributes: [AttributeDefinition]
+    ) throws(FlatVecError) {
+        try append(.create(name: name, dimension: dimension, metric: metric, attributes: attributes))
+    }
+
+    /// Logs a new attribute.
+    public func addAttribute(collection: String, definition: AttributeDefinition) throws(FlatVecError) {
+        try append(.addAttribute(collection: collection, definition: definition))
+    }
+
+    /// Logs a dropped attribute.
+    public func dropAttribute(collection: String, name: String) throws(FlatVecError) {
+        try append(.dropAttribute(collection: collection, name: name))
+    }
+
+    /// Logs partial updates (already validated).
+    public func update(collection: String, updates: [RowUpdate]) throws(FlatVecError) {
+        try append(.update(collection: collection, updates: updates))
     }
 
     /// Logs a DROP_COLLECTION.
@@ -215,9 +232,12 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         _ body: [UInt8], to collections: inout [String: NamedIndex], configuration: FlatIndex.Configuration
     ) throws(FlatVecError) {
         switch try LogRecord.decode(body) {
-        case .create(let name, let dimension, let metric):
+        case .create(let name, let dimension, let metric, let attributes):
             collections[name] = NamedIndex(
-                name: name, index: try FlatIndex(dimension: dimension, metric: metric, configuration: configuration.forCollection(name))
+                name: name,
+                index: try FlatIndex(
+                    dimension: dimension, metric: metric, configuration: configuration.forCollection(name), attributes: attributes
+                )
             )
         case .drop(let name):
             collections[name] = nil
@@ -227,6 +247,15 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         case .remove(let collection, let ids):
             guard let c = collections[collection] else { throw FlatVecError(.corruptData, "REMOVE from unknown collection \(collection)") }
             try c.index.remove(ids: ids)
+        case .addAttribute(let collection, let definition):
+            guard let c = collections[collection] else { throw FlatVecError(.corruptData, "attribute of unknown collection \(collection)") }
+            try c.index.addAttribute(definition)
+        case .dropAttribute(let collection, let name):
+            guard let c = collections[collection] else { throw FlatVecError(.corruptData, "attribute of unknown collection \(collection)") }
+            try c.index.dropAttribute(named: name)
+        case .update(let collection, let updates):
+            guard let c = collections[collection] else { throw FlatVecError(.corruptData, "UPDATE of unknown collection \(collection)") }
+            try c.index.update(updates)
         }
     }
 

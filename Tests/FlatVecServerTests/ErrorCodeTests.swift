@@ -11,7 +11,12 @@ final class FlakyStore: DurableStore, Sendable {
     let failing = Atomic<Bool>(false)
     var description: String { "flaky test store" }
     func loadCollections() throws(FlatVecError) -> [NamedIndex] { [] }
-    func createCollection(name: String, dimension: Int, metric: Metric) throws(FlatVecError) { try check() }
+    func createCollection(name: String, dimension: Int, metric: Metric, attributes: [AttributeDefinition]) throws(FlatVecError) {
+        try check()
+    }
+    func addAttribute(collection: String, definition: AttributeDefinition) throws(FlatVecError) { try check() }
+    func dropAttribute(collection: String, name: String) throws(FlatVecError) { try check() }
+    func update(collection: String, updates: [RowUpdate]) throws(FlatVecError) { try check() }
     func dropCollection(name: String) throws(FlatVecError) { try check() }
     func add(collection: String, batch: VectorBatch) throws(FlatVecError) { try check() }
     func remove(collection: String, ids: [Int64]) throws(FlatVecError) { try check() }

@@ -20,7 +20,7 @@ import Testing
         )
         let plain = try VectorBatch(dimension: 3, ids: [1], labels: [0], vectors: [1, 2, 3])
         let cases: [(LogRecord, [UInt8])] = [
-            (.create(name: "products", dimension: 512, metric: .cosine),
+            (.create(name: "products", dimension: 512, metric: .cosine, attributes: []),
              Self.legacy(1) { CreateCollectionRequest(name: "products", dimension: 512, metric: .cosine).encode(into: &$0) }),
             (.drop(name: "products"), Self.legacy(2) { Request.dropCollection("products").encode(into: &$0) }),
             (.add(collection: "p", batch: batch), Self.legacy(3) { AddRequest(collection: "p", batch: batch).encode(into: &$0) }),

@@ -49,7 +49,7 @@ public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
     /// - Parameters:
     ///   - type: The attribute's type.
     ///   - name: The attribute's name, for the error.
-    /// - Returns: The value to store or compare.
+    /// - Returns: The value to store or compare (`-0.0` becomes `0.0`).
     /// - Throws: ``FlatVecError/Code/invalidArgument`` for a value of another type, a NaN or a keyword
     ///   that is too long.
     public func converted(to type: AttributeType, attribute name: String) throws(FlatVecError) -> AttributeValue {
@@ -58,7 +58,8 @@ public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
             return .float64(Double(value))
         case (.float64(let value), .float64):
             guard !value.isNaN else { throw FlatVecError(.invalidArgument, "attribute \(name) cannot be NaN") }
-            return self
+            // -0.0 is stored as 0.0: equal numbers, one value (as SQL compares them).
+            return .float64(value == 0 ? 0 : value)
         case (.keyword(let value), .keyword):
             guard !value.utf8.contains(0) else {
                 throw FlatVecError(.invalidArgument, "keyword of attribute \(name) contains a NUL character")

@@ -105,23 +105,24 @@ import Glibc
                 f[7] = UInt8(flags >> 8)
                 cases.append(("header", f, bit))
             }
-            let search = Self.frame(.search(SearchRequest(collection: "r", dimension: 2, queries: [1, 0], options: SearchOptions(k: 1))))
-            for bit in 5..<8 {
-                var f = search
-                f[16 + 4 + name + 4] |= UInt8(1 << bit)
-                cases.append(("SEARCH", f, bit))
-            }
+            // SEARCH defines all 8 bits of its flags byte.
             let get = Self.frame(.get(GetRequest(collection: "r", ids: [1], withVectors: true, withPayloads: true)))
-            for bit in 2..<8 {
+            for bit in 3..<8 {
                 var f = get
                 f[16 + 4 + name] |= UInt8(1 << bit)
                 cases.append(("GET", f, bit))
             }
             let add = Self.frame(.add(AddRequest(collection: "r", batch: VectorBatch(id: 2, label: 0, vector: [0, 1]))))
-            for bit in 1..<8 {
+            for bit in 2..<8 {
                 var f = add
                 f[16 + 4 + name + 4 + 4] |= UInt8(1 << bit)
                 cases.append(("ADD", f, bit))
+            }
+            let update = Self.frame(.update(UpdateRequest(collection: "r", updates: [RowUpdate(id: 1)])))
+            for bit in 3..<8 {
+                var f = update
+                f[16 + 4 + name + 4 + 8] |= UInt8(1 << bit)
+                cases.append(("UPDATE", f, bit))
             }
             for c in cases {
                 raw.send(c.frame)

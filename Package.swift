@@ -120,6 +120,7 @@ let package = Package(
             name: "FlatVecProtocolTests",
             dependencies: [
                 "FlatVecProtocol",
+                "FlatVecTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

@@ -86,6 +86,45 @@ struct TestVector: Sendable, CustomTestStringConvertible {
             TestVector(name: "rebuild-request", description: "REBUILD request id 14: collection \"products\" (an empty name rebuilds all)", requestID: 14, message: .request(.rebuild("products"))),
             TestVector(name: "rebuild-reply", description: "REBUILD reply to id 14: one collection \"products\", dimension 512, metric ip (0), count 3001, 2 rows skipped", requestID: 14,
                        message: .response(.rebuilt([CollectionInfo(name: "products", dimension: 512, metric: .innerProduct, count: 3001, skippedRows: 2)]), opcode: .rebuild)),
+            TestVector(name: "create-collection-request-attributes", description: "CREATE_COLLECTION request id 15: name \"shop\", dimension 2, metric ip (0), attributes visible bool (1), category keyword (4)", requestID: 15,
+                       message: .request(.createCollection(CreateCollectionRequest(
+                           name: "shop", dimension: 2, metric: .innerProduct,
+                           attributes: [try! AttributeDefinition(name: "visible", type: .bool), try! AttributeDefinition(name: "category", type: .keyword)]
+                       )))),
+            TestVector(name: "add-attribute-request", description: "ADD_ATTRIBUTE request id 16 on \"shop\": price float64 (3)", requestID: 16,
+                       message: .request(.addAttribute(collection: "shop", definition: try! AttributeDefinition(name: "price", type: .float64)))),
+            TestVector(name: "drop-attribute-request", description: "DROP_ATTRIBUTE request id 17 on \"shop\": price", requestID: 17,
+                       message: .request(.dropAttribute(collection: "shop", name: "price"))),
+            TestVector(name: "add-request-attributes", description: "ADD request id 18 to \"shop\": flags 2 (attributes), 1 vector of dimension 2; id 5 label 1 [1.0, 0.0] with category \"shoes\" (keyword), visible true (bool)", requestID: 18,
+                       message: .request(.add(AddRequest(collection: "shop", batch: try! VectorBatch(
+                           dimension: 2, ids: [5], labels: [1], vectors: [1, 0], attributes: [["visible": .bool(true), "category": .keyword("shoes")]]
+                       ))))),
+            TestVector(name: "update-request", description: "UPDATE request id 19 on \"shop\": id 5: flags 5 (label, clear payload), label 2, set price 9.5 (float64), clear category", requestID: 19,
+                       message: .request(.update(UpdateRequest(collection: "shop", updates: [
+                           RowUpdate(id: 5, label: 2, payload: .clear, set: ["price": .float64(9.5)], clear: ["category"]),
+                       ])))),
+            TestVector(name: "update-reply", description: "UPDATE reply to id 19: 1 updated", requestID: 19, message: .response(.updated(1), opcode: .update)),
+            TestVector(name: "search-request-filters", description: "SEARCH request id 20 on \"shop\": k 3, flags 0x60 (filters, with attributes), 2 queries of dimension 2 [1.0, 0.0] and [0.0, 1.0], filter mode 2 (one per query): first `visible and category in (\"shoes\", \"boots\")`, second `not price < 10` (int64 10), both as trees", requestID: 20,
+                       message: .request(.search(SearchRequest(
+                           collection: "shop", dimension: 2, queries: [1, 0, 0, 1], options: SearchOptions(k: 3, includeAttributes: true),
+                           queryFilters: [
+                               .and([.comparison(.attribute("visible"), .equal, .bool(true)), .oneOf(.attribute("category"), [.keyword("shoes"), .keyword("boots")])]),
+                               .not(.comparison(.attribute("price"), .less, .int64(10))),
+                           ]
+                       )))),
+            TestVector(name: "search-request-stored-ids", description: "SEARCH request id 21 on \"shop\": k 2, flags 0xa0 (filters, stored ids), 1 query: stored id 5 excluding itself, filter mode 1: `id != 7`", requestID: 21,
+                       message: .request(.search(SearchRequest(
+                           collection: "shop", storedIDs: [5], excludingThemselves: true,
+                           options: SearchOptions(k: 2, filter: .comparison(.id, .notEqual, .int64(7)))
+                       )))),
+            TestVector(name: "search-reply-attributes", description: "SEARCH reply to id 20: flags 0x40 (attributes), dimension 2, 2 queries: first 1 hit id 5 label 2 score 1.0 with price 9.5, visible true; second no hits", requestID: 20,
+                       message: .response(.searched(SearchResponse(withPayloads: false, withVectors: false, withAttributes: true, dimension: 2, results: [
+                           [SearchHit(id: 5, label: 2, score: 1.0, attributes: ["price": .float64(9.5), "visible": .bool(true)])], [],
+                       ])), opcode: .search)),
+            TestVector(name: "get-reply-attributes", description: "GET reply: flags 4 (attributes), dimension 2, one row: id 5, label 2, attributes price 9.5, visible true", requestID: 22,
+                       message: .response(.got(GetResponse(dimension: 2, withVectors: false, withPayloads: false, withAttributes: true, rows: [
+                           StoredVector(id: 5, label: 2, vector: [], payload: nil, attributes: ["price": .float64(9.5), "visible": .bool(true)]),
+                       ])), opcode: .get)),
             TestVector(name: "error-reply", description: "error reply to SEARCH id 13: code 5 unknown_collection, message \"no collection named 'q'\"", requestID: 13,
                        message: .response(.error(ErrorResponse(code: 5, message: "no collection named 'q'")), opcode: .search)),
             TestVector(name: "error-reply-bad-frame", description: "error reply with request id 0 and opcode 0 after a declared length too large: code 1 bad_frame; the server then closes the connection", requestID: 0,

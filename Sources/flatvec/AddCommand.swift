@@ -15,7 +15,8 @@ struct AddCommand: AsyncParsableCommand {
         discussion: """
             Vectors: .npy or .fvecs. Ids and labels: .npy (int32/int64), .ivecs, or text with one integer \
             per line; ids default to row numbers, labels to 0. Payloads: JSON lines, one per vector (an \
-            empty line for none).
+            empty line for none). Attributes: JSON lines, one flat object per vector, e.g. \
+            {"category": "shoes", "visible": true, "price": 49.5} (an empty line or {} for none).
 
             The whole file is checked before anything is sent (dimension against the collection, NaN or \
             infinite components, zero vectors under cosine, duplicate ids, payload count, size and JSON), \
@@ -31,6 +32,7 @@ struct AddCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Ids file.") var ids: String?
     @Option(name: .long, help: "Labels file.") var labels: String?
     @Option(name: .long, help: "Payloads file (JSON lines).") var payloads: String?
+    @Option(name: .long, help: "Attribute values file (JSON lines, one object per vector).") var attributes: String?
     @Option(name: .long, help: "Vectors per request.") var batch: Int = 1000
 
     func run() async throws {
@@ -39,11 +41,21 @@ struct AddCommand: AsyncParsableCommand {
         var idValues: [Int64]
         var labelValues: [Int64]
         var payloadValues: [[UInt8]?] = []
+        var attributeValues: [[String: AttributeValue]] = []
         do {
             matrix = try VectorFile.readFloat32Matrix(vectors)
             idValues = try ids.map { path in try VectorFile.readIntegers(path) } ?? (0..<Int64(matrix.rows)).map { $0 }
             labelValues = try labels.map { path in try VectorFile.readIntegers(path) } ?? Array(repeating: 0, count: matrix.rows)
             if let payloads { payloadValues = try VectorFile.readPayloadLines(payloads) }
+            if let attributes {
+                for (n, line) in try VectorFile.readPayloadLines(attributes).enumerated() {
+                    do {
+                        attributeValues.append(try AttributeLines.parse(line ?? [], lineNumber: n + 1))
+                    } catch {
+                        fail("\(attributes): \(error.message); nothing was added")
+                    }
+                }
+            }
         } catch let error as VectorFileError {
             fail(error.description)
         } catch {
@@ -53,6 +65,9 @@ struct AddCommand: AsyncParsableCommand {
         guard labelValues.count == matrix.rows else { fail("\(labels ?? "labels"): \(labelValues.count) labels for \(matrix.rows) vectors") }
         guard payloadValues.isEmpty || payloadValues.count == matrix.rows else {
             fail("\(payloads ?? "payloads"): \(payloadValues.count) lines for \(matrix.rows) vectors")
+        }
+        guard attributeValues.isEmpty || attributeValues.count == matrix.rows else {
+            fail("\(attributes ?? "attributes"): \(attributeValues.count) lines for \(matrix.rows) vectors")
         }
         for (n, payload) in payloadValues.enumerated() {
             if let payload, !JSONValidator.isValid(payload) {
@@ -87,7 +102,8 @@ struct AddCommand: AsyncParsableCommand {
                 ids: Array(idValues[done..<(done + n)]),
                 labels: Array(labelValues[done..<(done + n)]),
                 vectors: Array(matrix.values[(done * matrix.columns)..<((done + n) * matrix.columns)]),
-                payloads: payloadValues.isEmpty ? [] : Array(payloadValues[done..<(done + n)])
+                payloads: payloadValues.isEmpty ? [] : Array(payloadValues[done..<(done + n)]),
+                attributes: attributeValues.isEmpty ? [] : Array(attributeValues[done..<(done + n)])
             )
             let result = await orFail {
                 do {

@@ -11,12 +11,22 @@ struct CreateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Collection name.") var collection: String
     @Option(name: .long, help: "Dimension, 1 to 16000.") var dim: Int
     @Option(name: .long, help: "ip or cosine.") var metric: String = "ip"
+    @Option(name: .long, help: "An attribute, NAME:TYPE (bool, int64, float64, keyword); repeatable.") var attr: [String] = []
 
     func run() async throws {
         guard let metric = Metric(name: metric) else { fail("unknown metric '\(self.metric)'; use ip or cosine") }
+        var attributes: [AttributeDefinition] = []
+        for text in attr {
+            do {
+                attributes.append(try AttributeDefinition(parsing: text))
+            } catch {
+                fail("--attr: \(error.message)")
+            }
+        }
         let c = await client.connect()
-        await orFail { try await c.createCollection(collection, dimension: dim, metric: metric) }
-        print("created \(collection) (dimension \(dim), \(metric))")
+        await orFail { try await c.createCollection(collection, dimension: dim, metric: metric, attributes: attributes) }
+        let described = attributes.isEmpty ? "" : ", attributes " + attributes.map(\.description).joined(separator: ", ")
+        print("created \(collection) (dimension \(dim), \(metric)\(described))")
         await c.close()
     }
 }

@@ -57,11 +57,12 @@ struct GetCommand: AsyncParsableCommand {
         let ids = idOptions.values()
         let c = await client.connect()
         let rows = await orFail {
-            try await c.get(collection: collection, ids: ids, withVectors: !noVectors, withPayloads: true)
+            try await c.get(collection: collection, ids: ids, withVectors: !noVectors, withPayloads: true, withAttributes: true)
         }
         for row in rows {
             var line = #"{"id":\#(row.id),"label":\#(row.label)"#
             if let payload = row.payload { line += #","payload":\#(jsonPayload(payload))"# }
+            if !row.attributes.isEmpty { line += #","attributes":\#(jsonAttributes(row.attributes))"# }
             if !noVectors { line += #","vector":[\#(row.vector.map { "\($0)" }.joined(separator: ","))]"# }
             print(line + "}")
         }

@@ -7,16 +7,26 @@ import FlatVecFormats
 struct SearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
-        abstract: "Search a collection with queries from a file.",
+        abstract: "Search a collection with queries from a file, or with stored vectors (--like).",
         discussion: """
             Without --out, prints a table (or JSON with --json). With --out, writes ids as .npy (int64) or \
             .ivecs (int32) and, with --scores, scores as .npy or .fvecs; missing hits are -1 and -3.4e38.
+
+            --filter keeps only vectors the filter is true of, before ranking, so k hits come back whenever \
+            k vectors match: visible and category = "shoes"; price < 50 or stock >= 3; \
+            category in ("shoes", "boots"); not label in (3, 4); id not in (7); tier is null. \
+            Strings are quoted, numbers and true/false bare; comparisons with a missing value are \
+            neither true nor false (as in SQL). See README, "Filters".
             """
     )
 
     @OptionGroup var client: ClientOptions
     @Option(name: .long, help: "Collection name.") var collection: String
-    @Option(name: .long, help: "Queries (.npy or .fvecs).") var queries: String
+    @Option(name: .long, help: "Queries (.npy or .fvecs).") var queries: String?
+    @Option(name: .long, help: "Search with the stored vectors of these ids instead (comma-separated).") var like: String?
+    @Flag(name: .long, help: "With --like: a query may return its own id.") var includeSelf = false
+    @Option(name: .long, help: "Only vectors this filter is true of (see below).") var filter: String?
+    @Flag(name: .long, help: "Print attribute values of hits.") var withAttributes = false
     // Unconditional parsing: `--k -3` is a value out of range and `--min-score -0.5` a value, not options.
     @Option(name: .long, parsing: .unconditional, help: "Hits per query (1 to 10000).") var k: Int = 10
     @Flag(name: .long, help: "Best hit per label, top k labels.") var groupByLabel = false
@@ -29,11 +39,30 @@ struct SearchCommand: AsyncParsableCommand {
     func run() async throws {
         guard (1...SearchOptions.maximumK).contains(k) else { fail("--k must be from 1 to \(SearchOptions.maximumK), got \(k)") }
         if scores != nil && out == nil { fail("--scores needs --out (the file of ids the scores belong to)") }
-        let matrix: Matrix<Float>
-        do {
-            matrix = try VectorFile.readFloat32Matrix(queries)
-        } catch {
-            fail(error.description)
+        var matrix = Matrix<Float>(rows: 0, columns: 0, values: [])
+        var storedIDs: [Int64]?
+        switch (queries, like) {
+        case (let path?, nil):
+            do {
+                matrix = try VectorFile.readFloat32Matrix(path)
+            } catch {
+                fail(error.description)
+            }
+        case (nil, let list?):
+            storedIDs = list.split(separator: ",").map { part in
+                guard let v = Int64(part.trimmingWhitespace()) else { fail("--like: '\(part)' is not an integer") }
+                return v
+            }
+        default:
+            fail("give exactly one of --queries and --like")
+        }
+        var parsedFilter: Filter?
+        if let filter {
+            do {
+                parsedFilter = try Filter(parsing: filter)
+            } catch {
+                fail("--\(error.message)")
+            }
         }
         var labelFilter: Set<Int64>?
         if let labels {
@@ -45,11 +74,15 @@ struct SearchCommand: AsyncParsableCommand {
             labelFilter = set
         }
         let options = SearchOptions(
-            k: k, minScore: minScore, labels: labelFilter, groupByLabel: groupByLabel, includePayloads: out == nil
+            k: k, minScore: minScore, labels: labelFilter, groupByLabel: groupByLabel, includePayloads: out == nil,
+            filter: parsedFilter, includeAttributes: withAttributes
         )
         let c = await client.connect()
         let results = await orFail {
-            try await c.search(collection: collection, queries: matrix.values, dimension: matrix.columns, options: options)
+            if let storedIDs {
+                return try await c.search(collection: collection, storedIDs: storedIDs, excludingThemselves: !includeSelf, options: options)
+            }
+            return try await c.search(collection: collection, queries: matrix.values, dimension: matrix.columns, options: options)
         }
         await c.close()
         if let out {
@@ -72,7 +105,8 @@ struct SearchCommand: AsyncParsableCommand {
         if json {
             let body = results.map { hits in
                 "[" + hits.map { h in
-                    #"{"id":\#(h.id),"label":\#(h.label),"score":\#(h.score)"# + (h.payload.map { #","payload":\#(jsonPayload($0))"# } ?? "") + "}"
+                    #"{"id":\#(h.id),"label":\#(h.label),"score":\#(h.score)"# + (h.payload.map { #","payload":\#(jsonPayload($0))"# } ?? "")
+                        + (h.attributes.map { #","attributes":\#(jsonAttributes($0))"# } ?? "") + "}"
                 }.joined(separator: ",") + "]"
             }
             print("[" + body.joined(separator: ",") + "]")
@@ -80,13 +114,30 @@ struct SearchCommand: AsyncParsableCommand {
         }
         var rows: [[String]] = []
         for (q, hits) in results.enumerated() {
-            if hits.isEmpty { rows.append(["\(q)", "-", "-", "-", "-", "(no hits)"]) }
+            if hits.isEmpty { rows.append(["\(q)", "-", "-", "-", "-", "(no hits)"] + (withAttributes ? [""] : [])) }
             for (rank, h) in hits.enumerated() {
-                rows.append(["\(q)", "\(rank + 1)", "\(h.id)", "\(h.label)", "\(h.score)", h.payloadString ?? ""])
+                rows.append(
+                    ["\(q)", "\(rank + 1)", "\(h.id)", "\(h.label)", "\(h.score)", h.payloadString ?? ""]
+                        + (withAttributes ? [h.attributes.map(jsonAttributes) ?? ""] : [])
+                )
             }
         }
-        printTable(["query", "rank", "id", "label", "score", "payload"], rows)
+        printTable(["query", "rank", "id", "label", "score", "payload"] + (withAttributes ? ["attributes"] : []), rows)
     }
+}
+
+/// Attribute values as a JSON object, names in order.
+func jsonAttributes(_ values: [String: AttributeValue]) -> String {
+    "{" + values.sorted { $0.key < $1.key }.map { name, value in
+        let text: String
+        switch value {
+        case .bool(let b): text = b ? "true" : "false"
+        case .int64(let i): text = "\(i)"
+        case .float64(let d): text = d.isFinite ? "\(d)" : jsonString("\(d)")
+        case .keyword(let k): text = jsonString(k)
+        }
+        return "\(jsonString(name)):\(text)"
+    }.joined(separator: ",") + "}"
 }
 
 /// A payload in JSON output: as itself when it is JSON (an object stays an object), else as a string.

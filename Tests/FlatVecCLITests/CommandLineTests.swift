@@ -87,6 +87,56 @@ import Glibc
         }
     }
 
+    /// create --attr, add --attributes, search --filter / --like, set, get and attr through the binary.
+    @Test func attributesFiltersAndUpdatesFromTheCommandLine() async throws {
+        try await withServer { port in
+            let server = ["--server", "127.0.0.1:\(port)", "--collection", "shop"]
+            let create = try runFlatVec(["create"] + server + ["--dim", "2", "--attr", "category:keyword", "--attr", "visible:bool", "--attr", "price:float64"])
+            #expect(create.status == 0 && create.stdout.contains("attributes category:keyword, visible:bool, price:float64"), "\(create.stderr)")
+            try NPYFile.write(Matrix<Float>(rows: 4, columns: 2, values: [1, 0, 0.9, 0.1, 0.8, 0.2, 0, 1]), to: directory + "/shop.npy")
+            try #"""
+            {"category": "shoes", "visible": true, "price": 49.5}
+            {"category": "sho\u00e9s", "visible": false, "price": null}
+
+            {"category": "shoes", "visible": true, "price": 10}
+
+            """#.write(toFile: directory + "/attrs.jsonl", atomically: true, encoding: .utf8)
+            let add = try runFlatVec(["add"] + server + ["--vectors", directory + "/shop.npy", "--attributes", directory + "/attrs.jsonl"])
+            #expect(add.status == 0, "\(add.stderr)")
+            let query = directory + "/q.npy"
+            try NPYFile.write(Matrix<Float>(rows: 1, columns: 2, values: [1, 0]), to: query)
+            // Two vectors match: both come back, in score order, whatever k.
+            let search = try runFlatVec(["search"] + server + ["--queries", query, "--filter", #"visible and category = "shoes""#, "--k", "3", "--json", "--with-attributes"])
+            #expect(search.status == 0, "\(search.stderr)")
+            #expect(search.stdout.contains(#""id":0"#) && search.stdout.contains(#""id":3"#) && !search.stdout.contains(#""id":1"#), "\(search.stdout)")
+            #expect(search.stdout.contains(#""attributes":{"category":"shoes","price":10.0,"visible":true}"#), "\(search.stdout)")
+            let like = try runFlatVec(["search"] + server + ["--like", "0", "--filter", "price is null", "--json"])
+            #expect(like.status == 0 && like.stdout.contains(#""id":1"#) && like.stdout.contains(#""id":2"#) && !like.stdout.contains(#""id":0"#), "\(like.stdout)")
+            let set = try runFlatVec(["set"] + server + ["--ids", "1,2", "--set", #"category="hats""#, "--set", "price=5", "--clear", "visible", "--label", "7"])
+            #expect(set.status == 0 && set.stdout.contains("updated 2 vectors"), "\(set.stderr)")
+            let get = try runFlatVec(["get"] + server + ["--ids", "2", "--no-vectors"])
+            #expect(get.stdout.contains(#"{"id":2,"label":7,"attributes":{"category":"hats","price":5.0}}"#), "\(get.stdout)")
+            #expect(try runFlatVec(["attr", "add"] + server + ["--attr", "tier:int64"]).status == 0)
+            #expect(try runFlatVec(["attr", "drop"] + server + ["--name", "price"]).status == 0)
+            // Mistakes name their part and change nothing.
+            let cases: [([String], String)] = [
+                (["search"] + server + ["--queries", query, "--filter", "price < 3"], #"unknown attribute "price""#),
+                (["search"] + server + ["--queries", query, "--filter", "visible and ("], "offset 13"),
+                (["search"] + server + ["--queries", query, "--filter", "category < 'x'"], "compares with =, != and in only"),
+                (["set"] + server + ["--ids", "99", "--set", "tier=1"], "unknown id 99"),
+                (["set"] + server + ["--ids", "1", "--set", "tier>1"], "expected NAME=VALUE"),
+                (["create"] + server + ["--dim", "2", "--attr", "size:int32"], "unknown type \"int32\""),
+            ]
+            for (arguments, message) in cases {
+                let run = try runFlatVec(arguments)
+                #expect(run.status == 1 && run.stderr.contains(message), "\(arguments): \(run.stderr)")
+            }
+            try "{\"category\": [1]}\n{}\n{}\n{}\n".write(toFile: directory + "/bad.jsonl", atomically: true, encoding: .utf8)
+            let bad = try runFlatVec(["add"] + server + ["--vectors", directory + "/shop.npy", "--attributes", directory + "/bad.jsonl"])
+            #expect(bad.status == 1 && bad.stderr.contains("line 1") && bad.stderr.contains("nothing was added"), "\(bad.stderr)")
+        }
+    }
+
     @Test func connectionErrorsAreOneClearLine() throws {
         let badPort = try runFlatVec(["list", "--server", "localhost:99999"])
         #expect(badPort.status == 1 && badPort.stderr.contains("the port must be a number from 1 to 65535"), "\(badPort.stderr)")

@@ -141,6 +141,72 @@ final class AckCounter: Sendable {
         await after.close()
     }
 
+    /// The same for partial updates of attributes: every acknowledged UPDATE survives a SIGKILL, and
+    /// each row holds either its last acknowledged value or that of the one update in flight.
+    @Test(arguments: Store.allCases.filter(\.isAvailable))
+    func killDashNineLosesNoAcknowledgedAttributeUpdate(store: Store) async throws {
+        let storeArguments = try store.arguments()
+        let port = Self.freePort()
+        let first = try Self.startServer(storeArguments: storeArguments, port: port)
+        let client = try await Self.connect(port: port)
+        try await client.createCollection("c", dimension: 4, attributes: [try AttributeDefinition(name: "n", type: .int64)])
+        let rows = 400
+        try await client.add(collection: "c", batch: VectorBatch(
+            dimension: 4, ids: (0..<Int64(rows)).map { $0 }, labels: Array(repeating: 0, count: rows),
+            vectors: [Float](repeating: 1, count: rows * 4), attributes: Array(repeating: ["n": .int64(0)], count: rows)
+        ))
+        let progress = AckCounter()
+        // Per id: the last acknowledged value, and the value of the update in flight when the server died.
+        let outcome = try await withThrowingTaskGroup(of: ([Int64: Int64], [Int64: Int64]).self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    let c = try await Self.connect(port: port)
+                    var acked: [Int64: Int64] = [:]
+                    var value: Int64 = 0
+                    while true {
+                        value += 1
+                        let ids = (0..<Int.random(in: 1...20)).map { _ in Int64(writer * 100 + Int.random(in: 0..<100)) }
+                        let updates = Set(ids).map { RowUpdate(id: $0, set: ["n": .int64(value)]) }
+                        do {
+                            try await c.update(collection: "c", updates)
+                        } catch {
+                            return (acked, Dictionary(uniqueKeysWithValues: updates.map { ($0.id, value) }))
+                        }
+                        for u in updates { acked[u.id] = value }
+                        progress.add(1)
+                    }
+                }
+            }
+            let deadline = ContinuousClock.now + .seconds(60)
+            while progress.value < 200 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(first.processIdentifier, SIGKILL)
+            var acked: [Int64: Int64] = [:]
+            var inFlight: [Int64: Int64] = [:]
+            for try await (a, f) in group {
+                acked.merge(a) { x, _ in x }
+                inFlight.merge(f) { x, _ in x }
+            }
+            return (acked, inFlight)
+        }
+        first.waitUntilExit()
+        #expect(progress.value >= 200, "too few updates got through before the kill to mean anything")
+        let second = try Self.startServer(storeArguments: storeArguments, port: port)
+        defer {
+            second.terminate()
+            second.waitUntilExit()
+        }
+        let after = try await Self.connect(port: port)
+        let stored = try await after.get(collection: "c", ids: (0..<Int64(rows)).map { $0 }, withVectors: false, withPayloads: false)
+        for row in stored {
+            let allowed = [outcome.0[row.id] ?? 0, outcome.1[row.id]].compactMap { $0 }
+            #expect(allowed.contains { row.attributes["n"] == .int64($0) }, "id \(row.id): \(row.attributes), allowed \(allowed)")
+        }
+        #expect(stored.count == rows)
+        await after.close()
+    }
+
     @Test func sigtermFinishesRequestsInFlightAndExitsZero() async throws {
         let port = Self.freePort()
         let server = try Self.startServer(storeArguments: ["--data", NSTemporaryDirectory() + "flatvec-term-\(UInt32.random(in: 0...UInt32.max))"], port: port)

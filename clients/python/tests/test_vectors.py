@@ -27,7 +27,36 @@ def reencode_request(opcode: int, payload: bytes) -> bytes:
         out = bytes(r.take(len(payload)))
     elif opcode == codec.CREATE:
         name = r.string()
-        out = codec.create_request(name, *r.unpack("IB"))
+        dimension, metric = r.unpack("IB")
+        attributes = []
+        if r.offset < len(payload):
+            types = {v: k for k, v in codec.ATTRIBUTE_TYPES.items()}
+            for _ in range(r.u8()):
+                kind = r.u8()
+                attributes.append((r.string(), types[kind]))
+        out = codec.create_request(name, dimension, metric, attributes)
+    elif opcode == codec.ADD_ATTRIBUTE:
+        collection = r.string()
+        kind = r.u8()
+        out = codec.string(collection) + codec.attribute_definition(r.string(), {v: k for k, v in codec.ATTRIBUTE_TYPES.items()}[kind])
+    elif opcode == codec.DROP_ATTRIBUTE:
+        out = codec.string(r.string()) + codec.string(r.string())
+    elif opcode == codec.UPDATE:
+        collection = r.string()
+        updates = []
+        for _ in range(r.u32()):
+            (row_id, flags) = r.unpack("qB")
+            u: dict = {"id": row_id}
+            if flags & 1:
+                u["label"] = r.unpack("q")[0]
+            if flags & 2:
+                u["payload"] = r.optional_bytes()
+            if flags & 4:
+                u["payload"] = None
+            u["set"] = codec.read_values(r)
+            u["clear"] = [r.string() for _ in range(r.u8())]
+            updates.append(u)
+        out = codec.update_request(collection, updates)
     elif opcode in (codec.DROP, codec.REBUILD):
         out = codec.string(r.string())
     elif opcode in (codec.LIST, codec.STATS):
@@ -38,24 +67,45 @@ def reencode_request(opcode: int, payload: bytes) -> bytes:
         ids, labels = r.array("<i8", n), r.array("<i8", n)
         vectors = r.array("<f4", n * d).reshape(n, d)
         payloads = [r.optional_bytes() for _ in range(n)] if flags & 1 else None
-        out = codec.add_request(collection, ids, labels, vectors, payloads)
+        attributes = [codec.read_values(r) for _ in range(n)] if flags & codec.ADD_ATTRIBUTES else None
+        out = codec.add_request(collection, ids, labels, vectors, payloads, attributes)
     elif opcode == codec.REMOVE:
         collection = r.string()
         out = codec.ids_request(collection, r.array("<i8", r.u32()))
     elif opcode == codec.GET:
         collection = r.string()
         flags, n = r.unpack("BI")
-        out = codec.get_request(collection, r.array("<i8", n), bool(flags & 1), bool(flags & 2))
+        out = codec.get_request(collection, r.array("<i8", n), bool(flags & 1), bool(flags & 2), bool(flags & 4))
     elif opcode == codec.SEARCH:
         collection = r.string()
         k, flags, min_score = r.unpack("IBf")
         labels = r.array("<i8", r.u32())
-        nq, d = r.unpack("II")
-        queries = r.array("<f4", nq * d).reshape(nq, d)
+        nq = r.u32()
+        queries, stored, exclude = None, None, True
+        if flags & codec.BY_STORED_IDS:
+            exclude = r.u8() == 1
+            stored = r.array("<i8", nq)
+        else:
+            d = r.u32()
+            queries = r.array("<f4", nq * d).reshape(nq, d)
+        filters, shared = None, None
+        if flags & codec.HAS_FILTERS:
+            mode = r.u8()
+            if mode == 1:
+                shared = codec.read_filter(r)
+            else:
+                filters = []
+                for _ in range(nq):
+                    if payload[r.offset] == 0:
+                        r.u8()
+                        filters.append(None)
+                    else:
+                        filters.append(codec.read_filter(r))
         out = codec.search_request(
             collection, k, queries, min_score if flags & codec.HAS_MIN_SCORE else None,
             list(labels) if flags & codec.HAS_LABELS else None, bool(flags & codec.GROUP_BY_LABEL),
-            bool(flags & codec.WITH_PAYLOADS), bool(flags & codec.WITH_VECTORS))
+            bool(flags & codec.WITH_PAYLOADS), bool(flags & codec.WITH_VECTORS), filters, shared,
+            bool(flags & codec.WITH_ATTRIBUTES), stored, exclude)
     else:
         raise AssertionError("unknown request opcode %d" % opcode)
     r.offset = len(payload)
@@ -71,9 +121,11 @@ def reencode_reply(opcode: int, flags: int, payload: bytes) -> bytes:
         return struct.pack("<HBIII", h.version, h.role, h.max_frame_bytes, h.max_k, h.max_batch) + codec.string(h.server)
     if opcode == codec.PING:
         return payload
-    if opcode in (codec.CREATE, codec.DROP):
+    if opcode in (codec.CREATE, codec.DROP, codec.ADD_ATTRIBUTE, codec.DROP_ATTRIBUTE):
         assert payload == b""
         return b""
+    if opcode == codec.UPDATE:
+        return struct.pack("<I", codec.Reader(payload).u32())
     if opcode in (codec.LIST, codec.REBUILD):
         skipped = opcode == codec.REBUILD
         return codec.encode_collections(codec.decode_collections(payload, skipped), skipped)
@@ -94,7 +146,7 @@ FILES = sorted(glob.glob(os.path.join(VECTORS, "*.hex")))
 
 
 def test_every_vector_file_is_found() -> None:
-    assert len(FILES) >= 27
+    assert len(FILES) >= 37
 
 
 @pytest.mark.parametrize("path", FILES, ids=[os.path.basename(p) for p in FILES])

@@ -1,6 +1,6 @@
 """FlatVec's Python client: ``Client`` (blocking, thread-safe) and ``AsyncClient`` (asyncio)."""
 from ._codec import CollectionInfo, CollectionStats, Hit, OperationStats, Stats, StoredVector
-from ._requests import SearchResult, decode_payload
+from ._requests import SearchResult, decode_payload, quote
 from .aio import AsyncClient
 from .client import Client
 from .errors import *  # noqa: F401,F403  (one class per error code)
@@ -8,6 +8,6 @@ from .errors import ConnectionLost, FlatVecError, error_for, outcome_unknown
 
 __all__ = [
     "AsyncClient", "Client", "CollectionInfo", "CollectionStats", "ConnectionLost", "FlatVecError", "Hit",
-    "OperationStats", "SearchResult", "Stats", "StoredVector", "decode_payload", "error_for", "outcome_unknown",
+    "OperationStats", "SearchResult", "Stats", "StoredVector", "decode_payload", "error_for", "outcome_unknown", "quote",
 ]
 __version__ = "0.1.0"

@@ -15,15 +15,21 @@ VERSION = 1
 HEADER = struct.Struct("<IBBHQ")  # length, version, opcode, flags, request id
 HEADER_SIZE = 12  # after the length prefix
 
-HELLO, PING, CREATE, DROP, LIST = 0x01, 0x02, 0x10, 0x11, 0x12
-ADD, REMOVE, GET, SEARCH, STATS, REBUILD = 0x20, 0x21, 0x22, 0x30, 0x40, 0x50
+HELLO, PING, CREATE, DROP, LIST, ADD_ATTRIBUTE, DROP_ATTRIBUTE = 0x01, 0x02, 0x10, 0x11, 0x12, 0x13, 0x14
+ADD, REMOVE, GET, UPDATE, SEARCH, STATS, REBUILD = 0x20, 0x21, 0x22, 0x23, 0x30, 0x40, 0x50
 
 FLAG_REPLY, FLAG_ERROR = 0x0001, 0x0002
 
-# SEARCH flags (also in its reply: bits 1 and 2)
+# SEARCH flags (also in its reply: bits 1, 2 and 6)
 GROUP_BY_LABEL, WITH_PAYLOADS, WITH_VECTORS, HAS_MIN_SCORE, HAS_LABELS = 0x01, 0x02, 0x04, 0x08, 0x10
+HAS_FILTERS, WITH_ATTRIBUTES, BY_STORED_IDS = 0x20, 0x40, 0x80
 # GET flags
-GET_VECTORS, GET_PAYLOADS = 0x01, 0x02
+GET_VECTORS, GET_PAYLOADS, GET_ATTRIBUTES = 0x01, 0x02, 0x04
+# ADD flags
+ADD_PAYLOADS, ADD_ATTRIBUTES = 0x01, 0x02
+# Attribute types (PROTOCOL.md 4.5) and the filter node that carries filter text
+ATTRIBUTE_TYPES = {"bool": 1, "int64": 2, "float64": 3, "keyword": 4}
+FILTER_TEXT = 7
 
 METRICS = {"ip": 0, "cosine": 1}
 METRIC_NAMES = {0: "ip", 1: "cosine"}
@@ -126,8 +132,113 @@ def hello_request(token: str, client_name: str, min_version: int = 1, max_versio
     return struct.pack("<HH", min_version, max_version) + string(token) + string(client_name)
 
 
-def create_request(name: str, dimension: int, metric: int) -> bytes:
-    return string(name) + struct.pack("<IB", dimension, metric)
+def create_request(name: str, dimension: int, metric: int, attributes: Sequence[Tuple[str, str]] = ()) -> bytes:
+    body = string(name) + struct.pack("<IB", dimension, metric)
+    if attributes:
+        body += struct.pack("<B", len(attributes)) + b"".join(attribute_definition(n, t) for n, t in attributes)
+    return body
+
+
+def attribute_definition(name: str, type_name: str) -> bytes:
+    return struct.pack("<B", ATTRIBUTE_TYPES[type_name]) + string(name)
+
+
+def value(v: Any) -> bytes:
+    """One attribute value: bool, int (int64), float (float64) or str (keyword)."""
+    if isinstance(v, (bool, np.bool_)):
+        return struct.pack("<BB", 1, 1 if v else 0)
+    if isinstance(v, (int, np.integer)):
+        return struct.pack("<Bq", 2, int(v))
+    if isinstance(v, (float, np.floating)):
+        return struct.pack("<Bd", 3, float(v))
+    if isinstance(v, str):
+        return struct.pack("<B", 4) + string(v)
+    raise TypeError("attribute values are bool, int, float or str, not %s" % type(v).__name__)
+
+
+def values(items: Any) -> bytes:
+    """``u8 c, c x (string name, value)`` for a dict; ``None`` values are left out (null)."""
+    present = sorted((k, v) for k, v in (items or {}).items() if v is not None)
+    return struct.pack("<B", len(present)) + b"".join(string(k) + value(v) for k, v in present)
+
+
+def read_values(r: "Reader") -> dict:
+    out = {}
+    for _ in range(r.u8()):
+        name = r.string()
+        out[name] = read_value(r)
+    return out
+
+
+OPERATORS = {"=": 1, "!=": 2, "<": 3, "<=": 4, ">": 5, ">=": 6}
+OPERATOR_NAMES = {v: k for k, v in OPERATORS.items()}
+
+
+def filter_node(f: Any) -> bytes:
+    """A filter on the wire: a ``str`` in the filter grammar (sent as a text node, parsed by the
+    server), or a tree of tuples: ``("=", field, value)`` (any of = != < <= > >=), ``("in", field,
+    [values])``, ``("is null", field)``, ``("and", [filters])``, ``("or", [filters])``, ``("not", filter)``,
+    where ``field`` is ``"id"``, ``"label"`` or ``("attribute", name)``."""
+    if isinstance(f, str):
+        return struct.pack("<B", FILTER_TEXT) + string(f)
+    kind = f[0]
+    if kind in OPERATORS:
+        return struct.pack("<B", 1) + filter_field(f[1]) + struct.pack("<B", OPERATORS[kind]) + value(f[2])
+    if kind == "in":
+        return struct.pack("<B", 2) + filter_field(f[1]) + struct.pack("<I", len(f[2])) + b"".join(value(v) for v in f[2])
+    if kind == "is null":
+        return struct.pack("<B", 3) + filter_field(f[1])
+    if kind in ("and", "or"):
+        return struct.pack("<BH", 4 if kind == "and" else 5, len(f[1])) + b"".join(filter_node(p) for p in f[1])
+    if kind == "not":
+        return struct.pack("<B", 6) + filter_node(f[1])
+    raise ValueError("unknown filter node %r" % (kind,))
+
+
+def filter_field(field: Any) -> bytes:
+    if field == "id":
+        return b"\x01"
+    if field == "label":
+        return b"\x02"
+    return b"\x03" + string(field[1])
+
+
+def read_value(r: "Reader") -> Any:
+    kind = r.u8()
+    if kind == 1:
+        return r.u8() == 1
+    if kind == 2:
+        return r.unpack("q")[0]
+    if kind == 3:
+        return r.unpack("d")[0]
+    if kind == 4:
+        return r.string()
+    raise DecodeError("unknown attribute type %d" % kind)
+
+
+def read_filter(r: "Reader") -> Any:
+    """The tuple tree of :func:`filter_node` (text nodes come back as ``str``)."""
+    tag = r.u8()
+
+    def field() -> Any:
+        kind = r.u8()
+        return "id" if kind == 1 else "label" if kind == 2 else ("attribute", r.string())
+
+    if tag == 1:
+        f = field()
+        return (OPERATOR_NAMES[r.u8()], f, read_value(r))
+    if tag == 2:
+        f = field()
+        return ("in", f, [read_value(r) for _ in range(r.u32())])
+    if tag == 3:
+        return ("is null", field())
+    if tag in (4, 5):
+        return ("and" if tag == 4 else "or", [read_filter(r) for _ in range(r.u16())])
+    if tag == 6:
+        return ("not", read_filter(r))
+    if tag == FILTER_TEXT:
+        return r.string()
+    raise DecodeError("unknown filter node %d" % tag)
 
 
 def ids_request(collection: str, ids: np.ndarray) -> bytes:
@@ -136,35 +247,78 @@ def ids_request(collection: str, ids: np.ndarray) -> bytes:
 
 
 def add_request(collection: str, ids: np.ndarray, labels: np.ndarray, vectors: np.ndarray,
-                payloads: Optional[Sequence[Optional[bytes]]]) -> bytes:
+                payloads: Optional[Sequence[Optional[bytes]]], attributes: Optional[Sequence[Any]] = None) -> bytes:
     n, d = vectors.shape
-    parts = [string(collection), struct.pack("<IIB", n, d, 1 if payloads is not None else 0),
+    flags = (ADD_PAYLOADS if payloads is not None else 0) | (ADD_ATTRIBUTES if attributes is not None else 0)
+    parts = [string(collection), struct.pack("<IIB", n, d, flags),
              np.ascontiguousarray(ids, dtype="<i8").tobytes(), np.ascontiguousarray(labels, dtype="<i8").tobytes(),
              np.ascontiguousarray(vectors, dtype="<f4").tobytes()]
     if payloads is not None:
         parts.extend(optional_bytes(p) for p in payloads)
+    if attributes is not None:
+        parts.extend(values(a) for a in attributes)
     return b"".join(parts)
 
 
-def get_request(collection: str, ids: np.ndarray, with_vectors: bool, with_payloads: bool) -> bytes:
-    flags = (GET_VECTORS if with_vectors else 0) | (GET_PAYLOADS if with_payloads else 0)
+def update_request(collection: str, updates: Sequence[dict]) -> bytes:
+    parts = [string(collection), struct.pack("<I", len(updates))]
+    for u in updates:
+        flags = 0
+        label = u.get("label")
+        payload = u.get("payload", ...)
+        if label is not None:
+            flags |= 1
+        if payload is None:
+            flags |= 4
+        elif payload is not ...:
+            flags |= 2
+        parts.append(struct.pack("<qB", int(u["id"]), flags))
+        if label is not None:
+            parts.append(struct.pack("<q", int(label)))
+        if flags & 2:
+            parts.append(optional_bytes(payload))
+        parts.append(values(u.get("set")))
+        cleared = sorted(u.get("clear", ()))
+        parts.append(struct.pack("<B", len(cleared)) + b"".join(string(c) for c in cleared))
+    return b"".join(parts)
+
+
+def get_request(collection: str, ids: np.ndarray, with_vectors: bool, with_payloads: bool,
+                with_attributes: bool = False) -> bytes:
+    flags = (GET_VECTORS if with_vectors else 0) | (GET_PAYLOADS if with_payloads else 0) | (GET_ATTRIBUTES if with_attributes else 0)
     ids = np.ascontiguousarray(ids, dtype="<i8")
     return string(collection) + struct.pack("<BI", flags, len(ids)) + ids.tobytes()
 
 
-def search_request(collection: str, k: int, queries: np.ndarray, min_score: Optional[float],
+def search_request(collection: str, k: int, queries: Optional[np.ndarray], min_score: Optional[float],
                    labels: Optional[Sequence[int]], group_by_label: bool, with_payloads: bool,
-                   with_vectors: bool) -> bytes:
+                   with_vectors: bool, filters: Optional[Sequence[Any]] = None, shared_filter: Any = None,
+                   with_attributes: bool = False, stored_ids: Optional[np.ndarray] = None, exclude_self: bool = True) -> bytes:
+    """``filters`` (one filter or None per query, see :func:`filter_node`) or ``shared_filter`` (one for all); with
+    ``stored_ids`` the queries are stored vectors instead of ``queries``."""
     flags = ((GROUP_BY_LABEL if group_by_label else 0) | (WITH_PAYLOADS if with_payloads else 0)
              | (WITH_VECTORS if with_vectors else 0) | (HAS_MIN_SCORE if min_score is not None else 0)
-             | (HAS_LABELS if labels is not None else 0))
+             | (HAS_LABELS if labels is not None else 0)
+             | (HAS_FILTERS if filters is not None or shared_filter is not None else 0)
+             | (WITH_ATTRIBUTES if with_attributes else 0) | (BY_STORED_IDS if stored_ids is not None else 0))
     label_array = np.array(sorted(set(int(x) for x in labels)) if labels is not None else [], dtype="<i8")
-    nq, d = queries.shape
-    return b"".join([
+    parts = [
         string(collection), struct.pack("<IBf", k, flags, min_score if min_score is not None else 0.0),
-        struct.pack("<I", len(label_array)), label_array.tobytes(), struct.pack("<II", nq, d),
-        np.ascontiguousarray(queries, dtype="<f4").tobytes(),
-    ])
+        struct.pack("<I", len(label_array)), label_array.tobytes(),
+    ]
+    if stored_ids is not None:
+        parts += [struct.pack("<IB", len(stored_ids), 1 if exclude_self else 0),
+                  np.ascontiguousarray(stored_ids, dtype="<i8").tobytes()]
+    else:
+        assert queries is not None
+        nq, d = queries.shape
+        parts += [struct.pack("<II", nq, d), np.ascontiguousarray(queries, dtype="<f4").tobytes()]
+    if filters is not None:
+        parts.append(struct.pack("<B", 2))
+        parts.extend(filter_node(f) if f is not None else b"\x00" for f in filters)
+    elif shared_filter is not None:
+        parts += [struct.pack("<B", 1), filter_node(shared_filter)]
+    return b"".join(parts)
 
 
 # ---------------------------------------------------------------- replies
@@ -198,6 +352,7 @@ class StoredVector:
     label: int
     vector: Optional[np.ndarray]
     payload: Optional[bytes]
+    attributes: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -207,6 +362,7 @@ class Hit:
     score: float
     payload: Optional[bytes] = None
     vector: Optional[np.ndarray] = None
+    attributes: Optional[dict] = None
 
 
 @dataclass
@@ -285,7 +441,8 @@ def decode_get_reply(payload: bytes) -> Tuple[int, int, List[StoredVector]]:
         row_id, label = r.unpack("qq")
         vector = r.array("<f4", dimension) if flags & GET_VECTORS else None
         payload_bytes = r.optional_bytes() if flags & GET_PAYLOADS else None
-        rows.append(StoredVector(row_id, label, vector, payload_bytes))
+        attributes = read_values(r) if flags & GET_ATTRIBUTES else {}
+        rows.append(StoredVector(row_id, label, vector, payload_bytes, attributes))
     r.end("GET reply")
     return flags, dimension, rows
 
@@ -298,6 +455,8 @@ def encode_get_reply(flags: int, dimension: int, rows: Sequence[StoredVector]) -
             parts.append(np.ascontiguousarray(row.vector, dtype="<f4").tobytes())
         if flags & GET_PAYLOADS:
             parts.append(optional_bytes(row.payload))
+        if flags & GET_ATTRIBUTES:
+            parts.append(values(row.attributes))
     return b"".join(parts)
 
 
@@ -308,19 +467,21 @@ def decode_search_columns(payload: bytes) -> Tuple[int, int, List[Any]]:
     r = Reader(payload)
     flags, dimension, nq = r.unpack("BII")
     with_payloads, with_vectors = bool(flags & WITH_PAYLOADS), bool(flags & WITH_VECTORS)
+    with_attributes = bool(flags & WITH_ATTRIBUTES)
     fixed = np.dtype([("id", "<i8"), ("label", "<i8"), ("score", "<f4")] + ([("vector", "<f4", (dimension,))] if with_vectors else []))
     results: List[Any] = []
     for _ in range(nq):
         hits = r.u32()
-        if not with_payloads:
+        if not with_payloads and not with_attributes:
             results.append(np.frombuffer(r.take(hits * fixed.itemsize), dtype=fixed))
             continue
         row = []
         for _ in range(hits):
             hit_id, label, score = r.unpack("qqf")
-            payload_bytes = r.optional_bytes()
+            payload_bytes = r.optional_bytes() if with_payloads else None
             vector = r.array("<f4", dimension) if with_vectors else None
-            row.append(Hit(hit_id, label, score, payload_bytes, vector))
+            attributes = read_values(r) if with_attributes else None
+            row.append(Hit(hit_id, label, score, payload_bytes, vector, attributes))
         results.append(row)
     r.end("SEARCH reply")
     return flags, dimension, results
@@ -351,6 +512,8 @@ def encode_search_reply(flags: int, dimension: int, results: Sequence[Sequence[H
                 parts.append(optional_bytes(h.payload))
             if flags & WITH_VECTORS:
                 parts.append(np.ascontiguousarray(h.vector, dtype="<f4").tobytes())
+            if flags & WITH_ATTRIBUTES:
+                parts.append(values(h.attributes))
     return b"".join(parts)
 
 

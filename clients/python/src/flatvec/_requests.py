@@ -141,10 +141,55 @@ def ping(data: bytes = b"") -> Operation:
     return Operation(codec.PING, bytes(data), True, bytes)
 
 
-def create_collection(name: str, dimension: int, metric: str) -> Operation:
+def attribute_list(attributes: Any) -> List[Tuple[str, str]]:
+    """``{"category": "keyword", ...}`` or ``[("category", "keyword"), ...]`` as checked pairs."""
+    pairs = list(attributes.items()) if isinstance(attributes, dict) else [tuple(a) for a in (attributes or ())]
+    for name, type_name in pairs:
+        if type_name not in codec.ATTRIBUTE_TYPES:
+            raise InvalidArgument("attribute %r has unknown type %r (bool, int64, float64 or keyword)" % (name, type_name))
+    return pairs  # type: ignore[return-value]
+
+
+def quote(text: str) -> str:
+    """``text`` as a string literal of the filter grammar: ``quote('it"s')`` is ``"it\\"s"``."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def create_collection(name: str, dimension: int, metric: str, attributes: Any = None) -> Operation:
     if metric not in codec.METRICS:
         raise InvalidArgument("metric must be 'ip' or 'cosine', got %r" % metric)
-    return Operation(codec.CREATE, codec.create_request(name, int(dimension), codec.METRICS[metric]), False, lambda _: None)
+    payload = codec.create_request(name, int(dimension), codec.METRICS[metric], attribute_list(attributes))
+    return Operation(codec.CREATE, payload, False, lambda _: None)
+
+
+def add_attribute(collection: str, name: str, type_name: str) -> Operation:
+    (pair,) = attribute_list([(name, type_name)])
+    return Operation(codec.ADD_ATTRIBUTE, codec.string(collection) + codec.attribute_definition(*pair), False, lambda _: None)
+
+
+def drop_attribute(collection: str, name: str) -> Operation:
+    return Operation(codec.DROP_ATTRIBUTE, codec.string(collection) + codec.string(name), False, lambda _: None)
+
+
+def update(collection: str, updates: Sequence[dict]) -> Operation:
+    """Each update: ``{"id": 5, "label": 3, "payload": {...} or None (clear), "set": {...}, "clear": [...]}``;
+    keys left out stay as they are."""
+    encoded = []
+    for u in updates:
+        if "id" not in u:
+            raise InvalidArgument("every update needs an 'id'")
+        unknown = set(u) - {"id", "label", "payload", "set", "clear"}
+        if unknown:
+            raise InvalidArgument("unknown update keys %s" % sorted(unknown))
+        item = dict(u)
+        if "payload" in u and u["payload"] is not None:
+            item["payload"] = encode_payload(u["payload"])
+        encoded.append(item)
+    try:
+        payload = codec.update_request(collection, encoded)
+    except TypeError as error:
+        raise InvalidArgument(str(error)) from None
+    return Operation(codec.UPDATE, payload, False, lambda p: codec.Reader(p).u32())
 
 
 def drop_collection(name: str) -> Operation:
@@ -156,7 +201,7 @@ def list_collections() -> Operation:
 
 
 def add(collection: str, ids: Any, vectors: Any, labels: Any = None,
-        payloads: Optional[Sequence[Payload]] = None) -> Operation:
+        payloads: Optional[Sequence[Payload]] = None, attributes: Optional[Sequence[Optional[dict]]] = None) -> Operation:
     rows = matrix(vectors, "vectors")
     n = rows.shape[0]
     id_array = integers(ids, n, "ids")
@@ -166,29 +211,43 @@ def add(collection: str, ids: Any, vectors: Any, labels: Any = None,
         encoded = [encode_payload(p) for p in payloads]
         if len(encoded) != n:
             raise InvalidArgument("%d payloads for %d vectors" % (len(encoded), n))
-    return Operation(codec.ADD, codec.add_request(collection, id_array, label_array, rows, encoded), False,
-                     lambda p: codec.Reader(p).unpack("II"))
+    if attributes is not None and len(attributes) != n:
+        raise InvalidArgument("%d attribute dicts for %d vectors" % (len(attributes), n))
+    try:
+        payload = codec.add_request(collection, id_array, label_array, rows, encoded, attributes)
+    except TypeError as error:
+        raise InvalidArgument(str(error)) from None
+    return Operation(codec.ADD, payload, False, lambda p: codec.Reader(p).unpack("II"))
 
 
 def remove(collection: str, ids: Iterable[int]) -> Operation:
     return Operation(codec.REMOVE, codec.ids_request(collection, id_array(ids)), False, lambda p: codec.Reader(p).u32())
 
 
-def get(collection: str, ids: Iterable[int], with_vectors: bool = True, with_payloads: bool = True) -> Operation:
-    return Operation(codec.GET, codec.get_request(collection, id_array(ids), with_vectors, with_payloads), True,
+def get(collection: str, ids: Iterable[int], with_vectors: bool = True, with_payloads: bool = True,
+        with_attributes: bool = True) -> Operation:
+    return Operation(codec.GET, codec.get_request(collection, id_array(ids), with_vectors, with_payloads, with_attributes), True,
                      lambda p: codec.decode_get_reply(p)[2])
 
 
 def search(collection: str, queries: Any, k: int = 10, min_score: Optional[float] = None,
            labels: Optional[Iterable[int]] = None, group_by_label: bool = False, with_payloads: bool = False,
-           with_vectors: bool = False) -> Operation:
-    rows = matrix(queries, "queries")
+           with_vectors: bool = False, filter: Any = None, filters: Optional[Sequence[Any]] = None,
+           with_attributes: bool = False, stored_ids: Any = None, exclude_self: bool = True) -> Operation:
+    rows = matrix(queries, "queries") if stored_ids is None else None
     if not 1 <= int(k) <= 10_000:
         raise InvalidArgument("k must be from 1 to 10000, got %r" % k)
     if min_score is not None and not math.isfinite(min_score):
         raise InvalidArgument("min_score must be finite, got %r" % min_score)
+    if filter is not None and filters is not None:
+        raise InvalidArgument("give filter (one for all queries) or filters (one per query), not both")
+    stored = id_array(stored_ids) if stored_ids is not None else None
+    nq = len(stored) if stored is not None else rows.shape[0]  # type: ignore[union-attr]
+    if filters is not None and len(filters) != nq:
+        raise InvalidArgument("%d filters for %d queries" % (len(filters), nq))
     label_list = [int(x) for x in labels] if labels is not None else None
-    payload = codec.search_request(collection, int(k), rows, min_score, label_list, group_by_label, with_payloads, with_vectors)
+    payload = codec.search_request(collection, int(k), rows, min_score, label_list, group_by_label, with_payloads, with_vectors,
+                                   filters, filter, with_attributes, stored, exclude_self)
     return Operation(codec.SEARCH, payload, True, lambda p: SearchResult(int(k), codec.decode_search_columns(p)[2]))
 
 

@@ -155,8 +155,20 @@ class AsyncClient:
     async def ping(self, data: bytes = b"") -> bytes:
         return await self._run(ops.ping(data))
 
-    async def create_collection(self, name: str, dimension: int, metric: str = "ip") -> None:
-        await self._run(ops.create_collection(name, dimension, metric))
+    async def create_collection(self, name: str, dimension: int, metric: str = "ip", attributes: Any = None) -> None:
+        await self._run(ops.create_collection(name, dimension, metric, attributes))
+
+    async def add_attribute(self, collection: str, name: str, type: str) -> None:
+        await self._run(ops.add_attribute(collection, name, type))
+
+    async def drop_attribute(self, collection: str, name: str) -> None:
+        await self._run(ops.drop_attribute(collection, name))
+
+    async def update(self, collection: str, updates: Sequence[dict]) -> int:
+        return await self._run(ops.update(collection, updates))
+
+    async def set_attributes(self, collection: str, ids: Iterable[int], values: dict, clear: Iterable[str] = ()) -> int:
+        return await self.update(collection, [{"id": int(i), "set": values, "clear": list(clear)} for i in ids])
 
     async def drop_collection(self, name: str) -> None:
         await self._run(ops.drop_collection(name))
@@ -165,20 +177,28 @@ class AsyncClient:
         return await self._run(ops.list_collections())
 
     async def add(self, collection: str, ids: Any, vectors: Any, labels: Any = None,
-                  payloads: Optional[Sequence[Payload]] = None) -> tuple:
-        return await self._run(ops.add(collection, ids, vectors, labels, payloads))
+                  payloads: Optional[Sequence[Payload]] = None, attributes: Optional[Sequence[Optional[dict]]] = None) -> tuple:
+        return await self._run(ops.add(collection, ids, vectors, labels, payloads, attributes))
 
     async def remove(self, collection: str, ids: Iterable[int]) -> int:
         return await self._run(ops.remove(collection, ids))
 
     async def get(self, collection: str, ids: Iterable[int], with_vectors: bool = True,
-                  with_payloads: bool = True) -> List[codec.StoredVector]:
-        return await self._run(ops.get(collection, ids, with_vectors, with_payloads))
+                  with_payloads: bool = True, with_attributes: bool = True) -> List[codec.StoredVector]:
+        return await self._run(ops.get(collection, ids, with_vectors, with_payloads, with_attributes))
 
     async def search(self, collection: str, queries: Any, k: int = 10, *, min_score: Optional[float] = None,
                      labels: Optional[Iterable[int]] = None, group_by_label: bool = False,
-                     with_payloads: bool = False, with_vectors: bool = False) -> SearchResult:
-        return await self._run(ops.search(collection, queries, k, min_score, labels, group_by_label, with_payloads, with_vectors))
+                     with_payloads: bool = False, with_vectors: bool = False, filter: Any = None,
+                     filters: Optional[Sequence[Any]] = None, with_attributes: bool = False) -> SearchResult:
+        return await self._run(ops.search(collection, queries, k, min_score, labels, group_by_label, with_payloads, with_vectors,
+                                          filter, filters, with_attributes))
+
+    async def search_by_id(self, collection: str, ids: Iterable[int], k: int = 10, *, exclude_self: bool = True,
+                           filter: Any = None, min_score: Optional[float] = None, group_by_label: bool = False,
+                           with_payloads: bool = False, with_attributes: bool = False) -> SearchResult:
+        return await self._run(ops.search(collection, None, k, min_score, None, group_by_label, with_payloads, False,
+                                          filter, None, with_attributes, ids, exclude_self))
 
     async def stats(self) -> codec.Stats:
         return await self._run(ops.stats())

@@ -116,9 +116,29 @@ class Client:
         """Round trip; returns ``data``."""
         return self._run(ops.ping(data))
 
-    def create_collection(self, name: str, dimension: int, metric: str = "ip") -> None:
-        """Creates a collection; ``metric`` is ``"ip"`` (inner product) or ``"cosine"``."""
-        self._run(ops.create_collection(name, dimension, metric))
+    def create_collection(self, name: str, dimension: int, metric: str = "ip", attributes: Any = None) -> None:
+        """Creates a collection; ``metric`` is ``"ip"`` (inner product) or ``"cosine"``; ``attributes``
+        declares typed attributes, e.g. ``{"category": "keyword", "visible": "bool"}`` (types: bool,
+        int64, float64, keyword)."""
+        self._run(ops.create_collection(name, dimension, metric, attributes))
+
+    def add_attribute(self, collection: str, name: str, type: str) -> None:
+        """Declares a new attribute; stored vectors have no value for it until set."""
+        self._run(ops.add_attribute(collection, name, type))
+
+    def drop_attribute(self, collection: str, name: str) -> None:
+        """Drops an attribute and every value of it."""
+        self._run(ops.drop_attribute(collection, name))
+
+    def update(self, collection: str, updates: Sequence[dict]) -> int:
+        """Changes labels, payloads or attribute values of stored vectors without resending them, all or
+        nothing. Each update: ``{"id": 5, "label": 3, "payload": {...} (None clears it), "set": {"visible":
+        True}, "clear": ["price"]}``; what an update leaves out stays. Returns how many rows changed."""
+        return self._run(ops.update(collection, updates))
+
+    def set_attributes(self, collection: str, ids: Iterable[int], values: dict, clear: Iterable[str] = ()) -> int:
+        """Gives every id in ``ids`` the attribute ``values`` (and clears ``clear``): one UPDATE."""
+        return self.update(collection, [{"id": int(i), "set": values, "clear": list(clear)} for i in ids])
 
     def drop_collection(self, name: str) -> None:
         """Drops a collection and its vectors."""
@@ -129,25 +149,38 @@ class Client:
         return self._run(ops.list_collections())
 
     def add(self, collection: str, ids: Any, vectors: Any, labels: Any = None,
-            payloads: Optional[Sequence[Payload]] = None) -> tuple:
-        """Upserts vectors ((n, d) float32 or convertible) with int64 ids, optional labels and payloads
-        (str, bytes, or dict/list stored as JSON). Returns (inserted, replaced)."""
-        return self._run(ops.add(collection, ids, vectors, labels, payloads))
+            payloads: Optional[Sequence[Payload]] = None, attributes: Optional[Sequence[Optional[dict]]] = None) -> tuple:
+        """Upserts vectors ((n, d) float32 or convertible) with int64 ids, optional labels, payloads
+        (str, bytes, or dict/list stored as JSON) and attribute dicts (bool, int, float or str values;
+        an attribute left out is null). Returns (inserted, replaced)."""
+        return self._run(ops.add(collection, ids, vectors, labels, payloads, attributes))
 
     def remove(self, collection: str, ids: Iterable[int]) -> int:
         """Removes ids (all or nothing); returns how many."""
         return self._run(ops.remove(collection, ids))
 
     def get(self, collection: str, ids: Iterable[int], with_vectors: bool = True,
-            with_payloads: bool = True) -> List[codec.StoredVector]:
+            with_payloads: bool = True, with_attributes: bool = True) -> List[codec.StoredVector]:
         """The stored rows of ``ids``, in the order asked."""
-        return self._run(ops.get(collection, ids, with_vectors, with_payloads))
+        return self._run(ops.get(collection, ids, with_vectors, with_payloads, with_attributes))
 
     def search(self, collection: str, queries: Any, k: int = 10, *, min_score: Optional[float] = None,
                labels: Optional[Iterable[int]] = None, group_by_label: bool = False, with_payloads: bool = False,
-               with_vectors: bool = False) -> SearchResult:
-        """Exact top-k for one query (d,) or a batch (nq, d)."""
-        return self._run(ops.search(collection, queries, k, min_score, labels, group_by_label, with_payloads, with_vectors))
+               with_vectors: bool = False, filter: Any = None, filters: Optional[Sequence[Any]] = None,
+               with_attributes: bool = False) -> SearchResult:
+        """Exact top-k for one query (d,) or a batch (nq, d). ``filter`` (one for all queries) or
+        ``filters`` (one per query, None for none) keep only the vectors they are true of, before
+        ranking, e.g. ``'visible and category = "shoes"'`` (use :func:`flatvec.quote` for strings)."""
+        return self._run(ops.search(collection, queries, k, min_score, labels, group_by_label, with_payloads, with_vectors,
+                                    filter, filters, with_attributes))
+
+    def search_by_id(self, collection: str, ids: Iterable[int], k: int = 10, *, exclude_self: bool = True,
+                     filter: Any = None, min_score: Optional[float] = None, group_by_label: bool = False,
+                     with_payloads: bool = False, with_attributes: bool = False) -> SearchResult:
+        """"More like this one": the stored vectors of ``ids`` are the queries; with ``exclude_self``
+        no query returns its own id."""
+        return self._run(ops.search(collection, None, k, min_score, None, group_by_label, with_payloads, False,
+                                    filter, None, with_attributes, ids, exclude_self))
 
     def stats(self) -> codec.Stats:
         """Server statistics."""

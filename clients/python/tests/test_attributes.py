@@ -1,0 +1,131 @@
+"""Typed attributes, exact filters, partial updates and search by stored id, against a real server."""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pytest
+
+import flatvec
+from flatvec import Client
+
+CATEGORIES = ["shoes", "boots", "hats", 'it"s']
+
+
+def catalogue(c: Client, rng: np.random.Generator, n: int = 1500) -> tuple:
+    c.create_collection("shop", 8, attributes={"visible": "bool", "stock": "int64", "price": "float64", "category": "keyword"})
+    vectors = (rng.integers(-8, 9, size=(n, 8)) / 8).astype(np.float32)
+    ids = np.arange(n, dtype=np.int64)
+    attributes = []
+    for i in range(n):
+        row: dict = {}
+        if rng.integers(6):
+            row["visible"] = bool(rng.integers(2))
+        if rng.integers(6):
+            row["stock"] = int(rng.integers(-3, 20))
+        if rng.integers(6):
+            row["price"] = float(rng.integers(0, 400)) / 4
+        if rng.integers(6):
+            row["category"] = CATEGORIES[int(rng.integers(len(CATEGORIES)))]
+        attributes.append(row)
+    assert c.add("shop", ids, vectors, labels=ids % 5, attributes=attributes) == (n, 0)
+    return ids, vectors, attributes
+
+
+def top(ids: np.ndarray, vectors: np.ndarray, query: np.ndarray, k: int, keep: Callable[[int], bool]) -> list:
+    scores = vectors @ query
+    order = sorted((i for i in range(len(ids)) if keep(i)), key=lambda i: (-scores[i], ids[i]))
+    return [int(ids[i]) for i in order[:k]]
+
+
+def test_filtered_searches_equal_a_reference_with_sql_nulls(server) -> None:
+    rng = np.random.default_rng(3)
+    with Client(server.address) as c:
+        ids, vectors, attrs = catalogue(c, rng)
+
+        def get(i: int, name: str) -> Any:
+            return attrs[i].get(name)
+
+        def not3(x: Optional[bool]) -> Optional[bool]:
+            return None if x is None else not x
+
+        # (filter text, reference: True only where SQL's WHERE would keep the row)
+        cases = [
+            ('visible and category = "shoes"', lambda i: get(i, "visible") is True and get(i, "category") == "shoes"),
+            ("price < 20 or stock >= 15", lambda i: (get(i, "price") is not None and get(i, "price") < 20)
+             or (get(i, "stock") is not None and get(i, "stock") >= 15)),
+            ("not visible", lambda i: not3(get(i, "visible")) is True),
+            ("category != " + flatvec.quote('it"s'), lambda i: get(i, "category") is not None and get(i, "category") != 'it"s'),
+            ("stock is null and label in (1, 2)", lambda i: get(i, "stock") is None and ids[i] % 5 in (1, 2)),
+            ("id in (3, 5, 8, 99999)", lambda i: ids[i] in (3, 5, 8)),
+            ("price >= 99.75", lambda i: get(i, "price") is not None and get(i, "price") >= 99.75),
+        ]
+        queries = (rng.integers(-8, 9, size=(len(cases), 8)) / 8).astype(np.float32)
+        for k in (1, 10, 200):
+            # One filter per query in one request.
+            result = c.search("shop", queries, k=k, filters=[text for text, _ in cases])
+            for q, (text, keep) in enumerate(cases):
+                expected = top(ids, vectors, queries[q], k, keep)
+                assert [int(x) for x in result.ids[q] if x >= 0] == expected, text
+            # One for all, with attributes in the hits.
+            shared = c.search("shop", queries[:2], k=k, filter=cases[0][0], with_attributes=True)
+            for q in range(2):
+                expected = top(ids, vectors, queries[q], k, cases[0][1])
+                assert [h.id for h in shared.hits[q]] == expected
+                assert all(h.attributes == attrs[h.id] for h in shared.hits[q])
+        # A tree instead of text.
+        tree = ("and", [("=", ("attribute", "visible"), True), ("in", ("attribute", "category"), ["shoes", "boots"])])
+        by_tree = c.search("shop", queries[0], k=20, filter=tree)
+        keep = lambda i: get(i, "visible") is True and get(i, "category") in ("shoes", "boots")  # noqa: E731
+        assert [int(x) for x in by_tree.ids[0] if x >= 0] == top(ids, vectors, queries[0], 20, keep)
+
+
+def test_updates_search_by_id_and_attribute_changes(server) -> None:
+    rng = np.random.default_rng(4)
+    with Client(server.address) as c:
+        ids, vectors, attrs = catalogue(c, rng, n=300)
+        assert c.update("shop", [{"id": 1, "label": 9, "payload": {"sku": "A1"}, "set": {"visible": True, "price": 3},
+                                  "clear": ["category"]},
+                                 {"id": 2, "payload": None}]) == 2
+        row = c.get("shop", [1], with_vectors=False)[0]
+        assert row.label == 9 and flatvec.decode_payload(row.payload) == {"sku": "A1"}
+        expected = dict(attrs[1], visible=True, price=3.0)
+        expected.pop("category", None)
+        assert row.attributes == expected
+        assert c.set_attributes("shop", [5, 6], {"category": "socks"}) == 2
+        socks = c.search("shop", vectors[0], k=10, filter='category = "socks"')
+        assert sorted(int(x) for x in socks.ids[0] if x >= 0) == [5, 6]
+        # More like this one, without itself.
+        like = c.search_by_id("shop", [7, 8], k=5)
+        for q, i in enumerate((7, 8)):
+            assert 7 + q not in like.ids[q]
+            assert [int(x) for x in like.ids[q]] == top(ids, vectors, vectors[i], 5, lambda j, i=i: j != i)
+        c.add_attribute("shop", "tier", "int64")
+        c.set_attributes("shop", [3], {"tier": 2})
+        assert c.get("shop", [3], with_vectors=False)[0].attributes["tier"] == 2
+        c.drop_attribute("shop", "tier")
+        with pytest.raises(flatvec.InvalidArgument, match='unknown attribute "tier"'):
+            c.search("shop", vectors[0], filter="tier = 2")
+        with pytest.raises(flatvec.InvalidArgument, match="offset"):
+            c.search("shop", vectors[0], filter="visible and (")
+        with pytest.raises(flatvec.InvalidArgument, match="stock is int64"):
+            c.update("shop", [{"id": 1, "set": {"stock": "many"}}])
+        with pytest.raises(flatvec.UnknownID):
+            c.update("shop", [{"id": 1, "label": 1}, {"id": 123456, "label": 1}])
+        with pytest.raises(flatvec.UnknownID):
+            c.search_by_id("shop", [123456])
+        assert c.get("shop", [1], with_vectors=False)[0].label == 9, "a refused update changed nothing"
+        with pytest.raises(flatvec.InvalidArgument):
+            c.add("shop", [1], vectors[:1], attributes=[{"stock": [1, 2]}])
+
+
+def test_attributes_survive_a_restart(server) -> None:
+    rng = np.random.default_rng(5)
+    with Client(server.address) as c:
+        catalogue(c, rng, n=100)
+        c.update("shop", [{"id": 4, "set": {"category": "hats", "visible": False}}])
+        before = c.get("shop", list(range(100)), with_vectors=False)
+    server.stop()
+    server.start()
+    with Client(server.address) as c:
+        assert c.get("shop", list(range(100)), with_vectors=False) == before

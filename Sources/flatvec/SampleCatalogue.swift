@@ -43,12 +43,35 @@ enum SampleCatalogue {
         candidates().first { exists(in: $0) }
     }
 
-    /// Reads the catalogue as one batch.
+    /// The attributes of the sample collection, derived from each image's product name
+    /// ("Black Plant pot #012": colour "black", category "plant pot"); every image starts visible.
+    static let attributes: [AttributeDefinition] = [
+        try! AttributeDefinition(name: "category", type: .keyword),
+        try! AttributeDefinition(name: "colour", type: .keyword),
+        try! AttributeDefinition(name: "visible", type: .bool),
+    ]
+
+    /// Reads the catalogue as one batch, with its attribute values.
     static func load(from directory: String) throws -> VectorBatch {
         let vectors = try VectorFile.readFloat32Matrix(directory + "/products.npy")
         let ids = try VectorFile.readIntegers(directory + "/products-ids.npy")
         let labels = try VectorFile.readIntegers(directory + "/products-labels.npy")
         let payloads = try VectorFile.readPayloadLines(directory + "/products-payloads.jsonl")
-        return try VectorBatch(dimension: vectors.columns, ids: ids, labels: labels, vectors: vectors.values, payloads: payloads)
+        let values = try payloads.enumerated().map { n, payload in try attributes(ofPayload: payload ?? [], line: n + 1) }
+        return try VectorBatch(
+            dimension: vectors.columns, ids: ids, labels: labels, vectors: vectors.values, payloads: payloads, attributes: values
+        )
+    }
+
+    /// `{"product": "Black Plant pot #012", ...}` -> category "plant pot", colour "black", visible.
+    static func attributes(ofPayload payload: [UInt8], line: Int) throws -> [String: AttributeValue] {
+        var values: [String: AttributeValue] = ["visible": .bool(true)]
+        guard case .keyword(let product)? = try AttributeLines.parse(payload, lineNumber: line)["product"] else { return values }
+        var words = product.split(separator: " ")
+        if words.last?.hasPrefix("#") == true { words.removeLast() }
+        guard words.count >= 2 else { return values }
+        values["colour"] = .keyword(words[0].lowercased())
+        values["category"] = .keyword(words.dropFirst().joined(separator: " ").lowercased())
+        return values
     }
 }

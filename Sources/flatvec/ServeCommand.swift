@@ -80,7 +80,8 @@ struct ServeCommand: AsyncParsableCommand {
                 do {
                     let batch = try SampleCatalogue.load(from: sampleData)
                     let index = try FlatIndex(
-                        dimension: batch.dimension, configuration: indexConfiguration.forCollection(SampleCatalogue.collectionName)
+                        dimension: batch.dimension, configuration: indexConfiguration.forCollection(SampleCatalogue.collectionName),
+                        attributes: SampleCatalogue.attributes
                     )
                     try index.add(batch)
                     try registry.insert(NamedIndex(name: SampleCatalogue.collectionName, index: index))

@@ -25,6 +25,7 @@ COLLECTION = os.environ.get("FLATVEC_COLLECTION", "products")
 class IdentifyRequest(BaseModel):
     embedding: List[float] = Field(..., description="the frame's image embedding (e.g. 512-d CLIP)")
     k: int = Field(1, ge=1, le=100)
+    category: Optional[str] = Field(None, description="only products of this category (e.g. the lane's department)")
 
 
 class ProductImage(BaseModel):
@@ -36,6 +37,13 @@ class ProductImage(BaseModel):
 class NewProduct(BaseModel):
     product: int = Field(..., description="the product id (the label of its images)")
     images: List[ProductImage]
+    category: Optional[str] = None
+    visible: bool = Field(True, description="whether checkout lanes may match it yet (publish later with /admin/visibility)")
+
+
+class Visibility(BaseModel):
+    images: List[int] = Field(..., description="image ids whose visibility changes")
+    visible: bool
 
 
 @asynccontextmanager
@@ -54,6 +62,7 @@ _STATUS = {
     flatvec.UnknownCollection: 404, flatvec.DimensionMismatch: 422, flatvec.InvalidVector: 422,
     flatvec.InvalidArgument: 422, flatvec.LimitExceeded: 422, flatvec.DuplicateID: 422,
     flatvec.Forbidden: 403, flatvec.Unauthenticated: 403, flatvec.Unavailable: 503, flatvec.ConnectionLost: 503,
+    flatvec.UnknownID: 404,
 }
 
 
@@ -63,9 +72,16 @@ def http_error(error: flatvec.FlatVecError) -> HTTPException:
 
 @app.post("/checkout/identify")
 async def identify(request: IdentifyRequest) -> Dict[str, Any]:
-    """The k most similar product images to the frame's embedding, best first."""
+    """The k most similar visible product images to the frame's embedding, best first (only the
+    lane's category, if given). The filter applies inside FlatVec, before ranking: k hits whenever k
+    visible images exist, never fewer because hidden ones ranked higher."""
+    query_filter = "visible"
+    if request.category is not None:
+        query_filter += " and category = " + flatvec.quote(request.category)
     try:
-        result = await app.state.flatvec.search(COLLECTION, np.asarray(request.embedding, dtype=np.float32), k=request.k, with_payloads=True)
+        result = await app.state.flatvec.search(
+            COLLECTION, np.asarray(request.embedding, dtype=np.float32), k=request.k, with_payloads=True, filter=query_filter
+        )
     except flatvec.FlatVecError as e:
         raise http_error(e) from e
     return {"hits": [
@@ -82,14 +98,30 @@ async def add_product(product: NewProduct, x_admin_key: Optional[str] = Header(N
         raise HTTPException(status_code=403, detail="X-Admin-Key is missing or wrong")
     if not product.images:
         raise HTTPException(status_code=422, detail="a product needs at least one image")
+    attributes = {"visible": product.visible, "category": product.category}
     try:
         inserted, replaced = await app.state.flatvec.add(
             COLLECTION, [i.id for i in product.images], np.asarray([i.embedding for i in product.images], dtype=np.float32),
             labels=[product.product] * len(product.images), payloads=[i.payload for i in product.images],
+            attributes=[attributes] * len(product.images),
         )
     except flatvec.FlatVecError as e:
         raise http_error(e) from e
     return {"inserted": inserted, "replaced": replaced}
+
+
+@app.post("/admin/visibility")
+async def set_visibility(change: Visibility, x_admin_key: Optional[str] = Header(None)) -> Dict[str, int]:
+    """Publishes or hides images without resending their embeddings (a partial update, durable and
+    seen by the next search)."""
+    expected = os.environ.get("CHECKOUT_ADMIN_KEY")
+    if expected is not None and x_admin_key != expected:
+        raise HTTPException(status_code=403, detail="X-Admin-Key is missing or wrong")
+    try:
+        updated = await app.state.flatvec.set_attributes(COLLECTION, change.images, {"visible": change.visible})
+    except flatvec.FlatVecError as e:
+        raise http_error(e) from e
+    return {"updated": updated}
 
 
 @app.get("/healthz")

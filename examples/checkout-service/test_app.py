@@ -49,8 +49,13 @@ def test_identify_and_add_products_over_http(flatvec_server, monkeypatch) -> Non
         reply = http.post("/checkout/identify", json={"embedding": queries[0].tolist(), "k": 3})
         assert reply.status_code == 200
         hits = reply.json()["hits"]
-        expected = direct.search("products", queries[0], k=3)
+        expected = direct.search("products", queries[0], k=3, filter="visible")
         assert [h["id"] for h in hits] == expected.ids[0].tolist()
+        # A lane restricted to one category gets only that category, k of them.
+        category = direct.get("products", [hits[0]["id"]], with_vectors=False)[0].attributes["category"]
+        mugs = http.post("/checkout/identify", json={"embedding": queries[0].tolist(), "k": 5, "category": category}).json()["hits"]
+        assert len(mugs) == 5
+        assert [h["id"] for h in mugs] == direct.search("products", queries[0], k=5, filter="visible and category = " + flatvec.quote(category)).ids[0].tolist()
         assert isinstance(hits[0]["payload"], dict)  # JSON payloads come back as objects
 
         # An admin adds a product live; the next frame of it is identified.
@@ -62,6 +67,21 @@ def test_identify_and_add_products_over_http(flatvec_server, monkeypatch) -> Non
         assert added.json() == {"inserted": 1, "replaced": 0}
         found = http.post("/checkout/identify", json={"embedding": (embedding * 3).tolist(), "k": 1}).json()["hits"][0]
         assert found["label"] == 9_999 and found["payload"] == {"image": "new.jpg"}
+
+        # A product added hidden is not matched until it is published, and k is still filled.
+        hidden = np.zeros(512, dtype=np.float32)
+        hidden[11] = 1.0
+        draft = {"product": 8_888, "category": "drafts", "visible": False,
+                 "images": [{"id": 88_880, "embedding": hidden.tolist()}]}
+        assert http.post("/admin/products", json=draft, headers={"X-Admin-Key": "k3y"}).status_code == 200
+        before = http.post("/checkout/identify", json={"embedding": (hidden * 3).tolist(), "k": 2}).json()["hits"]
+        assert len(before) == 2 and all(h["label"] != 8_888 for h in before)
+        published = http.post("/admin/visibility", json={"images": [88_880], "visible": True}, headers={"X-Admin-Key": "k3y"})
+        assert published.json() == {"updated": 1}
+        after = http.post("/checkout/identify", json={"embedding": (hidden * 3).tolist(), "k": 2}).json()["hits"]
+        assert after[0]["label"] == 8_888
+        missing = http.post("/admin/visibility", json={"images": [123_456_789], "visible": True}, headers={"X-Admin-Key": "k3y"})
+        assert missing.status_code == 404
 
         # FlatVec's errors become HTTP errors with the reason.
         wrong = http.post("/checkout/identify", json={"embedding": [1.0, 2.0], "k": 1})

@@ -103,6 +103,7 @@ let package = Package(
         // In-process update timings for Benchmarks/compare/run.py (rebuild, add and remove against FAISS).
         .executableTarget(name: "flatvec-updates-bench", dependencies: ["FlatVecCore", "FlatVecBenchSupport"], path: "Benchmarks/compare/updates"),
         // In-process search timings against the machine's sgemm rate (Benchmarks/compare/run.py).
+        .executableTarget(name: "flatvec-filter-bench", dependencies: ["FlatVecCore", "FlatVecFormats", "FlatVecBenchSupport"], path: "Benchmarks/compare/filter"),
         .executableTarget(name: "flatvec-search-bench", dependencies: ["FlatVecCore", "FlatVecFormats", "FlatVecBenchSupport", "CBLAS"], path: "Benchmarks/compare/search"),
         // Swift client round trips for Benchmarks/compare/checkout.py (beside the Python client's).
         .executableTarget(name: "flatvec-client-rtt", dependencies: ["FlatVecClient", "FlatVecBenchSupport"], path: "Benchmarks/compare/client-rtt"),

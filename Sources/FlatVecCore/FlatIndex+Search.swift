@@ -313,7 +313,8 @@ extension FlatIndex {
                 let chunk = rows.chunks[c]
                 if !filters.isEmpty {
                     filters.evaluate(chunk: chunk, index: c, rows: n, in: rows)
-                    if filters.prefersGathering(rows: n, divisor: gatherDivisor) {
+                    let limit = configuration._gatherFraction.map { Int(Double(n) * $0) } ?? n / gatherDivisor
+                    if filters.prefersGathering(limit: limit) {
                         // Few rows match: score only those, in float32 (the same kernel as one row at a time).
                         for q in 0..<nq {
                             let (list, m) = filters.matches(ofQuery: q)

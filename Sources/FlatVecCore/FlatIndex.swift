@@ -37,6 +37,10 @@ public final class FlatIndex: @unchecked Sendable {
         public var scan: ScanMode
         /// Scan modes of named collections, overriding `scan` for them (`flatvec serve --scan-collection`).
         public var scanByCollection: [String: ScanMode] = [:]
+        /// For benchmarks that measure the filter plans: the fraction of a chunk's rows at or below
+        /// which the rows a filter matches are gathered and scored alone (0: never, 1: always); nil
+        /// for the measured default (see ``FlatIndex``'s search documentation and Benchmarks/README.md).
+        public var _gatherFraction: Double?
         /// Rows per chunk, for tests that need many chunks from few rows; nil picks about 4 MiB.
         var rowsPerChunk: Int?
         /// Which int8 scan variant runs (from the CPU); tests pick others to run every variant.

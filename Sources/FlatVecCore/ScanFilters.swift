@@ -91,9 +91,9 @@ struct ScanFilters: ~Copyable {
         return (UnsafePointer(matched + g * stride), matchCounts[g])
     }
 
-    /// Whether every query is filtered and no filter matches more than `n / divisor` rows of the
-    /// chunk last evaluated: then scoring only the matching rows beats scoring the chunk.
-    func prefersGathering(rows n: Int, divisor: Int) -> Bool {
-        !hasUnfiltered && matchCounts.allSatisfy { $0 * divisor <= n }
+    /// Whether every query is filtered and no filter matches more than `limit` rows of the chunk
+    /// last evaluated: then scoring only the matching rows beats scoring the chunk.
+    func prefersGathering(limit: Int) -> Bool {
+        !hasUnfiltered && matchCounts.allSatisfy { $0 <= limit }
     }
 }

@@ -11,7 +11,8 @@ an int64 attribute `bucket` in 0 ..< 10,000, each value on N / 10,000 rows, so t
 - FlatVec runs in process (flatvec-filter-bench, both cores, the default scan of this CPU), with its
   own per-chunk plan ("default") and with each plan forced: "gather" (score only the matching rows)
   and "mask" (scan every row, drop the others) - the crossover between them. Every FlatVec result is
-  checked against the float32 path (hits and scores).
+  checked against the float32 path searching each query alone: the same ids, and the same scores bit
+  for bit under int8 (within 1e-5 under float32, whose batch kernels may round the last bit differently).
 - FAISS IndexFlatIP (both cores) with SearchParameters(sel=IDSelectorBatch(matching ids)); the
   selector is built outside the timed call (a service would build it per request: that cost is
   extra). Its hits are compared with FlatVec's (recall@10, 1.0 = the same ids).
@@ -54,14 +55,15 @@ from flatvec import Client  # noqa: E402
 FILTER_BENCH = os.path.join(ROOT, ".build", "release", "flatvec-filter-bench")
 FLATVEC = os.path.join(ROOT, ".build", "release", "flatvec")
 SELECTIVITIES = [1.0, 0.1, 0.01, 0.001, 0.0001]
+CROSSOVER = [0.5, 0.3, 0.2, 0.15, 0.1, 0.05, 0.02]
 BATCHES = [1, 32]
 D, K = 512, 10
 
 
-def flatvec_runs(base_path, queries_path, buckets_path, repeats):
+def flatvec_runs(base_path, queries_path, buckets_path, repeats, scan):
     out = subprocess.check_output([
-        FILTER_BENCH, "--base", base_path, "--queries", queries_path, "--buckets", buckets_path, "--k", str(K),
-        "--repeats", str(repeats), "--selectivities", ",".join(map(str, SELECTIVITIES)),
+        FILTER_BENCH, "--base", base_path, "--queries", queries_path, "--buckets", buckets_path, "--k", str(K), "--scan", scan,
+        "--repeats", str(repeats), "--selectivities", ",".join(map(str, sorted(set(SELECTIVITIES + CROSSOVER), reverse=True))),
         "--batches", ",".join(map(str, BATCHES)), "--plans", "default,gather,mask",
     ], text=True)
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -150,6 +152,7 @@ def main():
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--scan", default="auto", help="FlatVec's scan: auto (this CPU's default), int8 or float32")
     args = parser.parse_args()
     for product in ("flatvec", "flatvec-filter-bench"):
         subprocess.check_call(["swift", "build", "-c", "release", "--product", product], cwd=ROOT)
@@ -161,7 +164,7 @@ def main():
         paths = [os.path.join(tmp, n) for n in ("base.npy", "queries.npy", "buckets.npy")]
         for path, array in zip(paths, (base, queries, buckets)):
             np.save(path, array)
-        fv = flatvec_runs(*paths, args.repeats)
+        fv = flatvec_runs(*paths, args.repeats, args.scan)
     fa = faiss_runs(base, queries, buckets, args.repeats)
     pg = {} if args.no_postgres else pgvector_runs(postgres_url(), base, queries, buckets, max(1, args.repeats // 2))
     info = machine_info()
@@ -189,6 +192,14 @@ def main():
                 s * 100, d["matches"], ms(d["seconds"]), ms(g["seconds"]), ms(m["seconds"]), ms(d["unfiltered_seconds"]),
                 ms(target), ms(faiss_seconds), pg_cell, "yes" if exact else "NO", recall(faiss_found, expected)))
         lines.append("")
+    lines += ["## Where gathering stops paying (ms per batch; FlatVec's default gathers in a chunk when at most "
+              "1/%s of its rows match)" % ("8" if scan == "int8" else "3"), "",
+              "| matching | nq = 1 gather | nq = 1 mask | nq = 32 gather | nq = 32 mask |", "|---:|---:|---:|---:|---:|"]
+    for s in sorted(set(SELECTIVITIES + CROSSOVER), reverse=True):
+        lines.append("| %g%% | %s | %s | %s | %s |" % (
+            s * 100, ms(by[("gather", s, 1)]["seconds"]), ms(by[("mask", s, 1)]["seconds"]),
+            ms(by[("gather", s, 32)]["seconds"]), ms(by[("mask", s, 32)]["seconds"])))
+    lines.append("")
     text = "\n".join(lines)
     print(text)
     with open(os.path.join(HERE, "filters-latest.md"), "w") as f:

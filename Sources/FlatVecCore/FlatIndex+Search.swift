@@ -264,10 +264,13 @@ extension FlatIndex {
     var queryParallelThreshold: Int { configuration.effectiveScan == .int8 ? 16 : 128 }
 
     /// A chunk in which every query's filter matches at most 1/divisor of the rows is scored by
-    /// gathering the matching rows, not by scanning it with a mask (see Benchmarks/README.md, filters).
-    static var gatherDivisorFloat32: Int { 2 }
-    /// The same under int8, whose scan reads a quarter of the bytes.
-    static var gatherDivisorInt8: Int { 4 }
+    /// gathering the matching rows, not by scanning it with a mask. Measured (Zen 4, 100k x 512,
+    /// Benchmarks/README.md "Filters"): under float32, gathering a third of the rows costs about what
+    /// scanning them all does, for one query and for 32.
+    static var gatherDivisorFloat32: Int { 3 }
+    /// The same under int8, whose scan reads a quarter of the bytes: the crossover lies between 10%
+    /// and 20% of the rows, for one query and for 32.
+    static var gatherDivisorInt8: Int { 8 }
 
     /// Scores every chunk from the last to the first, taking the reader lock per chunk.
     ///
@@ -286,7 +289,8 @@ extension FlatIndex {
         let rowsPerChunk = rows.rowsPerChunk
         let int8 = configuration.effectiveScan == .int8
         let tiled = !int8 && configuration.kernelPlan.usesTiled(nq)
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: (int8 ? 1 : nq) * rowsPerChunk)
+        var filters = ScanFilters(collectors: collectors, rowsPerChunk: rowsPerChunk)
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: (int8 && filters.isEmpty ? 1 : nq) * rowsPerChunk)
         let indices = UnsafeMutablePointer<UInt32>.allocate(capacity: rowsPerChunk)
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: tiled ? fv_tile_scratch_floats(nq, dimension) : 0)
         defer {
@@ -299,7 +303,6 @@ extension FlatIndex {
                 queries: queries, count: nq, dimension: dimension, rowsPerChunk: rowsPerChunk,
                 variant: configuration.int8Variant
             ) : nil
-        var filters = ScanFilters(collectors: collectors, rowsPerChunk: rowsPerChunk)
         let gatherDivisor = int8 ? Self.gatherDivisorInt8 : Self.gatherDivisorFloat32
         var deduplicating = false
         for c in range.reversed() {
@@ -315,13 +318,7 @@ extension FlatIndex {
                     filters.evaluate(chunk: chunk, index: c, rows: n, in: rows)
                     let limit = configuration._gatherFraction.map { Int(Double(n) * $0) } ?? n / gatherDivisor
                     if filters.prefersGathering(limit: limit) {
-                        // Few rows match: score only those, in float32 (the same kernel as one row at a time).
-                        for q in 0..<nq {
-                            let (list, m) = filters.matches(ofQuery: q)
-                            guard m > 0 else { continue }
-                            fv_dot_rows_gather(chunk.vectors, list, m, dimension, queries + q * dimension, scores)
-                            collectors[q].consume(rows: list, scores: scores, count: m, chunk: chunk, rows: rows)
-                        }
+                        scoreGathered(chunk: chunk, filters: filters, queries: queries, collectors: &collectors, scores: scores)
                         return
                     }
                 }
@@ -346,6 +343,42 @@ extension FlatIndex {
                 bounded: firstPass.rowsBounded, rescored: firstPass.rowsRescored,
                 chunksInFloat32: firstPass.chunksInFloat32
             )
+        }
+    }
+
+    /// Scores only the rows of `chunk` that match each query's filter, bit for bit as the
+    /// single-query kernel does (so a filtered batch gives the scores of its queries searched alone):
+    /// each gathered row is read once for all the queries of its filter when they are consecutive
+    /// (one request's queries), else once per query in blocks of 64 rows that stay in cache.
+    /// - Parameter scores: Room for `rowsPerChunk` scores per query.
+    private func scoreGathered(
+        chunk: VectorChunk, filters: borrowing ScanFilters, queries: UnsafePointer<Float>,
+        collectors: inout [HitCollector], scores: UnsafeMutablePointer<Float>
+    ) {
+        let stride = rows.rowsPerChunk
+        for (g, members) in filters.queriesOfGroup.enumerated() {
+            let (list, m) = filters.matches(ofGroup: g)
+            guard m > 0 else { continue }
+            if members.count > 1, members.last! - members[0] == members.count - 1 {
+                fv_dot_rows_gather_multi(
+                    chunk.vectors, list, m, dimension, queries + members[0] * dimension, members.count, scores, stride
+                )
+                for (slot, q) in members.enumerated() {
+                    collectors[q].consume(rows: list, scores: scores + slot * stride, count: m, chunk: chunk, rows: rows)
+                }
+                continue
+            }
+            var start = 0
+            while start < m {
+                let n = min(64, m - start)
+                for (slot, q) in members.enumerated() {
+                    fv_dot_rows_gather(chunk.vectors, list + start, n, dimension, queries + q * dimension, scores + slot * stride + start)
+                }
+                start += n
+            }
+            for (slot, q) in members.enumerated() {
+                collectors[q].consume(rows: list, scores: scores + slot * stride, count: m, chunk: chunk, rows: rows)
+            }
         }
     }
 

@@ -7,6 +7,8 @@
 struct ScanFilters: ~Copyable {
     /// The group of each query, -1 for an unfiltered one.
     let groupOfQuery: [Int]
+    /// The queries of each group, in order.
+    let queriesOfGroup: [[Int]]
     let filters: [Filter]
     private var programs: [FilterProgram?]
     private let masks: UnsafeMutablePointer<UInt8>
@@ -43,6 +45,9 @@ struct ScanFilters: ~Copyable {
             previous = (filter, group)
         }
         self.groupOfQuery = groupOfQuery
+        var members = Array(repeating: [Int](), count: filters.count)
+        for (q, g) in groupOfQuery.enumerated() where g >= 0 { members[g].append(q) }
+        queriesOfGroup = members
         self.filters = filters
         programs = Array(repeating: nil, count: filters.count)
         stride = rowsPerChunk
@@ -84,11 +89,10 @@ struct ScanFilters: ~Copyable {
         return g < 0 ? nil : UnsafePointer(masks + g * stride)
     }
 
-    /// The rows of the chunk last evaluated that match query `q`'s filter.
+    /// The rows of the chunk last evaluated that match the filter of group `g`.
     @inline(__always)
-    func matches(ofQuery q: Int) -> (rows: UnsafePointer<UInt32>, count: Int) {
-        let g = groupOfQuery[q]
-        return (UnsafePointer(matched + g * stride), matchCounts[g])
+    func matches(ofGroup g: Int) -> (rows: UnsafePointer<UInt32>, count: Int) {
+        (UnsafePointer(matched + g * stride), matchCounts[g])
     }
 
     /// Whether every query is filtered and no filter matches more than `limit` rows of the chunk

@@ -84,3 +84,31 @@ import Testing
         }
     }
 }
+
+@Suite struct GatherKernelTests {
+    /// A filtered batch scores its gathered rows with the multi-query kernel: every score must be the
+    /// single-query kernel's bit for bit (the int8 scan promises the float32 scores of each query
+    /// searched alone), whatever the dimension's tail and the number of queries.
+    @Test func multiQueryGatherEqualsTheSingleQueryKernelBitForBit() {
+        var random = SeededRandom(seed: 19)
+        for d in [1, 15, 16, 17, 63, 64, 100, 512, 513] {
+            let n = 200
+            let rows = (0..<(n * d)).map { _ in Float.random(in: -1...1, using: &random) }
+            let indices: [UInt32] = (0..<57).map { _ in UInt32.random(in: 0..<UInt32(n), using: &random) }
+            for nq in [1, 2, 3, 5] {
+                let queries = (0..<(nq * d)).map { _ in Float.random(in: -1...1, using: &random) }
+                var multi = [Float](repeating: .nan, count: nq * 64)
+                fv_dot_rows_gather_multi(rows, indices, indices.count, d, queries, nq, &multi, 64)
+                for q in 0..<nq {
+                    var single = [Float](repeating: .nan, count: indices.count)
+                    queries.withUnsafeBufferPointer { qs in
+                        fv_dot_rows_gather(rows, indices, indices.count, d, qs.baseAddress! + q * d, &single)
+                    }
+                    for j in 0..<indices.count {
+                        #expect(multi[q * 64 + j].bitPattern == single[j].bitPattern, "d \(d) nq \(nq) q \(q) row \(j)")
+                    }
+                }
+            }
+        }
+    }
+}

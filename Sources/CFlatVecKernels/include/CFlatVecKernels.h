@@ -40,6 +40,12 @@ void fv_dot_rows(const float *rows, size_t nrows, size_t dim, const float *query
 void fv_dot_rows_gather(const float *rows, const uint32_t *indices, size_t count, size_t dim, const float *query,
                         float *out);
 
+/// out[q * out_stride + j] = dot(rows[indices[j]], queries[q]) for j < count and q < nq: every row is
+/// read once for up to four queries, and every score is bit for bit the one fv_dot_rows computes
+/// (the same accumulators in the same order), so a filtered batch scores as single queries do.
+void fv_dot_rows_gather_multi(const float *rows, const uint32_t *indices, size_t count, size_t dim,
+                              const float *queries, size_t nq, float *out, size_t out_stride);
+
 /// out[q * out_stride + r] = dot(row r, query q) for r < nrows, q < nq; reads each row from memory once.
 void fv_dot_rows_multi(const float *rows, size_t nrows, size_t dim, const float *queries, size_t nq,
                        float *out, size_t out_stride);

@@ -118,6 +118,12 @@ public final class FlatVecClient: Sendable {
         )))
     }
 
+    /// Describes one collection: its dimension, metric, count and attributes.
+    public func describeCollection(_ name: String) async throws(FlatVecError) -> CollectionDescription {
+        guard case .described(let r) = try await send(.describeCollection(name)) else { throw Self.unexpected }
+        return r
+    }
+
     /// Declares a new attribute of a collection (every stored vector has no value for it).
     public func addAttribute(collection: String, _ definition: AttributeDefinition) async throws(FlatVecError) {
         _ = try await send(.addAttribute(collection: collection, definition: definition))

@@ -23,6 +23,8 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
     public static let addAttribute = Opcode(rawValue: 0x13)
     /// Drops an attribute of a collection.
     public static let dropAttribute = Opcode(rawValue: 0x14)
+    /// Describes one collection, attributes included.
+    public static let describeCollection = Opcode(rawValue: 0x15)
     /// Upserts a batch of vectors.
     public static let add = Opcode(rawValue: 0x20)
     /// Removes vectors by id.
@@ -40,7 +42,8 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
 
     /// Every opcode this version defines.
     public static let all: [Opcode] = [
-        .hello, .ping, .createCollection, .dropCollection, .listCollections, .addAttribute, .dropAttribute, .add, .remove,
+        .hello, .ping, .createCollection, .dropCollection, .listCollections, .addAttribute, .dropAttribute,
+        .describeCollection, .add, .remove,
         .get, .update, .search, .stats, .rebuild,
     ]
 
@@ -54,6 +57,7 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
         case .listCollections: "LIST_COLLECTIONS"
         case .addAttribute: "ADD_ATTRIBUTE"
         case .dropAttribute: "DROP_ATTRIBUTE"
+        case .describeCollection: "DESCRIBE_COLLECTION"
         case .add: "ADD"
         case .remove: "REMOVE"
         case .get: "GET"

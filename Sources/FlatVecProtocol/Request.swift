@@ -17,6 +17,8 @@ public enum Request: Sendable, Hashable {
     case addAttribute(collection: String, definition: AttributeDefinition)
     /// DROP_ATTRIBUTE: an attribute of a collection, by name.
     case dropAttribute(collection: String, name: String)
+    /// DESCRIBE_COLLECTION of the named collection.
+    case describeCollection(String)
     /// ADD.
     case add(AddRequest)
     /// REMOVE.
@@ -42,6 +44,7 @@ public enum Request: Sendable, Hashable {
         case .listCollections: .listCollections
         case .addAttribute: .addAttribute
         case .dropAttribute: .dropAttribute
+        case .describeCollection: .describeCollection
         case .update: .update
         case .add: .add
         case .remove: .remove
@@ -82,6 +85,10 @@ public enum Request: Sendable, Hashable {
             try payload.expectFullyRead("DROP_ATTRIBUTE")
             return .dropAttribute(collection: collection, name: name)
         case .update: return .update(try UpdateRequest.decode(from: &payload, limits: limits))
+        case .describeCollection:
+            let name = try payload.readString("collection name", maxBytes: CollectionName.maximumLength)
+            try payload.expectFullyRead("DESCRIBE_COLLECTION")
+            return .describeCollection(name)
         case .add: return .add(try AddRequest.decode(from: &payload, limits: limits))
         case .remove: return .remove(try IDListRequest.decode(from: &payload, limits: limits))
         case .get: return .get(try GetRequest.decode(from: &payload, limits: limits))
@@ -104,7 +111,7 @@ public enum Request: Sendable, Hashable {
         case .hello(let r): r.encode(into: &buffer)
         case .ping(let bytes): buffer.writeBytes(bytes)
         case .createCollection(let r): r.encode(into: &buffer)
-        case .dropCollection(let name), .rebuild(let name): buffer.writeFlatVecString(name)
+        case .dropCollection(let name), .rebuild(let name), .describeCollection(let name): buffer.writeFlatVecString(name)
         case .listCollections, .stats: break
         case .add(let r): r.encode(into: &buffer)
         case .remove(let r): r.encode(into: &buffer)

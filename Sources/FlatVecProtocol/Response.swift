@@ -17,6 +17,8 @@ public enum Response: Sendable, Hashable {
     case removed(UInt32)
     /// UPDATE: how many rows changed.
     case updated(UInt32)
+    /// DESCRIBE_COLLECTION.
+    case described(CollectionDescription)
     /// GET reply.
     case got(GetResponse)
     /// SEARCH reply.
@@ -42,6 +44,7 @@ public enum Response: Sendable, Hashable {
         case .createCollection, .dropCollection, .addAttribute, .dropAttribute:
             try payload.expectFullyRead("\(opcode) reply")
             return .done
+        case .describeCollection: return .described(try CollectionDescription.decode(from: &payload))
         case .update:
             let n = try payload.readU32("updated")
             try payload.expectFullyRead("UPDATE reply")
@@ -75,6 +78,7 @@ public enum Response: Sendable, Hashable {
             buffer.writeU32(r.inserted)
             buffer.writeU32(r.replaced)
         case .removed(let n), .updated(let n): buffer.writeU32(n)
+        case .described(let r): r.encode(into: &buffer)
         case .got(let r): r.encode(into: &buffer)
         case .searched(let r): r.encode(into: &buffer)
         case .stats(let r): r.encode(into: &buffer)

@@ -13,7 +13,7 @@ public enum Role: UInt8, Sendable, Hashable, CustomStringConvertible {
     public func allows(_ opcode: Opcode) -> Bool {
         switch opcode {
         case .hello, .ping: true
-        case .search, .get, .listCollections, .stats: self != .none
+        case .search, .get, .listCollections, .describeCollection, .stats: self != .none
         case .createCollection, .dropCollection, .addAttribute, .dropAttribute, .add, .remove, .update, .rebuild: self == .admin
         default: self != .none
         }

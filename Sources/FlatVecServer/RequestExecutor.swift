@@ -179,6 +179,13 @@ public struct RequestExecutor: Sendable {
             }
             compactIfWanted()
             return .updated(UInt32(r.updates.count))
+        case .describeCollection(let name):
+            let collection = try registry.collection(named: name)
+            let index = collection.index
+            return .described(CollectionDescription(
+                name: name, dimension: UInt32(index.dimension), metric: index.metric, count: UInt64(index.count),
+                attributes: index.attributes
+            ))
         case .listCollections:
             return .collections(registry.all.map {
                 CollectionInfo(name: $0.name, dimension: UInt32($0.index.dimension), metric: $0.index.metric, count: UInt64($0.index.count))

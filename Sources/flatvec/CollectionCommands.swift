@@ -66,6 +66,32 @@ struct ListCommand: AsyncParsableCommand {
     }
 }
 
+/// `flatvec describe`.
+struct DescribeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "describe", abstract: "Show a collection and its attributes.")
+
+    @OptionGroup var client: ClientOptions
+    @Option(name: .long, help: "Collection name.") var collection: String
+    @Flag(name: .long, help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let c = await client.connect()
+        let d = await orFail { try await c.describeCollection(collection) }
+        await c.close()
+        if json {
+            let attributes = d.attributes.map { #"{"name":\#(jsonString($0.name)),"type":"\#($0.type)"}"# }.joined(separator: ",")
+            print(#"{"name":\#(jsonString(d.name)),"dimension":\#(d.dimension),"metric":"\#(d.metric)","count":\#(d.count),"attributes":[\#(attributes)]}"#)
+            return
+        }
+        print("\(d.name): \(d.count) vectors of dimension \(d.dimension), \(d.metric)")
+        if d.attributes.isEmpty {
+            print("no attributes")
+        } else {
+            printTable(["attribute", "type"], d.attributes.map { [$0.name, "\($0.type)"] })
+        }
+    }
+}
+
 /// `flatvec stats`.
 struct StatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stats", abstract: "Server statistics.")

@@ -118,6 +118,8 @@ import Glibc
             #expect(get.stdout.contains(#"{"id":2,"label":7,"attributes":{"category":"hats","price":5.0}}"#), "\(get.stdout)")
             #expect(try runFlatVec(["attr", "add"] + server + ["--attr", "tier:int64"]).status == 0)
             #expect(try runFlatVec(["attr", "drop"] + server + ["--name", "price"]).status == 0)
+            let describe = try runFlatVec(["describe"] + server + ["--json"])
+            #expect(describe.stdout.contains(#""attributes":[{"name":"category","type":"keyword"},{"name":"visible","type":"bool"},{"name":"tier","type":"int64"}]"#), "\(describe.stdout)")
             // Mistakes name their part and change nothing.
             let cases: [([String], String)] = [
                 (["search"] + server + ["--queries", query, "--filter", "price < 3"], #"unknown attribute "price""#),

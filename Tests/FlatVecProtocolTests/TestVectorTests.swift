@@ -125,6 +125,13 @@ struct TestVector: Sendable, CustomTestStringConvertible {
                        message: .response(.got(GetResponse(dimension: 2, withVectors: false, withPayloads: false, withAttributes: true, rows: [
                            StoredVector(id: 5, label: 2, vector: [], payload: nil, attributes: ["price": .float64(9.5), "visible": .bool(true)]),
                        ])), opcode: .get)),
+            TestVector(name: "describe-collection-request", description: "DESCRIBE_COLLECTION request id 23: name \"shop\"", requestID: 23,
+                       message: .request(.describeCollection("shop"))),
+            TestVector(name: "describe-collection-reply", description: "DESCRIBE_COLLECTION reply to id 23: \"shop\", dimension 2, metric ip (0), count 3, attributes visible bool (1), category keyword (4)", requestID: 23,
+                       message: .response(.described(CollectionDescription(
+                           name: "shop", dimension: 2, metric: .innerProduct, count: 3,
+                           attributes: [try! AttributeDefinition(name: "visible", type: .bool), try! AttributeDefinition(name: "category", type: .keyword)]
+                       )), opcode: .describeCollection)),
             TestVector(name: "error-reply", description: "error reply to SEARCH id 13: code 5 unknown_collection, message \"no collection named 'q'\"", requestID: 13,
                        message: .response(.error(ErrorResponse(code: 5, message: "no collection named 'q'")), opcode: .search)),
             TestVector(name: "error-reply-bad-frame", description: "error reply with request id 0 and opcode 0 after a declared length too large: code 1 bad_frame; the server then closes the connection", requestID: 0,

@@ -97,7 +97,10 @@ import Testing
                 collection: "products", queries: q, dimension: 16, options: SearchOptions(k: 5, filter: try Filter(parsing: "store = 'north'"))
             )
             #expect(north[0].map(\.id) == [3])
+            #expect(try await client.describeCollection("products").attributes.map(\.name) == ["visible", "stock", "price", "category", "store"])
             try await client.dropAttribute(collection: "products", named: "store")
+            let described = try await client.describeCollection("products")
+            #expect(described.attributes == CatalogueAttributes.definitions && described.count == 2_000 && described.dimension == 16)
             let cases: [(Request, FlatVecError.Code, String)] = [
                 (.search(SearchRequest(collection: "products", dimension: 16, queries: q, options: SearchOptions(filter: .comparison(.attribute("store"), .equal, .keyword("north"))))),
                  .invalidArgument, "unknown attribute \"store\""),

@@ -100,6 +100,9 @@ def test_updates_search_by_id_and_attribute_changes(server) -> None:
         for q, i in enumerate((7, 8)):
             assert 7 + q not in like.ids[q]
             assert [int(x) for x in like.ids[q]] == top(ids, vectors, vectors[i], 5, lambda j, i=i: j != i)
+        described = c.describe_collection("shop")
+        assert described.attributes == {"visible": "bool", "stock": "int64", "price": "float64", "category": "keyword"}
+        assert described.count == 300 and described.dimension == 8 and described.metric == "ip"
         c.add_attribute("shop", "tier", "int64")
         c.set_attributes("shop", [3], {"tier": 2})
         assert c.get("shop", [3], with_vectors=False)[0].attributes["tier"] == 2

@@ -15,7 +15,7 @@ VERSION = 1
 HEADER = struct.Struct("<IBBHQ")  # length, version, opcode, flags, request id
 HEADER_SIZE = 12  # after the length prefix
 
-HELLO, PING, CREATE, DROP, LIST, ADD_ATTRIBUTE, DROP_ATTRIBUTE = 0x01, 0x02, 0x10, 0x11, 0x12, 0x13, 0x14
+HELLO, PING, CREATE, DROP, LIST, ADD_ATTRIBUTE, DROP_ATTRIBUTE, DESCRIBE = 0x01, 0x02, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15
 ADD, REMOVE, GET, UPDATE, SEARCH, STATS, REBUILD = 0x20, 0x21, 0x22, 0x23, 0x30, 0x40, 0x50
 
 FLAG_REPLY, FLAG_ERROR = 0x0001, 0x0002
@@ -342,6 +342,38 @@ class CollectionInfo:
     metric: str
     count: int
     skipped_rows: int = 0
+
+
+@dataclass
+class CollectionDescription:
+    """A collection as DESCRIBE_COLLECTION describes it: ``attributes`` maps each name to its type
+    (``"bool"``, ``"int64"``, ``"float64"``, ``"keyword"``), in declaration order."""
+
+    name: str
+    dimension: int
+    metric: str
+    count: int
+    attributes: dict = field(default_factory=dict)
+
+
+ATTRIBUTE_TYPE_NAMES = {v: k for k, v in ATTRIBUTE_TYPES.items()}
+
+
+def decode_description(payload: bytes) -> CollectionDescription:
+    r = Reader(payload)
+    name = r.string()
+    dimension, metric, count = r.unpack("IBQ")
+    attributes = {}
+    for _ in range(r.u8()):
+        kind = r.u8()
+        attributes[r.string()] = ATTRIBUTE_TYPE_NAMES.get(kind, str(kind))
+    r.end("DESCRIBE_COLLECTION reply")
+    return CollectionDescription(name, dimension, METRIC_NAMES.get(metric, str(metric)), count, attributes)
+
+
+def encode_description(d: CollectionDescription) -> bytes:
+    return (string(d.name) + struct.pack("<IBQB", d.dimension, METRICS[d.metric], d.count, len(d.attributes))
+            + b"".join(attribute_definition(n, t) for n, t in d.attributes.items()))
 
 
 @dataclass

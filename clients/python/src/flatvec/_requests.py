@@ -192,6 +192,10 @@ def update(collection: str, updates: Sequence[dict]) -> Operation:
     return Operation(codec.UPDATE, payload, False, lambda p: codec.Reader(p).u32())
 
 
+def describe_collection(name: str) -> Operation:
+    return Operation(codec.DESCRIBE, codec.string(name), True, codec.decode_description)
+
+
 def drop_collection(name: str) -> Operation:
     return Operation(codec.DROP, codec.string(name), False, lambda _: None)
 

@@ -170,6 +170,9 @@ class AsyncClient:
     async def set_attributes(self, collection: str, ids: Iterable[int], values: dict, clear: Iterable[str] = ()) -> int:
         return await self.update(collection, [{"id": int(i), "set": values, "clear": list(clear)} for i in ids])
 
+    async def describe_collection(self, name: str) -> codec.CollectionDescription:
+        return await self._run(ops.describe_collection(name))
+
     async def drop_collection(self, name: str) -> None:
         await self._run(ops.drop_collection(name))
 

@@ -140,6 +140,10 @@ class Client:
         """Gives every id in ``ids`` the attribute ``values`` (and clears ``clear``): one UPDATE."""
         return self.update(collection, [{"id": int(i), "set": values, "clear": list(clear)} for i in ids])
 
+    def describe_collection(self, name: str) -> codec.CollectionDescription:
+        """A collection's dimension, metric, count and attributes (name -> type)."""
+        return self._run(ops.describe_collection(name))
+
     def drop_collection(self, name: str) -> None:
         """Drops a collection and its vectors."""
         self._run(ops.drop_collection(name))

@@ -177,19 +177,10 @@ struct FilterProgram {
     ) {
         let present = column.present
         let words = column.words
-        @inline(__always)
-        func fill(_ test: (T) -> Bool) {
+        withComparison(op, value) { test in
             for r in 0..<n {
                 out[r] = present[r] == 0 ? unknownByte : (test(decode(words[r])) ? trueByte : falseByte)
             }
-        }
-        switch op {
-        case .equal: fill { $0 == value }
-        case .notEqual: fill { $0 != value }
-        case .less: fill { $0 < value }
-        case .lessOrEqual: fill { $0 <= value }
-        case .greater: fill { $0 > value }
-        case .greaterOrEqual: fill { $0 >= value }
         }
     }
 
@@ -197,10 +188,14 @@ struct FilterProgram {
     private static func compareAll(
         _ values: UnsafeMutablePointer<Int64>, n: Int, out: UnsafeMutablePointer<UInt8>, op: ComparisonOperator, _ value: Int64
     ) {
-        @inline(__always)
-        func fill(_ test: (Int64) -> Bool) {
+        withComparison(op, value) { test in
             for r in 0..<n { out[r] = test(values[r]) ? trueByte : falseByte }
         }
+    }
+
+    /// Calls `fill` with the test `x op value`, one closure per operator so each loop is specialised.
+    @inline(__always)
+    private static func withComparison<T: Comparable>(_ op: ComparisonOperator, _ value: T, _ fill: ((T) -> Bool) -> Void) {
         switch op {
         case .equal: fill { $0 == value }
         case .notEqual: fill { $0 != value }

@@ -55,6 +55,14 @@ import Testing
         #expect(try FlatIndex.loadSnapshot(from: path).count == 0)
     }
 
+    static func contents(of path: String) -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: Int(lseek(fd, 0, SEEK_END)))
+        _ = pread(fd, &bytes, bytes.count, 0)
+        return bytes
+    }
+
     static func expectCorrupt(_ bytes: [UInt8], mentioning fragment: String) {
         let path = temporaryPath("corrupt-\(fragment.hashValue)")
         defer { unlink(path) }
@@ -75,10 +83,7 @@ import Testing
         let path = Self.temporaryPath("source")
         defer { unlink(path) }
         try index.writeSnapshot(to: path)
-        let fd = open(path, O_RDONLY)
-        var bytes = [UInt8](repeating: 0, count: Int(lseek(fd, 0, SEEK_END)))
-        _ = pread(fd, &bytes, bytes.count, 0)
-        close(fd)
+        let bytes = Self.contents(of: path)
 
         Self.expectCorrupt(Array(bytes.prefix(bytes.count - 7)), mentioning: "truncated")
         Self.expectCorrupt(Array(bytes.prefix(30)), mentioning: "shorter than")
@@ -111,11 +116,7 @@ import Testing
         let path = Self.temporaryPath("attributes")
         defer { unlink(path) }
         try index.writeSnapshot(to: path)
-        let fd = open(path, O_RDONLY)
-        var version: UInt32 = 0
-        _ = pread(fd, &version, 4, 8)
-        close(fd)
-        #expect(version == 2)
+        #expect(Self.contents(of: path)[8..<12] == [2, 0, 0, 0], "version 2")
         let loaded = try FlatIndex.loadSnapshot(from: path)
         #expect(loaded.attributes == index.attributes)
         #expect(loaded.allRows() == index.allRows())
@@ -128,10 +129,7 @@ import Testing
         // Without attributes the file stays version 1.
         let plain = try FlatIndex(dimension: 2)
         try plain.writeSnapshot(to: path)
-        let fd2 = open(path, O_RDONLY)
-        _ = pread(fd2, &version, 4, 8)
-        close(fd2)
-        #expect(version == 1)
+        #expect(Self.contents(of: path)[8..<12] == [1, 0, 0, 0], "version 1")
     }
 
     /// Damage inside the attributes section (checksums recomputed, so only the section's own checks
@@ -142,10 +140,7 @@ import Testing
         let path = Self.temporaryPath("attributes-corrupt")
         defer { unlink(path) }
         try index.writeSnapshot(to: path)
-        let fd = open(path, O_RDONLY)
-        var bytes = [UInt8](repeating: 0, count: Int(lseek(fd, 0, SEEK_END)))
-        _ = pread(fd, &bytes, bytes.count, 0)
-        close(fd)
+        let bytes = Self.contents(of: path)
         func resigned(_ edit: (inout [UInt8]) -> Void) -> [UInt8] {
             var b = bytes
             edit(&b)

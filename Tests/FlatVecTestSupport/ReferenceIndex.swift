@@ -106,19 +106,14 @@ public struct ReferenceIndex {
             return values.contains { compare(stored, .equal, $0) }
         case .isNull(let field):
             return fieldValue(field) == nil
-        case .and(let parts):
-            var result: Bool? = true
+        case .and(let parts), .or(let parts):
+            // and: any false decides, else unknown if any is; or: the same with true.
+            var decisive = false
+            if case .or = filter { decisive = true }
+            var result: Bool? = !decisive
             for part in parts {
                 let v = evaluate(part, id: id, row: row)
-                if v == false { return false }
-                if v == nil { result = nil }
-            }
-            return result
-        case .or(let parts):
-            var result: Bool? = false
-            for part in parts {
-                let v = evaluate(part, id: id, row: row)
-                if v == true { return true }
+                if v == decisive { return decisive }
                 if v == nil { result = nil }
             }
             return result

@@ -70,27 +70,19 @@ public struct ReferenceIndex {
             default: nil
             }
         }
+        func order<T: Comparable>(_ x: T, _ op: ComparisonOperator, _ y: T) -> Bool {
+            switch op {
+            case .equal: x == y
+            case .notEqual: x != y
+            case .less: x < y
+            case .lessOrEqual: x <= y
+            case .greater: x > y
+            case .greaterOrEqual: x >= y
+            }
+        }
         func compare(_ a: AttributeValue, _ op: ComparisonOperator, _ b: AttributeValue) -> Bool {
-            if case .int64(let x) = a, case .int64(let y) = b {
-                switch op {
-                case .equal: return x == y
-                case .notEqual: return x != y
-                case .less: return x < y
-                case .lessOrEqual: return x <= y
-                case .greater: return x > y
-                case .greaterOrEqual: return x >= y
-                }
-            }
-            if let x = number(a), let y = number(b) {
-                switch op {
-                case .equal: return x == y
-                case .notEqual: return x != y
-                case .less: return x < y
-                case .lessOrEqual: return x <= y
-                case .greater: return x > y
-                case .greaterOrEqual: return x >= y
-                }
-            }
+            if case .int64(let x) = a, case .int64(let y) = b { return order(x, op, y) }
+            if let x = number(a), let y = number(b) { return order(x, op, y) }
             switch op {
             case .equal: return a == b
             case .notEqual: return a != b

@@ -23,7 +23,8 @@ an int64 attribute `bucket` in 0 ..< 10,000, each value on N / 10,000 rows, so t
   scripts/dev-postgres.sh start (the script starts it if FLATVEC_PG_URL is not set).
 
 Target (issue 17): FlatVec one query within 1.5x of max(s x unfiltered, 0.2 ms), and ahead of both
-anchors at every selectivity. Writes Benchmarks/compare/filters-latest.md.
+anchors at every selectivity. Writes Benchmarks/compare/filters-latest.md (filters-float32-latest.md
+with --scan float32).
 """
 import argparse
 import json
@@ -202,7 +203,8 @@ def main():
     lines.append("")
     text = "\n".join(lines)
     print(text)
-    with open(os.path.join(HERE, "filters-latest.md"), "w") as f:
+    name = "filters-float32-latest.md" if args.scan == "float32" else "filters-latest.md"
+    with open(os.path.join(HERE, name), "w") as f:
         f.write(text + "\n")
 
 

@@ -25,7 +25,14 @@ import Testing
         let churn = 20_000
         // Hundreds of chunks: searches take and drop the lock often.
         let configuration = choice.configuration(searchThreads: 2, rowsPerChunk: 64)
-        let index = try FlatIndex(dimension: d, configuration: configuration)
+        // Anchors are `kind = "anchor"`, the first rows of churn `kind = "churn"`; rows added later
+        // have no kind. Filtered searches (gathering 64 rows, or masking almost all) must find the
+        // anchors as the unfiltered ones do while removals move rows and their attribute values.
+        let index = try FlatIndex(
+            dimension: d, configuration: configuration, attributes: [try AttributeDefinition(name: "kind", type: .keyword)]
+        )
+        let anchorsOnly = try Filter(parsing: #"kind = "anchor""#)
+        let anythingKnown = try Filter(parsing: #"kind != "nothing""#)
         var random = SeededRandom(seed: 7)
         // Anchor i is 100 * u_i for a random unit vector u_i: query u_i scores it 100, any other anchor
         // far less, and churn vectors (components in [-1, 1], norm below 6) less than 6.
@@ -49,9 +56,12 @@ import Testing
             }
             ids.append(id)
             vectors += v
-            reference.upsert(id: id, label: 0, vector: v)
+            reference.upsert(id: id, label: 0, vector: v, attributes: ["kind": .keyword(id < Int64(anchors) ? "anchor" : "churn")])
         }
-        try index.add(VectorBatch(dimension: d, ids: ids, labels: Array(repeating: 0, count: ids.count), vectors: vectors))
+        try index.add(VectorBatch(
+            dimension: d, ids: ids, labels: Array(repeating: 0, count: ids.count), vectors: vectors,
+            attributes: ids.map { ["kind": .keyword($0 < Int64(anchors) ? "anchor" : "churn")] }
+        ))
         let churnIDs = ids.filter { $0 >= 1_000_000 }
 
         let removers = 2
@@ -108,8 +118,13 @@ import Testing
                         which = Array(0..<anchors) + Array(0..<anchors) + Array(0..<anchors)
                         queries = allAnchorQueries + allAnchorQueries + allAnchorQueries
                     }
-                    let results = try! index.search(batch: queries, options: SearchOptions(k: 3))
+                    // The first two searchers take turns: no filter, a filter few rows match, one most match.
+                    let filter: Filter? = worker == removers + 3 ? nil : [nil, anchorsOnly, anythingKnown][rounds % 3]
+                    let results = try! index.search(batch: queries, options: SearchOptions(k: 3, filter: filter))
                     for (q, hits) in results.enumerated() {
+                        if filter == anchorsOnly, !hits.allSatisfy({ $0.id < Int64(anchors) }) {
+                            failures.withLock { $0.append("a filtered search for anchors returned \(hits.map(\.id))") }
+                        }
                         if hits.first?.id != Int64(which[q]) {
                             failures.withLock { $0.append("anchor \(which[q]) missed: got \(hits.map(\.id))") }
                         } else if choice.scan == .int8, hits[0].score != anchorScores[which[q]] {

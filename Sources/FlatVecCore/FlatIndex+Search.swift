@@ -265,7 +265,7 @@ extension FlatIndex {
 
     /// A chunk in which every query's filter matches at most 1/divisor of the rows is scored by
     /// gathering the matching rows, not by scanning it with a mask. Measured (Zen 4, 100k x 512,
-    /// Benchmarks/README.md "Filters"): under float32, gathering a third of the rows costs about what
+    /// Benchmarks/README.md "Filtered search, exact"): under float32, gathering a third of the rows costs about what
     /// scanning them all does, for one query and for 32.
     static var gatherDivisorFloat32: Int { 3 }
     /// The same under int8, whose scan reads a quarter of the bytes: the crossover lies between 10%

@@ -1,4 +1,4 @@
-// Filtered search timings for Benchmarks/compare/filters.py and Benchmarks/README.md ("Filters"):
+// Filtered search timings for Benchmarks/compare/filters.py and Benchmarks/README.md ("Filtered search, exact"):
 //
 //     flatvec-filter-bench --base base.npy --queries q.npy --buckets buckets.npy --k 10 --repeats 5 \
 //         --scan auto --selectivities 1,0.1,0.01,0.001,0.0001 --batches 1,32 --plans default,gather,mask

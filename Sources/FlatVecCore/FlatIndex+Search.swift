@@ -265,11 +265,11 @@ extension FlatIndex {
 
     /// A chunk in which every query's filter matches at most 1/divisor of the rows is scored by
     /// gathering the matching rows, not by scanning it with a mask. Measured (Zen 4, 100k x 512,
-    /// Benchmarks/README.md "Filtered search, exact"): under float32, gathering a third of the rows costs about what
-    /// scanning them all does, for one query and for 32.
+    /// Benchmarks/README.md "Filtered search, exact"): under float32, gathering a third of the rows
+    /// costs about what scanning them all does, for one query and for 32.
     static var gatherDivisorFloat32: Int { 3 }
-    /// The same under int8, whose scan reads a quarter of the bytes: the crossover lies between 10%
-    /// and 20% of the rows, for one query and for 32.
+    /// The same under int8, whose scan reads a quarter of the bytes: the crossover lies between 7%
+    /// and 15% of the rows (runs differ), for one query and for 32.
     static var gatherDivisorInt8: Int { 8 }
 
     /// Scores every chunk from the last to the first, taking the reader lock per chunk.

@@ -69,9 +69,9 @@ struct HitCollector {
         }
     }
 
-    /// Offers rows `rows[j]` of `chunk` with scores `scores[j]`, for `j < count` (rescored candidates).
+    /// Offers rows `offsets[j]` of `chunk` with scores `scores[j]`, for `j < count` (rescored or
+    /// gathered rows, which must all pass the filter, if any: the caller selected them by it).
     @inline(__always)
-    /// The rows must all pass the filter, if any (the caller selected them by it).
     mutating func consume(
         rows offsets: UnsafePointer<UInt32>,
         scores: UnsafePointer<Float>,

@@ -74,36 +74,32 @@ struct FilterParser {
 
     private mutating func countNode() throws(FlatVecError) {
         nodes += 1
-        guard nodes <= Filter.maximumNodes else {
-            throw FlatVecError(.limitExceeded, "filter: more than \(Filter.maximumNodes) conditions and connectives")
-        }
+        try Filter.checkNodes(nodes)
     }
 
     private mutating func parseOr() throws(FlatVecError) -> Filter {
         depth += 1
         defer { depth -= 1 }
-        guard depth <= Filter.maximumDepth else {
-            throw FlatVecError(.limitExceeded, "filter: nested deeper than \(Filter.maximumDepth) levels")
-        }
-        var parts = [try parseAnd()]
-        while isWord("or") {
-            position += 1
-            parts.append(try parseAnd())
-        }
-        if parts.count == 1 { return parts[0] }
-        try countNode()
-        return .or(parts)
+        try Filter.checkDepth(depth)
+        return try parseJoined("or", combine: Filter.or) { (parser) throws(FlatVecError) in try parser.parseAnd() }
     }
 
     private mutating func parseAnd() throws(FlatVecError) -> Filter {
-        var parts = [try parseUnary()]
-        while isWord("and") {
+        try parseJoined("and", combine: Filter.and) { (parser) throws(FlatVecError) in try parser.parseUnary() }
+    }
+
+    /// `part (word part)*`: the part alone, or the parts combined.
+    private mutating func parseJoined(
+        _ word: String, combine: ([Filter]) -> Filter, part: (inout FilterParser) throws(FlatVecError) -> Filter
+    ) throws(FlatVecError) -> Filter {
+        var parts = [try part(&self)]
+        while isWord(word) {
             position += 1
-            parts.append(try parseUnary())
+            parts.append(try part(&self))
         }
         if parts.count == 1 { return parts[0] }
         try countNode()
-        return .and(parts)
+        return combine(parts)
     }
 
     private mutating func parseUnary() throws(FlatVecError) -> Filter {
@@ -111,9 +107,7 @@ struct FilterParser {
             position += 1
             depth += 1
             defer { depth -= 1 }
-            guard depth <= Filter.maximumDepth else {
-                throw FlatVecError(.limitExceeded, "filter: nested deeper than \(Filter.maximumDepth) levels")
-            }
+            try Filter.checkDepth(depth)
             try countNode()
             return .not(try parseUnary())
         }
@@ -171,9 +165,7 @@ struct FilterParser {
             while current == .symbol(",") {
                 position += 1
                 values.append(try parseValue(after: ","))
-                guard values.count <= Filter.maximumListValues else {
-                    throw FlatVecError(.limitExceeded, "filter: an in list of more than \(Filter.maximumListValues) values")
-                }
+                try Filter.checkListValues(values.count)
             }
             guard current == .symbol(")") else { throw failure("expected ',' or ')' in the in list of \(field)") }
             position += 1

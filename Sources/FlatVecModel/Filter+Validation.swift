@@ -15,12 +15,8 @@ extension Filter {
         against attributes: [AttributeDefinition], depth: Int, nodes: inout Int
     ) throws(FlatVecError) -> Filter {
         nodes += 1
-        guard nodes <= Self.maximumNodes else {
-            throw FlatVecError(.limitExceeded, "filter: more than \(Self.maximumNodes) conditions and connectives")
-        }
-        guard depth <= Self.maximumDepth else {
-            throw FlatVecError(.limitExceeded, "filter: nested deeper than \(Self.maximumDepth) levels")
-        }
+        try Self.checkNodes(nodes)
+        try Self.checkDepth(depth)
         switch self {
         case .comparison(let field, let op, let value):
             let type = try Self.type(of: field, in: attributes, condition: self)
@@ -32,9 +28,7 @@ extension Filter {
             }
             return .comparison(field, op, try Self.convert(value, to: type, field: field, condition: self))
         case .oneOf(let field, let values):
-            guard values.count <= Self.maximumListValues else {
-                throw FlatVecError(.limitExceeded, "filter: an in list of \(values.count) values, more than \(Self.maximumListValues)")
-            }
+            try Self.checkListValues(values.count)
             let type = try Self.type(of: field, in: attributes, condition: self)
             var converted: [AttributeValue] = []
             converted.reserveCapacity(values.count)
@@ -88,6 +82,32 @@ extension Filter {
                 )
             }
             return value
+        }
+    }
+}
+
+extension Filter {
+    /// Throws ``FlatVecError/Code/limitExceeded`` past ``maximumNodes`` nodes (for parsers and decoders).
+    /// - Parameter nodes: Nodes counted so far.
+    public static func checkNodes(_ nodes: Int) throws(FlatVecError) {
+        guard nodes <= maximumNodes else {
+            throw FlatVecError(.limitExceeded, "filter: more than \(maximumNodes) conditions and connectives")
+        }
+    }
+
+    /// Throws ``FlatVecError/Code/limitExceeded`` past ``maximumDepth`` levels of nesting.
+    /// - Parameter depth: The current nesting.
+    public static func checkDepth(_ depth: Int) throws(FlatVecError) {
+        guard depth <= maximumDepth else {
+            throw FlatVecError(.limitExceeded, "filter: nested deeper than \(maximumDepth) levels")
+        }
+    }
+
+    /// Throws ``FlatVecError/Code/limitExceeded`` for an `in` list longer than ``maximumListValues``.
+    /// - Parameter count: The list's length.
+    public static func checkListValues(_ count: Int) throws(FlatVecError) {
+        guard count <= maximumListValues else {
+            throw FlatVecError(.limitExceeded, "filter: an in list of \(count) values, more than \(maximumListValues)")
         }
     }
 }

@@ -118,12 +118,8 @@ extension ByteBuffer {
     /// per filter), `depth` the nesting.
     mutating func readFilter(depth: Int = 0, nodes: inout Int) throws(FlatVecError) -> Filter {
         nodes += 1
-        guard nodes <= Filter.maximumNodes else {
-            throw FlatVecError(.limitExceeded, "filter: more than \(Filter.maximumNodes) conditions and connectives")
-        }
-        guard depth <= Filter.maximumDepth else {
-            throw FlatVecError(.limitExceeded, "filter: nested deeper than \(Filter.maximumDepth) levels")
-        }
+        try Filter.checkNodes(nodes)
+        try Filter.checkDepth(depth)
         let tag = try readU8("filter node")
         switch tag {
         case FilterTag.comparison:

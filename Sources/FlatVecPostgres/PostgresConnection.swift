@@ -83,6 +83,34 @@ final class PostgresConnection: @unchecked Sendable {
         return rows
     }
 
+    /// Waits until PostgreSQL sends something (a notification) or `timeoutMillis` pass, then returns
+    /// the channels of the notifications received (empty on a timeout).
+    /// - Throws: ``FlatVecError/Code/unavailable`` if the connection is lost.
+    func waitForNotifications(timeoutMillis: Int32) throws(FlatVecError) -> [String] {
+        var channels = drainNotifications()
+        guard channels.isEmpty else { return channels }
+        var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        guard descriptor.fd >= 0 else { throw FlatVecError(.unavailable, "PostgreSQL connection lost") }
+        let ready = poll(&descriptor, 1, timeoutMillis)
+        if ready > 0 {
+            guard PQconsumeInput(connection) == 1 else {
+                throw FlatVecError(.unavailable, "PostgreSQL connection lost: \(Self.message(connection))")
+            }
+            channels = drainNotifications()
+        }
+        guard isHealthy else { throw FlatVecError(.unavailable, "PostgreSQL connection lost: \(Self.message(connection))") }
+        return channels
+    }
+
+    private func drainNotifications() -> [String] {
+        var channels: [String] = []
+        while let notification = PQnotifies(connection) {
+            channels.append(String(cString: notification.pointee.relname))
+            PQfreemem(notification)
+        }
+        return channels
+    }
+
     /// `COPY ... FROM STDIN` with the given bytes.
     func copyIn(_ sql: String, data: [UInt8]) throws(FlatVecError) {
         let start = PQexec(connection, sql)

@@ -28,27 +28,39 @@ public final class PostgresStore: DurableStore, Sendable {
     private let connection: Mutex<PostgresConnection?>
     /// The URL with its password replaced by `***`, for logs.
     public let redactedURL: String
+    /// This server's name in the change log (`flatvec_changes.origin`), random per process: its
+    /// followers skip the changes it wrote itself, which it applied already.
+    public let origin: String
+    /// The change-log horizon read just before the last full load: every change below it is in the
+    /// loaded indexes, so a follower starts there.
+    let loadHorizon = Mutex<UInt64?>(nil)
+    /// How long the change log keeps changes (servers trim it as they follow).
+    public let changeLogRetention: ChangeLogRetention
 
     /// Connects and applies the schema migrations.
     /// - Parameters:
     ///   - url: A libpq connection URL, e.g. `postgresql://user:password@127.0.0.1:5432/db`.
     ///   - waitForPostgres: Retry with backoff (up to about a minute) instead of failing at once.
     ///   - indexConfiguration: The tuning of the indexes it loads (search threads, chunk size).
+    ///   - changeLogRetention: How long the change log keeps changes.
     ///   - logger: For connection events; the password never appears.
     /// - Throws: ``FlatVecError/Code/unavailable`` if PostgreSQL cannot be reached or migrated.
     public init(
-        url: String, waitForPostgres: Bool = false, indexConfiguration: FlatIndex.Configuration = .init(), logger: Logger
+        url: String, waitForPostgres: Bool = false, indexConfiguration: FlatIndex.Configuration = .init(),
+        changeLogRetention: ChangeLogRetention = .init(), logger: Logger
     ) throws(FlatVecError) {
         self.indexConfiguration = indexConfiguration
+        self.changeLogRetention = changeLogRetention
         self.url = url
         self.logger = logger
         self.redactedURL = Self.redact(url)
+        self.origin = (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 16) }.joined()
         var delay: UInt32 = 250_000
         var attempt = 0
         var opened: PostgresConnection?
         while opened == nil {
             do throws(FlatVecError) {
-                opened = try PostgresConnection(url: url)
+                opened = try Self.connect(url: url, origin: origin)
             } catch {
                 attempt += 1
                 guard waitForPostgres, attempt < 12 else { throw FlatVecError(.unavailable, "\(error.message) (\(Self.redact(url)))") }
@@ -108,11 +120,18 @@ public final class PostgresStore: DurableStore, Sendable {
 
     static func table(_ name: String) -> String { "\"fv_\(name)\"" }
 
+    /// Opens a connection whose writes the change log attributes to `origin`.
+    static func connect(url: String, origin: String) throws(FlatVecError) -> PostgresConnection {
+        let c = try PostgresConnection(url: url)
+        try c.execute("SET flatvec.origin = '\(origin)'")
+        return c
+    }
+
     private func withConnection<T>(_ body: (PostgresConnection) throws(FlatVecError) -> T) throws(FlatVecError) -> T {
         try connection.withLock { slot throws(FlatVecError) -> T in
             if slot == nil || !(slot!.isHealthy) {
                 slot = nil
-                slot = try PostgresConnection(url: url)
+                slot = try Self.connect(url: url, origin: origin)
                 logger.info("connected to PostgreSQL", metadata: ["url": "\(redactedURL)"])
             }
             let c = slot!
@@ -166,6 +185,7 @@ public final class PostgresStore: DurableStore, Sendable {
             PRIMARY KEY (collection, name)
         );
         """,
+        changeLogMigration,
     ]
 
     /// The PostgreSQL column type of an attribute type.
@@ -179,7 +199,7 @@ public final class PostgresStore: DurableStore, Sendable {
     }
 
     /// The attributes of a collection, in declaration order.
-    private func attributes(of collection: String, on c: PostgresConnection) throws(FlatVecError) -> [AttributeDefinition] {
+    func attributes(of collection: String, on c: PostgresConnection) throws(FlatVecError) -> [AttributeDefinition] {
         var result: [AttributeDefinition] = []
         for row in try c.query("SELECT name, type FROM flatvec_attributes WHERE collection = $1 ORDER BY position", [collection]) {
             guard let name = row[0], let type = AttributeType(name: row[1] ?? "") else {
@@ -211,16 +231,32 @@ public final class PostgresStore: DurableStore, Sendable {
     /// ``NamedIndex/skippedRows``): one bad row written by another program does not stop the rest.
     public func loadCollections() throws(FlatVecError) -> [NamedIndex] {
         try withConnection { (c) throws(FlatVecError) -> [NamedIndex] in
-            var result: [NamedIndex] = []
-            for row in try c.query("SELECT name, dimension, metric FROM flatvec_collections ORDER BY name") {
-                result.append(try load(row, from: c, where: nil))
-            }
-            return result
+            let (collections, horizon) = try loadAll(from: c)
+            loadHorizon.withLock { $0 = horizon }
+            return collections
         }
     }
 
+    /// Every collection, and the change-log horizon read before loading them.
+    func loadAll(from c: PostgresConnection) throws(FlatVecError) -> ([NamedIndex], UInt64) {
+        let horizon = try Self.horizon(on: c)
+        var result: [NamedIndex] = []
+        for row in try c.query("SELECT name, dimension, metric FROM flatvec_collections ORDER BY name") {
+            result.append(try load(row, from: c, where: nil))
+        }
+        return (result, horizon)
+    }
+
+    /// The oldest transaction id still running: every change below it has committed or never will.
+    static func horizon(on c: PostgresConnection) throws(FlatVecError) -> UInt64 {
+        guard let text = try c.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text").first?.first ?? nil,
+              let value = UInt64(text)
+        else { throw FlatVecError(.corruptData, "PostgreSQL returned no snapshot horizon") }
+        return value
+    }
+
     /// Loads one collection from its `flatvec_collections` row (optionally only some ids).
-    private func load(_ row: [String?], from c: PostgresConnection, where filter: String?) throws(FlatVecError) -> NamedIndex {
+    func load(_ row: [String?], from c: PostgresConnection, where filter: String?) throws(FlatVecError) -> NamedIndex {
         guard let name = row[0], let dimension = Int(row[1] ?? ""), let metric = Metric(name: row[2] ?? "") else {
             throw FlatVecError(.corruptData, "flatvec_collections holds a malformed row")
         }
@@ -281,7 +317,6 @@ public final class PostgresStore: DurableStore, Sendable {
         name: String, dimension: Int, metric: Metric, attributes: [AttributeDefinition]
     ) throws(FlatVecError) {
         try transaction { (c) throws(FlatVecError) in
-            _ = try c.query("INSERT INTO flatvec_collections (name, dimension, metric) VALUES ($1, $2, $3)", [name, "\(dimension)", "\(metric)"])
             let columns = attributes.map { ",\n    \"\($0.name)\" \(Self.columnType($0.type))" }.joined()
             try c.execute("""
                 CREATE TABLE \(Self.table(name)) (
@@ -293,6 +328,8 @@ public final class PostgresStore: DurableStore, Sendable {
                     updated_at timestamptz NOT NULL DEFAULT now()\(columns)
                 )
                 """)
+            // After the table: the row's trigger puts the change-log triggers on it.
+            _ = try c.query("INSERT INTO flatvec_collections (name, dimension, metric) VALUES ($1, $2, $3)", [name, "\(dimension)", "\(metric)"])
             for definition in attributes {
                 _ = try c.query(
                     "INSERT INTO flatvec_attributes (collection, name, type) VALUES ($1, $2, $3)",
@@ -426,4 +463,10 @@ public final class PostgresStore: DurableStore, Sendable {
 
     /// Reloads every collection from PostgreSQL (rows other programs wrote included).
     public func rebuildCollections() throws(FlatVecError) -> [NamedIndex] { try loadCollections() }
+
+    /// A follower of the change log on a connection of its own, starting where the last full load
+    /// left off.
+    public func makeChangeFeed() throws(FlatVecError) -> (any ChangeFeed)? {
+        PostgresChangeFeed(store: self, url: url, logger: logger)
+    }
 }

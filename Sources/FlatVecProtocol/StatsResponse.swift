@@ -26,11 +26,20 @@ public struct StatsResponse: Sendable, Hashable {
         /// Of those, rows rescored in float32 (their bound could reach the k-th best), or scored in
         /// float32 because their chunk had too many candidates.
         public var rowsRescored: UInt64
+        /// Whether the server follows its store's change log (`flatvec serve --postgres`).
+        public var following: Bool
+        /// The largest change-log position the server has applied for this collection (0 if none).
+        public var logPosition: UInt64
+        /// Changes other writers committed to this collection that the server has not applied yet.
+        public var pendingChanges: UInt64
+        /// How long the oldest of those has waited, in milliseconds (0 when none): the replication lag.
+        public var lagMillis: UInt64
 
         /// Creates the entry.
         public init(
             name: String, dimension: UInt32, metric: Metric, count: UInt64, memoryBytes: UInt64, skippedRows: UInt64 = 0,
-            scan: ScanMode = .float32, codeBytes: UInt64 = 0, rowsBounded: UInt64 = 0, rowsRescored: UInt64 = 0
+            scan: ScanMode = .float32, codeBytes: UInt64 = 0, rowsBounded: UInt64 = 0, rowsRescored: UInt64 = 0,
+            following: Bool = false, logPosition: UInt64 = 0, pendingChanges: UInt64 = 0, lagMillis: UInt64 = 0
         ) {
             self.name = name
             self.dimension = dimension
@@ -42,6 +51,10 @@ public struct StatsResponse: Sendable, Hashable {
             self.codeBytes = codeBytes
             self.rowsBounded = rowsBounded
             self.rowsRescored = rowsRescored
+            self.following = following
+            self.logPosition = logPosition
+            self.pendingChanges = pendingChanges
+            self.lagMillis = lagMillis
         }
     }
 
@@ -109,7 +122,7 @@ public struct StatsResponse: Sendable, Hashable {
         let kernel = try buffer.readString("blas kernel", maxBytes: 256)
         let open = try buffer.readU32("open connections")
         let total = try buffer.readU64("total connections")
-        let collectionCount = try buffer.readCount("collection count", limit: 1 << 20, bytesEach: 58)
+        let collectionCount = try buffer.readCount("collection count", limit: 1 << 20, bytesEach: 83)
         var collections: [CollectionStats] = []
         for _ in 0..<collectionCount {
             let name = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
@@ -124,7 +137,9 @@ public struct StatsResponse: Sendable, Hashable {
             collections.append(CollectionStats(
                 name: name, dimension: dimension, metric: metric, count: count, memoryBytes: memoryBytes,
                 skippedRows: skippedRows, scan: scan, codeBytes: try buffer.readU64("code bytes"),
-                rowsBounded: try buffer.readU64("rows bounded"), rowsRescored: try buffer.readU64("rows rescored")
+                rowsBounded: try buffer.readU64("rows bounded"), rowsRescored: try buffer.readU64("rows rescored"),
+                following: try Self.readFlag(&buffer), logPosition: try buffer.readU64("log position"),
+                pendingChanges: try buffer.readU64("pending changes"), lagMillis: try buffer.readU64("lag")
             ))
         }
         let opCount = try buffer.readCount("operation count", limit: 256, bytesEach: 49)
@@ -142,6 +157,12 @@ public struct StatsResponse: Sendable, Hashable {
             uptimeMillis: uptime, blasLibrary: library, blasKernel: kernel, openConnections: open,
             totalConnections: total, collections: collections, operations: operations
         )
+    }
+
+    private static func readFlag(_ buffer: inout ByteBuffer) throws(FlatVecError) -> Bool {
+        let raw = try buffer.readU8("following")
+        guard raw <= 1 else { throw malformed("following must be 0 or 1, got \(raw)") }
+        return raw == 1
     }
 
     func encode(into buffer: inout ByteBuffer) {
@@ -162,6 +183,10 @@ public struct StatsResponse: Sendable, Hashable {
             buffer.writeU64(c.codeBytes)
             buffer.writeU64(c.rowsBounded)
             buffer.writeU64(c.rowsRescored)
+            buffer.writeU8(c.following ? 1 : 0)
+            buffer.writeU64(c.logPosition)
+            buffer.writeU64(c.pendingChanges)
+            buffer.writeU64(c.lagMillis)
         }
         buffer.writeCount(operations.count)
         for o in operations {

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// A flag set once from one thread and read from others: "the connection has gone".
+/// A flag set once from one thread and read from others: "the connection has gone", "stop following".
 final class CancellationFlag: Sendable {
     private let flag = Atomic<Bool>(false)
 

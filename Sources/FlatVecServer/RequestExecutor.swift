@@ -16,10 +16,12 @@ public struct RequestExecutor: Sendable {
     public let statistics: ServerStatistics
     /// Search threads per collection index.
     public let indexConfiguration: FlatIndex.Configuration
+    /// Where this server stands in the store's change log, when it follows one.
+    public let following = FollowerStatus()
     /// Writes hold it shared; compaction holds it exclusively, so a snapshot sees every write whole.
-    private let writeGate = WriteGate()
+    let writeGate = WriteGate()
     /// Where reconciliations and store failures are logged.
-    private let logger: Logger?
+    let logger: Logger?
     /// Logs store failure episodes once each.
     private let storeHealth = StoreHealth()
     /// Writes that find the log large ask here for a compaction; ``runMaintenance()`` carries them out.
@@ -258,11 +260,13 @@ public struct RequestExecutor: Sendable {
                 openConnections: open, totalConnections: total,
                 collections: registry.all.map {
                     let s = $0.index.statistics
+                    let followed = following.entry(for: $0.name)
                     return StatsResponse.CollectionStats(
                         name: $0.name, dimension: UInt32(s.dimension), metric: s.metric,
                         count: UInt64(s.count), memoryBytes: UInt64(s.memoryBytes), skippedRows: UInt64($0.skippedRows),
                         scan: s.scan, codeBytes: UInt64(s.codeBytes), rowsBounded: UInt64(s.rescoring.rowsBounded),
-                        rowsRescored: UInt64(s.rescoring.rowsRescored)
+                        rowsRescored: UInt64(s.rescoring.rowsRescored), following: followed != nil,
+                        logPosition: followed?.position ?? 0, pendingChanges: followed?.pending ?? 0, lagMillis: followed?.pendingAgeMillis ?? 0
                     )
                 },
                 operations: operations
@@ -282,7 +286,8 @@ public struct RequestExecutor: Sendable {
     }
 
     /// The executor's background work, until the task is cancelled: compactions the store asks for
-    /// (logged), and reconciling writes of unknown outcome every second. Cancelling it waits for a
+    /// (logged), reconciling writes of unknown outcome every second, and following the store's change
+    /// log if it has one (``follow(_:trimEvery:isStopped:)``). Cancelling it waits for a
     /// compaction in progress to finish. A server runs it for its whole life.
     public func runMaintenance() async {
         await withTaskGroup(of: Void.self) { group in
@@ -298,6 +303,7 @@ public struct RequestExecutor: Sendable {
                     reconcileWritesInDoubt()
                 }
             }
+            group.addTask { await followTheStore() }
         }
     }
 
@@ -364,28 +370,46 @@ public struct RequestExecutor: Sendable {
                 "the durable store failed, nothing was changed: an earlier write's outcome is still unknown (\(error.message))"
             )
         }
-        let index = collection.index
-        let held = Set(rows.map(\.id))
-        for row in rows {
-            do throws(FlatVecError) {
-                let batch = try VectorBatch(
-                    dimension: index.dimension, ids: [row.id], labels: [row.label], vectors: row.vector, payloads: [row.payload],
-                    attributes: [row.attributes]
-                )
-                try index.restore(batch)
-            } catch {
-                // A row the index cannot hold (written by another program): skipped, as the loader does.
-                logger?.warning("skipped a row the index cannot hold", metadata: [
-                    "collection": "\(collection.name)", "id": "\(row.id)", "error": "\(error)",
-                ])
-            }
-        }
-        let gone = ids.filter { !held.contains($0) && index.contains(id: $0) }
-        if !gone.isEmpty { try? index.remove(ids: gone) }
+        let held = bringInLine(collection, ids: ids, rows: rows)
         state.inDoubt = []
         logger?.notice("reconciled writes of unknown outcome with the store", metadata: [
-            "collection": "\(collection.name)", "ids": "\(ids.count)", "present": "\(held.count)", "absent": "\(ids.count - held.count)",
+            "collection": "\(collection.name)", "ids": "\(ids.count)", "present": "\(held)", "absent": "\(ids.count - held)",
         ])
+    }
+
+    /// Makes the index hold exactly `rows` for `ids` (the store's rows for them): present rows are
+    /// upserted, ids without a row removed. A row the index cannot hold (written by another program)
+    /// is skipped with a warning, as the loader does.
+    /// - Returns: How many of the rows the index now holds.
+    @discardableResult
+    func bringInLine(_ collection: NamedIndex, ids: [Int64], rows: [StoredVector]) -> Int {
+        let index = collection.index
+        var held = 0
+        func restore(_ part: ArraySlice<StoredVector>) throws(FlatVecError) {
+            try index.restore(VectorBatch(
+                dimension: index.dimension, ids: part.map(\.id), labels: part.map(\.label), vectors: part.flatMap(\.vector),
+                payloads: part.map(\.payload), attributes: part.map(\.attributes)
+            ))
+        }
+        do throws(FlatVecError) {
+            try restore(rows[...])
+            held = rows.count
+        } catch {
+            for i in rows.indices {
+                do throws(FlatVecError) {
+                    try restore(rows[i...i])
+                    held += 1
+                } catch {
+                    logger?.warning("skipped a row the index cannot hold", metadata: [
+                        "collection": "\(collection.name)", "id": "\(rows[i].id)", "error": "\(error)",
+                    ])
+                }
+            }
+        }
+        let present = Set(rows.map(\.id))
+        let gone = ids.filter { !present.contains($0) && index.contains(id: $0) }
+        if !gone.isEmpty { try? index.remove(ids: gone) }
+        return held
     }
 
     /// Brings the registry in line with the store for collections whose CREATE or DROP had an

@@ -52,6 +52,10 @@ public protocol DurableStore: Sendable {
 
     /// The collection as the store holds it now, or nil if the store has no collection of that name.
     func loadCollection(named name: String) throws(FlatVecError) -> NamedIndex?
+
+    /// A reader of the changes committed to the store by anyone (other servers, plain SQL), for a
+    /// server that follows them live; nil if the store has no change log.
+    func makeChangeFeed() throws(FlatVecError) -> (any ChangeFeed)?
 }
 
 extension DurableStore {
@@ -73,6 +77,9 @@ extension DurableStore {
     public func loadCollection(named name: String) throws(FlatVecError) -> NamedIndex? {
         throw FlatVecError(.internalError, "\(description) cannot read collections back")
     }
+
+    /// No change log.
+    public func makeChangeFeed() throws(FlatVecError) -> (any ChangeFeed)? { nil }
 
     /// Stores without an external copy cannot rebuild.
     public func rebuildCollections() throws(FlatVecError) -> [NamedIndex] {

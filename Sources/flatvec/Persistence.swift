@@ -20,9 +20,13 @@ func openLocalStore(
 }
 
 /// Opens the PostgreSQL store (`--postgres`); with `wait`, retries with backoff while it is unreachable.
-func openPostgresStore(url: String, wait: Bool, indexConfiguration: FlatIndex.Configuration, logger: Logger) throws -> any DurableStore {
+func openPostgresStore(
+    url: String, wait: Bool, indexConfiguration: FlatIndex.Configuration, retention: ChangeLogRetention, logger: Logger
+) throws -> any DurableStore {
     do {
-        return try PostgresStore(url: url, waitForPostgres: wait, indexConfiguration: indexConfiguration, logger: logger)
+        return try PostgresStore(
+            url: url, waitForPostgres: wait, indexConfiguration: indexConfiguration, changeLogRetention: retention, logger: logger
+        )
     } catch {
         fail("--postgres: \(error.message)")
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlatVecStorage
 import FlatVecCore
+import FlatVecPostgres
 import FlatVecProtocol
 import FlatVecServer
 import Logging
@@ -29,6 +30,13 @@ struct ServeCommand: AsyncParsableCommand {
     var truncateCorruptLog = false
     @Option(name: .long, help: "PostgreSQL URL (pgvector mirror as the durable store).") var postgres: String?
     @Flag(name: .long, help: "Wait (with backoff) for PostgreSQL to come up instead of exiting.") var waitForPostgres = false
+    @Option(name: .long, help: ArgumentHelp(
+        "With --postgres: seconds the change log keeps a change (servers follow it; one away longer reloads).",
+        valueName: "seconds"
+    ))
+    var changeLogMaxAge: Int = 86_400
+    @Option(name: .long, help: ArgumentHelp("With --postgres: changes the change log keeps at most.", valueName: "rows"))
+    var changeLogMaxRows: Int = 1_000_000
     @Option(name: .long, help: "File with the admin token (first line).") var adminTokenFile: String?
     @Option(name: .long, help: "File with the reader token (first line).") var readerTokenFile: String?
     @Option(name: .long, help: "Largest frame in bytes.") var maxFrameBytes: UInt32 = 64 << 20
@@ -161,7 +169,13 @@ struct ServeCommand: AsyncParsableCommand {
         if data != nil && postgres != nil { fail("give at most one of --data and --postgres") }
         if truncateCorruptLog && data == nil { fail("--truncate-corrupt-log needs --data") }
         if let data { return try openLocalStore(directory: data, truncateCorruptLog: truncateCorruptLog, indexConfiguration: indexConfiguration, logger: logger) }
-        if let postgres { return try openPostgresStore(url: postgres, wait: waitForPostgres, indexConfiguration: indexConfiguration, logger: logger) }
+        guard changeLogMaxAge >= 1, changeLogMaxRows >= 1 else { fail("--change-log-max-age and --change-log-max-rows must be at least 1") }
+        if let postgres {
+            return try openPostgresStore(
+                url: postgres, wait: waitForPostgres, indexConfiguration: indexConfiguration,
+                retention: ChangeLogRetention(maximumAgeSeconds: changeLogMaxAge, maximumRows: changeLogMaxRows), logger: logger
+            )
+        }
         return MemoryOnlyStore()
     }
 }

@@ -399,8 +399,10 @@ class Hit:
 
 @dataclass
 class CollectionStats:
-    """One collection in STATS: its size, and how its searches read the vectors (``scan``:
-    ``"float32"`` or ``"int8"``, with the memory its codes take and the rows bounded and rescored)."""
+    """One collection in STATS: its size, how its searches read the vectors (``scan``:
+    ``"float32"`` or ``"int8"``, with the memory its codes take and the rows bounded and rescored),
+    and, on a server following PostgreSQL's change log, its place there (``log_position``) and the
+    changes it has not applied yet (``pending_changes``, the oldest ``lag_ms`` old)."""
 
     name: str
     dimension: int
@@ -412,6 +414,10 @@ class CollectionStats:
     code_bytes: int = 0
     rows_bounded: int = 0
     rows_rescored: int = 0
+    following: bool = False
+    log_position: int = 0
+    pending_changes: int = 0
+    lag_ms: int = 0
 
 
 @dataclass
@@ -558,9 +564,12 @@ def decode_stats(payload: bytes) -> Stats:
     for _ in range(r.u32()):
         name = r.string()
         dimension, metric, count, memory, skipped, scan, code_bytes, bounded, rescored = r.unpack("IBQQQBQQQ")
+        following, position, pending, lag = r.unpack("BQQQ")
+        if following > 1:
+            raise DecodeError("STATS reply: following must be 0 or 1, got %d" % following)
         stats.collections.append(CollectionStats(
             name, dimension, METRIC_NAMES.get(metric, str(metric)), count, memory, skipped,
-            SCAN_NAMES.get(scan, str(scan)), code_bytes, bounded, rescored,
+            SCAN_NAMES.get(scan, str(scan)), code_bytes, bounded, rescored, bool(following), position, pending, lag,
         ))
     for _ in range(r.u32()):
         stats.operations.append(OperationStats(*r.unpack("BQQQQQQ")))
@@ -573,8 +582,9 @@ def encode_stats(s: Stats) -> bytes:
              struct.pack("<IQI", s.open_connections, s.total_connections, len(s.collections))]
     for c in s.collections:
         parts.append(string(c.name) + struct.pack(
-            "<IBQQQBQQQ", c.dimension, METRICS[c.metric], c.count, c.memory_bytes, c.skipped_rows,
+            "<IBQQQBQQQBQQQ", c.dimension, METRICS[c.metric], c.count, c.memory_bytes, c.skipped_rows,
             SCANS[c.scan], c.code_bytes, c.rows_bounded, c.rows_rescored,
+            int(c.following), c.log_position, c.pending_changes, c.lag_ms,
         ))
     parts.append(struct.pack("<I", len(s.operations)))
     for o in s.operations:

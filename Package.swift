@@ -152,7 +152,10 @@ let package = Package(
         // Runs the built `flatvec` binary as a user would.
         .testTarget(
             name: "FlatVecCLITests",
-            dependencies: ["FlatVecFormats", "FlatVecClient", "FlatVecPostgres", "FlatVecTestSupport", "flatvec", "flatvec-client-example"]
+            dependencies: [
+                "FlatVecFormats", "FlatVecClient", "FlatVecPostgres", "FlatVecTestSupport", "flatvec", "flatvec-client-example",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

@@ -115,7 +115,7 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         #expect(fingerprint(restarted) == before)
         #expect(try restarted.execute(.search(query)) == searchBefore)
         // Ordinary pgvector tables: the schema is versioned and the tables are plain SQL.
-        #expect(try db.sql("SELECT max(version) FROM flatvec_schema") == [["2"]])
+        #expect(try db.sql("SELECT max(version) FROM flatvec_schema") == [["3"]])
         #expect(try db.sql("SELECT count(*) FROM \"fv_ip\"") == [["\(before["ip"]!.count)"]])
     }
 

@@ -107,6 +107,8 @@ let package = Package(
         .executableTarget(name: "flatvec-search-bench", dependencies: ["FlatVecCore", "FlatVecFormats", "FlatVecBenchSupport", "CBLAS"], path: "Benchmarks/compare/search"),
         // Swift client round trips for Benchmarks/compare/checkout.py (beside the Python client's).
         .executableTarget(name: "flatvec-client-rtt", dependencies: ["FlatVecClient", "FlatVecBenchSupport"], path: "Benchmarks/compare/client-rtt"),
+        // Replication lag between servers following one PostgreSQL, for Benchmarks/compare/followers.py.
+        .executableTarget(name: "flatvec-follow-bench", dependencies: ["FlatVecClient", "FlatVecBenchSupport"], path: "Benchmarks/compare/follow"),
         // A program that uses only the client (it must link no BLAS).
         .executableTarget(name: "flatvec-client-example", dependencies: ["FlatVecClient"], path: "examples/swift-client"),
         // Helpers shared by the test targets.

@@ -3,6 +3,7 @@
 //
 //     flatvec-client-rtt --server 127.0.0.1:7070 --collection products --queries q.f32 --dim 512 --count 2000
 //     flatvec-client-rtt --server 127.0.0.1:7070 --collection bench --queries q.f32 --dim 512 --clients 32 --seconds 10
+//     flatvec-client-rtt --server 127.0.0.1:7071,127.0.0.1:7072 ... --clients 32 --seconds 10   (clients spread over servers)
 //
 // `--queries` is raw little-endian float32, row-major. With `--count`, one client sends that many
 // searches after a warm-up and prints {"p50": s, "p99": s}. With `--clients C --seconds T`, C
@@ -36,9 +37,12 @@ while true {
 fclose(file)
 let queries = loaded
 let rows = queries.count / dimension
-let colon = server.lastIndex(of: ":")!
-let host = String(server[..<colon])
-let port = Int(server[server.index(after: colon)...])!
+// `--server a:p,b:q`: with --clients, client c talks to server c mod n (several servers following one PostgreSQL).
+let servers = server.split(separator: ",").map { part -> (String, Int) in
+    let colon = part.lastIndex(of: ":")!
+    return (String(part[..<colon]), Int(part[part.index(after: colon)...])!)
+}
+let (host, port) = servers[0]
 
 func query(_ i: Int) -> [Float] {
     Array(queries[((i % rows) * dimension)..<((i % rows + 1) * dimension)])
@@ -52,6 +56,7 @@ if let clients {
     let perClient = try await withThrowingTaskGroup(of: [Double].self) { group in
         for c in 0..<clients {
             group.addTask {
+                let (host, port) = servers[c % servers.count]
                 let client = try await FlatVecClient.connect(host: host, port: port)
                 var times: [Double] = []
                 var i = c * 7919

@@ -1,0 +1,101 @@
+// Replication lag between two FlatVec servers following one PostgreSQL, for
+// Benchmarks/compare/followers.py:
+//
+//     flatvec-follow-bench --writer 127.0.0.1:7071 --reader 127.0.0.1:7072 --collection lag --dim 512 --rate 1000 --seconds 10
+//
+// Sends single-vector ADDs of random unit vectors to the writer at `--rate` per second (open loop:
+// add i is due at start + i / rate, spread over `--connections` connections, default 16), and for
+// every `--sample`-th add (default: as many as make 100 probes a second) searches the reader with
+// that vector (k = 1) back to back from the moment the writer's reply arrives until the reader's top
+// hit is that id. Lag = first hit - writer's reply (the COMMIT precedes the reply). Prints
+// {"rate": .., "achieved": .., "samples": .., "p50": s, "p99": s, "max": s, "late": n, "lost": n}.
+import FlatVecBenchSupport
+import FlatVecClient
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func address(_ text: String) -> (String, Int) {
+    let colon = text.lastIndex(of: ":")!
+    return (String(text[..<colon]), Int(text[text.index(after: colon)...])!)
+}
+
+let (writerHost, writerPort) = address(CommandLineOptions.value("--writer") ?? "127.0.0.1:7071")
+let (readerHost, readerPort) = address(CommandLineOptions.value("--reader") ?? "127.0.0.1:7072")
+let collection = CommandLineOptions.value("--collection") ?? "lag"
+let dimension = Int(CommandLineOptions.value("--dim") ?? "512")!
+let rate = Double(CommandLineOptions.value("--rate") ?? "100")!
+let seconds = Double(CommandLineOptions.value("--seconds") ?? "10")!
+let connections = Int(CommandLineOptions.value("--connections") ?? "16")!
+let sample = Int(CommandLineOptions.value("--sample") ?? "\(max(1, Int(rate / 100)))")!
+let firstID = Int64(CommandLineOptions.value("--first-id") ?? "1000000000")!
+
+func unitVector(_ seed: Int64) -> [Float] {
+    var random = SplitMix64(seed: UInt64(bitPattern: seed))
+    var v = (0..<dimension).map { _ in Float(random.nextUniform() * 2 - 1) }
+    let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    for i in v.indices { v[i] /= norm }
+    return v
+}
+
+final class Results: Sendable {
+    private let state = Mutex<(lags: [Double], late: Int, lost: Int, acked: Int)>(([], 0, 0, 0))
+    func lag(_ s: Double) { state.withLock { $0.lags.append(s) } }
+    func late() { state.withLock { $0.late += 1 } }
+    func lost() { state.withLock { $0.lost += 1 } }
+    func acked() { state.withLock { $0.acked += 1 } }
+    var value: (lags: [Double], late: Int, lost: Int, acked: Int) { state.withLock { $0 } }
+}
+
+let results = Results()
+let total = Int(rate * seconds)
+let readers = try await (0..<4).asyncMap { _ in try await FlatVecClient.connect(host: readerHost, port: readerPort) }
+let start = ContinuousClock.now + .milliseconds(200)
+try await withThrowingTaskGroup(of: Void.self) { group in
+    for c in 0..<connections {
+        group.addTask {
+            let writer = try await FlatVecClient.connect(host: writerHost, port: writerPort)
+            try await withThrowingTaskGroup(of: Void.self) { probes in
+                for i in stride(from: c, to: total, by: connections) {
+                    let due = start + .nanoseconds(Int64(Double(i) / rate * 1e9))
+                    if ContinuousClock.now < due { try await Task.sleep(until: due) } else if ContinuousClock.now - due > .milliseconds(5) { results.late() }
+                    let id = firstID + Int64(i)
+                    let vector = unitVector(id)
+                    _ = try await writer.add(collection: collection, batch: VectorBatch(dimension: dimension, ids: [id], labels: [0], vectors: vector))
+                    let acknowledged = ContinuousClock.now
+                    results.acked()
+                    guard i % sample == 0 else { continue }
+                    let reader = readers[(i / sample) % readers.count]
+                    probes.addTask {
+                        while ContinuousClock.now - acknowledged < .seconds(10) {
+                            let hits = try await reader.search(collection: collection, queries: vector, dimension: dimension, options: SearchOptions(k: 1))
+                            if hits[0].first?.id == id {
+                                results.lag((ContinuousClock.now - acknowledged).inSeconds)
+                                return
+                            }
+                        }
+                        results.lost()
+                    }
+                }
+                try await probes.waitForAll()
+            }
+            await writer.close()
+        }
+    }
+    try await group.waitForAll()
+}
+let elapsed = (ContinuousClock.now - start).inSeconds
+let r = results.value
+let lags = r.lags.sorted()
+func percentile(_ p: Double) -> Double { lags.isEmpty ? .nan : lags[min(lags.count - 1, Int(Double(lags.count) * p))] }
+print("{\"rate\": \(rate), \"achieved\": \(Double(r.acked) / elapsed), \"samples\": \(lags.count), \"p50\": \(percentile(0.5)), \"p99\": \(percentile(0.99)), \"max\": \(lags.last ?? .nan), \"late\": \(r.late), \"lost\": \(r.lost)}")
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}

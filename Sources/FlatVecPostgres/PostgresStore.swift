@@ -256,14 +256,15 @@ public final class PostgresStore: DurableStore, Sendable {
     }
 
     /// Loads one collection from its `flatvec_collections` row (optionally only some ids).
+    /// Rows read back to be copied elsewhere (`filter` set) go into an index without int8 codes.
     func load(_ row: [String?], from c: PostgresConnection, where filter: String?) throws(FlatVecError) -> NamedIndex {
         guard let name = row[0], let dimension = Int(row[1] ?? ""), let metric = Metric(name: row[2] ?? "") else {
             throw FlatVecError(.corruptData, "flatvec_collections holds a malformed row")
         }
         let attributes = try attributes(of: name, on: c)
-        let index = try FlatIndex(
-            dimension: dimension, metric: metric, configuration: indexConfiguration.forCollection(name), attributes: attributes
-        )
+        var configuration = indexConfiguration.forCollection(name)
+        if filter != nil { configuration.scan = .float32 }
+        let index = try FlatIndex(dimension: dimension, metric: metric, configuration: configuration, attributes: attributes)
         var decoder = CopyBinaryDecoder(dimension: dimension, attributes: attributes)
         let condition = filter.map { " WHERE \($0)" } ?? ""
         let columns = (["id", "label", "payload", "embedding"] + attributes.map { "\"\($0.name)\"" }).joined(separator: ", ")

@@ -2,6 +2,7 @@
 // Benchmarks/compare/followers.py:
 //
 //     flatvec-follow-bench --writer 127.0.0.1:7071 --reader 127.0.0.1:7072 --collection lag --dim 512 --rate 1000 --seconds 10
+//     flatvec-follow-bench --writer 127.0.0.1:7071,127.0.0.1:7073 --reader 127.0.0.1:7072 ...   (writes through two servers)
 //
 // Sends single-vector ADDs of random unit vectors to the writer at `--rate` per second (open loop:
 // add i is due at start + i / rate, spread over `--connections` connections, default 16), and for
@@ -22,7 +23,9 @@ func address(_ text: String) -> (String, Int) {
     return (String(text[..<colon]), Int(text[text.index(after: colon)...])!)
 }
 
-let (writerHost, writerPort) = address(CommandLineOptions.value("--writer") ?? "127.0.0.1:7071")
+// `--writer a:p,c:q`: connection c writes through writer c mod n (each server orders the writes to a
+// collection one commit at a time, so one server's write rate is bounded by PostgreSQL's commit latency).
+let writers = (CommandLineOptions.value("--writer") ?? "127.0.0.1:7071").split(separator: ",").map { address(String($0)) }
 let (readerHost, readerPort) = address(CommandLineOptions.value("--reader") ?? "127.0.0.1:7072")
 let collection = CommandLineOptions.value("--collection") ?? "lag"
 let dimension = Int(CommandLineOptions.value("--dim") ?? "512")!
@@ -56,6 +59,7 @@ let start = ContinuousClock.now + .milliseconds(200)
 try await withThrowingTaskGroup(of: Void.self) { group in
     for c in 0..<connections {
         group.addTask {
+            let (writerHost, writerPort) = writers[c % writers.count]
             let writer = try await FlatVecClient.connect(host: writerHost, port: writerPort)
             try await withThrowingTaskGroup(of: Void.self) { probes in
                 for i in stride(from: c, to: total, by: connections) {

@@ -37,18 +37,14 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from run import best_of, ensure_venv, machine_info, unit_rows  # noqa: E402
+from run import best_of, ensure_venv, import_psycopg, machine_info, postgres_url, unit_rows  # noqa: E402
 
 ensure_venv()
 
 import numpy as np  # noqa: E402
 import faiss  # noqa: E402
 
-try:
-    import psycopg  # noqa: E402
-except ImportError:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "psycopg[binary]==3.2.13"])
-    import psycopg  # noqa: E402
+psycopg = import_psycopg()
 
 sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
 from flatvec import Client  # noqa: E402
@@ -83,13 +79,6 @@ def faiss_runs(base, queries, buckets, repeats):
             seconds, (_, found) = best_of(repeats, lambda: index.search(q, K, params=params))
             rows[(s, nq)] = (seconds, found)
     return rows
-
-
-def postgres_url():
-    url = os.environ.get("FLATVEC_PG_URL")
-    if url:
-        return url
-    return subprocess.check_output(["bash", os.path.join(ROOT, "scripts", "dev-postgres.sh"), "start"], text=True).strip().splitlines()[-1]
 
 
 def pgvector_runs(url, base, queries, buckets, repeats):

@@ -26,16 +26,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import ROOT, ensure_venv, free_port, machine_info, unit_rows  # noqa: E402
+from run import ROOT, ensure_venv, free_port, import_psycopg, machine_info, postgres_url, unit_rows  # noqa: E402
 
 ensure_venv()
 import numpy as np  # noqa: E402
 
-try:
-    import psycopg  # noqa: E402
-except ImportError:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "psycopg[binary]==3.2.13"])
-    import psycopg  # noqa: E402
+psycopg = import_psycopg()
 
 sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
 from flatvec import Client  # noqa: E402
@@ -43,13 +39,6 @@ from flatvec import Client  # noqa: E402
 BUILD = os.path.join(ROOT, ".build", "release")
 FLATVEC = os.path.join(BUILD, "flatvec")
 D = 512
-
-
-def postgres_url():
-    url = os.environ.get("FLATVEC_PG_URL")
-    if url:
-        return url
-    return subprocess.check_output(["bash", os.path.join(ROOT, "scripts", "dev-postgres.sh"), "start"], text=True).strip().splitlines()[-1]
 
 
 def fresh_database(url, name):

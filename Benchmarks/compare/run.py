@@ -56,6 +56,24 @@ sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
 from flatvec import Client  # noqa: E402
 
 
+def import_psycopg():
+    """psycopg 3 from the benchmark venv, installed on first use (only the PostgreSQL runs need it)."""
+    try:
+        import psycopg
+    except ImportError:
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "psycopg[binary]==3.2.13"])
+        import psycopg
+    return psycopg
+
+
+def postgres_url():
+    """FLATVEC_PG_URL, or the dev PostgreSQL (scripts/dev-postgres.sh start, which starts it if needed)."""
+    url = os.environ.get("FLATVEC_PG_URL")
+    if url:
+        return url
+    return subprocess.check_output(["bash", os.path.join(ROOT, "scripts", "dev-postgres.sh"), "start"], text=True).strip().splitlines()[-1]
+
+
 def ensure_flatvec():
     # Always (incremental): a stale binary would measure old code.
     for product in ("flatvec", "flatvec-updates-bench", "flatvec-search-bench"):

@@ -51,11 +51,16 @@ final class AckCounter: Sendable {
         }
     }
 
-    static func startServer(storeArguments: [String], port: Int) throws -> Process {
+    /// The `flatvec` binary built beside the tests.
+    static var flatvecBinary: URL? {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let candidates = [binary.appendingPathComponent("flatvec"), binary.deletingLastPathComponent().appendingPathComponent("flatvec")]
+        return candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+    }
+
+    static func startServer(storeArguments: [String], port: Int) throws -> Process {
         let process = Process()
-        process.executableURL = candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+        process.executableURL = flatvecBinary
         process.arguments = ["serve", "--port", "\(port)", "--log-level", "error"] + storeArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

@@ -1,6 +1,7 @@
 import FlatVecClient
 import FlatVecCore
 @testable import FlatVecPostgres
+import FlatVecTestSupport
 import Foundation
 import Logging
 import Testing
@@ -24,10 +25,8 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     func start() throws {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [binary.appendingPathComponent("flatvec"), binary.deletingLastPathComponent().appendingPathComponent("flatvec")]
         let p = Process()
-        p.executableURL = candidates.first { FileManager.default.fileExists(atPath: $0.path) }
+        p.executableURL = CrashRecoveryTests.flatvecBinary
         p.arguments = ["serve", "--port", "\(port)", "--log-level", "info"] + arguments
         p.standardOutput = FileHandle.nullDevice
         let log = FileHandle(forWritingAtPath: logPath)!
@@ -281,9 +280,9 @@ final class ServerProcess: @unchecked Sendable {
     @Test(.enabled(if: FollowerTests.serverURL != nil))
     func postgresStoppedAndStartedEveryServerConverges() async throws {
         let state = NSTemporaryDirectory() + "flatvec-pg-follow-\(UInt32.random(in: 0...UInt32.max))"
-        let server = try PostgresRestartScript.run("start", state: state)
+        let server = try DevPostgres.run("start", state: state)
         defer {
-            _ = try? PostgresRestartScript.run("stop", state: state)
+            _ = try? DevPostgres.run("stop", state: state)
             try? FileManager.default.removeItem(atPath: state)
         }
         let url = try FollowerTests.database(on: server)
@@ -291,14 +290,14 @@ final class ServerProcess: @unchecked Sendable {
         let a = try await servers[0].connect()
         try await a.createCollection("s", dimension: 8)
         try await a.add(collection: "s", batch: FollowerTests.vectors(Array(0..<100)))
-        _ = try PostgresRestartScript.run("stop", state: state)
+        _ = try DevPostgres.run("stop", state: state)
         do {
             try await a.add(collection: "s", batch: FollowerTests.vectors([500]))
             Issue.record("a write succeeded with PostgreSQL stopped")
         } catch {
             #expect(error.code == .unavailable)
         }
-        _ = try PostgresRestartScript.run("start", state: state)
+        _ = try DevPostgres.run("start", state: state)
         // Writes through A and through plain SQL after the restart reach B and C.
         var written = false
         for _ in 0..<100 where !written {
@@ -308,19 +307,5 @@ final class ServerProcess: @unchecked Sendable {
         #expect(written)
         try PostgresConnection(url: url).execute("DELETE FROM fv_s WHERE id < 20")
         try await FollowerTests.expectConverged(servers, url, seconds: 30)
-    }
-}
-
-/// scripts/dev-postgres.sh with a private state directory.
-enum PostgresRestartScript {
-    static let script = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("scripts/dev-postgres.sh").path
-
-    /// Runs the script with `system(3)` (see PostgresRestartTests) and returns the server URL.
-    static func run(_ command: String, state: String) throws -> String {
-        let status = system("FLATVEC_PG_DIR='\(state)' bash '\(script)' \(command) >/dev/null 2>&1")
-        guard status == 0 else { throw FlatVecError(.unavailable, "dev-postgres.sh \(command) failed (\(status))") }
-        return (try? String(contentsOfFile: state + "/url", encoding: .utf8))?.trimmingWhitespace() ?? ""
     }
 }

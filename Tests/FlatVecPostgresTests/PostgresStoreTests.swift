@@ -3,6 +3,7 @@ import FlatVecCore
 @testable import FlatVecPostgres
 import FlatVecProtocol
 import FlatVecServer
+import FlatVecTestSupport
 import Foundation
 import Logging
 import Testing
@@ -206,25 +207,12 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
 /// A PostgreSQL server of the test's own (scripts/dev-postgres.sh with a private state directory),
 /// so it can be stopped and started without disturbing other tests.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct PostgresRestartTests {
-    static let script = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("scripts/dev-postgres.sh").path
-
-    /// Runs the script with `system(3)` and returns the server URL it recorded. Not Foundation's
-    /// Process: the server the script leaves running inherits what Process uses to notice the exit,
-    /// and the wait would never end.
-    static func run(_ command: String, state: String) throws -> String {
-        let status = system("FLATVEC_PG_DIR='\(state)' bash '\(script)' \(command) >/dev/null 2>&1")
-        guard status == 0 else { throw FlatVecError(.unavailable, "dev-postgres.sh \(command) failed (\(status))") }
-        return (try? String(contentsOfFile: state + "/url", encoding: .utf8))?.trimmingWhitespace() ?? ""
-    }
-
     @Test(.enabled(if: TestDatabase.serverURL != nil))
     func stoppingTheDatabaseFailsWritesUntilItReturns() throws {
         let state = NSTemporaryDirectory() + "flatvec-pg-restart-\(UInt32.random(in: 0...UInt32.max))"
-        let url = try Self.run("start", state: state)
+        let url = try DevPostgres.run("start", state: state)
         defer {
-            _ = try? Self.run("stop", state: state)
+            _ = try? DevPostgres.run("stop", state: state)
             try? FileManager.default.removeItem(atPath: state)
         }
         let store = try PostgresStore(url: url, logger: TestDatabase.logger)
@@ -234,8 +222,8 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         var acknowledged: [Int64] = []
         var failures = 0
         for id in 0..<Int64(30) {
-            if id == 10 { _ = try Self.run("stop", state: state) }
-            if id == 20 { _ = try Self.run("start", state: state) }
+            if id == 10 { _ = try DevPostgres.run("stop", state: state) }
+            if id == 20 { _ = try DevPostgres.run("start", state: state) }
             do {
                 _ = try executor.execute(.add(AddRequest(collection: "r", batch: VectorBatch(id: id, label: 0, vector: [1, Float(id)]))))
                 acknowledged.append(id)

@@ -64,6 +64,16 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Runs a query with text parameters, nil ones sent as SQL NULL; returns rows of optional text values.
     func query(_ sql: String, nullable parameters: [String?]) throws(FlatVecError) -> [[String?]] {
+        try run(sql, parameters).rows
+    }
+
+    /// Runs a command with text parameters (nil: SQL NULL); returns how many rows it inserted,
+    /// updated or deleted.
+    func command(_ sql: String, nullable parameters: [String?]) throws(FlatVecError) -> Int {
+        try run(sql, parameters).affected
+    }
+
+    private func run(_ sql: String, _ parameters: [String?]) throws(FlatVecError) -> (rows: [[String?]], affected: Int) {
         let cStrings = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { for p in cStrings { free(p) } }
         let result: OpaquePointer? = cStrings.withUnsafeBufferPointer { buffer in
@@ -80,7 +90,7 @@ final class PostgresConnection: @unchecked Sendable {
                 PQgetisnull(result, r, c) == 1 ? nil : String(cString: PQgetvalue(result, r, c))
             })
         }
-        return rows
+        return (rows, PQcmdTuples(result).map { Int(String(cString: $0)) ?? 0 } ?? 0)
     }
 
     /// Waits until PostgreSQL sends something (a notification) or `timeoutMillis` pass, then returns

@@ -36,6 +36,9 @@ public final class PostgresStore: DurableStore, Sendable {
     let loadHorizon = Mutex<UInt64?>(nil)
     /// How long the change log keeps changes (servers trim it as they follow).
     public let changeLogRetention: ChangeLogRetention
+    /// The attributes each collection had at its last upsert here: a one-row ADD is built for them
+    /// and runs only if the table still has exactly these (see ``addOneRow(collection:batch:attributes:)``).
+    private let knownAttributes = Mutex<[String: [AttributeDefinition]]>([:])
 
     /// Connects and applies the schema migrations.
     /// - Parameters:
@@ -410,10 +413,15 @@ public final class PostgresStore: DurableStore, Sendable {
         }
     }
 
-    /// Upserts a batch in one transaction through binary COPY.
+    /// Upserts a batch in one transaction through binary COPY; one row in one statement.
     public func add(collection: String, batch: VectorBatch) throws(FlatVecError) {
+        if batch.count == 1, let attributes = knownAttributes.withLock({ $0[collection] }),
+           try addOneRow(collection: collection, batch: batch, attributes: attributes) {
+            return
+        }
         try transaction { (c) throws(FlatVecError) in
             let attributes = try attributes(of: collection, on: c)
+            knownAttributes.withLock { $0[collection] = attributes }
             if !attributes.isEmpty {
                 try add(collection: collection, batch: batch, attributes: attributes, on: c)
                 return
@@ -453,6 +461,55 @@ public final class PostgresStore: DurableStore, Sendable {
             SELECT \(columns) FROM flatvec_stage_attributes
             ON CONFLICT (id) DO UPDATE SET \(updates), updated_at = now()
             """)
+    }
+
+    /// Upserts one row in a single autocommit statement (one round trip instead of BEGIN, the
+    /// attribute lookup, COPY, INSERT and COMMIT), built for `attributes`. The statement inserts nothing
+    /// unless `flatvec_attributes` still lists exactly those (read in the statement's snapshot, taken
+    /// after its table lock, so an attribute added or dropped meanwhile is seen).
+    /// - Returns: false if it did nothing (the attributes changed, the statement failed, or a payload
+    ///   that is not plain UTF-8 text): the caller takes the transaction path.
+    /// - Throws: `unavailable` (nothing changed), or outcome unknown if the connection died meanwhile.
+    private func addOneRow(collection: String, batch: VectorBatch, attributes: [AttributeDefinition]) throws(FlatVecError) -> Bool {
+        var payload: String?
+        if let bytes = batch.payloads.first ?? nil {
+            guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else { return false }
+            payload = text
+        }
+        let values = batch.attributes.first ?? [:]
+        var parameters: [String?] = [
+            "\(batch.ids[0])", "\(batch.labels[0])", payload, "[" + batch.vectors.map { "\($0)" }.joined(separator: ",") + "]",
+        ]
+        var selected = ["$1::bigint", "$2::bigint", "$3::text", "$4::vector"]
+        for definition in attributes {
+            parameters.append(values[definition.name].map(Self.text(of:)))
+            selected.append("$\(parameters.count)::\(Self.columnType(definition.type))")
+        }
+        parameters.append(collection)
+        parameters.append(attributes.map { "\($0.name):\($0.type)" }.joined(separator: ","))
+        let quoted = attributes.map { "\"\($0.name)\"" }
+        let columns = (["id", "label", "payload", "embedding"] + quoted).joined(separator: ", ")
+        let updates = (["label", "payload", "embedding"] + quoted).map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+        let sql = """
+            INSERT INTO \(Self.table(collection)) AS t (\(columns))
+            SELECT \(selected.joined(separator: ", "))
+            WHERE (SELECT coalesce(string_agg(name || ':' || type, ',' ORDER BY position), '') FROM flatvec_attributes
+                   WHERE collection = $\(parameters.count - 1)) = $\(parameters.count)
+            ON CONFLICT (id) DO UPDATE SET \(updates), updated_at = now()
+            """
+        let affected = try withConnection { (c) throws(FlatVecError) -> Int in
+            do throws(FlatVecError) {
+                return try c.command(sql, nullable: parameters)
+            } catch where !c.isHealthy {
+                throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost during a one-row upsert (\(error.message))")
+            } catch {
+                // The statement failed whole (a column dropped behind this server's back, ...): nothing
+                // changed; the transaction path reads the table's attributes and reports real errors.
+                return 0
+            }
+        }
+        if affected != 1 { knownAttributes.withLock { $0[collection] = nil } }
+        return affected == 1
     }
 
     /// Deletes ids in one transaction.

@@ -79,8 +79,9 @@ extension RequestExecutor {
                 if settled {
                     try feed.waitForChanges(timeoutMillis: 500)
                 } else {
-                    // Committed changes wait behind an older transaction still running: look again soon.
-                    usleep(5_000)
+                    // Committed changes wait behind an older transaction still running (under a stream
+                    // of writes there nearly always is one): look again in a millisecond.
+                    usleep(1_000)
                 }
             } catch {
                 if !failing {

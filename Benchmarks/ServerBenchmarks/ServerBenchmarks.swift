@@ -34,7 +34,7 @@ final class Fixture: @unchecked Sendable {
         logger.logLevel = .error
         let configuration = ServerConfiguration(port: 0)
         let executor = RequestExecutor(registry: registry, store: MemoryOnlyStore(), statistics: ServerStatistics())
-        let server = FlatVecServer(configuration: configuration, executor: executor, logger: logger)
+        let server = try FlatVecServer(configuration: configuration, executor: executor, logger: logger)
         Task { try await server.run() }
         port = await server.listeningAddress()!.port!
     }

@@ -167,7 +167,7 @@ def main():
         load(a, "lag", unit_rows(rng.standard_normal((10_000, D)).astype(np.float32)))
         wait_for_count([b, c], "lag", 10_000)
         lag = []
-        runs = [(100, "A", [ports[0]]), (1000, "A", [ports[0]]), (1000, "A and C", [ports[0], ports[2]])]
+        runs = [(100, "A", [ports[0]]), (400, "A", [ports[0]]), (1000, "A", [ports[0]]), (1000, "A and C", [ports[0], ports[2]])]
         for i, (rate, through, writers) in enumerate(runs):
             out = subprocess.check_output([
                 os.path.join(BUILD, "flatvec-follow-bench"), "--writer", ",".join("127.0.0.1:%d" % p for p in writers),

@@ -1,6 +1,7 @@
 import FlatVecModel
 import FlatVecProtocol
 import NIOCore
+import NIOSSL
 
 /// A request on its way out: the encoded frame and who waits for the reply.
 struct PendingRequest {
@@ -54,7 +55,11 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        failAll((error as? FlatVecError) ?? FlatVecError(.unavailable, "connection failed: \(error)"))
+        if let tls = error as? NIOSSLError {
+            failAll(FlatVecError(.unavailable, "TLS handshake with the server failed: \(tls)"))
+        } else {
+            failAll((error as? FlatVecError) ?? FlatVecError(.unavailable, "connection failed: \(error)"))
+        }
         context.close(promise: nil)
     }
 

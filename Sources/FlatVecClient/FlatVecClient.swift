@@ -2,6 +2,7 @@ import FlatVecModel
 import FlatVecProtocol
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
 import Glibc
@@ -33,22 +34,31 @@ public final class FlatVecClient: Sendable {
     ///   - port: Server port.
     ///   - token: The admin or reader token, if the server needs one.
     ///   - clientName: Shown in the server's log.
+    ///   - tls: TLS settings, for a server started with `--tls-cert-file` (nil: plain TCP).
     ///   - group: Event loops; the shared POSIX group by default.
     /// - Returns: A connected client.
-    /// - Throws: ``FlatVecError`` with `unavailable` if the connection fails, or the server's HELLO error.
+    /// - Throws: ``FlatVecError`` with `unavailable` if the connection or the TLS handshake fails (the
+    ///   message says why: an untrusted certificate, a name mismatch, a client certificate refused),
+    ///   `invalid_argument` for TLS files that cannot be used, or the server's HELLO error.
     public static func connect(
         host: String,
         port: Int,
         token: String? = nil,
         clientName: String = "flatvec-swift",
+        tls: ClientTLS? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(FlatVecError) -> FlatVecClient {
+        let context = try tls.map { (tls) throws(FlatVecError) in try tls.makeContext() }
+        let serverName = tls?.serverName ?? (Self.isIPAddress(host) ? nil : host)
         let channel: Channel
         do {
             channel = try await ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let context {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
+                        }
                         // Replies may be large (a search with vectors); the server enforces its own limits.
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(limit: FrameLimit(UInt32.max))))
                         try channel.pipeline.syncOperations.addHandler(ClientHandler())
@@ -66,6 +76,10 @@ public final class FlatVecClient: Sendable {
             throw FlatVecError(.badFrame, "unexpected reply to HELLO")
         }
         return FlatVecClient(channel: channel, hello: hello)
+    }
+
+    private static func isIPAddress(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
     /// Sends a request and waits for its reply.

@@ -2,6 +2,7 @@ import FlatVecCore
 import FlatVecProtocol
 import Logging
 import NIOCore
+import NIOSSL
 import NIOPosix
 
 /// Serves one connection by carrying out what its ``ConnectionStateMachine`` decides: replies on the
@@ -34,7 +35,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var nextSequence = 0
     /// ... and written in that order, whatever order concurrent searches finish in.
     private var nextToWrite = 0
-    private var readyReplies: [Int: (buffer: ByteBuffer, opcode: Opcode, failed: Bool, started: NIODeadline)] = [:]
+    private var readyReplies: [Int: (buffer: ByteBuffer, opcode: Opcode, errorCode: UInt16?, started: NIODeadline)] = [:]
 
     init(shared: Shared, frameLimit: FrameLimit, progress: ByteProgress) {
         self.shared = shared
@@ -85,6 +86,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let framing = error as? FlatVecError
         if let framing {
             logger.info("bad frame", metadata: ["error": "\(framing)"])
+        } else if error is NIOSSLError {
+            // A client's fault (plain TCP on a TLS port, an untrusted or missing client certificate).
+            logger.info("TLS handshake failed", metadata: ["error": "\(error)"])
         } else if !(error is IOError) && !(error is ChannelError) {
             logger.warning("connection error", metadata: ["error": "\(error)"])
         }
@@ -118,7 +122,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 if let error {
                     var out = context.channel.allocator.buffer(capacity: 64)
                     FrameEncoder().encode(.error(ErrorResponse(error)), opcode: Opcode(rawValue: 0), requestID: 0, into: &out)
-                    shared.executor.statistics.record(Opcode(rawValue: 0), micros: 0, failed: true)
+                    shared.executor.statistics.record(Opcode(rawValue: 0), micros: 0, errorCode: error.code.rawValue)
                     context.write(wrapOutboundOut(out), promise: nil)
                 }
                 context.flush()
@@ -147,13 +151,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let limits = shared.configuration.limits
         let threadPool = shared.threadPool
         let gone = connectionGone
-        let reply = context.eventLoop.makePromise(of: (ByteBuffer, Bool).self)
-        @Sendable func encode(_ response: Response) -> (ByteBuffer, Bool) {
+        let reply = context.eventLoop.makePromise(of: (ByteBuffer, UInt16?).self)
+        @Sendable func encode(_ response: Response) -> (ByteBuffer, UInt16?) {
             var out = ByteBufferAllocator().buffer(capacity: 64)
             FrameEncoder().encode(response, opcode: header.opcode, requestID: header.requestID, into: &out)
-            return (out, response.isError)
+            if case .error(let e) = response { return (out, e.code) }
+            return (out, nil)
         }
-        threadPool.runIfActive(eventLoop: context.eventLoop) { () -> (ByteBuffer, Bool)? in
+        threadPool.runIfActive(eventLoop: context.eventLoop) { () -> (ByteBuffer, UInt16?)? in
             var payload = frame.payload
             do throws(FlatVecError) {
                 let request = try Request.decode(opcode: header.opcode, payload: &payload, limits: limits)
@@ -186,8 +191,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 return
             }
             switch result {
-            case .success(let (buffer, failed)):
-                self.write(buffer, opcode: header.opcode, failed: failed, sequence: sequence, started: started, context: context)
+            case .success(let (buffer, errorCode)):
+                self.write(buffer, opcode: header.opcode, errorCode: errorCode, sequence: sequence, started: started, context: context)
             case .failure(let error):
                 let response = Response.error(ErrorResponse(FlatVecError(.unavailable, "server is shutting down: \(error)")))
                 self.respond(response, to: header, sequence: sequence, started: started, context: context)
@@ -199,16 +204,18 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func respond(_ response: Response, to header: FrameHeader, sequence: Int, started: NIODeadline, context: ChannelHandlerContext) {
         var out = context.channel.allocator.buffer(capacity: 64)
         FrameEncoder().encode(response, opcode: header.opcode, requestID: header.requestID, into: &out)
-        write(out, opcode: header.opcode, failed: response.isError, sequence: sequence, started: started, context: context)
+        var errorCode: UInt16?
+        if case .error(let e) = response { errorCode = e.code }
+        write(out, opcode: header.opcode, errorCode: errorCode, sequence: sequence, started: started, context: context)
     }
 
     /// Writes reply `sequence` once every earlier reply is written.
-    private func write(_ buffer: ByteBuffer, opcode: Opcode, failed: Bool, sequence: Int, started: NIODeadline, context: ChannelHandlerContext) {
-        readyReplies[sequence] = (buffer, opcode, failed, started)
+    private func write(_ buffer: ByteBuffer, opcode: Opcode, errorCode: UInt16?, sequence: Int, started: NIODeadline, context: ChannelHandlerContext) {
+        readyReplies[sequence] = (buffer, opcode, errorCode, started)
         var wrote = false
         while let reply = readyReplies.removeValue(forKey: nextToWrite) {
             let micros = UInt64(max(0, (NIODeadline.now() - reply.started).nanoseconds / 1000))
-            shared.executor.statistics.record(reply.opcode, micros: micros, failed: reply.failed)
+            shared.executor.statistics.record(reply.opcode, micros: micros, errorCode: reply.errorCode)
             context.write(wrapOutboundOut(reply.buffer), promise: nil)
             nextToWrite += 1
             wrote = true

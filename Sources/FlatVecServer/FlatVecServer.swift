@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOExtras
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -20,6 +21,7 @@ public final class FlatVecServer: Service, Sendable {
     private let boundAddress = Mutex<SocketAddress?>(nil)
     private let listening: AsyncStream<SocketAddress>
     private let listeningContinuation: AsyncStream<SocketAddress>.Continuation
+    private let tls: TLSContextBox?
 
     /// Creates a server.
     /// - Parameters:
@@ -27,17 +29,28 @@ public final class FlatVecServer: Service, Sendable {
     ///   - executor: Collections and store.
     ///   - logger: Where connection events go (one line per open/close and per error).
     ///   - group: Event loops; the shared POSIX group by default.
+    /// - Throws: ``FlatVecError/Code/invalidArgument`` if the TLS files cannot be read or used.
     public init(
         configuration: ServerConfiguration,
         executor: RequestExecutor,
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
-    ) {
+    ) throws(FlatVecError) {
+        self.tls = try configuration.tls.map { (files) throws(FlatVecError) in try TLSContextBox(files: files) }
         self.configuration = configuration
         self.executor = executor
         self.logger = logger
         self.group = group
         (listening, listeningContinuation) = AsyncStream.makeStream(of: SocketAddress.self)
+    }
+
+    /// Reads the TLS certificate, key and client CA files again; connections accepted from now on use
+    /// them, connections already open keep theirs (`flatvec serve` does this on SIGHUP).
+    /// - Throws: ``FlatVecError/Code/invalidArgument`` if the new files cannot be used (the old ones
+    ///   stay in force), or if the server has no TLS.
+    public func reloadTLS() throws(FlatVecError) {
+        guard let tls else { throw FlatVecError(.invalidArgument, "the server does not use TLS") }
+        try tls.reload()
     }
 
     /// The address the server listens on, once it does (waits for the bind); nil if it never will.
@@ -55,6 +68,7 @@ public final class FlatVecServer: Service, Sendable {
         let quiesce = ServerQuiescingHelper(group: group)
         let shared = ConnectionHandler.Shared(configuration: configuration, executor: executor, threadPool: threadPool, logger: logger)
         let configuration = self.configuration
+        let tls = self.tls
         let channel: Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -72,6 +86,8 @@ public final class FlatVecServer: Service, Sendable {
                         let limit = FrameLimit(ConnectionRules(configuration: configuration).frameLimit)
                         let progress = ByteProgress()
                         let pipeline = channel.pipeline.syncOperations
+                        // TLS first: the handlers after it see the same frames as on plain TCP.
+                        if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls.current)) }
                         try pipeline.addHandler(ByteCountingHandler(progress: progress))
                         try pipeline.addHandler(ByteToMessageHandler(
                             FrameDecoder(limit: limit),

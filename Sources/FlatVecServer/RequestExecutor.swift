@@ -116,7 +116,7 @@ public struct RequestExecutor: Sendable {
                     guard !registry.contains(r.name) else {
                         throw FlatVecError(.collectionExists, "a collection named '\(r.name)' exists already")
                     }
-                    try durably(collection: r.name, inDoubt: &inDoubt) { () throws(FlatVecError) in
+                    try durably("create_collection", collection: r.name, inDoubt: &inDoubt) { () throws(FlatVecError) in
                         try store.createCollection(name: r.name, dimension: Int(r.dimension), metric: r.metric, attributes: r.attributes)
                     }
                     try registry.insert(NamedIndex(name: r.name, index: index))
@@ -132,7 +132,7 @@ public struct RequestExecutor: Sendable {
                     // Under the collection's write order: a write that is already logged is applied
                     // before the DROP is logged, and every later one finds the collection retired.
                     try collection.writeOrder.withLock { state throws(FlatVecError) in
-                        try durably(collection: name, inDoubt: &inDoubt) { () throws(FlatVecError) in try store.dropCollection(name: name) }
+                        try durably("drop_collection", collection: name, inDoubt: &inDoubt) { () throws(FlatVecError) in try store.dropCollection(name: name) }
                         try registry.remove(named: name)
                         state.retired = true
                     }
@@ -145,7 +145,7 @@ public struct RequestExecutor: Sendable {
                 let collection = try registry.collection(named: name)
                 try inWriteOrder(collection) { (state) throws(FlatVecError) in
                     try collection.index.checkAddable(definition)
-                    try durably(ids: [], state: &state) { () throws(FlatVecError) in
+                    try durably("add_attribute", ids: [], state: &state) { () throws(FlatVecError) in
                         try store.addAttribute(collection: name, definition: definition)
                     }
                     try collection.index.addAttribute(definition)
@@ -158,7 +158,7 @@ public struct RequestExecutor: Sendable {
                 let collection = try registry.collection(named: name)
                 try inWriteOrder(collection) { (state) throws(FlatVecError) in
                     try collection.index.checkDroppable(named: attribute)
-                    try durably(ids: [], state: &state) { () throws(FlatVecError) in
+                    try durably("drop_attribute", ids: [], state: &state) { () throws(FlatVecError) in
                         try store.dropAttribute(collection: name, name: attribute)
                     }
                     try collection.index.dropAttribute(named: attribute)
@@ -173,7 +173,7 @@ public struct RequestExecutor: Sendable {
                     // Validated (ids present, values fit) first, so the store never records an update
                     // the index would refuse.
                     let checked = try collection.index.validate(r.updates)
-                    try durably(ids: r.updates.map(\.id), state: &state) { () throws(FlatVecError) in
+                    try durably("update", ids: r.updates.map(\.id), state: &state) { () throws(FlatVecError) in
                         try store.update(collection: r.collection, updates: checked)
                     }
                     try collection.index.apply(checked)
@@ -197,7 +197,7 @@ public struct RequestExecutor: Sendable {
                 let collection = try registry.collection(named: r.collection)
                 let validated = try collection.index.validate(r.batch)
                 return try inWriteOrder(collection) { (state) throws(FlatVecError) -> AddResult in
-                    try durably(ids: r.batch.ids, state: &state) { () throws(FlatVecError) in
+                    try durably("add", ids: r.batch.ids, state: &state) { () throws(FlatVecError) in
                         try store.add(collection: r.collection, batch: validated.batch)
                     }
                     return collection.index.add(validated)
@@ -211,7 +211,7 @@ public struct RequestExecutor: Sendable {
                 try inWriteOrder(collection) { (state) throws(FlatVecError) in
                     // Check first, so the store never records a removal the index would refuse.
                     try collection.index.checkRemovable(ids: r.ids)
-                    try durably(ids: r.ids, state: &state) { () throws(FlatVecError) in
+                    try durably("remove", ids: r.ids, state: &state) { () throws(FlatVecError) in
                         try store.remove(collection: r.collection, ids: r.ids)
                     }
                     try collection.index.remove(ids: r.ids)
@@ -272,6 +272,18 @@ public struct RequestExecutor: Sendable {
                 operations: operations
             ))
         }
+    }
+
+    /// Brings the per-collection metrics up to date (the metrics endpoint calls it before each scrape).
+    public func refreshMetrics() {
+        guard let metrics = statistics.metrics else { return }
+        metrics.refresh(
+            collections: registry.all.map {
+                let s = $0.index.statistics
+                return ($0.name, s.count, s.memoryBytes, s.searching.scans, s.searching.queries)
+            },
+            following: following
+        )
     }
 
     /// Compacts the store now, with writes held off (searches go on).
@@ -460,23 +472,36 @@ public struct RequestExecutor: Sendable {
     }
 
     /// Runs a CREATE or DROP in the store; an unknown outcome puts the name in doubt.
-    private func durably(collection name: String, inDoubt: inout Set<String>, _ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
-        try durably(body, ifOutcomeUnknown: { inDoubt.insert(name) })
+    private func durably(
+        _ op: String, collection name: String, inDoubt: inout Set<String>, _ body: () throws(FlatVecError) -> Void
+    ) throws(FlatVecError) {
+        try durably(op, body, ifOutcomeUnknown: { inDoubt.insert(name) })
     }
 
     /// Runs an ADD or REMOVE in the store; an unknown outcome puts its ids in doubt.
-    private func durably(ids: [Int64], state: inout NamedIndex.WriteState, _ body: () throws(FlatVecError) -> Void) throws(FlatVecError) {
-        try durably(body, ifOutcomeUnknown: { state.inDoubt.formUnion(ids) })
+    private func durably(
+        _ op: String, ids: [Int64], state: inout NamedIndex.WriteState, _ body: () throws(FlatVecError) -> Void
+    ) throws(FlatVecError) {
+        try durably(op, body, ifOutcomeUnknown: { state.inDoubt.formUnion(ids) })
     }
 
     /// Runs a store write. A failure that is not already a FlatVec error becomes `unavailable` ("nothing
     /// was changed"); an outcome-unknown failure is passed on as it is, after `ifOutcomeUnknown`. Store
-    /// failure episodes are logged once.
+    /// failure episodes are logged once; its duration and failure go to the metrics under `op`.
     private func durably(
-        _ body: () throws(FlatVecError) -> Void, ifOutcomeUnknown: () -> Void
+        _ op: String, _ body: () throws(FlatVecError) -> Void, ifOutcomeUnknown: () -> Void
     ) throws(FlatVecError) {
+        let started = ContinuousClock.now
+        var failed = true
+        defer {
+            let took = ContinuousClock.now - started
+            statistics.metrics?.storeWrite(
+                op, nanoseconds: took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000, failed: failed
+            )
+        }
         do {
             try body()
+            failed = false
             storeHealth.succeeded(store: store.description, logger: logger)
         } catch where error.isOutcomeUnknown {
             ifOutcomeUnknown()

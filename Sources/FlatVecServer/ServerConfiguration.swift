@@ -40,6 +40,8 @@ public struct ServerConfiguration: Sendable {
     public var maxConcurrentSearches: Int
     /// Threads that run searches and writes (never the event loops).
     public var workerThreads: Int
+    /// TLS for the protocol port (nil: plain TCP). The framing inside TLS is the same.
+    public var tls: TLSFiles?
 
     /// Creates a configuration.
     public init(

@@ -13,14 +13,22 @@ public final class ServerStatistics: Sendable {
     private let connections = Mutex<(open: UInt32, total: UInt64)>((0, 0))
     let startedAt = ContinuousClock.now
 
-    /// Creates empty statistics.
-    public init() {}
+    /// Where the same events go as Prometheus metrics (`flatvec serve --metrics-port`), if anywhere.
+    public let metrics: ServerMetrics?
 
-    func record(_ opcode: Opcode, micros: UInt64, failed: Bool) {
+    /// Creates empty statistics.
+    /// - Parameter metrics: Also count requests and connections there.
+    public init(metrics: ServerMetrics? = nil) {
+        self.metrics = metrics
+    }
+
+    /// Counts a reply: its operation, its latency, and its error code if it is an error.
+    func record(_ opcode: Opcode, micros: UInt64, errorCode: UInt16?) {
+        metrics?.request(opcode, micros: micros, errorCode: errorCode)
         operations.withLock { all in
             var op = all[opcode.rawValue, default: Operation()]
             op.requests += 1
-            if failed { op.errors += 1 }
+            if errorCode != nil { op.errors += 1 }
             op.latency.record(micros: micros)
             all[opcode.rawValue] = op
         }
@@ -28,14 +36,18 @@ public final class ServerStatistics: Sendable {
 
     /// Counts a new connection; returns how many are open now, this one included.
     func connectionOpened() -> Int {
-        connections.withLock {
+        metrics?.connectionOpened()
+        return connections.withLock {
             $0.open += 1
             $0.total += 1
             return Int($0.open)
         }
     }
 
-    func connectionClosed() { connections.withLock { $0.open -= 1 } }
+    func connectionClosed() {
+        metrics?.connectionClosed()
+        connections.withLock { $0.open -= 1 }
+    }
 
     /// Open connections now.
     public var openConnections: UInt32 { connections.withLock { $0.open } }

@@ -14,6 +14,30 @@ struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: "File holding the token (first line). Default: the FLATVEC_TOKEN environment variable.")
     var tokenFile: String?
 
+    @Flag(name: .long, help: "Connect with TLS (also FLATVEC_TLS=1; implied by the other --tls options).")
+    var tls = false
+
+    @Option(name: .long, help: "PEM file of the CAs to trust for the server's certificate (default: FLATVEC_TLS_CA_FILE, else the system's roots).")
+    var tlsCaFile: String?
+
+    @Option(name: .long, help: "PEM client certificate, for a server that requires one (default: FLATVEC_TLS_CERT_FILE).")
+    var tlsCertFile: String?
+
+    @Option(name: .long, help: "PEM key of the client certificate (default: FLATVEC_TLS_KEY_FILE).")
+    var tlsKeyFile: String?
+
+    /// The TLS settings from the flags, then the FLATVEC_TLS* environment variables; nil for plain TCP.
+    func tlsSettings() -> ClientTLS? {
+        func environment(_ name: String) -> String? { getenv(name).map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+        let ca = tlsCaFile ?? environment("FLATVEC_TLS_CA_FILE")
+        let certificate = tlsCertFile ?? environment("FLATVEC_TLS_CERT_FILE")
+        let key = tlsKeyFile ?? environment("FLATVEC_TLS_KEY_FILE")
+        let wanted = tls || ["1", "true", "yes"].contains(environment("FLATVEC_TLS")?.lowercased() ?? "")
+        guard wanted || ca != nil || certificate != nil || key != nil else { return nil }
+        if (certificate == nil) != (key == nil) { fail("--tls-cert-file and --tls-key-file go together") }
+        return ClientTLS(caFile: ca, certificateFile: certificate, keyFile: key)
+    }
+
     func token() -> String? {
         if let tokenFile { return readToken(tokenFile) }
         if let value = getenv("FLATVEC_TOKEN") { return String(cString: value) }
@@ -39,7 +63,7 @@ struct ClientOptions: ParsableArguments {
     func connect() async -> FlatVecClient {
         let (host, port) = address()
         do {
-            return try await FlatVecClient.connect(host: host, port: port, token: token(), clientName: "flatvec-cli")
+            return try await FlatVecClient.connect(host: host, port: port, token: token(), clientName: "flatvec-cli", tls: tlsSettings())
         } catch where error.code == .unavailable && error.message.hasPrefix("cannot connect") {
             fail("\(error.message) (is flatvec serve running there?)")
         } catch {

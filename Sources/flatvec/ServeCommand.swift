@@ -7,6 +7,11 @@ import FlatVecServer
 import Logging
 import ServiceLifecycle
 
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+
 /// `flatvec serve`: the TCP server.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,6 +42,15 @@ struct ServeCommand: AsyncParsableCommand {
     var changeLogMaxAge: Int = 86_400
     @Option(name: .long, help: ArgumentHelp("With --postgres: changes the change log keeps at most.", valueName: "rows"))
     var changeLogMaxRows: Int = 1_000_000
+    @Option(name: .long, help: "PEM certificate chain: serve the protocol over TLS (with --tls-key-file).") var tlsCertFile: String?
+    @Option(name: .long, help: "PEM private key of --tls-cert-file.") var tlsKeyFile: String?
+    @Option(name: .long, help: ArgumentHelp(
+        "PEM CA certificates: clients must present a certificate they signed (mutual TLS).",
+        discussion: "SIGHUP reads the three TLS files again; new connections use them, open ones keep theirs."
+    ))
+    var tlsClientCaFile: String?
+    @Option(name: .long, help: "Serve Prometheus metrics over HTTP on this port (GET /metrics).") var metricsPort: Int?
+    @Option(name: .long, help: "Address the metrics port binds.") var metricsHost: String = "127.0.0.1"
     @Option(name: .long, help: "File with the admin token (first line).") var adminTokenFile: String?
     @Option(name: .long, help: "File with the reader token (first line).") var readerTokenFile: String?
     @Option(name: .long, help: "Largest frame in bytes.") var maxFrameBytes: UInt32 = 64 << 20
@@ -112,15 +126,36 @@ struct ServeCommand: AsyncParsableCommand {
             idleTimeout: idleTimeout > 0 ? .seconds(idleTimeout) : nil
         )
         configuration.workerThreads = FlatIndex.defaultSearchThreads
+        switch (tlsCertFile, tlsKeyFile) {
+        case (nil, nil):
+            if tlsClientCaFile != nil { fail("--tls-client-ca-file needs --tls-cert-file and --tls-key-file") }
+        case (let certificate?, let key?):
+            configuration.tls = TLSFiles(certificateFile: certificate, keyFile: key, clientCAFile: tlsClientCaFile)
+        default:
+            fail("--tls-cert-file and --tls-key-file go together")
+        }
+        if let metricsPort, !(1...65_535).contains(metricsPort) { fail("--metrics-port must be from 1 to 65535") }
+        if metricsPort == port { fail("--metrics-port must differ from --port") }
+        let metrics = metricsPort.map { _ in ServerMetrics() }
         let executor = RequestExecutor(
-            registry: registry, store: store, statistics: ServerStatistics(),
+            registry: registry, store: store, statistics: ServerStatistics(metrics: metrics),
             indexConfiguration: indexConfiguration, logger: logger
         )
-        let server = FlatVecServer(configuration: configuration, executor: executor, logger: logger)
+        let server: FlatVecServer
+        do {
+            server = try FlatVecServer(configuration: configuration, executor: executor, logger: logger)
+        } catch {
+            fail(error.description)
+        }
         let isLoopback = host == "127.0.0.1" || host == "::1" || host == "localhost"
         if !isLoopback && !configuration.requiresAuthentication {
             logger.warning("listening on \(host) without tokens: anyone who can reach this port can change the data; use --admin-token-file")
         }
+        if !isLoopback && configuration.requiresAuthentication && configuration.tls == nil {
+            logger.warning("listening on \(host) with tokens but without TLS: tokens cross the network in clear text; use --tls-cert-file and --tls-key-file")
+        }
+        let sighup = configuration.tls == nil ? nil : reloadTLSOnSIGHUP(server, logger: logger)
+        defer { sighup?.cancel() }
         let blas = BLASRuntime.info
         Task {
             guard let address = await server.listeningAddress() else { return }
@@ -130,13 +165,18 @@ struct ServeCommand: AsyncParsableCommand {
             logger.info("""
                 flatvec \(FlatVecVersion.string) listening on \(address); store: \(store.description); \
                 auth: \(configuration.requiresAuthentication ? "tokens" : "off"); \
+                tls: \(configuration.tls == nil ? "off" : configuration.tls?.clientCAFile == nil ? "on" : "on, client certificates required"); \
                 collections: \(collections.isEmpty ? "none" : collections.joined(separator: ", ")); \
                 BLAS kernel: \(blas.kernel ?? "unknown"); int8 kernel: \(blas.int8Kernel)
                 """)
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: server)]
+        if let metricsPort, let metrics {
+            services.append(.init(service: MetricsEndpoint(host: metricsHost, port: metricsPort, executor: executor, metrics: metrics, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -178,4 +218,21 @@ struct ServeCommand: AsyncParsableCommand {
         }
         return MemoryOnlyStore()
     }
+}
+
+/// Reads the TLS files again on every SIGHUP (new connections use them; open ones keep theirs).
+/// - Returns: The signal source; it must stay alive for the reloads to happen.
+private func reloadTLSOnSIGHUP(_ server: FlatVecServer, logger: Logger) -> any DispatchSourceSignal {
+    signal(SIGHUP, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+    source.setEventHandler {
+        do throws(FlatVecError) {
+            try server.reloadTLS()
+            logger.notice("reloaded the TLS certificate, key and client CA files (SIGHUP)")
+        } catch {
+            logger.error("SIGHUP: kept the TLS files in force: \(error.message)")
+        }
+    }
+    source.resume()
+    return source
 }

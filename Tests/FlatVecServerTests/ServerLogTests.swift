@@ -60,7 +60,7 @@ final class LogCapture: Sendable {
         let capture = LogCapture()
         let configuration = ServerConfiguration(port: 0)
         let executor = RequestExecutor(registry: CollectionRegistry(), store: MemoryOnlyStore(), statistics: ServerStatistics())
-        let server = FlatVecServer(configuration: configuration, executor: executor, logger: capture.logger())
+        let server = try FlatVecServer(configuration: configuration, executor: executor, logger: capture.logger())
         let task = Task { try await server.run() }
         defer { task.cancel() }
         let port = await server.listeningAddress()!.port!

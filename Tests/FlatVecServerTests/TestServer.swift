@@ -27,7 +27,7 @@ struct TestServer {
         let executor = RequestExecutor(
             registry: CollectionRegistry(), store: MemoryOnlyStore(), statistics: ServerStatistics()
         )
-        let server = FlatVecServer(configuration: configuration, executor: executor, logger: logger)
+        let server = try FlatVecServer(configuration: configuration, executor: executor, logger: logger)
         let task = Task { try await server.run() }
         guard let address = await server.listeningAddress(), let port = address.port else {
             task.cancel()

@@ -1,0 +1,144 @@
+import FlatVecModel
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Serves the server's metrics in Prometheus text format on `GET /metrics` (plain HTTP/1.1 through
+/// NIOHTTP1), as a `Service` beside ``FlatVecServer`` (`flatvec serve --metrics-port`). Other paths
+/// get 404, other methods 405.
+public final class MetricsEndpoint: Service, Sendable {
+    private let host: String
+    private let port: Int
+    private let executor: RequestExecutor
+    private let metrics: ServerMetrics
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let boundAddress = Mutex<SocketAddress?>(nil)
+    private let bound: AsyncStream<SocketAddress>
+    private let boundContinuation: AsyncStream<SocketAddress>.Continuation
+
+    /// Creates the endpoint.
+    /// - Parameters:
+    ///   - host: Address to bind.
+    ///   - port: Port (0: any free one; see ``listeningAddress()``).
+    ///   - executor: Its collections are read at each scrape.
+    ///   - metrics: The metrics to serve.
+    ///   - logger: For the bind and failures.
+    ///   - group: Event loops; the shared POSIX group by default.
+    public init(
+        host: String, port: Int, executor: RequestExecutor, metrics: ServerMetrics, logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.host = host
+        self.port = port
+        self.executor = executor
+        self.metrics = metrics
+        self.logger = logger
+        self.group = group
+        (bound, boundContinuation) = AsyncStream.makeStream(of: SocketAddress.self)
+    }
+
+    /// The address it listens on, once it does; nil if it never will.
+    public func listeningAddress() async -> SocketAddress? {
+        if let address = boundAddress.withLock({ $0 }) { return address }
+        for await address in bound { return address }
+        return boundAddress.withLock { $0 }
+    }
+
+    /// Listens until graceful shutdown or cancellation.
+    public func run() async throws {
+        defer { boundContinuation.finish() }
+        let executor = self.executor
+        let metrics = self.metrics
+        let channel: Channel
+        do {
+            channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(executor: executor, metrics: metrics))
+                    }
+                }
+                .bind(host: host, port: port)
+                .get()
+        } catch {
+            throw FlatVecError(.unavailable, "cannot listen for metrics on \(host):\(port): \(error)")
+        }
+        if let address = channel.localAddress {
+            boundAddress.withLock { $0 = address }
+            boundContinuation.yield(address)
+            logger.info("serving Prometheus metrics", metadata: ["address": "http://\(host):\(address.port ?? port)/metrics"])
+        }
+        await withTaskCancellationOrGracefulShutdownHandler {
+            try? await channel.closeFuture.get()
+        } onCancelOrGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+    }
+}
+
+/// Answers one HTTP request at a time on a connection.
+final class MetricsHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let executor: RequestExecutor
+    private let metrics: ServerMetrics
+    private var request: HTTPRequestHead?
+
+    init(executor: RequestExecutor, metrics: ServerMetrics) {
+        self.executor = executor
+        self.metrics = metrics
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): request = head
+        case .body: break
+        case .end:
+            guard let head = request else { return }
+            request = nil
+            respond(to: head, context: context)
+        }
+    }
+
+    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let status: HTTPResponseStatus
+        var body: [UInt8]
+        var contentType = "text/plain; charset=utf-8"
+        if path != "/metrics" {
+            status = .notFound
+            body = Array("not found: metrics are at /metrics\n".utf8)
+        } else if head.method != .GET && head.method != .HEAD {
+            status = .methodNotAllowed
+            body = Array("only GET /metrics\n".utf8)
+        } else {
+            executor.refreshMetrics()
+            status = .ok
+            body = metrics.emit()
+            contentType = "text/plain; version=0.0.4; charset=utf-8"
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: "\(body.count)")
+        if status == .methodNotAllowed { headers.add(name: "Allow", value: "GET, HEAD") }
+        let keepAlive = head.isKeepAlive
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        if head.method == .HEAD { body = [] }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        if !body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { context.close(promise: nil) }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension MetricsHTTPHandler: Sendable {}

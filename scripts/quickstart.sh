@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-    libblas-dev libopenblas-dev liblapacke-dev libpq-dev pkg-config python3 python3-pip python3-venv passwd >/dev/null
+    libblas-dev libopenblas-dev liblapacke-dev libpq-dev pkg-config python3 python3-pip python3-venv passwd openssl >/dev/null
 
 swift build -c release --product flatvec
 .build/release/flatvec info

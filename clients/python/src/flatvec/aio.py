@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl as _ssl
 import itertools
 import struct
 from typing import Any, Dict, Iterable, List, Optional, Sequence
@@ -13,8 +14,10 @@ from .errors import ConnectionLost, error_for
 
 
 class _Connection:
-    def __init__(self, host: str, port: int, timeout: float) -> None:
+    def __init__(self, host: str, port: int, timeout: float, ssl: Optional[_ssl.SSLContext] = None,
+                 server_hostname: Optional[str] = None) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        self.ssl, self.server_hostname = ssl, server_hostname
         self.reader: Optional[asyncio.StreamReader] = None
         self.writer: Optional[asyncio.StreamWriter] = None
         self.pending: Dict[int, asyncio.Future] = {}
@@ -27,7 +30,13 @@ class _Connection:
 
     async def connect(self, token: str, client_name: str) -> codec.HelloReply:
         try:
-            self.reader, self.writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+            if self.ssl is None:
+                opening = asyncio.open_connection(self.host, self.port)
+            else:
+                opening = asyncio.open_connection(self.host, self.port, ssl=self.ssl, server_hostname=self.server_hostname or self.host)
+            self.reader, self.writer = await asyncio.wait_for(opening, self.timeout)
+        except _ssl.SSLError as e:
+            raise ConnectionLost("TLS handshake with %s:%d failed: %s" % (self.host, self.port, e)) from e
         except (OSError, asyncio.TimeoutError) as e:
             raise ConnectionLost("cannot connect to %s:%d: %s" % (self.host, self.port, e)) from e
         self.reading = asyncio.ensure_future(self._read_replies())
@@ -95,15 +104,17 @@ class AsyncClient:
     ``async with AsyncClient("...") as client``. Requests are spread over the pool; each connection
     carries many requests at once. Reads reconnect and retry once after a lost connection; writes
     raise :class:`ConnectionLost` (outcome unknown: retry them, ADD and REMOVE are idempotent).
+    ``ssl=ssl.create_default_context(cafile="ca.pem")`` connects with TLS (see :class:`flatvec.Client`).
     """
 
     def __init__(self, address: str = "127.0.0.1:7070", token: Optional[str] = None, timeout: float = 30.0,
-                 pool_size: int = 2, client_name: str = "flatvec-python-async") -> None:
+                 pool_size: int = 2, client_name: str = "flatvec-python-async", ssl: Optional[_ssl.SSLContext] = None,
+                 server_hostname: Optional[str] = None) -> None:
         self.host, self.port = ops.parse_address(address)
         self.timeout = timeout
         self._token = ops.token_from(token)
         self._client_name = client_name
-        self._pool = [_Connection(self.host, self.port, timeout) for _ in range(max(1, pool_size))]
+        self._pool = [_Connection(self.host, self.port, timeout, ssl, server_hostname) for _ in range(max(1, pool_size))]
         self._turn = itertools.count()
         self._locks = [asyncio.Lock() for _ in self._pool]
         self.server_info: Optional[codec.HelloReply] = None

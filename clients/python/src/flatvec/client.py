@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import ssl as _ssl
 import struct
 import threading
 from typing import Any, Iterable, List, Optional, Sequence
@@ -15,16 +16,22 @@ from .errors import ConnectionLost, error_for
 class Client:
     """A blocking FlatVec client.
 
-    ``Client("127.0.0.1:7070", token=None, timeout=30.0)``: the token defaults to the ``FLATVEC_TOKEN``
-    environment variable. Requests from several threads take turns on the one connection. If the
+    ``Client("127.0.0.1:7070", token=None, timeout=30.0, ssl=None)``: the token defaults to the
+    ``FLATVEC_TOKEN`` environment variable. For a server started with ``--tls-cert-file``, pass an
+    :class:`ssl.SSLContext` (``ssl.create_default_context(cafile="ca.pem")``; for mutual TLS also
+    ``context.load_cert_chain("client.pem", "client.key")``); the server name checked is ``server_hostname``
+    or the host of ``address``. Requests from several threads take turns on the one connection. If the
     connection is lost, reads (search, get, list, stats, ping) reconnect and are sent once more;
     writes raise :class:`ConnectionLost` (their outcome is unknown: retry them, ADD and REMOVE are
     idempotent).
     """
 
     def __init__(self, address: str = "127.0.0.1:7070", token: Optional[str] = None, timeout: float = 30.0,
-                 client_name: str = "flatvec-python") -> None:
+                 client_name: str = "flatvec-python", ssl: Optional["_ssl.SSLContext"] = None,
+                 server_hostname: Optional[str] = None) -> None:
         self.host, self.port = ops.parse_address(address)
+        self._ssl = ssl
+        self._server_hostname = server_hostname or self.host
         self.timeout = timeout
         self._token = ops.token_from(token)
         self._client_name = client_name
@@ -43,6 +50,12 @@ class Client:
         except OSError as e:
             raise ConnectionLost("cannot connect to %s:%d: %s" % (self.host, self.port, e.strerror or e)) from e
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._ssl is not None:
+            try:
+                sock = self._ssl.wrap_socket(sock, server_hostname=self._server_hostname)
+            except (OSError, _ssl.SSLError) as e:
+                sock.close()
+                raise ConnectionLost("TLS handshake with %s:%d failed: %s" % (self.host, self.port, e)) from e
         self._sock = sock
         self.server_info = self._exchange(ops.hello(self._token, self._client_name))
 

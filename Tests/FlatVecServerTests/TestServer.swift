@@ -18,6 +18,7 @@ struct TestServer {
     static func start(
         adminToken: String? = nil,
         readerToken: String? = nil,
+        metrics: ServerMetrics? = nil,
         configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         var configuration = ServerConfiguration(port: 0, adminToken: adminToken, readerToken: readerToken)
@@ -25,7 +26,7 @@ struct TestServer {
         var logger = Logger(label: "flatvec-test")
         logger.logLevel = .critical
         let executor = RequestExecutor(
-            registry: CollectionRegistry(), store: MemoryOnlyStore(), statistics: ServerStatistics()
+            registry: CollectionRegistry(), store: MemoryOnlyStore(), statistics: ServerStatistics(metrics: metrics)
         )
         let server = try FlatVecServer(configuration: configuration, executor: executor, logger: logger)
         let task = Task { try await server.run() }
@@ -36,8 +37,8 @@ struct TestServer {
         return TestServer(server: server, task: task, port: port, executor: executor)
     }
 
-    func client(token: String? = nil) async throws -> FlatVecClient {
-        try await FlatVecClient.connect(host: "127.0.0.1", port: port, token: token)
+    func client(token: String? = nil, tls: ClientTLS? = nil) async throws -> FlatVecClient {
+        try await FlatVecClient.connect(host: "127.0.0.1", port: port, token: token, tls: tls)
     }
 
     func stop() async {

@@ -45,7 +45,7 @@ public struct TestCertificates: Sendable {
             "openssl x509 -req -in \(d)/other-client.csr -CA \(d)/other-ca.pem -CAkey \(d)/other-ca.key -CAcreateserial -days 2 -extfile \(d)/client.ext -out \(d)/other-client.pem",
         ]
         for step in steps {
-            let status = system(step + " >/dev/null 2>&1")
+            let status = system(step + " 2>/dev/null")
             guard status == 0 else { throw FlatVecError(.unavailable, "openssl failed (\(status)): \(step)") }
         }
     }

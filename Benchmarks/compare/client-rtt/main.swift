@@ -23,6 +23,12 @@ let count = Int(CommandLineOptions.value("--count") ?? "2000")!
 let k = Int(CommandLineOptions.value("--k") ?? "10")!
 let clients = CommandLineOptions.value("--clients").map { Int($0)! }
 let duration = Double(CommandLineOptions.value("--seconds") ?? "10")!
+// `--tls-ca-file F`: connect with TLS, trusting F. `--add-batches N`: instead of searches, time N ADDs
+// of `--add-rows` (default 1,000) vectors each, ids from `--first-id`, and print {"p50": s, "p99": s}.
+let tls = CommandLineOptions.value("--tls-ca-file").map { ClientTLS(caFile: $0) }
+let addBatches = CommandLineOptions.value("--add-batches").map { Int($0)! }
+let addRows = Int(CommandLineOptions.value("--add-rows") ?? "1000")!
+let firstID = Int64(CommandLineOptions.value("--first-id") ?? "0")!
 guard let path = CommandLineOptions.value("--queries"), let file = fopen(path, "rb") else {
     print("usage: flatvec-client-rtt --queries FILE [--server H:P] [--collection C] [--dim D] [--k K] [--count N | --clients C --seconds T]")
     exit(2)
@@ -57,7 +63,7 @@ if let clients {
         for c in 0..<clients {
             group.addTask {
                 let (host, port) = servers[c % servers.count]
-                let client = try await FlatVecClient.connect(host: host, port: port)
+                let client = try await FlatVecClient.connect(host: host, port: port, tls: tls)
                 var times: [Double] = []
                 var i = c * 7919
                 while true {
@@ -79,8 +85,22 @@ if let clients {
     times.sort()
     let qps = Double(times.count) / duration
     print("{\"clients\": \(clients), \"qps\": \(qps), \"p50\": \(times[times.count / 2]), \"p99\": \(times[times.count * 99 / 100]), \"count\": \(times.count)}")
+} else if let addBatches {
+    let client = try await FlatVecClient.connect(host: host, port: port, tls: tls)
+    var times: [Double] = []
+    for b in 0..<addBatches {
+        let ids = (0..<addRows).map { firstID + Int64(b * addRows + $0) }
+        let vectors = (0..<(addRows * dimension)).map { queries[$0 % queries.count] }
+        let batch = try VectorBatch(dimension: dimension, ids: ids, labels: ids, vectors: vectors)
+        let start = ContinuousClock.now
+        try await client.add(collection: collection, batch: batch)
+        times.append((ContinuousClock.now - start).inSeconds)
+    }
+    await client.close()
+    times.sort()
+    print("{\"p50\": \(times[times.count / 2]), \"p99\": \(times[min(times.count - 1, times.count * 99 / 100)])}")
 } else {
-    let client = try await FlatVecClient.connect(host: host, port: port)
+    let client = try await FlatVecClient.connect(host: host, port: port, tls: tls)
     var times: [Double] = []
     for i in 0..<(count + 100) {
         let start = ContinuousClock.now

@@ -6,15 +6,16 @@ import Glibc
 #endif
 
 /// A TCP proxy in front of a real PostgreSQL that, when armed, cuts the connection that sends the
-/// next `COMMIT`: either after forwarding it (PostgreSQL commits, the client never hears) or before
-/// (PostgreSQL never sees it and aborts). Either way the client cannot know the outcome.
+/// next `COMMIT` (or the next message holding another marker, such as the one-statement upsert):
+/// either after forwarding it (PostgreSQL commits, the client never hears) or before (PostgreSQL
+/// never sees it and aborts). Either way the client cannot know the outcome.
 final class CommitCuttingProxy: Sendable {
     enum Cut: Sendable { case afterForwarding, beforeForwarding }
 
     let port: Int
     private let upstreamPort: Int
     private let listener: Int32
-    private let armed = Mutex<Cut?>(nil)
+    private let armed = Mutex<(cut: Cut, marker: [UInt8])?>(nil)
     private let cuts = Atomic<Int>(0)
 
     init(upstreamPort: Int) throws {
@@ -34,8 +35,13 @@ final class CommitCuttingProxy: Sendable {
         Thread.detachNewThread { [self] in acceptLoop() }
     }
 
-    /// Cuts the connection that sends the next COMMIT.
-    func arm(_ cut: Cut) { armed.withLock { $0 = cut } }
+    /// The simple-query COMMIT message's text.
+    static let commit = Array("COMMIT".utf8) + [0]
+    /// A fragment only the one-row upsert (an autocommit statement) sends.
+    static let oneRowUpsert = Array("string_agg(name || ':' || type".utf8)
+
+    /// Cuts the connection that sends the next message holding `marker` (the next COMMIT by default).
+    func arm(_ cut: Cut, on marker: [UInt8] = commit) { armed.withLock { $0 = (cut, marker) } }
 
     /// How many connections were cut.
     var cutCount: Int { cuts.load(ordering: .acquiring) }
@@ -99,15 +105,17 @@ final class CommitCuttingProxy: Sendable {
         }
     }
 
-    private static let commit = Array("COMMIT".utf8) + [0]
-
     private func forwardRequests(_ pump: Pump) {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = recv(pump.client, &chunk, chunk.count, 0)
             guard n > 0 else { break }
             let bytes = Array(chunk[0..<n])
-            if Self.contains(bytes, Self.commit), let cut = armed.withLock({ c -> Cut? in defer { c = nil }; return c }) {
+            if let cut = armed.withLock({ a -> Cut? in
+                guard let armed = a, Self.contains(bytes, armed.marker) else { return nil }
+                a = nil
+                return armed.cut
+            }) {
                 pump.severed.store(true, ordering: .releasing)  // no reply reaches the client from now on
                 cuts.add(1, ordering: .releasing)
                 if cut == .afterForwarding {

@@ -43,8 +43,8 @@ import Testing
             _ = try executor.execute(.add(AddRequest(collection: "p", batch: VectorBatch(id: id, label: 0, vector: [Float(id), 1]))))
         }
 
-        // An ADD whose COMMIT is cut off.
-        proxy.arm(cut)
+        // A one-row ADD (one autocommit statement) cut off with its connection.
+        proxy.arm(cut, on: CommitCuttingProxy.oneRowUpsert)
         do {
             _ = try executor.execute(.add(AddRequest(collection: "p", batch: VectorBatch(id: 6, label: 0, vector: [6, 1]))))
             Issue.record("the ADD succeeded through a cut connection")
@@ -56,6 +56,19 @@ import Testing
         let committed = cut == .afterForwarding
         #expect(try Self.tableIDs(db, "p").contains(6) == committed)
         // Reconciled without a restart and without another write.
+        #expect(executor.reconcileWritesInDoubt())
+        #expect(try Self.indexIDs(executor, "p") == Self.tableIDs(db, "p"))
+
+        // A batch ADD (a transaction) whose COMMIT is cut off.
+        proxy.arm(cut)
+        do {
+            _ = try executor.execute(.add(AddRequest(collection: "p", batch: try VectorBatch(dimension: 2, ids: [8, 9], labels: [0, 0], vectors: [8, 1, 9, 1]))))
+            Issue.record("the batch ADD succeeded through a cut connection")
+        } catch {
+            #expect(error.isOutcomeUnknown, "\(error)")
+        }
+        #expect(proxy.cutCount == 2)
+        #expect(try Self.tableIDs(db, "p").contains(9) == committed)
         #expect(executor.reconcileWritesInDoubt())
         #expect(try Self.indexIDs(executor, "p") == Self.tableIDs(db, "p"))
 

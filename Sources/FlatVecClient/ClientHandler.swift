@@ -2,6 +2,7 @@ import FlatVecModel
 import FlatVecProtocol
 import NIOCore
 import NIOSSL
+import Synchronization
 
 /// A request on its way out: the encoded frame and who waits for the reply.
 struct PendingRequest {
@@ -9,6 +10,14 @@ struct PendingRequest {
     let opcode: Opcode
     let frame: ByteBuffer
     let promise: EventLoopPromise<Response>
+}
+
+/// Why a connection ended, readable from any thread: a request sent after the channel closed
+/// reports this (a failed TLS handshake, the server's own error) instead of "closed".
+final class ConnectionFailure: Sendable {
+    private let reason = Mutex<FlatVecError?>(nil)
+    var value: FlatVecError? { reason.withLock { $0 } }
+    func record(_ error: FlatVecError) { reason.withLock { if $0 == nil { $0 = error } } }
 }
 
 /// Matches replies to requests by id; fails everything in flight when the connection ends.
@@ -19,6 +28,11 @@ final class ClientHandler: ChannelDuplexHandler {
 
     private var inFlight: [UInt64: PendingRequest] = [:]
     private var failure: FlatVecError?
+    private let shared: ConnectionFailure
+
+    init(failure shared: ConnectionFailure) {
+        self.shared = shared
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
@@ -65,6 +79,7 @@ final class ClientHandler: ChannelDuplexHandler {
 
     private func failAll(_ error: FlatVecError) {
         if failure == nil { failure = error }
+        shared.record(failure!)
         let pending = inFlight.values
         inFlight.removeAll()
         for request in pending { request.promise.fail(error) }

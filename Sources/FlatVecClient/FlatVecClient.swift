@@ -19,12 +19,14 @@ import Synchronization
 /// ```
 public final class FlatVecClient: Sendable {
     private let channel: Channel
+    private let failure: ConnectionFailure
     private let nextRequestID = Atomic<UInt64>(1)
     /// What the server said in reply to HELLO.
     public let hello: HelloResponse
 
-    private init(channel: Channel, hello: HelloResponse) {
+    private init(channel: Channel, failure: ConnectionFailure, hello: HelloResponse) {
         self.channel = channel
+        self.failure = failure
         self.hello = hello
     }
 
@@ -50,6 +52,7 @@ public final class FlatVecClient: Sendable {
     ) async throws(FlatVecError) -> FlatVecClient {
         let context = try tls.map { (tls) throws(FlatVecError) in try tls.makeContext() }
         let serverName = tls?.serverName ?? (Self.isIPAddress(host) ? nil : host)
+        let failure = ConnectionFailure()
         let channel: Channel
         do {
             channel = try await ClientBootstrap(group: group)
@@ -61,7 +64,7 @@ public final class FlatVecClient: Sendable {
                         }
                         // Replies may be large (a search with vectors); the server enforces its own limits.
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder(limit: FrameLimit(UInt32.max))))
-                        try channel.pipeline.syncOperations.addHandler(ClientHandler())
+                        try channel.pipeline.syncOperations.addHandler(ClientHandler(failure: failure))
                     }
                 }
                 .connect(host: host, port: port)
@@ -69,13 +72,13 @@ public final class FlatVecClient: Sendable {
         } catch {
             throw FlatVecError(.unavailable, "cannot connect to \(host):\(port): \(Self.describeConnectFailure(error))")
         }
-        let provisional = FlatVecClient(channel: channel, hello: HelloResponse(version: 1, role: .none, maxFrameBytes: 0, maxK: 0, maxBatch: 0, server: ""))
+        let provisional = FlatVecClient(channel: channel, failure: failure, hello: HelloResponse(version: 1, role: .none, maxFrameBytes: 0, maxK: 0, maxBatch: 0, server: ""))
         let response = try await provisional.send(.hello(HelloRequest(token: token ?? "", clientName: clientName)))
         guard case .hello(let hello) = response else {
             try? await channel.close()
             throw FlatVecError(.badFrame, "unexpected reply to HELLO")
         }
-        return FlatVecClient(channel: channel, hello: hello)
+        return FlatVecClient(channel: channel, failure: failure, hello: hello)
     }
 
     private static func isIPAddress(_ host: String) -> Bool {
@@ -94,8 +97,9 @@ public final class FlatVecClient: Sendable {
         // If the channel is already closed the write never reaches the handler: fail the reply then,
         // or the caller would wait forever.
         let written = channel.eventLoop.makePromise(of: Void.self)
+        let failure = self.failure
         written.futureResult.whenFailure { error in
-            promise.fail(FlatVecError(.unavailable, "connection closed: \(error)"))
+            promise.fail(failure.value ?? FlatVecError(.unavailable, "connection closed: \(error)"))
         }
         channel.writeAndFlush(PendingRequest(requestID: id, opcode: request.opcode, frame: frame, promise: promise), promise: written)
         let response: Response

@@ -66,7 +66,7 @@ import Testing
             _ = try await server.client(tls: ClientTLS(caFile: certs.otherCAFile))
             Issue.record("a client trusting another CA connected")
         } catch let error as FlatVecError {
-            #expect(error.code == .unavailable && error.message.contains("TLS handshake"))
+            #expect(error.code == .unavailable && error.message.contains("TLS handshake"), "\(error)")
         }
         // Plain TCP on the TLS port: a prompt, clean close (no hang until a timeout).
         let started = ContinuousClock.now

@@ -497,16 +497,32 @@ public final class PostgresStore: DurableStore, Sendable {
                    WHERE collection = $\(parameters.count - 1)) = $\(parameters.count)
             ON CONFLICT (id) DO UPDATE SET \(updates), updated_at = now()
             """
-        let affected = try withConnection { (c) throws(FlatVecError) -> Int in
-            do throws(FlatVecError) {
-                return try c.command(sql, nullable: parameters)
-            } catch where !c.isHealthy {
-                throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost during a one-row upsert (\(error.message))")
-            } catch {
-                // The statement failed whole (a column dropped behind this server's back, ...): nothing
-                // changed; the transaction path reads the table's attributes and reports real errors.
-                return 0
+        // nil: the connection was lost, and the statement may or may not have run.
+        func attempt() throws(FlatVecError) -> Int? {
+            try withConnection { (c) throws(FlatVecError) -> Int? in
+                do throws(FlatVecError) {
+                    return try c.command(sql, nullable: parameters)
+                } catch where !c.isHealthy {
+                    return nil
+                } catch {
+                    // The statement failed whole (a column dropped behind this server's back, ...): nothing
+                    // changed; the transaction path reads the table's attributes and reports real errors.
+                    return 0
+                }
             }
+        }
+        var affected = try attempt()
+        if affected == nil {
+            // Usually a connection that died while idle, so the statement never left. The upsert is
+            // idempotent: send it once more on a new connection, and the outcome is known either way.
+            do throws(FlatVecError) {
+                affected = try attempt()
+            } catch {
+                throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost during a one-row upsert (\(error.message))")
+            }
+        }
+        guard let affected else {
+            throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost twice during a one-row upsert")
         }
         if affected != 1 { knownAttributes.withLock { $0[collection] = nil } }
         return affected == 1

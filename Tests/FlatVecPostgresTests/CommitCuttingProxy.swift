@@ -15,7 +15,7 @@ final class CommitCuttingProxy: Sendable {
     let port: Int
     private let upstreamPort: Int
     private let listener: Int32
-    private let armed = Mutex<(cut: Cut, marker: [UInt8])?>(nil)
+    private let armed = Mutex<(cut: Cut, marker: [UInt8], times: Int)?>(nil)
     private let cuts = Atomic<Int>(0)
 
     init(upstreamPort: Int) throws {
@@ -40,8 +40,9 @@ final class CommitCuttingProxy: Sendable {
     /// A fragment only the one-row upsert (an autocommit statement) sends.
     static let oneRowUpsert = Array("string_agg(name || ':' || type".utf8)
 
-    /// Cuts the connection that sends the next message holding `marker` (the next COMMIT by default).
-    func arm(_ cut: Cut, on marker: [UInt8] = commit) { armed.withLock { $0 = (cut, marker) } }
+    /// Cuts the connection that sends the next message holding `marker` (the next COMMIT by default),
+    /// and so on for the next `times` such messages.
+    func arm(_ cut: Cut, on marker: [UInt8] = commit, times: Int = 1) { armed.withLock { $0 = (cut, marker, times) } }
 
     /// How many connections were cut.
     var cutCount: Int { cuts.load(ordering: .acquiring) }
@@ -113,7 +114,7 @@ final class CommitCuttingProxy: Sendable {
             let bytes = Array(chunk[0..<n])
             if let cut = armed.withLock({ a -> Cut? in
                 guard let armed = a, Self.contains(bytes, armed.marker) else { return nil }
-                a = nil
+                a = armed.times > 1 ? (armed.cut, armed.marker, armed.times - 1) : nil
                 return armed.cut
             }) {
                 pump.severed.store(true, ordering: .releasing)  // no reply reaches the client from now on

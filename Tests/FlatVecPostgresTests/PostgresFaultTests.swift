@@ -43,8 +43,16 @@ import Testing
             _ = try executor.execute(.add(AddRequest(collection: "p", batch: VectorBatch(id: id, label: 0, vector: [Float(id), 1]))))
         }
 
-        // A one-row ADD (one autocommit statement) cut off with its connection.
+        // A one-row ADD (one idempotent autocommit statement) cut off with its connection is sent once
+        // more on a new connection: its outcome is known, and it is stored.
         proxy.arm(cut, on: CommitCuttingProxy.oneRowUpsert)
+        _ = try executor.execute(.add(AddRequest(collection: "p", batch: VectorBatch(id: 10, label: 0, vector: [10, 1]))))
+        #expect(proxy.cutCount == 1)
+        #expect(try Self.tableIDs(db, "p").contains(10))
+        #expect(try Self.indexIDs(executor, "p") == Self.tableIDs(db, "p"))
+
+        // Cut twice: the outcome is unknown.
+        proxy.arm(cut, on: CommitCuttingProxy.oneRowUpsert, times: 2)
         do {
             _ = try executor.execute(.add(AddRequest(collection: "p", batch: VectorBatch(id: 6, label: 0, vector: [6, 1]))))
             Issue.record("the ADD succeeded through a cut connection")
@@ -52,7 +60,7 @@ import Testing
             #expect(error.isOutcomeUnknown, "\(error)")
             #expect(!error.message.contains("nothing was changed"), "\(error)")
         }
-        #expect(proxy.cutCount == 1)
+        #expect(proxy.cutCount == 3)
         let committed = cut == .afterForwarding
         #expect(try Self.tableIDs(db, "p").contains(6) == committed)
         // Reconciled without a restart and without another write.
@@ -67,7 +75,7 @@ import Testing
         } catch {
             #expect(error.isOutcomeUnknown, "\(error)")
         }
-        #expect(proxy.cutCount == 2)
+        #expect(proxy.cutCount == 4)
         #expect(try Self.tableIDs(db, "p").contains(9) == committed)
         #expect(executor.reconcileWritesInDoubt())
         #expect(try Self.indexIDs(executor, "p") == Self.tableIDs(db, "p"))

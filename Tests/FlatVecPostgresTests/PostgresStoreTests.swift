@@ -59,11 +59,11 @@ struct TestDatabase {
         try PostgresConnection(url: adminURL).execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS true")
     }
 
-    func executor() throws -> RequestExecutor {
+    func executor(metrics: ServerMetrics? = nil) throws -> RequestExecutor {
         let store = try PostgresStore(url: url, logger: Self.logger)
         let registry = CollectionRegistry()
         for c in try store.loadCollections() { try registry.insert(c) }
-        return RequestExecutor(registry: registry, store: store, statistics: ServerStatistics())
+        return RequestExecutor(registry: registry, store: store, statistics: ServerStatistics(metrics: metrics))
     }
 }
 
@@ -212,7 +212,8 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
     @Test(.enabled(if: TestDatabase.serverURL != nil)) func anOutageFailsWritesWithUnavailableAndChangesNothing() throws {
         let db = try TestDatabase()
         defer { db.drop() }
-        let executor = try db.executor()
+        let metrics = ServerMetrics()
+        let executor = try db.executor(metrics: metrics)
         _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "p", dimension: 2, metric: .innerProduct)))
         var acknowledged: [Int64] = []
         for id in 0..<Int64(50) {
@@ -235,6 +236,16 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         let inDatabase = try db.sql("SELECT id FROM \"fv_p\" ORDER BY id").map { Int64($0[0]!)! }
         #expect(inMemory == acknowledged)
         #expect(inDatabase == acknowledged)
+        // The store's failures and commit latencies reach the Prometheus metrics.
+        // (After an outcome-unknown failure, later writes fail before reaching the store, until the
+        // row in doubt can be read back.)
+        let text = String(decoding: metrics.emit(), as: UTF8.self)
+        func value(_ name: String) -> Int? {
+            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last!) }
+        }
+        let failures = try #require(value("flatvec_store_failures_total{op=\"add\"}"), "\(text)")
+        #expect(failures >= 1)
+        #expect(value("flatvec_store_commit_duration_seconds_count{op=\"add\"}") == acknowledged.count + failures, "\(text)")
     }
 
     @Test func unreachableServerIsAClearErrorWithoutThePassword() {

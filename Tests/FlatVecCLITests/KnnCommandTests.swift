@@ -6,13 +6,8 @@ import FlatVecTestSupport
 
 /// Runs the `flatvec` binary built next to the test bundle.
 func runFlatVec(_ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var binary = directory.appendingPathComponent("flatvec")
-    if !FileManager.default.fileExists(atPath: binary.path) {
-        binary = directory.deletingLastPathComponent().appendingPathComponent("flatvec")
-    }
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = CrashRecoveryTests.flatvecBinary
     process.arguments = arguments
     if let environment { process.environment = environment }
     let out = Pipe()

@@ -58,34 +58,29 @@ public final class ServerMetrics: Sendable {
         FlatVecError.Code(rawValue: code)?.description ?? "code_\(code)"
     }
 
-    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+    /// The metric of that label and dimensions, made on first use.
+    private static func cached<Metric>(
+        _ cache: borrowing Mutex<[String: Metric]>, _ label: String, _ dimensions: [(String, String)], make: () -> Metric
+    ) -> Metric {
         let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return counters.withLock { all in
-            if let c = all[key] { return c }
-            let c = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
-            all[key] = c
-            return c
+        return cache.withLock { all in
+            if let metric = all[key] { return metric }
+            let metric = make()
+            all[key] = metric
+            return metric
         }
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        Self.cached(counters, label, dimensions) { CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory) }
     }
 
     private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
-        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return timers.withLock { all in
-            if let t = all[key] { return t }
-            let t = CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory)
-            all[key] = t
-            return t
-        }
+        Self.cached(timers, label, dimensions) { CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory) }
     }
 
     private func meter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Meter {
-        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return meters.withLock { all in
-            if let m = all[key] { return m }
-            let m = CoreMetrics.Meter(label: label, dimensions: dimensions, factory: factory)
-            all[key] = m
-            return m
-        }
+        Self.cached(meters, label, dimensions) { CoreMetrics.Meter(label: label, dimensions: dimensions, factory: factory) }
     }
 
     func request(_ opcode: Opcode, micros: UInt64, errorCode: UInt16?) {

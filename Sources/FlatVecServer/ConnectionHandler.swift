@@ -19,6 +19,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let configuration: ServerConfiguration
         let executor: RequestExecutor
         let threadPool: NIOThreadPool
+        /// Where writes run: they mostly wait for the durable store, so they get threads of their own
+        /// (many, so concurrent writes can share one store commit) and never hold up searches.
+        let writePool: NIOThreadPool
         let logger: Logger
     }
 
@@ -150,6 +153,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let executor = shared.executor
         let limits = shared.configuration.limits
         let threadPool = shared.threadPool
+        let isWrite = Role.admin.allows(header.opcode) && !Role.reader.allows(header.opcode)
         let gone = connectionGone
         let reply = context.eventLoop.makePromise(of: (ByteBuffer, UInt16?).self)
         @Sendable func encode(_ response: Response) -> (ByteBuffer, UInt16?) {
@@ -158,7 +162,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             if case .error(let e) = response { return (out, e.code) }
             return (out, nil)
         }
-        threadPool.runIfActive(eventLoop: context.eventLoop) { () -> (ByteBuffer, UInt16?)? in
+        (isWrite ? shared.writePool : threadPool).runIfActive(eventLoop: context.eventLoop) { () -> (ByteBuffer, UInt16?)? in
             var payload = frame.payload
             do throws(FlatVecError) {
                 let request = try Request.decode(opcode: header.opcode, payload: &payload, limits: limits)

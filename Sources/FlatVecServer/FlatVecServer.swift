@@ -64,9 +64,13 @@ public final class FlatVecServer: Service, Sendable {
     public func run() async throws {
         let threadPool = NIOThreadPool(numberOfThreads: configuration.workerThreads)
         threadPool.start()
+        let writePool = NIOThreadPool(numberOfThreads: configuration.writeThreads)
+        writePool.start()
         defer { listeningContinuation.finish() }
         let quiesce = ServerQuiescingHelper(group: group)
-        let shared = ConnectionHandler.Shared(configuration: configuration, executor: executor, threadPool: threadPool, logger: logger)
+        let shared = ConnectionHandler.Shared(
+            configuration: configuration, executor: executor, threadPool: threadPool, writePool: writePool, logger: logger
+        )
         let configuration = self.configuration
         let tls = self.tls
         let channel: Channel
@@ -100,6 +104,7 @@ public final class FlatVecServer: Service, Sendable {
                 .get()
         } catch {
             try? await threadPool.shutdownGracefully()
+            try? await writePool.shutdownGracefully()
             throw FlatVecError(.unavailable, "cannot listen on \(configuration.host):\(configuration.port): \(error)")
         }
         if let address = channel.localAddress {
@@ -122,6 +127,7 @@ public final class FlatVecServer: Service, Sendable {
         maintenance.cancel()
         await maintenance.value
         try? await threadPool.shutdownGracefully()
+        try? await writePool.shutdownGracefully()
         logger.info("stopped")
     }
 }

@@ -40,6 +40,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConcurrentSearches: Int
     /// Threads that run searches and writes (never the event loops).
     public var workerThreads: Int
+    /// Threads that run writes (ADD, REMOVE, UPDATE, CREATE, DROP, attribute changes, REBUILD). They
+    /// mostly wait for the durable store; concurrent ADDs of a collection share one store commit.
+    public var writeThreads: Int = 16
     /// TLS for the protocol port (nil: plain TCP). The framing inside TLS is the same.
     public var tls: TLSFiles?
 

@@ -12,6 +12,19 @@ public final class NamedIndex: Sendable {
     /// an interrupted write left in doubt).
     package let writeOrder = Mutex<WriteState>(WriteState())
 
+    /// ADDs waiting for the write order: the thread that takes it next stores all of them in one
+    /// store write (group commit) and applies each to the index in the order they arrived.
+    package let pendingAdds = Mutex<[PendingAdd]>([])
+
+    /// An ADD in ``pendingAdds``: its batch, and once some thread has stored it, the outcome.
+    package final class PendingAdd: @unchecked Sendable {
+        // @unchecked: `outcome` is written and read only under the collection's write order.
+        package let batch: ValidatedBatch
+        package var outcome: Result<AddResult, FlatVecError>?
+
+        package init(_ batch: ValidatedBatch) { self.batch = batch }
+    }
+
     /// The state a write checks under ``writeOrder``.
     package struct WriteState {
         /// Set by DROP (and by a REBUILD that replaced this collection) under the write order: a write

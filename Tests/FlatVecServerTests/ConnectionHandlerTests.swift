@@ -17,7 +17,7 @@ import Testing
         let pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         let executor = RequestExecutor(registry: CollectionRegistry(), store: MemoryOnlyStore(), statistics: ServerStatistics())
-        let shared = ConnectionHandler.Shared(configuration: configuration, executor: executor, threadPool: pool, logger: logger)
+        let shared = ConnectionHandler.Shared(configuration: configuration, executor: executor, threadPool: pool, writePool: pool, logger: logger)
         let limit = FrameLimit(ConnectionRules(configuration: configuration).frameLimit)
         let progress = ByteProgress()
         let channel = EmbeddedChannel()

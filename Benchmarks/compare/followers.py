@@ -228,10 +228,9 @@ def write_report(lag, throughput, machine, args, stats):
     lines += [
         "",
         "A late send left more than 5 ms after its due time (the writer path could not keep up); never seen:",
-        "not visible on B within 10 s. One server orders the writes to one collection one PostgreSQL commit",
-        "at a time, so its single-vector ADD rate is about 1 / (its ADD round trip to PostgreSQL); on this",
-        "2-core machine, shared by PostgreSQL, three servers and the load generator, neither a second",
-        "writing server nor plain SQL from Python reached 1,000 commits a second.",
+        "not visible on B within 10 s. ADDs of one collection that arrive while another commits share the",
+        "next PostgreSQL transaction (group commit); PostgreSQL, three servers and the load generators",
+        "share this machine's cores, so at the highest rates the tail is the machine's.",
         "",
         "## Search throughput, 32 closed-loop clients spread over the servers (one-query SEARCH, k = 10)",
         "",

@@ -21,6 +21,9 @@ public final class ServerMetrics: Sendable {
     private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
     private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
     private let meters = Mutex<[String: CoreMetrics.Meter]>([:])
+    /// Every reply counts here: its operation's counter and histogram, found by opcode without
+    /// building a label string per request.
+    private let perOperation = Mutex<[UInt8: (requests: CoreMetrics.Counter, duration: CoreMetrics.Timer)]>([:])
     /// Per collection, the scan and query counts already added to the counters.
     private let searchTotals = Mutex<[String: (scans: Int, queries: Int)]>([:])
     private let connectionsOpen: CoreMetrics.Meter
@@ -84,12 +87,18 @@ public final class ServerMetrics: Sendable {
     }
 
     func request(_ opcode: Opcode, micros: UInt64, errorCode: UInt16?) {
-        let op = Self.name(of: opcode)
-        counter("flatvec_requests_total", [("op", op)]).increment()
-        if let errorCode {
-            counter("flatvec_request_errors_total", [("op", op), ("code", Self.name(ofCode: errorCode))]).increment()
+        let (requests, duration) = perOperation.withLock { all in
+            if let known = all[opcode.rawValue] { return known }
+            let op = Self.name(of: opcode)
+            let made = (counter("flatvec_requests_total", [("op", op)]), timer("flatvec_request_duration_seconds", [("op", op)]))
+            all[opcode.rawValue] = made
+            return made
         }
-        timer("flatvec_request_duration_seconds", [("op", op)]).recordNanoseconds(Int64(micros) * 1000)
+        requests.increment()
+        duration.recordNanoseconds(Int64(micros) * 1000)
+        if let errorCode {
+            counter("flatvec_request_errors_total", [("op", Self.name(of: opcode)), ("code", Self.name(ofCode: errorCode))]).increment()
+        }
     }
 
     func connectionOpened() {

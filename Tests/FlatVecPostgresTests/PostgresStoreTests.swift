@@ -68,6 +68,12 @@ struct TestDatabase {
     }
 }
 
+/// The integer value of one sample line (`name{labels}`) of the metrics, or nil if there is none.
+func sample(_ metrics: ServerMetrics, _ name: String) -> Int? {
+    String(decoding: metrics.emit(), as: UTF8.self).split(separator: "\n")
+        .first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last!) }
+}
+
 func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
     var result: [String: [StoredVector]] = [:]
     for c in executor.registry.all {
@@ -200,9 +206,7 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         let restarted = try db.executor()
         #expect(fingerprint(restarted) == fingerprint(executor))
         #expect(fingerprint(executor)["g"]!.count == 60)
-        let text = String(decoding: metrics.emit(), as: UTF8.self)
-        let commits = text.split(separator: "\n").first { $0.hasPrefix("flatvec_store_commit_duration_seconds_count{op=\"add\"} ") }
-            .flatMap { Int($0.split(separator: " ").last!) } ?? 0
+        let commits = sample(metrics, "flatvec_store_commit_duration_seconds_count{op=\"add\"}") ?? 0
         #expect(commits > 0 && commits < threads * perThread, "\(commits) commits for \(threads * perThread) ADDs")
     }
 
@@ -278,13 +282,9 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         // The store's failures and commit latencies reach the Prometheus metrics.
         // (After an outcome-unknown failure, later writes fail before reaching the store, until the
         // row in doubt can be read back.)
-        let text = String(decoding: metrics.emit(), as: UTF8.self)
-        func value(_ name: String) -> Int? {
-            text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ").last!) }
-        }
-        let failures = try #require(value("flatvec_store_failures_total{op=\"add\"}"), "\(text)")
+        let failures = try #require(sample(metrics, "flatvec_store_failures_total{op=\"add\"}"))
         #expect(failures >= 1)
-        #expect(value("flatvec_store_commit_duration_seconds_count{op=\"add\"}") == acknowledged.count + failures, "\(text)")
+        #expect(sample(metrics, "flatvec_store_commit_duration_seconds_count{op=\"add\"}") == acknowledged.count + failures)
     }
 
     @Test func unreachableServerIsAClearErrorWithoutThePassword() {

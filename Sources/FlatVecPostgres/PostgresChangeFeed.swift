@@ -59,58 +59,62 @@ final class PostgresChangeFeed: ChangeFeed {
 
     func read(after cursor: UInt64) throws(FlatVecError) -> ChangeRead {
         try withConnection { (c) throws(FlatVecError) -> ChangeRead in
-            // One snapshot for the horizon, the trim mark and the rows, so they agree.
-            try c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            let head = try c.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text, (SELECT horizon::text FROM flatvec_changes_trimmed)")
-            guard let row = head.first, let horizon = UInt64(row[0] ?? ""), let trimmed = UInt64(row[1] ?? "") else {
+            // One statement, so one snapshot for the horizon, the trim mark, the changes below the
+            // horizon (part 1) and the count of committed changes above it (part 2): they agree, and a
+            // read is one round trip (a stream of writes makes followers read about once a millisecond).
+            let rows = try c.query(
+                """
+                WITH snap AS MATERIALIZED (
+                    SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon,
+                           (SELECT horizon FROM flatvec_changes_trimmed) AS trimmed
+                )
+                SELECT 0 AS part, NULL::bigint AS n, horizon::text AS collection, trimmed::text AS kind,
+                       NULL::bigint AS id, NULL::boolean AS own, NULL::bigint AS age
+                FROM snap
+                UNION ALL
+                SELECT 1, position, collection, kind, id, origin IS NOT DISTINCT FROM $2, NULL
+                FROM flatvec_changes, snap
+                WHERE $1::xid8 > snap.trimmed AND xid >= $1::xid8 AND xid < snap.horizon
+                UNION ALL
+                SELECT 2, count(*), collection, NULL, NULL, NULL,
+                       (extract(epoch FROM clock_timestamp() - min(logged_at)) * 1000)::bigint
+                FROM flatvec_changes, snap
+                WHERE xid >= greatest($1::xid8, snap.horizon) AND origin IS DISTINCT FROM $2
+                GROUP BY collection
+                ORDER BY 1, 2
+                """,
+                ["\(cursor)", store.origin]
+            )
+            guard let head = rows.first, head[0] == "0", let horizon = UInt64(head[2] ?? ""), let trimmed = UInt64(head[3] ?? "") else {
                 throw FlatVecError(.corruptData, "flatvec_changes_trimmed is missing its row")
             }
-            if cursor <= trimmed {
-                try c.execute("COMMIT")
-                return .trimmed
-            }
+            if cursor <= trimmed { return .trimmed }
             var changes = StoreChanges()
-            let next = max(cursor, horizon)
-            if horizon > cursor {
-                let rows = try c.query(
-                    """
-                    SELECT position, collection, kind, id, origin IS NOT DISTINCT FROM $3 FROM flatvec_changes
-                    WHERE xid >= $1::xid8 AND xid < $2::xid8 ORDER BY position
-                    """,
-                    ["\(cursor)", "\(horizon)", store.origin]
-                )
-                for r in rows {
-                    guard let position = UInt64(r[0] ?? ""), let collection = r[1], let kind = r[2] else {
-                        throw FlatVecError(.corruptData, "flatvec_changes holds a malformed row")
-                    }
-                    changes.positions[collection] = max(changes.positions[collection] ?? 0, position)
-                    if r[4] == "t" {
-                        changes.ownChanges += 1
-                        continue
-                    }
-                    switch kind {
-                    case "row":
-                        guard let id = Int64(r[3] ?? "") else { throw FlatVecError(.corruptData, "flatvec_changes row \(position) has no id") }
-                        changes.rows[collection, default: []].insert(id)
-                    case "attributes": changes.attributes.insert(collection)
-                    default: changes.reload.insert(collection)
-                    }
+            for r in rows.dropFirst() {
+                guard let collection = r[2] else { continue }
+                if r[0] == "2" {
+                    changes.unsettled[collection] = Int(r[1] ?? "") ?? 0
+                    changes.unsettledAgeMillis[collection] = UInt64(max(0, Int64(r[6] ?? "") ?? 0))
+                    continue
+                }
+                guard let position = UInt64(r[1] ?? ""), let kind = r[3] else {
+                    throw FlatVecError(.corruptData, "flatvec_changes holds a malformed row")
+                }
+                changes.positions[collection] = max(changes.positions[collection] ?? 0, position)
+                if r[5] == "t" {
+                    changes.ownChanges += 1
+                    continue
+                }
+                switch kind {
+                case "row":
+                    guard let id = Int64(r[4] ?? "") else { throw FlatVecError(.corruptData, "flatvec_changes row \(position) has no id") }
+                    changes.rows[collection, default: []].insert(id)
+                case "attributes": changes.attributes.insert(collection)
+                default: changes.reload.insert(collection)
                 }
             }
-            for r in try c.query(
-                """
-                SELECT collection, count(*), (extract(epoch FROM clock_timestamp() - min(logged_at)) * 1000)::bigint
-                FROM flatvec_changes WHERE xid >= $1::xid8 AND origin IS DISTINCT FROM $2 GROUP BY collection
-                """,
-                ["\(next)", store.origin]
-            ) {
-                guard let collection = r[0] else { continue }
-                changes.unsettled[collection] = Int(r[1] ?? "") ?? 0
-                changes.unsettledAgeMillis[collection] = UInt64(max(0, Int64(r[2] ?? "") ?? 0))
-            }
-            try c.execute("COMMIT")
             for collection in changes.reload { changes.rows[collection] = nil }
-            return .changes(changes, next: next)
+            return .changes(changes, next: max(cursor, horizon))
         }
     }
 

@@ -36,8 +36,8 @@ public final class PostgresStore: DurableStore, Sendable {
     let loadHorizon = Mutex<UInt64?>(nil)
     /// How long the change log keeps changes (servers trim it as they follow).
     public let changeLogRetention: ChangeLogRetention
-    /// The attributes each collection had at its last upsert here: a one-row ADD is built for them
-    /// and runs only if the table still has exactly these (see ``addOneRow(collection:batch:attributes:)``).
+    /// The attributes each collection had at its last upsert here: a small ADD is built for them and
+    /// runs only if the table still has exactly these (see ``addInOneStatement(collection:batch:attributes:)``).
     private let knownAttributes = Mutex<[String: [AttributeDefinition]]>([:])
 
     /// Connects and applies the schema migrations.
@@ -405,6 +405,26 @@ public final class PostgresStore: DurableStore, Sendable {
         }
     }
 
+    /// A PostgreSQL array literal of `elements` (nil: NULL), each quoted with `"` and `\\` escaped,
+    /// for the element type's text input.
+    static func arrayLiteral(_ elements: [String?]) -> String {
+        var literal = "{"
+        for (i, element) in elements.enumerated() {
+            if i > 0 { literal += "," }
+            guard let element else {
+                literal += "NULL"
+                continue
+            }
+            literal += "\""
+            for character in element.unicodeScalars {
+                if character == "\"" || character == "\\" { literal += "\\" }
+                literal.unicodeScalars.append(character)
+            }
+            literal += "\""
+        }
+        return literal + "}"
+    }
+
     /// Drops a collection's row and table.
     public func dropCollection(name: String) throws(FlatVecError) {
         try transaction { (c) throws(FlatVecError) in
@@ -413,10 +433,10 @@ public final class PostgresStore: DurableStore, Sendable {
         }
     }
 
-    /// Upserts a batch in one transaction through binary COPY; one row in one statement.
+    /// Upserts a batch in one transaction through binary COPY; a small one in one statement.
     public func add(collection: String, batch: VectorBatch) throws(FlatVecError) {
-        if batch.count == 1, let attributes = knownAttributes.withLock({ $0[collection] }),
-           try addOneRow(collection: collection, batch: batch, attributes: attributes) {
+        if batch.count <= Self.statementRows, let attributes = knownAttributes.withLock({ $0[collection] }),
+           try addInOneStatement(collection: collection, batch: batch, attributes: attributes) {
             return
         }
         try transaction { (c) throws(FlatVecError) in
@@ -463,36 +483,52 @@ public final class PostgresStore: DurableStore, Sendable {
             """)
     }
 
-    /// Upserts one row in a single autocommit statement (one round trip instead of BEGIN, the
-    /// attribute lookup, COPY, INSERT and COMMIT), built for `attributes`. The statement inserts nothing
-    /// unless `flatvec_attributes` still lists exactly those (read in the statement's snapshot, taken
-    /// after its table lock, so an attribute added or dropped meanwhile is seen).
+    /// At most this many rows are upserted in one autocommit statement (larger batches go through a
+    /// transaction and binary COPY).
+    static let statementRows = 64
+
+    /// Upserts up to ``statementRows`` rows in a single autocommit statement (one round trip instead
+    /// of BEGIN, the attribute lookup, COPY into a staging table, INSERT and COMMIT; no transaction
+    /// stays open across round trips, so followers reading below the oldest running transaction are
+    /// not held back by it), built for `attributes`. The statement inserts nothing unless
+    /// `flatvec_attributes` still lists exactly those (read in the statement's snapshot, taken after
+    /// its table lock, so an attribute added or dropped meanwhile is seen).
     /// - Returns: false if it did nothing (the attributes changed, the statement failed, or a payload
     ///   that is not plain UTF-8 text): the caller takes the transaction path.
     /// - Throws: `unavailable` (nothing changed), or outcome unknown if the connection died meanwhile.
-    private func addOneRow(collection: String, batch: VectorBatch, attributes: [AttributeDefinition]) throws(FlatVecError) -> Bool {
-        var payload: String?
-        if let bytes = batch.payloads.first ?? nil {
+    private func addInOneStatement(collection: String, batch: VectorBatch, attributes: [AttributeDefinition]) throws(FlatVecError) -> Bool {
+        var payloads: [String?] = []
+        for bytes in batch.payloads {
+            guard let bytes else {
+                payloads.append(nil)
+                continue
+            }
             guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else { return false }
-            payload = text
+            payloads.append(text)
         }
-        let values = batch.attributes.first ?? [:]
+        let d = batch.dimension
         var parameters: [String?] = [
-            "\(batch.ids[0])", "\(batch.labels[0])", payload, "[" + batch.vectors.map { "\($0)" }.joined(separator: ",") + "]",
+            Self.arrayLiteral(batch.ids.map { "\($0)" }),
+            Self.arrayLiteral(batch.labels.map { "\($0)" }),
+            Self.arrayLiteral(payloads),
+            Self.arrayLiteral((0..<batch.count).map { r in "[" + batch.vectors[r * d..<(r + 1) * d].map { "\($0)" }.joined(separator: ",") + "]" }),
         ]
-        var selected = ["$1::bigint", "$2::bigint", "$3::text", "$4::vector"]
+        var unnested = ["$1::bigint[]", "$2::bigint[]", "$3::text[]", "$4::text[]"]
         for definition in attributes {
-            parameters.append(values[definition.name].map(Self.text(of:)))
-            selected.append("$\(parameters.count)::\(Self.columnType(definition.type))")
+            parameters.append(Self.arrayLiteral((0..<batch.count).map { r in
+                (batch.attributes.isEmpty ? nil : batch.attributes[r][definition.name]).map(Self.text(of:))
+            }))
+            unnested.append("$\(parameters.count)::\(Self.columnType(definition.type))[]")
         }
         parameters.append(collection)
         parameters.append(attributes.map { "\($0.name):\($0.type)" }.joined(separator: ","))
         let quoted = attributes.map { "\"\($0.name)\"" }
         let columns = (["id", "label", "payload", "embedding"] + quoted).joined(separator: ", ")
+        let selected = (["u.id", "u.label", "u.payload", "u.embedding::vector"] + quoted.map { "u.\($0)" }).joined(separator: ", ")
         let updates = (["label", "payload", "embedding"] + quoted).map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
         let sql = """
             INSERT INTO \(Self.table(collection)) AS t (\(columns))
-            SELECT \(selected.joined(separator: ", "))
+            SELECT \(selected) FROM unnest(\(unnested.joined(separator: ", "))) AS u(\(columns))
             WHERE (SELECT coalesce(string_agg(name || ':' || type, ',' ORDER BY position), '') FROM flatvec_attributes
                    WHERE collection = $\(parameters.count - 1)) = $\(parameters.count)
             ON CONFLICT (id) DO UPDATE SET \(updates), updated_at = now()
@@ -518,14 +554,14 @@ public final class PostgresStore: DurableStore, Sendable {
             do throws(FlatVecError) {
                 affected = try attempt()
             } catch {
-                throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost during a one-row upsert (\(error.message))")
+                throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost during an upsert (\(error.message))")
             }
         }
         guard let affected else {
-            throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost twice during a one-row upsert")
+            throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost twice during an upsert")
         }
-        if affected != 1 { knownAttributes.withLock { $0[collection] = nil } }
-        return affected == 1
+        if affected != batch.count { knownAttributes.withLock { $0[collection] = nil } }
+        return affected == batch.count
     }
 
     /// Deletes ids in one transaction.

@@ -37,8 +37,8 @@ final class CommitCuttingProxy: Sendable {
 
     /// The simple-query COMMIT message's text.
     static let commit = Array("COMMIT".utf8) + [0]
-    /// A fragment only the one-row upsert (an autocommit statement) sends.
-    static let oneRowUpsert = Array("string_agg(name || ':' || type".utf8)
+    /// A fragment only the one-statement upsert of a small batch (an autocommit statement) sends.
+    static let oneStatementUpsert = Array("string_agg(name || ':' || type".utf8)
 
     /// Cuts the connection that sends the next message holding `marker` (the next COMMIT by default),
     /// and so on for the next `times` such messages.

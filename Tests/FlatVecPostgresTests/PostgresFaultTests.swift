@@ -45,14 +45,14 @@ import Testing
 
         // A one-row ADD (one idempotent autocommit statement) cut off with its connection is sent once
         // more on a new connection: its outcome is known, and it is stored.
-        proxy.arm(cut, on: CommitCuttingProxy.oneRowUpsert)
+        proxy.arm(cut, on: CommitCuttingProxy.oneStatementUpsert)
         _ = try executor.execute(.add(AddRequest(collection: "p", batch: VectorBatch(id: 10, label: 0, vector: [10, 1]))))
         #expect(proxy.cutCount == 1)
         #expect(try Self.tableIDs(db, "p").contains(10))
         #expect(try Self.indexIDs(executor, "p") == Self.tableIDs(db, "p"))
 
         // Cut twice: the outcome is unknown.
-        proxy.arm(cut, on: CommitCuttingProxy.oneRowUpsert, times: 2)
+        proxy.arm(cut, on: CommitCuttingProxy.oneStatementUpsert, times: 2)
         do {
             _ = try executor.execute(.add(AddRequest(collection: "p", batch: VectorBatch(id: 6, label: 0, vector: [6, 1]))))
             Issue.record("the ADD succeeded through a cut connection")
@@ -67,16 +67,25 @@ import Testing
         #expect(executor.reconcileWritesInDoubt())
         #expect(try Self.indexIDs(executor, "p") == Self.tableIDs(db, "p"))
 
-        // A batch ADD (a transaction) whose COMMIT is cut off.
+        // A small batch is one statement too: cut once, it is sent again and stored.
+        proxy.arm(cut, on: CommitCuttingProxy.oneStatementUpsert)
+        _ = try executor.execute(.add(AddRequest(collection: "p", batch: try VectorBatch(dimension: 2, ids: [11, 12], labels: [0, 0], vectors: [11, 1, 12, 1]))))
+        #expect(proxy.cutCount == 4)
+        #expect(Set(try Self.tableIDs(db, "p")).isSuperset(of: [11, 12]))
+
+        // A batch ADD larger than one statement takes (a transaction) whose COMMIT is cut off.
+        let large = Array(Int64(1_000)..<Int64(1_000 + PostgresStore.statementRows + 1))
         proxy.arm(cut)
+        let vectors = large.flatMap { id -> [Float] in [Float(id), 1] }
+        let batch = try VectorBatch(dimension: 2, ids: large, labels: large.map { _ in 0 }, vectors: vectors)
         do {
-            _ = try executor.execute(.add(AddRequest(collection: "p", batch: try VectorBatch(dimension: 2, ids: [8, 9], labels: [0, 0], vectors: [8, 1, 9, 1]))))
+            _ = try executor.execute(.add(AddRequest(collection: "p", batch: batch)))
             Issue.record("the batch ADD succeeded through a cut connection")
         } catch {
             #expect(error.isOutcomeUnknown, "\(error)")
         }
-        #expect(proxy.cutCount == 4)
-        #expect(try Self.tableIDs(db, "p").contains(9) == committed)
+        #expect(proxy.cutCount == 5)
+        #expect(try Self.tableIDs(db, "p").contains(large.last!) == committed)
         #expect(executor.reconcileWritesInDoubt())
         #expect(try Self.indexIDs(executor, "p") == Self.tableIDs(db, "p"))
 

@@ -127,10 +127,10 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         #expect(try db.sql("SELECT count(*) FROM \"fv_ip\"") == [["\(before["ip"]!.count)"]])
     }
 
-    /// One-row ADDs take a one-statement path: the table must hold the same bytes as the index (edge
-    /// floats, quoting in payloads and keywords, nulls), and an attribute added or dropped behind the
-    /// server's back must be honoured (ADD nulls every attribute it does not set).
-    @Test(.enabled(if: TestDatabase.serverURL != nil)) func oneRowAddsStoreExactBytesAndFollowSchemaChanges() throws {
+    /// Small ADDs (one row, or a few) take a one-statement path: the table must hold the same bytes as
+    /// the index (edge floats, quoting in payloads and keywords, nulls), and an attribute added or
+    /// dropped behind the server's back must be honoured (ADD nulls every attribute it does not set).
+    @Test(.enabled(if: TestDatabase.serverURL != nil)) func smallAddsStoreExactBytesAndFollowSchemaChanges() throws {
         let db = try TestDatabase()
         defer { db.drop() }
         let executor = try db.executor()
@@ -144,20 +144,31 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
             [.leastNormalMagnitude, 1 / 3, -1e-38, 0.1],
             [Float(bitPattern: 0x3F80_0001), 16_777_217, -2.5e-7, 1e18],
         ]
-        let payloads: [String?] = [#"{"q":"a \"quoted\" \\ back"}"#, nil, #"{"é":"日本"}"#]
+        let payloads: [String?] = [#"{"q":"a \"quoted\" \\ back"}"#, nil, #"{"é":"日本","path":"C:\temp\new"}"#]
         let keywords: [AttributeValue?] = [.keyword(#"it's "x" \ y"#), nil, .keyword("")]
+        func values(_ i: Int) -> [String: AttributeValue] {
+            var values: [String: AttributeValue] = [:]
+            if let k = keywords[i] { values["category"] = k }
+            if i != 1 { values["price"] = .float64(i == 0 ? -0.1 : 1e300) }
+            return values
+        }
         for round in 0..<2 {
             for (i, vector) in edges.enumerated() {
-                var values: [String: AttributeValue] = [:]
-                if let k = keywords[i] { values["category"] = k }
-                if i != 1 { values["price"] = .float64(i == 0 ? -0.1 : 1e300) }
                 _ = try executor.execute(.add(AddRequest(collection: "one", batch: try VectorBatch(
                     dimension: 4, ids: [Int64(i) - 1], labels: [Int64(round)], vectors: vector,
-                    payloads: [payloads[i].map { Array($0.utf8) }], attributes: [values]
+                    payloads: [payloads[i].map { Array($0.utf8) }], attributes: [values(i)]
                 ))))
             }
         }
         #expect(try db.sql("SELECT count(*) FROM fv_one") == [["3"]])
+        #expect(fingerprint(try db.executor()) == fingerprint(executor))
+        // The same rows again as one small batch (one statement with array parameters), payloads and
+        // values moved to other ids, so every row changes.
+        _ = try executor.execute(.add(AddRequest(collection: "one", batch: try VectorBatch(
+            dimension: 4, ids: [-1, 0, 1], labels: [7, 8, 9], vectors: edges.reversed().flatMap { $0 },
+            payloads: payloads.reversed().map { $0.map { Array($0.utf8) } }, attributes: [values(2), values(1), values(0)]
+        ))))
+        #expect(try db.sql("SELECT id, label, category FROM fv_one ORDER BY id") == [["-1", "7", ""], ["0", "8", nil], ["1", "9", #"it's "x" \ y"#]])
         let restarted = try db.executor()
         #expect(fingerprint(restarted) == fingerprint(executor))
         // Another program adds an attribute and gives every row a value: the next one-row ADD through
@@ -166,7 +177,7 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         _ = try db.sql("INSERT INTO flatvec_attributes (collection, name, type) VALUES ('one', 'stock', 'int64')")
         _ = try db.sql("UPDATE fv_one SET stock = 5")
         _ = try executor.execute(.add(AddRequest(collection: "one", batch: VectorBatch(id: 0, label: 9, vector: [1, 2, 3, 4]))))
-        #expect(try db.sql("SELECT id, stock, category FROM fv_one ORDER BY id") == [["-1", "5", #"it's "x" \ y"#], ["0", nil, nil], ["1", "5", ""]])
+        #expect(try db.sql("SELECT id, stock, category FROM fv_one ORDER BY id") == [["-1", "5", ""], ["0", nil, nil], ["1", "5", #"it's "x" \ y"#]])
         // And dropped behind its back: the column is gone, the ADD still lands.
         _ = try db.sql("ALTER TABLE fv_one DROP COLUMN price")
         _ = try db.sql("DELETE FROM flatvec_attributes WHERE collection = 'one' AND name = 'price'")

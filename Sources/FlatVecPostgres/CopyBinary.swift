@@ -52,6 +52,28 @@ enum CopyBinaryEncoder {
         put(Int16(-1))
         return out
     }
+
+    /// The batch's vectors as a one-dimensional `vector[]` in PostgreSQL's binary array form (for a
+    /// binary query parameter): int32 dimensions (1), int32 flags (0: no nulls), the element type's
+    /// OID (`vector`'s, which differs per database), int32 length and int32 lower bound (1), then each
+    /// element as an int32 byte length and pgvector's binary form.
+    static func vectorArray(_ batch: VectorBatch, vectorOID: UInt32) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(20 + batch.count * (8 + batch.dimension * 4))
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) } }
+        put(Int32(1))
+        put(Int32(0))
+        put(vectorOID)
+        put(Int32(batch.count))
+        put(Int32(1))
+        for i in 0..<batch.count {
+            put(Int32(4 + 4 * batch.dimension))
+            put(Int16(batch.dimension))
+            put(Int16(0))
+            for v in batch.vectors[(i * batch.dimension)..<((i + 1) * batch.dimension)] { put(v.bitPattern) }
+        }
+        return out
+    }
 }
 
 /// Parses a binary COPY stream of `(id, label, payload, embedding, attributes...)` rows as it arrives.

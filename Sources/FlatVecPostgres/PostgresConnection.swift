@@ -27,6 +27,29 @@ final class PostgresConnection: @unchecked Sendable {
     /// Whether this session's temporary staging table exists (it lives as long as the connection).
     var hasStagingTable = false
 
+    /// The OID of pgvector's `vector` type in this database, once looked up (``vectorTypeOID()``).
+    private var vectorOID: UInt32?
+
+    /// The OID of pgvector's `vector` type in this database (looked up once per connection; ``forgetVectorTypeOID()``
+    /// after a statement that used it failed, in case the extension was recreated).
+    func vectorTypeOID() throws(FlatVecError) -> UInt32 {
+        if let vectorOID { return vectorOID }
+        guard let oid = try query("SELECT 'vector'::regtype::oid").first?.first.flatMap({ $0 }).flatMap({ UInt32($0) }) else {
+            throw FlatVecError(.unavailable, "PostgreSQL did not name the OID of the vector type")
+        }
+        vectorOID = oid
+        return oid
+    }
+
+    /// Forgets the cached OID of `vector`.
+    func forgetVectorTypeOID() { vectorOID = nil }
+
+    /// A parameter of ``command(_:parameters:)``: text (nil: SQL NULL) or bytes in the type's binary form.
+    enum Parameter {
+        case text(String?)
+        case binary([UInt8])
+    }
+
     deinit { PQfinish(connection) }
 
     /// Whether the connection is usable.
@@ -73,12 +96,38 @@ final class PostgresConnection: @unchecked Sendable {
         try run(sql, parameters).affected
     }
 
+    /// Runs a command with text and binary parameters; returns how many rows it inserted, updated or
+    /// deleted.
+    func command(_ sql: String, parameters: [Parameter]) throws(FlatVecError) -> Int {
+        try run(sql, parameters).affected
+    }
+
     private func run(_ sql: String, _ parameters: [String?]) throws(FlatVecError) -> (rows: [[String?]], affected: Int) {
-        let cStrings = parameters.map { $0.map { strdup($0) } ?? nil }
-        defer { for p in cStrings { free(p) } }
-        let result: OpaquePointer? = cStrings.withUnsafeBufferPointer { buffer in
+        try run(sql, parameters.map { .text($0) })
+    }
+
+    private func run(_ sql: String, _ parameters: [Parameter]) throws(FlatVecError) -> (rows: [[String?]], affected: Int) {
+        var values: [UnsafeMutablePointer<CChar>?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        for parameter in parameters {
+            switch parameter {
+            case .text(let text):
+                values.append(text.map { strdup($0) } ?? nil)
+                lengths.append(0)
+                formats.append(0)
+            case .binary(let bytes):
+                let copy = malloc(max(1, bytes.count))!
+                bytes.withUnsafeBytes { if let source = $0.baseAddress { _ = memcpy(copy, source, bytes.count) } }
+                values.append(copy.assumingMemoryBound(to: CChar.self))
+                lengths.append(Int32(bytes.count))
+                formats.append(1)
+            }
+        }
+        defer { for p in values { free(p) } }
+        let result: OpaquePointer? = values.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecParams(connection, sql, Int32(parameters.count), nil, values.baseAddress, nil, nil, 0)
+                PQexecParams(connection, sql, Int32(parameters.count), nil, values.baseAddress, lengths, formats, 0)
             }
         }
         defer { PQclear(result) }

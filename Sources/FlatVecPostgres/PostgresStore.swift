@@ -506,25 +506,25 @@ public final class PostgresStore: DurableStore, Sendable {
             guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else { return false }
             payloads.append(text)
         }
-        let d = batch.dimension
-        var parameters: [String?] = [
-            Self.arrayLiteral(batch.ids.map { "\($0)" }),
-            Self.arrayLiteral(batch.labels.map { "\($0)" }),
-            Self.arrayLiteral(payloads),
-            Self.arrayLiteral((0..<batch.count).map { r in "[" + batch.vectors[r * d..<(r + 1) * d].map { "\($0)" }.joined(separator: ",") + "]" }),
+        // The vectors go as one binary `vector[]` (no float printed or parsed); the rest as text arrays.
+        var parameters: [PostgresConnection.Parameter] = [
+            .text(Self.arrayLiteral(batch.ids.map { "\($0)" })),
+            .text(Self.arrayLiteral(batch.labels.map { "\($0)" })),
+            .text(Self.arrayLiteral(payloads)),
+            .binary([]),
         ]
-        var unnested = ["$1::bigint[]", "$2::bigint[]", "$3::text[]", "$4::text[]"]
+        var unnested = ["$1::bigint[]", "$2::bigint[]", "$3::text[]", "$4::vector[]"]
         for definition in attributes {
-            parameters.append(Self.arrayLiteral((0..<batch.count).map { r in
+            parameters.append(.text(Self.arrayLiteral((0..<batch.count).map { r in
                 (batch.attributes.isEmpty ? nil : batch.attributes[r][definition.name]).map(Self.text(of:))
-            }))
+            })))
             unnested.append("$\(parameters.count)::\(Self.columnType(definition.type))[]")
         }
-        parameters.append(collection)
-        parameters.append(attributes.map { "\($0.name):\($0.type)" }.joined(separator: ","))
+        parameters.append(.text(collection))
+        parameters.append(.text(attributes.map { "\($0.name):\($0.type)" }.joined(separator: ",")))
         let quoted = attributes.map { "\"\($0.name)\"" }
         let columns = (["id", "label", "payload", "embedding"] + quoted).joined(separator: ", ")
-        let selected = (["u.id", "u.label", "u.payload", "u.embedding::vector"] + quoted.map { "u.\($0)" }).joined(separator: ", ")
+        let selected = (["u.id", "u.label", "u.payload", "u.embedding"] + quoted.map { "u.\($0)" }).joined(separator: ", ")
         let updates = (["label", "payload", "embedding"] + quoted).map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
         let sql = """
             INSERT INTO \(Self.table(collection)) AS t (\(columns))
@@ -537,10 +537,13 @@ public final class PostgresStore: DurableStore, Sendable {
         func attempt() throws(FlatVecError) -> Int? {
             try withConnection { (c) throws(FlatVecError) -> Int? in
                 do throws(FlatVecError) {
-                    return try c.command(sql, nullable: parameters)
+                    var parameters = parameters
+                    parameters[3] = .binary(CopyBinaryEncoder.vectorArray(batch, vectorOID: try c.vectorTypeOID()))
+                    return try c.command(sql, parameters: parameters)
                 } catch where !c.isHealthy {
                     return nil
                 } catch {
+                    c.forgetVectorTypeOID()
                     // The statement failed whole (a column dropped behind this server's back, ...): nothing
                     // changed; the transaction path reads the table's attributes and reports real errors.
                     return 0

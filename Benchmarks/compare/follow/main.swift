@@ -5,10 +5,13 @@
 //     flatvec-follow-bench --writer 127.0.0.1:7071,127.0.0.1:7073 --reader 127.0.0.1:7072 ...   (writes through two servers)
 //
 // Sends single-vector ADDs of random unit vectors to the writer at `--rate` per second (open loop:
-// add i is due at start + i / rate, spread over `--connections` connections, default 16), and for
-// every `--sample`-th add (default: as many as make 100 probes a second) searches the reader with
-// that vector (k = 1) back to back from the moment the writer's reply arrives until the reader's top
-// hit is that id. Lag = first hit - writer's reply (the COMMIT precedes the reply). Prints
+// add i is due at start + i / rate, spread over `--connections` connections, default 16). Every
+// `--sample`-th add (default: as many as make 100 probes a second) becomes a probe from the moment
+// the writer's reply arrives: one prober sends the reader one SEARCH (k = 1) holding every pending
+// probe's vector, every `--poll-ms` (default 1) after the previous reply, and a probe ends when its
+// top hit is its id. Lag = that reply - the writer's reply (the COMMIT precedes the reply), so it is
+// exact to about one poll. (Probing with back-to-back searches per probe would load the reader more
+// the later it is, and so measure its own load.) Prints
 // {"rate": .., "achieved": .., "samples": .., "p50": s, "p99": s, "max": s, "late": n, "lost": n}.
 import FlatVecBenchSupport
 import FlatVecClient
@@ -34,6 +37,7 @@ let seconds = Double(CommandLineOptions.value("--seconds") ?? "10")!
 let connections = Int(CommandLineOptions.value("--connections") ?? "16")!
 let sample = Int(CommandLineOptions.value("--sample") ?? "\(max(1, Int(rate / 100)))")!
 let firstID = Int64(CommandLineOptions.value("--first-id") ?? "1000000000")!
+let poll = Duration.microseconds(Int64(Double(CommandLineOptions.value("--poll-ms") ?? "1")! * 1000))
 
 func unitVector(_ seed: Int64) -> [Float] {
     var random = SplitMix64(seed: UInt64(bitPattern: seed))
@@ -52,38 +56,60 @@ final class Results: Sendable {
     var value: (lags: [Double], late: Int, lost: Int, acked: Int) { state.withLock { $0 } }
 }
 
+/// Probes waiting to be seen on the reader: id, vector, when the writer acknowledged it.
+final class Probes: Sendable {
+    private let state = Mutex<(pending: [(id: Int64, vector: [Float], acknowledged: ContinuousClock.Instant)], writersDone: Bool)>(([], false))
+    func add(_ id: Int64, _ vector: [Float], _ acknowledged: ContinuousClock.Instant) { state.withLock { $0.pending.append((id, vector, acknowledged)) } }
+    func writersFinished() { state.withLock { $0.writersDone = true } }
+    var snapshot: (pending: [(id: Int64, vector: [Float], acknowledged: ContinuousClock.Instant)], writersDone: Bool) { state.withLock { $0 } }
+    func remove(_ ids: Set<Int64>) { state.withLock { $0.pending.removeAll { ids.contains($0.id) } } }
+}
+
 let results = Results()
+let probes = Probes()
 let total = Int(rate * seconds)
-let readers = try await (0..<4).asyncMap { _ in try await FlatVecClient.connect(host: readerHost, port: readerPort) }
+let reader = try await FlatVecClient.connect(host: readerHost, port: readerPort)
 let start = ContinuousClock.now + .milliseconds(200)
+let prober = Task {
+    while true {
+        let (pending, writersDone) = probes.snapshot
+        if pending.isEmpty {
+            if writersDone { return }
+            try await Task.sleep(for: poll)
+            continue
+        }
+        let hits = try await reader.search(
+            collection: collection, queries: pending.flatMap(\.vector), dimension: dimension, options: SearchOptions(k: 1)
+        )
+        let answered = ContinuousClock.now
+        var done = Set<Int64>()
+        for (probe, top) in zip(pending, hits) {
+            if top.first?.id == probe.id {
+                results.lag((answered - probe.acknowledged).inSeconds)
+                done.insert(probe.id)
+            } else if answered - probe.acknowledged > .seconds(10) {
+                results.lost()
+                done.insert(probe.id)
+            }
+        }
+        probes.remove(done)
+        try await Task.sleep(for: poll)
+    }
+}
 try await withThrowingTaskGroup(of: Void.self) { group in
     for c in 0..<connections {
         group.addTask {
             let (writerHost, writerPort) = writers[c % writers.count]
             let writer = try await FlatVecClient.connect(host: writerHost, port: writerPort)
-            try await withThrowingTaskGroup(of: Void.self) { probes in
-                for i in stride(from: c, to: total, by: connections) {
-                    let due = start + .nanoseconds(Int64(Double(i) / rate * 1e9))
-                    if ContinuousClock.now < due { try await Task.sleep(until: due) } else if ContinuousClock.now - due > .milliseconds(5) { results.late() }
-                    let id = firstID + Int64(i)
-                    let vector = unitVector(id)
-                    _ = try await writer.add(collection: collection, batch: VectorBatch(dimension: dimension, ids: [id], labels: [0], vectors: vector))
-                    let acknowledged = ContinuousClock.now
-                    results.acked()
-                    guard i % sample == 0 else { continue }
-                    let reader = readers[(i / sample) % readers.count]
-                    probes.addTask {
-                        while ContinuousClock.now - acknowledged < .seconds(10) {
-                            let hits = try await reader.search(collection: collection, queries: vector, dimension: dimension, options: SearchOptions(k: 1))
-                            if hits[0].first?.id == id {
-                                results.lag((ContinuousClock.now - acknowledged).inSeconds)
-                                return
-                            }
-                        }
-                        results.lost()
-                    }
-                }
-                try await probes.waitForAll()
+            for i in stride(from: c, to: total, by: connections) {
+                let due = start + .nanoseconds(Int64(Double(i) / rate * 1e9))
+                if ContinuousClock.now < due { try await Task.sleep(until: due) } else if ContinuousClock.now - due > .milliseconds(5) { results.late() }
+                let id = firstID + Int64(i)
+                let vector = unitVector(id)
+                _ = try await writer.add(collection: collection, batch: VectorBatch(dimension: dimension, ids: [id], labels: [0], vectors: vector))
+                let acknowledged = ContinuousClock.now
+                results.acked()
+                if i % sample == 0 { probes.add(id, vector, acknowledged) }
             }
             await writer.close()
         }
@@ -91,6 +117,8 @@ try await withThrowingTaskGroup(of: Void.self) { group in
     try await group.waitForAll()
 }
 let elapsed = (ContinuousClock.now - start).inSeconds
+probes.writersFinished()
+try await prober.value
 let r = results.value
 let lags = r.lags.sorted()
 func percentile(_ p: Double) -> Double { lags.isEmpty ? .nan : lags[min(lags.count - 1, Int(Double(lags.count) * p))] }

@@ -90,12 +90,6 @@ final class PostgresConnection: @unchecked Sendable {
         try run(sql, parameters).rows
     }
 
-    /// Runs a command with text parameters (nil: SQL NULL); returns how many rows it inserted,
-    /// updated or deleted.
-    func command(_ sql: String, nullable parameters: [String?]) throws(FlatVecError) -> Int {
-        try run(sql, parameters).affected
-    }
-
     /// Runs a command with text and binary parameters; returns how many rows it inserted, updated or
     /// deleted.
     func command(_ sql: String, parameters: [Parameter]) throws(FlatVecError) -> Int {

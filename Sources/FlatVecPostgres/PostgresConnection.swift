@@ -93,14 +93,36 @@ final class PostgresConnection: @unchecked Sendable {
     /// Runs a command with text and binary parameters; returns how many rows it inserted, updated or
     /// deleted.
     func command(_ sql: String, parameters: [Parameter]) throws(FlatVecError) -> Int {
-        try run(sql, parameters).affected
+        try run(sql, parameters, prepared: false).affected
     }
+
+    /// Runs a query with text parameters as a prepared statement of this connection (prepared at its
+    /// first use here, then planned once for all calls: for statements run hundreds of times a second).
+    func query(prepared sql: String, _ parameters: [String]) throws(FlatVecError) -> [[String?]] {
+        try run(sql, parameters.map { .text($0) }, prepared: true).rows
+    }
+
+    /// The statements prepared on this connection, by SQL text.
+    private var preparedStatements: [String: String] = [:]
 
     private func run(_ sql: String, _ parameters: [String?]) throws(FlatVecError) -> (rows: [[String?]], affected: Int) {
-        try run(sql, parameters.map { .text($0) })
+        try run(sql, parameters.map { .text($0) }, prepared: false)
     }
 
-    private func run(_ sql: String, _ parameters: [Parameter]) throws(FlatVecError) -> (rows: [[String?]], affected: Int) {
+    private func run(_ sql: String, _ parameters: [Parameter], prepared: Bool) throws(FlatVecError) -> (rows: [[String?]], affected: Int) {
+        var statement: String?
+        if prepared {
+            if let name = preparedStatements[sql] {
+                statement = name
+            } else {
+                let name = "flatvec_\(preparedStatements.count)"
+                let result = PQprepare(connection, name, sql, Int32(parameters.count), nil)
+                defer { PQclear(result) }
+                guard PQresultStatus(result) == PGRES_COMMAND_OK else { throw fail(result, "failed to prepare a statement") }
+                preparedStatements[sql] = name
+                statement = name
+            }
+        }
         var values: [UnsafeMutablePointer<CChar>?] = []
         var lengths: [Int32] = []
         var formats: [Int32] = []
@@ -121,7 +143,11 @@ final class PostgresConnection: @unchecked Sendable {
         defer { for p in values { free(p) } }
         let result: OpaquePointer? = values.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecParams(connection, sql, Int32(parameters.count), nil, values.baseAddress, lengths, formats, 0)
+                if let statement {
+                    PQexecPrepared(connection, statement, Int32(parameters.count), values.baseAddress, lengths, formats, 0)
+                } else {
+                    PQexecParams(connection, sql, Int32(parameters.count), nil, values.baseAddress, lengths, formats, 0)
+                }
             }
         }
         defer { PQclear(result) }

@@ -76,13 +76,10 @@ extension RequestExecutor {
                     let trimmed = try feed.trim()
                     if trimmed > 0 { logger?.info("trimmed the change log", metadata: ["changes": "\(trimmed)"]) }
                 }
-                if settled {
-                    try feed.waitForChanges(timeoutMillis: 500)
-                } else {
-                    // Committed changes wait behind an older transaction still running (under a stream
-                    // of writes there nearly always is one): look again in a millisecond.
-                    usleep(1_000)
-                }
+                // Committed changes may wait behind an older transaction still running (under a stream
+                // of writes there nearly always is one). Its commit wakes this loop if it wrote to the
+                // log; one that did not (another program's, or rolled back) is seen within 5 ms.
+                try feed.waitForChanges(timeoutMillis: settled ? 500 : 5)
             } catch {
                 if !failing {
                     failing = true

@@ -146,10 +146,7 @@ final class PostgresChangeFeed: ChangeFeed {
     }
 
     func attributes(of collection: String) throws(FlatVecError) -> [AttributeDefinition]? {
-        try withConnection { (c) throws(FlatVecError) -> [AttributeDefinition]? in
-            guard !(try c.query("SELECT 1 FROM flatvec_collections WHERE name = $1", [collection])).isEmpty else { return nil }
-            return try store.attributes(of: collection, on: c)
-        }
+        try withConnection { (c) throws(FlatVecError) in try store.declaredAttributes(of: collection, on: c) }
     }
 
     func loadAll() throws(FlatVecError) -> (collections: [NamedIndex], cursor: UInt64) {

@@ -316,6 +316,18 @@ public final class PostgresStore: DurableStore, Sendable {
         }
     }
 
+    /// The attributes `flatvec_attributes` declares now for a collection, or nil if
+    /// `flatvec_collections` has no such row.
+    public func attributes(of collection: String) throws(FlatVecError) -> [AttributeDefinition]? {
+        try withConnection { (c) throws(FlatVecError) in try declaredAttributes(of: collection, on: c) }
+    }
+
+    /// ``attributes(of:)`` on a given connection.
+    func declaredAttributes(of collection: String, on c: PostgresConnection) throws(FlatVecError) -> [AttributeDefinition]? {
+        guard !(try c.query("SELECT 1 FROM flatvec_collections WHERE name = $1", [collection])).isEmpty else { return nil }
+        return try attributes(of: collection, on: c)
+    }
+
     /// Records a collection and its attributes, and creates its table with one column per attribute.
     public func createCollection(
         name: String, dimension: Int, metric: Metric, attributes: [AttributeDefinition]

@@ -151,14 +151,7 @@ extension RequestExecutor {
     /// Declares and drops attributes until the index has the store's. Runs under the write order.
     private func syncAttributes(_ collection: NamedIndex, from feed: any ChangeFeed) throws(FlatVecError) {
         guard let stored = try feed.attributes(of: collection.name) else { return }
-        let index = collection.index
-        for definition in index.attributes where !stored.contains(definition) {
-            try index.dropAttribute(named: definition.name)
-        }
-        let current = index.attributes
-        for definition in stored where !current.contains(definition) {
-            try index.addAttribute(definition)
-        }
+        try matchAttributes(collection, to: stored)
     }
 
     /// Swaps in freshly loaded collections for all served ones, as REBUILD does.

@@ -145,9 +145,9 @@ public struct RequestExecutor: Sendable {
                 let collection = try registry.collection(named: name)
                 try inWriteOrder(collection) { (state) throws(FlatVecError) in
                     try collection.index.checkAddable(definition)
-                    try durably("add_attribute", ids: [], state: &state) { () throws(FlatVecError) in
+                    try durably("add_attribute", { () throws(FlatVecError) in
                         try store.addAttribute(collection: name, definition: definition)
-                    }
+                    }, ifOutcomeUnknown: { state.attributesInDoubt = true })
                     try collection.index.addAttribute(definition)
                 }
             }
@@ -158,9 +158,9 @@ public struct RequestExecutor: Sendable {
                 let collection = try registry.collection(named: name)
                 try inWriteOrder(collection) { (state) throws(FlatVecError) in
                     try collection.index.checkDroppable(named: attribute)
-                    try durably("drop_attribute", ids: [], state: &state) { () throws(FlatVecError) in
+                    try durably("drop_attribute", { () throws(FlatVecError) in
                         try store.dropAttribute(collection: name, name: attribute)
-                    }
+                    }, ifOutcomeUnknown: { state.attributesInDoubt = true })
                     try collection.index.dropAttribute(named: attribute)
                 }
             }
@@ -419,9 +419,28 @@ public struct RequestExecutor: Sendable {
         }
     }
 
-    /// Brings the index in line with the store for the ids in doubt (the store is the authority: a
-    /// row it holds is upserted, an id it lacks is removed). Runs under the collection's write order.
+    /// Brings the index in line with the store for the attributes and ids in doubt (the store is the
+    /// authority: its attributes are declared, a row it holds is upserted, an id it lacks is removed).
+    /// Runs under the collection's write order.
     private func reconcile(_ collection: NamedIndex, _ state: inout NamedIndex.WriteState) throws(FlatVecError) {
+        if state.attributesInDoubt {
+            if store.canReadBack {
+                let stored: [AttributeDefinition]?
+                do {
+                    stored = try store.attributes(of: collection.name)
+                } catch {
+                    throw FlatVecError(
+                        .unavailable,
+                        "the durable store failed, nothing was changed: an earlier attribute change's outcome is still unknown (\(error.message))"
+                    )
+                }
+                if let stored { try matchAttributes(collection, to: stored) }
+                logger?.notice("reconciled an attribute change of unknown outcome with the store", metadata: [
+                    "collection": "\(collection.name)", "attributes": "\(stored?.map(\.name) ?? [])",
+                ])
+            }
+            state.attributesInDoubt = false
+        }
         guard !state.inDoubt.isEmpty else { return }
         let ids = Array(state.inDoubt)
         guard store.canReadBack else {
@@ -444,6 +463,19 @@ public struct RequestExecutor: Sendable {
         logger?.notice("reconciled writes of unknown outcome with the store", metadata: [
             "collection": "\(collection.name)", "ids": "\(ids.count)", "present": "\(held)", "absent": "\(ids.count - held)",
         ])
+    }
+
+    /// Declares and drops attributes until the index has `stored` (the store's). Runs under the write
+    /// order.
+    func matchAttributes(_ collection: NamedIndex, to stored: [AttributeDefinition]) throws(FlatVecError) {
+        let index = collection.index
+        for definition in index.attributes where !stored.contains(definition) {
+            try index.dropAttribute(named: definition.name)
+        }
+        let current = index.attributes
+        for definition in stored where !current.contains(definition) {
+            try index.addAttribute(definition)
+        }
     }
 
     /// Makes the index hold exactly `rows` for `ids` (the store's rows for them): present rows are

@@ -53,6 +53,9 @@ public protocol DurableStore: Sendable {
     /// The collection as the store holds it now, or nil if the store has no collection of that name.
     func loadCollection(named name: String) throws(FlatVecError) -> NamedIndex?
 
+    /// The attributes the store declares now for a collection, or nil if it has no such collection.
+    func attributes(of collection: String) throws(FlatVecError) -> [AttributeDefinition]?
+
     /// A reader of the changes committed to the store by anyone (other servers, plain SQL), for a
     /// server that follows them live; nil if the store has no change log.
     func makeChangeFeed() throws(FlatVecError) -> (any ChangeFeed)?
@@ -76,6 +79,11 @@ extension DurableStore {
     /// Not supported unless ``canReadBack``.
     public func loadCollection(named name: String) throws(FlatVecError) -> NamedIndex? {
         throw FlatVecError(.internalError, "\(description) cannot read collections back")
+    }
+
+    /// Not supported unless ``canReadBack``.
+    public func attributes(of collection: String) throws(FlatVecError) -> [AttributeDefinition]? {
+        throw FlatVecError(.internalError, "\(description) cannot read attributes back")
     }
 
     /// No change log.

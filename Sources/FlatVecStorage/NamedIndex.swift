@@ -33,6 +33,9 @@ public final class NamedIndex: Sendable {
         /// Ids whose last write has an unknown outcome (a COMMIT whose connection died): the index is
         /// brought back in line with the store for them before the next write.
         package var inDoubt: Set<Int64> = []
+        /// Whether an ADD_ATTRIBUTE or DROP_ATTRIBUTE had an unknown outcome: the index's attributes
+        /// are brought in line with the store's before the next write.
+        package var attributesInDoubt = false
     }
 
     /// Rows of the store's copy that the index could not hold when it was loaded (another program

@@ -115,6 +115,51 @@ import Testing
         #expect(stored == executor.registry.all.map(\.name))
     }
 
+    /// An ADD_ATTRIBUTE or DROP_ATTRIBUTE whose COMMIT is cut off is reported outcome unknown, and
+    /// the index's attributes are brought in line with the table's afterwards (the change log names
+    /// it as this server's own write, so following it would not).
+    @Test(.enabled(if: TestDatabase.serverURL != nil), arguments: [CommitCuttingProxy.Cut.afterForwarding, .beforeForwarding])
+    func anAttributeChangeCutOffIsReconciled(cut: CommitCuttingProxy.Cut) throws {
+        let db = try TestDatabase()
+        defer { db.drop() }
+        let proxy = try CommitCuttingProxy(upstreamPort: Self.upstreamPort(db.url))
+        let executor = try Self.executor(url: proxy.route(db.url))
+        let color = try AttributeDefinition(name: "color", type: .keyword)
+        let size = try AttributeDefinition(name: "size", type: .int64)
+        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "a", dimension: 2, metric: .innerProduct, attributes: [color])))
+        _ = try executor.execute(.add(AddRequest(collection: "a", batch: try VectorBatch(
+            dimension: 2, ids: [1, 2], labels: [0, 0], vectors: [1, 0, 0, 1], attributes: [["color": .keyword("red")], [:]]
+        ))))
+        func declared() throws -> [String] {
+            try db.sql("SELECT name FROM flatvec_attributes WHERE collection = 'a' ORDER BY position").map { $0[0]! }
+        }
+        let committed = cut == .afterForwarding
+
+        proxy.arm(cut)
+        do {
+            _ = try executor.execute(.addAttribute(collection: "a", definition: size))
+            Issue.record("the ADD_ATTRIBUTE succeeded through a cut connection")
+        } catch {
+            #expect(error.isOutcomeUnknown, "\(error)")
+        }
+        #expect(try declared() == (committed ? ["color", "size"] : ["color"]))
+        #expect(executor.reconcileWritesInDoubt())
+        #expect(try executor.registry.collection(named: "a").index.attributes.map(\.name) == declared())
+
+        proxy.arm(cut)
+        do {
+            _ = try executor.execute(.dropAttribute(collection: "a", name: "color"))
+            Issue.record("the DROP_ATTRIBUTE succeeded through a cut connection")
+        } catch {
+            #expect(error.isOutcomeUnknown, "\(error)")
+        }
+        // The next write reconciles first, without waiting for the periodic pass.
+        _ = try executor.execute(.add(AddRequest(collection: "a", batch: VectorBatch(id: 3, label: 0, vector: [1, 1]))))
+        #expect(try declared() == (committed ? ["size"] : ["color"]))
+        #expect(try executor.registry.collection(named: "a").index.attributes.map(\.name) == declared())
+        #expect(fingerprint(try Self.executor(url: db.url)) == fingerprint(executor))
+    }
+
     @Test(.enabled(if: TestDatabase.serverURL != nil))
     func addsRacingDropAndCreateKeepTableAndIndexEqual() throws {
         let db = try TestDatabase()

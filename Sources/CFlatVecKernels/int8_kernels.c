@@ -155,6 +155,11 @@ void fv_i8_copy_row(const uint8_t *source_codes, const double *source_meta, size
     for (size_t c = 0; c < 4; c++) floats[c * capacity + row] = source_floats[c * capacity + source_row];
 }
 
+void fv_i8_row_codes(const uint8_t *codes, size_t dim, size_t row, uint8_t *dst) {
+    size_t dpad = fv_i8_padded_dim(dim);
+    for (size_t quad = 0; quad < dpad / 4; quad++) memcpy(dst + quad * 4, codes + fv_i8_offset(row, quad * 4, dpad), 4);
+}
+
 void fv_i8_encode_query(const float *q, size_t dim, int levels, int8_t *codes, fv_i8_query *out) {
     size_t dpad = fv_i8_padded_dim(dim);
     double maxabs = 0, norm2 = 0;
@@ -334,6 +339,87 @@ __attribute__((target("avx2"))) static void fv_i8_avx2(const uint8_t *codes, siz
 }
 #endif
 
+// ---- Gathered rows, row-major codes ---------------------------------------------------------------
+// One row at a time (a filter's matching rows): the row's dpad bytes against the query's, in 64-byte
+// (VNNI) or 32-byte (AVX2) steps, the tail byte by byte; integer sums, so exactly the blocked scan's.
+
+static void fv_i8_gather_portable(const uint8_t *row_codes, size_t dpad, const uint32_t *rows, size_t m,
+                                  const int8_t *qcodes, int32_t *out) {
+    for (size_t j = 0; j < m; j++) {
+        const uint8_t *a = row_codes + (size_t)rows[j] * dpad;
+        int32_t acc = 0;
+        for (size_t i = 0; i < dpad; i++) acc += (int32_t)a[i] * qcodes[i];
+        out[j] = acc;
+    }
+}
+
+#if FV_X86
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+fv_i8_gather_avx512vnni(const uint8_t *row_codes, size_t dpad, const uint32_t *rows, size_t m, const int8_t *qcodes,
+                        int32_t *out) {
+    size_t full = dpad / 64, tail = dpad % 64;
+    __mmask64 tail_mask = tail ? (~0ULL >> (64 - tail)) : 0;
+    for (size_t j = 0; j < m; j++) {
+        if (j + 4 < m) {
+            const uint8_t *ahead = row_codes + (size_t)rows[j + 4] * dpad;
+            for (size_t line = 0; line < dpad; line += 64) __builtin_prefetch(ahead + line, 0, 0);
+        }
+        const uint8_t *a = row_codes + (size_t)rows[j] * dpad;
+        __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0;
+        size_t c = 0;
+        for (; c + 2 <= full; c += 2) {
+            acc0 = _mm512_dpbusd_epi32(acc0, _mm512_loadu_si512(a + c * 64), _mm512_loadu_si512(qcodes + c * 64));
+            acc1 = _mm512_dpbusd_epi32(acc1, _mm512_loadu_si512(a + c * 64 + 64), _mm512_loadu_si512(qcodes + c * 64 + 64));
+        }
+        if (c < full) acc0 = _mm512_dpbusd_epi32(acc0, _mm512_loadu_si512(a + c * 64), _mm512_loadu_si512(qcodes + c * 64));
+        if (tail)
+            acc1 = _mm512_dpbusd_epi32(acc1, _mm512_maskz_loadu_epi8(tail_mask, a + full * 64),
+                                       _mm512_maskz_loadu_epi8(tail_mask, qcodes + full * 64));
+        out[j] = _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1));
+    }
+}
+
+// AVX2: vpmaddubsw on 7-bit queries cannot saturate (see fv_i8_avx2_tile), then vpmaddwd by ones.
+__attribute__((target("avx2"))) static void fv_i8_gather_avx2(const uint8_t *row_codes, size_t dpad, const uint32_t *rows,
+                                                              size_t m, const int8_t *qcodes, int32_t *out) {
+    size_t full = dpad / 32;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t j = 0; j < m; j++) {
+        if (j + 4 < m) {
+            const uint8_t *ahead = row_codes + (size_t)rows[j + 4] * dpad;
+            for (size_t line = 0; line < dpad; line += 64) __builtin_prefetch(ahead + line, 0, 0);
+        }
+        const uint8_t *a = row_codes + (size_t)rows[j] * dpad;
+        __m256i acc = _mm256_setzero_si256();
+        for (size_t c = 0; c < full; c++) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(a + c * 32));
+            __m256i e = _mm256_loadu_si256((const __m256i *)(qcodes + c * 32));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, e), ones));
+        }
+        __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4E));
+        sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xB1));
+        int32_t total = _mm_cvtsi128_si32(sum);
+        for (size_t i = full * 32; i < dpad; i++) total += (int32_t)a[i] * qcodes[i];
+        out[j] = total;
+    }
+}
+#endif
+
+int fv_i8_gather_variant(int variant, const uint8_t *row_codes, size_t dim, const uint32_t *rows, size_t m,
+                         const int8_t *qcodes, int32_t *out) {
+    if (!(fv_i8_variants() & (1u << variant))) return 0;
+    size_t dpad = fv_i8_padded_dim(dim);
+    switch (variant) {
+#if FV_X86
+    case FV_I8_AVX512VNNI: fv_i8_gather_avx512vnni(row_codes, dpad, rows, m, qcodes, out); break;
+    case FV_I8_AVX2: fv_i8_gather_avx2(row_codes, dpad, rows, m, qcodes, out); break;
+#endif
+    default: fv_i8_gather_portable(row_codes, dpad, rows, m, qcodes, out); break;
+    }
+    return 1;
+}
+
 uint32_t fv_i8_variants(void) {
     uint32_t variants = 1u << FV_I8_PORTABLE;
 #if FV_X86
@@ -427,14 +513,47 @@ static inline __attribute__((always_inline)) int fv_i8_float_may_overflow(const 
     return b->qn * b->norm[r] > 0.99e37f;
 }
 
+/* The double bounds of one row (the proof is above): inputs of one query over one chunk. */
+typedef struct {
+    const double *scale, *slack, *coded, *norm;
+    double qn, pn, t;
+    int32_t bias;
+} fv_i8_double_bounds;
+
+static inline fv_i8_double_bounds fv_i8_double_bounds_make(const double *meta, size_t capacity, const fv_i8_query *query) {
+    fv_i8_double_bounds b = {
+        meta + FV_I8_SCALE * capacity, meta + FV_I8_SLACK * capacity, meta + FV_I8_CODED_NORM * capacity,
+        meta + FV_I8_NORM * capacity, query->norm, query->residual_norm, query->scale, query->bias,
+    };
+    return b;
+}
+
+/* Writes row r's index and bounds if its upper bound reaches `threshold` (a row whose float32 sum
+   could overflow always does, with infinite bounds); returns 1 if it did, else 0. */
+static inline __attribute__((always_inline)) size_t fv_i8_double_bound(const fv_i8_double_bounds *b, int32_t dot, size_t r,
+                                                                       double threshold, uint32_t *index, double *lower,
+                                                                       double *upper) {
+    if (b->qn * b->norm[r] > 1e37) {
+        *index = (uint32_t)r;
+        *lower = -INFINITY;
+        *upper = INFINITY;
+        return 1;
+    }
+    double est = (double)(dot - b->bias) * (b->t * b->scale[r]);
+    double margin = (b->qn * b->slack[r] + b->pn * b->coded[r] + fabs(est) * 1e-12) * (1 + 1e-12) + 1e-30;
+    double hi = est + margin;
+    if (!(hi >= threshold)) return 0;
+    *index = (uint32_t)r;
+    *lower = est - margin;
+    *upper = hi;
+    return 1;
+}
+
 FV_I8_CLONES
 size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, size_t capacity,
                         const fv_i8_query *query, double threshold, uint32_t *indices, double *lower, double *upper,
                         double *scratch) {
-    const double qn = query->norm, pn = query->residual_norm, t = query->scale;
-    const int32_t bias = query->bias;
-    const double *scale = meta + FV_I8_SCALE * capacity, *slack = meta + FV_I8_SLACK * capacity;
-    const double *coded = meta + FV_I8_CODED_NORM * capacity, *norm = meta + FV_I8_NORM * capacity;
+    const fv_i8_double_bounds db = fv_i8_double_bounds_make(meta, capacity, query);
     const fv_i8_float_bound fb = fv_i8_float_bound_make(meta, capacity, query);
     /* threshold is a float score or a double lower bound; round it down so the float test stays conservative. */
     float threshold_f = (float)threshold;
@@ -456,22 +575,19 @@ size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, s
         size_t end = r + 16 < nrows ? r + 16 : nrows;
         for (size_t j = r; j < end; j++) {
             if (!pass[j]) continue;
-            if (qn * norm[j] > 1e37) {
-                indices[found] = (uint32_t)j;
-                lower[found] = -INFINITY;
-                upper[found] = INFINITY;
-                found++;
-                continue;
-            }
-            double est = (double)(dots[j] - bias) * (t * scale[j]);
-            double margin = (qn * slack[j] + pn * coded[j] + fabs(est) * 1e-12) * (1 + 1e-12) + 1e-30;
-            double hi = est + margin;
-            if (!(hi >= threshold)) continue;
-            indices[found] = (uint32_t)j;
-            lower[found] = est - margin;
-            upper[found] = hi;
-            found++;
+            found += fv_i8_double_bound(&db, dots[j], j, threshold, indices + found, lower + found, upper + found);
         }
+    }
+    return found;
+}
+
+size_t fv_i8_candidates_listed(const int32_t *dots, const uint32_t *rows, size_t m, const double *meta,
+                               size_t capacity, const fv_i8_query *query, double threshold, uint32_t *indices,
+                               double *lower, double *upper) {
+    const fv_i8_double_bounds db = fv_i8_double_bounds_make(meta, capacity, query);
+    size_t found = 0;
+    for (size_t j = 0; j < m; j++) {
+        found += fv_i8_double_bound(&db, dots[j], rows[j], threshold, indices + found, lower + found, upper + found);
     }
     return found;
 }

@@ -268,9 +268,9 @@ extension FlatIndex {
     /// Benchmarks/README.md "Filtered search, exact"): under float32, gathering a third of the rows
     /// costs about what scanning them all does, for one query and for 32.
     static var gatherDivisorFloat32: Int { 3 }
-    /// The same under int8, whose scan reads a quarter of the bytes: the crossover lies between 7%
-    /// and 15% of the rows (runs differ), for one query and for 32.
-    static var gatherDivisorInt8: Int { 8 }
+    /// The same under int8, which gathers the matching rows' codes (a quarter of the bytes) and
+    /// rescores only those that can reach the top k.
+    static var gatherDivisorInt8: Int { 3 }
 
     /// Scores every chunk from the last to the first, taking the reader lock per chunk.
     ///
@@ -318,7 +318,14 @@ extension FlatIndex {
                     filters.evaluate(chunk: chunk, index: c, rows: n, in: rows)
                     let limit = configuration._gatherFraction.map { Int(Double(n) * $0) } ?? n / gatherDivisor
                     if filters.prefersGathering(limit: limit) {
-                        scoreGathered(chunk: chunk, filters: filters, queries: queries, collectors: &collectors, scores: scores)
+                        if firstPass != nil {
+                            firstPass!.scanGathered(
+                                chunk: chunk, rows: n, queries: queries, collectors: &collectors,
+                                floatScores: scores, floatIndices: indices, filters: filters, in: rows
+                            )
+                        } else {
+                            scoreGathered(chunk: chunk, filters: filters, queries: queries, collectors: &collectors, scores: scores)
+                        }
                         return
                     }
                 }

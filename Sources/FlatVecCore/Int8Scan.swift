@@ -80,7 +80,6 @@ struct Int8Scan: ~Copyable {
         precondition(scanned == 1, "int8 scan variant \(variant) does not run on this CPU")
         rowsBounded += n * count
         for q in 0..<count {
-            let query = queries + q * dimension
             let k = collectors[q].k
             let mask = filters.isEmpty ? nil : filters.mask(ofQuery: q)
             var threshold = Double(collectors[q].admissionThreshold)
@@ -90,54 +89,113 @@ struct Int8Scan: ~Copyable {
                 // Not full yet (the first chunk of a scan): k rows of this chunk give a threshold.
                 threshold = max(threshold, fv_i8_kth_lower_bound(dots + q * stride, n, meta, chunk.capacity, queryMeta + q, k, scores))
             }
-            var found = fv_i8_candidates(
+            let found = fv_i8_candidates(
                 dots + q * stride, n, meta, chunk.capacity, queryMeta + q, threshold, indices, lower, upper, selection
             )
-            guard found > 0 else { continue }
-            if let labels = collectors[q].labelFilter {
-                found = compact(found) { labels.contains(chunk.labels[Int(indices[$0])]) }
-            }
-            if let mask {
-                found = compact(found) { mask[Int(indices[$0])] == FilterProgram.trueByte }
-            }
-            if let excluded = collectors[q].excludedID {
-                // Before the k-th lower bound below: the excluded row must not count among the k.
-                found = compact(found) { chunk.ids[Int(indices[$0])] != excluded }
-            }
-            // Plain mode: k rows of this chunk score at least the k-th largest lower bound, so it
-            // can raise the threshold (grouping by label needs k distinct labels: not this shortcut).
-            var raised = -Double.infinity
-            if !collectors[q].groupByLabel && found > k {
-                selection.update(from: lower, count: found)
-                raised = fv_kth_largest(selection, found, k)
-                if raised > threshold {
-                    found = compact(found) { upper[$0] >= raised }
-                }
-            }
-            if found * Self.fallbackFraction > n {
-                fv_dot_rows(chunk.vectors, n, dimension, query, floatScores)
-                collectors[q].consume(scores: floatScores, count: n, chunk: chunk, indices: floatIndices, mask: mask, rows: rows)
-                chunksInFloat32 += 1
-                rowsRescored += n
-                continue
-            }
-            if raised > threshold && found > 2 * k {
-                // Two stages: first the rows whose lower bound reaches `raised` (at least k of them,
-                // the likeliest hits); their float32 scores usually lift the collector's threshold
-                // well above `raised`, and the other rows are then kept only if they can reach it.
-                let firstStage = partition(found) { lower[$0] >= raised }
-                rescore(firstStage, from: 0, chunk: chunk, query: query, into: &collectors[q], rows: rows)
-                let bar = max(raised, Double(collectors[q].admissionThreshold))
-                var rest = 0
-                for j in firstStage..<found where upper[j] >= bar {
-                    indices[firstStage + rest] = indices[j]
-                    rest += 1
-                }
-                rescore(rest, from: firstStage, chunk: chunk, query: query, into: &collectors[q], rows: rows)
-                continue
-            }
-            rescore(found, from: 0, chunk: chunk, query: query, into: &collectors[q], rows: rows)
+            select(
+                found, query: q, threshold: threshold, chunk: chunk, rows: n, queries: queries, collectors: &collectors,
+                mask: mask, floatScores: floatScores, floatIndices: floatIndices, in: rows
+            )
         }
+    }
+
+    /// Like ``scan(chunk:rows:queries:collectors:floatScores:floatIndices:filters:in:)`` for a chunk
+    /// whose filters match few rows: only the matching rows' codes are read (row by row, from
+    /// ``VectorChunk/rowCodes``), for each query of each filter, and bounded the same way.
+    mutating func scanGathered(
+        chunk: VectorChunk,
+        rows n: Int,
+        queries: UnsafePointer<Float>,
+        collectors: inout [HitCollector],
+        floatScores: UnsafeMutablePointer<Float>,
+        floatIndices: UnsafeMutablePointer<UInt32>,
+        filters: borrowing ScanFilters,
+        in rows: borrowing ChunkedRows
+    ) {
+        guard let meta = chunk.codeMeta, let rowCodes = chunk.rowCodes else {
+            preconditionFailure("an int8 scan of a chunk without codes")
+        }
+        for (g, members) in filters.queriesOfGroup.enumerated() {
+            let (list, m) = filters.matches(ofGroup: g)
+            guard m > 0 else { continue }
+            for q in members {
+                let gathered = fv_i8_gather_variant(variant, rowCodes, dimension, list, m, queryCodes + q * paddedDimension, dots)
+                precondition(gathered == 1, "int8 scan variant \(variant) does not run on this CPU")
+                rowsBounded += m
+                let threshold = Double(collectors[q].admissionThreshold)
+                let found = fv_i8_candidates_listed(dots, list, m, meta, chunk.capacity, queryMeta + q, threshold, indices, lower, upper)
+                select(
+                    found, query: q, threshold: threshold, chunk: chunk, rows: n, queries: queries, collectors: &collectors,
+                    mask: filters.mask(ofQuery: q), floatScores: floatScores, floatIndices: floatIndices, in: rows
+                )
+            }
+        }
+    }
+
+    /// Narrows query `q`'s `found` candidates (rows of `chunk` with their bounds, already above
+    /// `threshold`) by its label filter, filter mask and excluded id, and by the k-th largest lower
+    /// bound among them, then rescores the rest in float32 (or the first `n` rows of the chunk whole,
+    /// when too many remain) and offers them to its collector.
+    private mutating func select(
+        _ found: Int,
+        query q: Int,
+        threshold: Double,
+        chunk: VectorChunk,
+        rows n: Int,
+        queries: UnsafePointer<Float>,
+        collectors: inout [HitCollector],
+        mask: UnsafePointer<UInt8>?,
+        floatScores: UnsafeMutablePointer<Float>,
+        floatIndices: UnsafeMutablePointer<UInt32>,
+        in rows: borrowing ChunkedRows
+    ) {
+        var found = found
+        guard found > 0 else { return }
+        let query = queries + q * dimension
+        let k = collectors[q].k
+        if let labels = collectors[q].labelFilter {
+            found = compact(found) { labels.contains(chunk.labels[Int(indices[$0])]) }
+        }
+        if let mask {
+            found = compact(found) { mask[Int(indices[$0])] == FilterProgram.trueByte }
+        }
+        if let excluded = collectors[q].excludedID {
+            // Before the k-th lower bound below: the excluded row must not count among the k.
+            found = compact(found) { chunk.ids[Int(indices[$0])] != excluded }
+        }
+        // Plain mode: k rows of this chunk score at least the k-th largest lower bound, so it
+        // can raise the threshold (grouping by label needs k distinct labels: not this shortcut).
+        var raised = -Double.infinity
+        if !collectors[q].groupByLabel && found > k {
+            selection.update(from: lower, count: found)
+            raised = fv_kth_largest(selection, found, k)
+            if raised > threshold {
+                found = compact(found) { upper[$0] >= raised }
+            }
+        }
+        if found * Self.fallbackFraction > n {
+            fv_dot_rows(chunk.vectors, n, dimension, query, floatScores)
+            collectors[q].consume(scores: floatScores, count: n, chunk: chunk, indices: floatIndices, mask: mask, rows: rows)
+            chunksInFloat32 += 1
+            rowsRescored += n
+            return
+        }
+        if raised > threshold && found > 2 * k {
+            // Two stages: first the rows whose lower bound reaches `raised` (at least k of them,
+            // the likeliest hits); their float32 scores usually lift the collector's threshold
+            // well above `raised`, and the other rows are then kept only if they can reach it.
+            let firstStage = partition(found) { lower[$0] >= raised }
+            rescore(firstStage, from: 0, chunk: chunk, query: query, into: &collectors[q], rows: rows)
+            let bar = max(raised, Double(collectors[q].admissionThreshold))
+            var rest = 0
+            for j in firstStage..<found where upper[j] >= bar {
+                indices[firstStage + rest] = indices[j]
+                rest += 1
+            }
+            rescore(rest, from: firstStage, chunk: chunk, query: query, into: &collectors[q], rows: rows)
+            return
+        }
+        rescore(found, from: 0, chunk: chunk, query: query, into: &collectors[q], rows: rows)
     }
 
     /// Scores candidates `start ..< start + count` in float32 and offers them to `collector`.

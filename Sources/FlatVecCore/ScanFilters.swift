@@ -72,11 +72,23 @@ struct ScanFilters: ~Copyable {
             }
             let mask = masks + g * stride
             _ = programs[g]!.evaluate(chunk: chunk, chunkIndex: index, rows: n, in: rows, into: mask)
+            // The matching rows, eight mask bytes at a time: a word without a true byte (bit 1 is set
+            // in the true byte only) is skipped, and a word with one is compacted without branches.
             let list = matched + g * stride
             var m = 0
-            for r in 0..<n where mask[r] == FilterProgram.trueByte {
-                list[m] = UInt32(r)
-                m += 1
+            var r = 0
+            while r + 8 <= n {
+                if UnsafeRawPointer(mask + r).loadUnaligned(as: UInt64.self) & 0x0202_0202_0202_0202 != 0 {
+                    for j in r..<(r + 8) {
+                        list[m] = UInt32(j)
+                        m &+= Int(mask[j] >> 1)
+                    }
+                }
+                r += 8
+            }
+            for j in r..<n {
+                list[m] = UInt32(j)
+                m &+= Int(mask[j] >> 1)
             }
             matchCounts[g] = m
         }

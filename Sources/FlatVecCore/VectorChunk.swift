@@ -25,6 +25,10 @@ final class VectorChunk: @unchecked Sendable {
     let codes: UnsafeMutablePointer<UInt8>?
     /// Scale and error figures of each row's codes, `FV_I8_META_DOUBLES` columns of `capacity` (nil with `codes`).
     let codeMeta: UnsafeMutablePointer<Double>?
+    /// The same codes row by row (`fv_i8_padded_dim(dimension)` bytes a row), for filtered scans that
+    /// gather a few rows: in the blocks, one row's codes are spread over every cache line of its block
+    /// (nil with `codes`).
+    let rowCodes: UnsafeMutablePointer<UInt8>?
     /// One column per attribute of the index, in the order of ``ChunkedRows/schema`` (empty in a spare chunk).
     var attributes: [AttributeColumn] = []
 
@@ -39,9 +43,11 @@ final class VectorChunk: @unchecked Sendable {
         if withCodes {
             codes = Self.allocateAligned(fv_i8_code_bytes(capacity, dimension), of: UInt8.self)
             codeMeta = Self.allocateAligned(Int(FV_I8_META_DOUBLES) * capacity, of: Double.self)
+            rowCodes = Self.allocateAligned(capacity * fv_i8_padded_dim(dimension), of: UInt8.self)
         } else {
             codes = nil
             codeMeta = nil
+            rowCodes = nil
         }
     }
 
@@ -60,6 +66,7 @@ final class VectorChunk: @unchecked Sendable {
         labels.deallocate()
         if let codes { free(codes) }
         if let codeMeta { free(codeMeta) }
+        if let rowCodes { free(rowCodes) }
     }
 
     /// Touches every page so later writes do not fault (run off the writer's path).
@@ -69,6 +76,7 @@ final class VectorChunk: @unchecked Sendable {
         labels.initialize(repeating: 0, count: capacity)
         if let codes { memset(codes, 128, fv_i8_code_bytes(capacity, dimension)) }
         codeMeta?.initialize(repeating: 0, count: Int(FV_I8_META_DOUBLES) * capacity)
+        if let rowCodes { memset(rowCodes, 128, capacity * fv_i8_padded_dim(dimension)) }
     }
 
     /// Writes row `offset`'s vector and, when the chunk keeps codes, its codes (in the same move,
@@ -76,8 +84,9 @@ final class VectorChunk: @unchecked Sendable {
     @inline(__always)
     func setVector(at offset: Int, from source: UnsafePointer<Float>) {
         vector(at: offset).update(from: source, count: dimension)
-        if let codes, let codeMeta {
+        if let codes, let codeMeta, let rowCodes {
             fv_i8_encode_row(source, dimension, codes, codeMeta, capacity, offset)
+            fv_i8_row_codes(codes, dimension, offset, rowCodes + offset * fv_i8_padded_dim(dimension))
         }
     }
 
@@ -85,8 +94,12 @@ final class VectorChunk: @unchecked Sendable {
     @inline(__always)
     func copyVector(at offset: Int, from source: VectorChunk, offset sourceOffset: Int) {
         vector(at: offset).update(from: source.vector(at: sourceOffset), count: dimension)
-        if let codes, let codeMeta, let sourceCodes = source.codes, let sourceMeta = source.codeMeta {
+        if let codes, let codeMeta, let rowCodes, let sourceCodes = source.codes, let sourceMeta = source.codeMeta,
+           let sourceRowCodes = source.rowCodes
+        {
             fv_i8_copy_row(sourceCodes, sourceMeta, sourceOffset, codes, codeMeta, offset, capacity, dimension)
+            let bytes = fv_i8_padded_dim(dimension)
+            (rowCodes + offset * bytes).update(from: sourceRowCodes + sourceOffset * bytes, count: bytes)
         }
     }
 
@@ -99,8 +112,9 @@ final class VectorChunk: @unchecked Sendable {
     /// Bytes of vector, id, label and attribute storage (payloads not included), codes included.
     var fixedBytes: Int { capacity * (dimension * 4 + 16) + codeBytes + attributes.reduce(0) { $0 + $1.bytes } }
 
-    /// Bytes of int8 codes and their figures (0 without codes).
+    /// Bytes of int8 codes (blocked and row by row) and their figures (0 without codes).
     var codeBytes: Int {
-        codes == nil ? 0 : fv_i8_code_bytes(capacity, dimension) + Int(FV_I8_META_DOUBLES) * capacity * MemoryLayout<Double>.stride
+        codes == nil ? 0 : fv_i8_code_bytes(capacity, dimension) + capacity * fv_i8_padded_dim(dimension)
+            + Int(FV_I8_META_DOUBLES) * capacity * MemoryLayout<Double>.stride
     }
 }

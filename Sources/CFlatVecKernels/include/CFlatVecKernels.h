@@ -126,6 +126,10 @@ void fv_i8_encode_row(const float *x, size_t dim, uint8_t *codes, double *meta, 
 void fv_i8_copy_row(const uint8_t *source_codes, const double *source_meta, size_t source_row, uint8_t *codes,
                     double *meta, size_t row, size_t capacity, size_t dim);
 
+/// Copies row `row`'s codes out of the blocked layout into `dst` (fv_i8_padded_dim(dim) bytes, in
+/// dimension order): the row-major copy that gathered scans read.
+void fv_i8_row_codes(const uint8_t *codes, size_t dim, size_t row, uint8_t *dst);
+
 /// Encodes a query with codes in [-levels, levels]; `codes` holds fv_i8_padded_dim(dim) bytes.
 void fv_i8_encode_query(const float *q, size_t dim, int levels, int8_t *codes, fv_i8_query *out);
 
@@ -147,6 +151,19 @@ int fv_i8_query_levels(int variant);
 /// bytes apart. Returns 0 (and computes nothing) if this CPU cannot run the variant.
 int fv_i8_scan_variant(int variant, const uint8_t *codes, size_t nrows, size_t dim, const int8_t *qcodes,
                        size_t nq, int32_t *out, size_t out_stride);
+
+/// out[j] = sum_i row_codes(rows[j], i) * query_code(i) for j < m, where row r's codes are the
+/// fv_i8_padded_dim(dim) bytes at row_codes + r * fv_i8_padded_dim(dim) (see fv_i8_row_codes): the
+/// same integers fv_i8_scan_variant gives those rows. Returns 0 (and computes nothing) if this CPU
+/// cannot run the variant.
+int fv_i8_gather_variant(int variant, const uint8_t *row_codes, size_t dim, const uint32_t *rows, size_t m,
+                         const int8_t *qcodes, int32_t *out);
+
+/// fv_i8_candidates for listed rows: `dots[j]` belongs to row `rows[j]`, j < m; the rows that can
+/// reach `threshold` go to `indices` (row numbers) with their bounds, in list order.
+size_t fv_i8_candidates_listed(const int32_t *dots, const uint32_t *rows, size_t m, const double *meta,
+                               size_t capacity, const fv_i8_query *query, double threshold, uint32_t *indices,
+                               double *lower, double *upper);
 
 /// The rows r < nrows whose float32 score can reach `threshold` (upper bound >= threshold), with
 /// their lower and upper bounds; returns how many. The bound is proven in int8_kernels.c.

@@ -183,7 +183,7 @@ def main():
                 ms(target), ms(faiss_seconds), pg_cell, "yes" if exact else "NO", recall(faiss_found, expected)))
         lines.append("")
     lines += ["## Where gathering stops paying (ms per batch; FlatVec's default gathers in a chunk when at most "
-              "1/%s of its rows match)" % ("8" if scan == "int8" else "3"), "",
+              "1/3 of its rows match)", "",
               "| matching | nq = 1 gather | nq = 1 mask | nq = 32 gather | nq = 32 mask |", "|---:|---:|---:|---:|---:|"]
     for s in sorted(set(SELECTIVITIES + CROSSOVER), reverse=True):
         lines.append("| %g%% | %s | %s | %s | %s |" % (

@@ -346,8 +346,23 @@ __attribute__((target("avx2"))) static void fv_i8_avx2(const uint8_t *codes, siz
 /* Rows prefetched ahead: a row's 8 lines arrive in about the time 12 rows are summed. */
 #define FV_I8_GATHER_AHEAD 12
 
+/* Prefetches row r's codes and, with meta, the four figures its double bound reads (one line each:
+   the columns are `capacity` apart). */
+static inline void fv_i8_gather_prefetch(const uint8_t *row_codes, size_t dpad, size_t r, const double *meta, size_t capacity) {
+    const uint8_t *codes = row_codes + r * dpad;
+    for (size_t line = 0; line < dpad; line += 64) __builtin_prefetch(codes + line, 0, 0);
+    if (meta) {
+        __builtin_prefetch(meta + FV_I8_SCALE * capacity + r, 0, 0);
+        __builtin_prefetch(meta + FV_I8_SLACK * capacity + r, 0, 0);
+        __builtin_prefetch(meta + FV_I8_CODED_NORM * capacity + r, 0, 0);
+        __builtin_prefetch(meta + FV_I8_NORM * capacity + r, 0, 0);
+    }
+}
+
 static void fv_i8_gather_portable(const uint8_t *row_codes, size_t dpad, const uint32_t *rows, size_t m,
-                                  const int8_t *qcodes, int32_t *out) {
+                                  const int8_t *qcodes, int32_t *out, const double *meta, size_t capacity) {
+    (void)meta;
+    (void)capacity;
     for (size_t j = 0; j < m; j++) {
         const uint8_t *a = row_codes + (size_t)rows[j] * dpad;
         int32_t acc = 0;
@@ -359,14 +374,11 @@ static void fv_i8_gather_portable(const uint8_t *row_codes, size_t dpad, const u
 #if FV_X86
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
 fv_i8_gather_avx512vnni(const uint8_t *row_codes, size_t dpad, const uint32_t *rows, size_t m, const int8_t *qcodes,
-                        int32_t *out) {
+                        int32_t *out, const double *meta, size_t capacity) {
     size_t full = dpad / 64, tail = dpad % 64;
     __mmask64 tail_mask = tail ? (~0ULL >> (64 - tail)) : 0;
     for (size_t j = 0; j < m; j++) {
-        if (j + FV_I8_GATHER_AHEAD < m) {
-            const uint8_t *ahead = row_codes + (size_t)rows[j + FV_I8_GATHER_AHEAD] * dpad;
-            for (size_t line = 0; line < dpad; line += 64) __builtin_prefetch(ahead + line, 0, 0);
-        }
+        if (j + FV_I8_GATHER_AHEAD < m) fv_i8_gather_prefetch(row_codes, dpad, rows[j + FV_I8_GATHER_AHEAD], meta, capacity);
         const uint8_t *a = row_codes + (size_t)rows[j] * dpad;
         __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0;
         size_t c = 0;
@@ -384,14 +396,12 @@ fv_i8_gather_avx512vnni(const uint8_t *row_codes, size_t dpad, const uint32_t *r
 
 // AVX2: vpmaddubsw on 7-bit queries cannot saturate (see fv_i8_avx2_tile), then vpmaddwd by ones.
 __attribute__((target("avx2"))) static void fv_i8_gather_avx2(const uint8_t *row_codes, size_t dpad, const uint32_t *rows,
-                                                              size_t m, const int8_t *qcodes, int32_t *out) {
+                                                              size_t m, const int8_t *qcodes, int32_t *out,
+                                                              const double *meta, size_t capacity) {
     size_t full = dpad / 32;
     const __m256i ones = _mm256_set1_epi16(1);
     for (size_t j = 0; j < m; j++) {
-        if (j + FV_I8_GATHER_AHEAD < m) {
-            const uint8_t *ahead = row_codes + (size_t)rows[j + FV_I8_GATHER_AHEAD] * dpad;
-            for (size_t line = 0; line < dpad; line += 64) __builtin_prefetch(ahead + line, 0, 0);
-        }
+        if (j + FV_I8_GATHER_AHEAD < m) fv_i8_gather_prefetch(row_codes, dpad, rows[j + FV_I8_GATHER_AHEAD], meta, capacity);
         const uint8_t *a = row_codes + (size_t)rows[j] * dpad;
         __m256i acc = _mm256_setzero_si256();
         for (size_t c = 0; c < full; c++) {
@@ -410,15 +420,15 @@ __attribute__((target("avx2"))) static void fv_i8_gather_avx2(const uint8_t *row
 #endif
 
 int fv_i8_gather_variant(int variant, const uint8_t *row_codes, size_t dim, const uint32_t *rows, size_t m,
-                         const int8_t *qcodes, int32_t *out) {
+                         const int8_t *qcodes, int32_t *out, const double *meta, size_t capacity) {
     if (!(fv_i8_variants() & (1u << variant))) return 0;
     size_t dpad = fv_i8_padded_dim(dim);
     switch (variant) {
 #if FV_X86
-    case FV_I8_AVX512VNNI: fv_i8_gather_avx512vnni(row_codes, dpad, rows, m, qcodes, out); break;
-    case FV_I8_AVX2: fv_i8_gather_avx2(row_codes, dpad, rows, m, qcodes, out); break;
+    case FV_I8_AVX512VNNI: fv_i8_gather_avx512vnni(row_codes, dpad, rows, m, qcodes, out, meta, capacity); break;
+    case FV_I8_AVX2: fv_i8_gather_avx2(row_codes, dpad, rows, m, qcodes, out, meta, capacity); break;
 #endif
-    default: fv_i8_gather_portable(row_codes, dpad, rows, m, qcodes, out); break;
+    default: fv_i8_gather_portable(row_codes, dpad, rows, m, qcodes, out, meta, capacity); break;
     }
     return 1;
 }

@@ -119,7 +119,9 @@ struct Int8Scan: ~Copyable {
             let (list, m) = filters.matches(ofGroup: g)
             guard m > 0 else { continue }
             for q in members {
-                let gathered = fv_i8_gather_variant(variant, rowCodes, dimension, list, m, queryCodes + q * paddedDimension, dots)
+                let gathered = fv_i8_gather_variant(
+                    variant, rowCodes, dimension, list, m, queryCodes + q * paddedDimension, dots, meta, chunk.capacity
+                )
                 precondition(gathered == 1, "int8 scan variant \(variant) does not run on this CPU")
                 rowsBounded += m
                 let threshold = Double(collectors[q].admissionThreshold)

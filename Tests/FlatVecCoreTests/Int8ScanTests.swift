@@ -141,7 +141,7 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
                 for q in 0..<nq {
                     var gathered = [Int32](repeating: 0, count: n)
                     let ran = queryCodes.withUnsafeBufferPointer {
-                        fv_i8_gather_variant(variant, rowCodes, d, list, n, $0.baseAddress! + q * dpad, &gathered)
+                        fv_i8_gather_variant(variant, rowCodes, d, list, n, $0.baseAddress! + q * dpad, &gathered, meta, n)
                     }
                     #expect(ran == 1)
                     for (j, r) in list.enumerated() where gathered[j] != out[q * stride + Int(r)] {

@@ -154,10 +154,11 @@ int fv_i8_scan_variant(int variant, const uint8_t *codes, size_t nrows, size_t d
 
 /// out[j] = sum_i row_codes(rows[j], i) * query_code(i) for j < m, where row r's codes are the
 /// fv_i8_padded_dim(dim) bytes at row_codes + r * fv_i8_padded_dim(dim) (see fv_i8_row_codes): the
-/// same integers fv_i8_scan_variant gives those rows. Returns 0 (and computes nothing) if this CPU
-/// cannot run the variant.
+/// same integers fv_i8_scan_variant gives those rows. With `meta` (columns of `capacity`, may be
+/// NULL), the rows' bound figures are prefetched as well, for fv_i8_candidates_listed right after.
+/// Returns 0 (and computes nothing) if this CPU cannot run the variant.
 int fv_i8_gather_variant(int variant, const uint8_t *row_codes, size_t dim, const uint32_t *rows, size_t m,
-                         const int8_t *qcodes, int32_t *out);
+                         const int8_t *qcodes, int32_t *out, const double *meta, size_t capacity);
 
 /// fv_i8_candidates for listed rows: `dots[j]` belongs to row `rows[j]`, j < m; the rows that can
 /// reach `threshold` go to `indices` (row numbers) with their bounds, in list order.

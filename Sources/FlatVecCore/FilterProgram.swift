@@ -1,3 +1,5 @@
+import CFlatVecKernels
+
 /// A checked ``Filter`` bound to the current attributes of an index: attribute names resolved to
 /// column slots and keyword strings to dictionary numbers, so evaluating it compares integers.
 ///
@@ -6,6 +8,7 @@
 /// `and` is the minimum, `or` the maximum and `not` is `2 - x`, and a row matches when the root is 2.
 /// A program is valid while ``ChunkedRows/attributeEpoch`` is unchanged; callers bind again after.
 struct FilterProgram {
+    // filter_kernels.c writes these bytes too.
     static let falseByte: UInt8 = 0
     static let unknownByte: UInt8 = 1
     static let trueByte: UInt8 = 2
@@ -104,13 +107,14 @@ struct FilterProgram {
         case .constant(let byte):
             out.update(repeating: byte, count: n)
         case .compare(let slot, let float, let op, let word):
+            // Branch-free C loops the compiler vectorises (the bytes are this type's false, unknown, true).
             let column = chunk.attributes[slot]
             if float {
-                compareColumn(column, n: n, out: out, op: op, Double(bitPattern: UInt64(bitPattern: word))) {
-                    Double(bitPattern: UInt64(bitPattern: $0))
+                column.words.withMemoryRebound(to: Double.self, capacity: n) { doubles in
+                    fv_filter_compare_f64(doubles, column.present, n, Int32(op.rawValue), Double(bitPattern: UInt64(bitPattern: word)), out)
                 }
             } else {
-                compareColumn(column, n: n, out: out, op: op, word) { $0 }
+                fv_filter_compare_i64(column.words, column.present, n, Int32(op.rawValue), word, out)
             }
         case .compareID(let op, let value):
             compareAll(chunk.ids, n: n, out: out, op: op, value)
@@ -167,20 +171,6 @@ struct FilterProgram {
         case .not(let inner):
             evaluate(inner, chunk: chunk, chunkIndex: chunkIndex, n: n, rows: rows, out: out)
             for r in 0..<n { out[r] = trueByte &- out[r] }
-        }
-    }
-
-    @inline(__always)
-    private static func compareColumn<T: Comparable>(
-        _ column: AttributeColumn, n: Int, out: UnsafeMutablePointer<UInt8>, op: ComparisonOperator, _ value: T,
-        decode: (Int64) -> T
-    ) {
-        let present = column.present
-        let words = column.words
-        withComparison(op, value) { test in
-            for r in 0..<n {
-                out[r] = present[r] == 0 ? unknownByte : (test(decode(words[r])) ? trueByte : falseByte)
-            }
         }
     }
 

@@ -185,6 +185,14 @@ float fv_kth_largest_float(float *values, size_t count, size_t k);
 double fv_i8_kth_lower_bound(const int32_t *dots, size_t nrows, const double *meta, size_t capacity,
                              const fv_i8_query *query, size_t k, float *scratch);
 
+/// Filter comparison over an attribute column: out[r] = 1 (unknown) where present[r] is 0, else 2
+/// (true) if `words[r] op value` holds and 0 (false) if not; op 1-6 is FlatVec's ComparisonOperator
+/// (=, !=, <, <=, >, >=).
+void fv_filter_compare_i64(const int64_t *words, const uint8_t *present, size_t n, int op, int64_t value, uint8_t *out);
+
+/// fv_filter_compare_i64 over doubles.
+void fv_filter_compare_f64(const double *words, const uint8_t *present, size_t n, int op, double value, uint8_t *out);
+
 /// Sum of squares of `count` floats, in double precision.
 double fv_sum_squares(const float *values, size_t count);
 

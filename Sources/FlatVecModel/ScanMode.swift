@@ -9,7 +9,8 @@ public enum ScanMode: UInt8, Sendable, Hashable, CaseIterable, CustomStringConve
     case float32 = 0
     /// Scan 8-bit codes of the vectors first (a quarter of the bytes), bound every row's float32
     /// score from them, and rescore in float32 only the rows that can still be among the best; the
-    /// codes take about a quarter of the vectors' memory more.
+    /// codes (kept in blocks for scans and row by row for filtered scans) take about half the
+    /// vectors' memory more.
     case int8 = 1
     /// `int8` where the CPU has a fast kernel for it (AVX-512 VNNI or AVX2), `float32` elsewhere.
     case auto = 2

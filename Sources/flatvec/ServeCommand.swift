@@ -66,7 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
     @Option(name: .long, help: ArgumentHelp(
         "How searches read the vectors: float32, int8 or auto (int8 where the CPU has a fast int8 kernel).",
-        discussion: "Both are exact: int8 returns the float32 hits and scores of each query searched alone, reading a quarter of the bytes, and keeps codes taking about a quarter more memory."
+        discussion: "Both are exact: int8 returns the float32 hits and scores of each query searched alone, reading a quarter of the bytes, and keeps codes taking about half as much memory again (in blocks for scans, row by row for filtered scans)."
     ))
     var scan: String = "auto"
     @Option(name: .long, help: ArgumentHelp(

@@ -24,10 +24,7 @@ enum CopyBinaryEncoder {
             } else {
                 put(Int32(-1))
             }
-            put(Int32(4 + 4 * batch.dimension))
-            put(Int16(batch.dimension))
-            put(Int16(0))
-            for v in batch.vectors[(i * batch.dimension)..<((i + 1) * batch.dimension)] { put(v.bitPattern) }
+            appendVector(of: batch, row: i, to: &out)
             let values = batch.attributes.isEmpty ? [:] : batch.attributes[i]
             for definition in attributes {
                 switch values[definition.name] {
@@ -53,6 +50,16 @@ enum CopyBinaryEncoder {
         return out
     }
 
+    /// Appends row `i`'s vector as a binary field: its int32 byte length, then pgvector's binary form
+    /// (the same in a COPY row and in an array element).
+    static func appendVector(of batch: VectorBatch, row i: Int, to out: inout [UInt8]) {
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.bigEndian) { out.append(contentsOf: $0) } }
+        put(Int32(4 + 4 * batch.dimension))
+        put(Int16(batch.dimension))
+        put(Int16(0))
+        for v in batch.vectors[(i * batch.dimension)..<((i + 1) * batch.dimension)] { put(v.bitPattern) }
+    }
+
     /// The batch's vectors as a one-dimensional `vector[]` in PostgreSQL's binary array form (for a
     /// binary query parameter): int32 dimensions (1), int32 flags (0: no nulls), the element type's
     /// OID (`vector`'s, which differs per database), int32 length and int32 lower bound (1), then each
@@ -67,10 +74,7 @@ enum CopyBinaryEncoder {
         put(Int32(batch.count))
         put(Int32(1))
         for i in 0..<batch.count {
-            put(Int32(4 + 4 * batch.dimension))
-            put(Int16(batch.dimension))
-            put(Int16(0))
-            for v in batch.vectors[(i * batch.dimension)..<((i + 1) * batch.dimension)] { put(v.bitPattern) }
+            appendVector(of: batch, row: i, to: &out)
         }
         return out
     }

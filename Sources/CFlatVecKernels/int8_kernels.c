@@ -226,11 +226,15 @@ static inline int32_t fv_i8_load4(const int8_t *p) {
 #define FV_VNNI_QMAX 6
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline __attribute__((always_inline)) void
 fv_i8_vnni_tile(const uint8_t *block, size_t dpad, const int8_t *qcodes, int32_t *out, size_t out_stride,
-                const int R, const int Q) {
+                const uint8_t *prefetch, size_t prefetch_lines, const int R, const int Q) {
     __m512i acc[FV_VNNI_RMAX][FV_VNNI_QMAX];
     FV_UNROLL for (int r = 0; r < R; r++) FV_UNROLL for (int q = 0; q < Q; q++) acc[r][q] = _mm512_setzero_si512();
     size_t quads = dpad / 4, block_bytes = 16 * dpad;
+    /* The lines of the next tile this call brings in, a few per quad (see fv_i8_avx512vnni). */
+    size_t per_quad = (prefetch_lines + quads - 1) / quads;
     for (size_t quad = 0; quad < quads; quad++) {
+        for (size_t line = quad * per_quad; line < (quad + 1) * per_quad && line < prefetch_lines; line++)
+            __builtin_prefetch(prefetch + line * 64, 0, 3);
         __m512i a[FV_VNNI_RMAX];
         FV_UNROLL for (int r = 0; r < R; r++) a[r] = _mm512_loadu_si512(block + r * block_bytes + quad * 64);
         FV_UNROLL for (int q = 0; q < Q; q++) {
@@ -242,14 +246,33 @@ fv_i8_vnni_tile(const uint8_t *block, size_t dpad, const int8_t *qcodes, int32_t
         _mm512_storeu_si512(out + q * out_stride + r * 16, acc[r][q]);
 }
 
-#define FV_I8_DISPATCH_Q(TILE, BLOCK, DPAD, QC, OUT, STRIDE, R, Q) \
-    switch (Q) {                                                     \
-    case 1: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 1); break;         \
-    case 2: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 2); break;         \
-    case 3: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 3); break;         \
-    case 4: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 4); break;         \
-    case 5: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 5); break;         \
-    default: TILE(BLOCK, DPAD, QC, OUT, STRIDE, R, 6); break;        \
+// One block (16 rows) x up to 10 queries: the tile of small batches, which stream the codes once in
+// address order (see fv_i8_avx512vnni).
+#define FV_VNNI_STREAM_QMAX 10
+/* The largest batch that streams (above it, the 4-block tile with prefetch is faster). */
+#define FV_VNNI_STREAM_BATCH 16
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static inline __attribute__((always_inline)) void
+fv_i8_vnni_stream_tile(const uint8_t *block, size_t dpad, const int8_t *qcodes, int32_t *out, size_t out_stride,
+                       const int Q) {
+    __m512i acc[FV_VNNI_STREAM_QMAX];
+    FV_UNROLL for (int q = 0; q < Q; q++) acc[q] = _mm512_setzero_si512();
+    size_t quads = dpad / 4;
+    for (size_t quad = 0; quad < quads; quad++) {
+        __m512i a = _mm512_loadu_si512(block + quad * 64);
+        FV_UNROLL for (int q = 0; q < Q; q++)
+            acc[q] = _mm512_dpbusd_epi32(acc[q], a, _mm512_set1_epi32(fv_i8_load4(qcodes + q * dpad + quad * 4)));
+    }
+    FV_UNROLL for (int q = 0; q < Q; q++) _mm512_storeu_si512(out + q * out_stride, acc[q]);
+}
+
+#define FV_I8_DISPATCH_Q(TILE, BLOCK, DPAD, QC, OUT, STRIDE, PF, PFN, R, Q) \
+    switch (Q) {                                                              \
+    case 1: TILE(BLOCK, DPAD, QC, OUT, STRIDE, PF, PFN, R, 1); break;         \
+    case 2: TILE(BLOCK, DPAD, QC, OUT, STRIDE, PF, PFN, R, 2); break;         \
+    case 3: TILE(BLOCK, DPAD, QC, OUT, STRIDE, PF, PFN, R, 3); break;         \
+    case 4: TILE(BLOCK, DPAD, QC, OUT, STRIDE, PF, PFN, R, 4); break;         \
+    case 5: TILE(BLOCK, DPAD, QC, OUT, STRIDE, PF, PFN, R, 5); break;         \
+    default: TILE(BLOCK, DPAD, QC, OUT, STRIDE, PF, PFN, R, 6); break;        \
     }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
@@ -278,18 +301,58 @@ fv_i8_avx512vnni(const uint8_t *codes, size_t nblocks, size_t dpad, const int8_t
         }
         return;
     }
+    if (nq <= FV_VNNI_STREAM_BATCH) {
+        /* A small batch: block after block in address order, each block (8 KiB at d = 512) summed
+           against its group(s) of queries while it sits in L1. The codes stream from DRAM once, in
+           the order the hardware prefetcher follows best (one group of up to 10 queries, or two
+           balanced groups: the first pass over a block waits on DRAM, the later ones hit L1). Measured on Zen 4 (one core, 100k x 512,
+           2048-row chunks, the variants interleaved in one process): nq = 2 2.7 -> 1.95 ms, nq = 4
+           3.0 -> 2.15 ms, nq = 8 4.1 -> 3.2 ms, nq = 16 5.9 -> 5.2 ms against the 4-block tile. */
+        size_t groups = (nq + FV_VNNI_STREAM_QMAX - 1) / FV_VNNI_STREAM_QMAX, size = (nq + groups - 1) / groups;
+        for (; b < nblocks; b++) {
+            const uint8_t *block = codes + b * 16 * dpad;
+            for (size_t q = 0; q < nq; q += size) {
+                size_t n = nq - q < size ? nq - q : size;
+                const int8_t *e = qcodes + q * dpad;
+                int32_t *o = out + q * out_stride + b * 16;
+                switch (n) {
+                case 1: fv_i8_vnni_stream_tile(block, dpad, e, o, out_stride, 1); break;
+                case 2: fv_i8_vnni_stream_tile(block, dpad, e, o, out_stride, 2); break;
+                case 3: fv_i8_vnni_stream_tile(block, dpad, e, o, out_stride, 3); break;
+                case 4: fv_i8_vnni_stream_tile(block, dpad, e, o, out_stride, 4); break;
+                case 5: fv_i8_vnni_stream_tile(block, dpad, e, o, out_stride, 5); break;
+                case 6: fv_i8_vnni_stream_tile(block, dpad, e, o, out_stride, 6); break;
+                case 7: fv_i8_vnni_stream_tile(block, dpad, e, o, out_stride, 7); break;
+                case 8: fv_i8_vnni_stream_tile(block, dpad, e, o, out_stride, 8); break;
+                case 9: fv_i8_vnni_stream_tile(block, dpad, e, o, out_stride, 9); break;
+                default: fv_i8_vnni_stream_tile(block, dpad, e, o, out_stride, 10); break;
+                }
+            }
+        }
+        return;
+    }
+    /* Larger batches: tiles of 4 blocks (32 KiB at d = 512) x up to 6 queries, every query group
+       re-reading the tile from L1/L2. The first group of a tile would wait on DRAM for all of it, so
+       while this tile is summed, the next one is prefetched, its lines spread over the query groups.
+       Measured on Zen 4 (one core, 100k x 512, 2048-row chunks, interleaved): nq = 24 8.2 -> 6.2 ms,
+       nq = 32 9.7 -> 8.5 ms, nq = 128 31.4 -> 29.7 ms (220 G int8 products/s, the core's vpdpbusd rate). */
+    size_t groups = (nq + FV_VNNI_QMAX - 1) / FV_VNNI_QMAX, tile_lines = FV_VNNI_RMAX * 16 * dpad / 64;
     for (; b + FV_VNNI_RMAX <= nblocks; b += FV_VNNI_RMAX) {
-        for (size_t q = 0; q < nq; q += FV_VNNI_QMAX) {
+        const uint8_t *next = codes + (b + FV_VNNI_RMAX) * 16 * dpad;
+        size_t next_lines = b + 2 * FV_VNNI_RMAX <= nblocks ? tile_lines : (nblocks - b - FV_VNNI_RMAX) * 16 * dpad / 64;
+        for (size_t g = 0, q = 0; q < nq; g++, q += FV_VNNI_QMAX) {
             size_t n = nq - q < FV_VNNI_QMAX ? nq - q : FV_VNNI_QMAX;
+            size_t first = next_lines * g / groups, end = next_lines * (g + 1) / groups;
             FV_I8_DISPATCH_Q(fv_i8_vnni_tile, codes + b * 16 * dpad, dpad, qcodes + q * dpad,
-                             out + q * out_stride + b * 16, out_stride, FV_VNNI_RMAX, n)
+                             out + q * out_stride + b * 16, out_stride, next + first * 64, end - first,
+                             FV_VNNI_RMAX, n)
         }
     }
     for (; b < nblocks; b++) {
         for (size_t q = 0; q < nq; q += FV_VNNI_QMAX) {
             size_t n = nq - q < FV_VNNI_QMAX ? nq - q : FV_VNNI_QMAX;
             FV_I8_DISPATCH_Q(fv_i8_vnni_tile, codes + b * 16 * dpad, dpad, qcodes + q * dpad,
-                             out + q * out_stride + b * 16, out_stride, 1, n)
+                             out + q * out_stride + b * 16, out_stride, codes, 0, 1, n)
         }
     }
 }

@@ -227,7 +227,7 @@ extension FlatIndex {
             let blocks = (nq + blockSize - 1) / blockSize
             let results = ResultSlots(count: nq)
             let shared = SharedPointer(queries)
-            DispatchQueue.concurrentPerform(iterations: blocks) { b in
+            ScanWorkers.shared.perform(parts: blocks, helpers: threads - 1) { b in
                 let queries = shared.pointer
                 let start = b * blockSize
                 let n = min(blockSize, nq - start)
@@ -256,12 +256,14 @@ extension FlatIndex {
     }
 
     /// From this many queries on, threads split the queries (each scans every chunk with blocks of
-    /// ``KernelPlan/block`` queries); below, they split the stored chunks, so each reads half the
-    /// memory. Measured crossover under float32: ~128. Under int8 the scan is compute-bound from far
-    /// fewer queries, and a thread that sees every chunk keeps one threshold per query instead of one
-    /// per half, so it rescores fewer rows: from 16 queries on (Zen 4, 100k x 512: 32 queries 7.1-7.6
-    /// against 8.5-9.7 ms, 158 against 268 rows rescored per query; 8 queries are faster split by chunks).
-    var queryParallelThreshold: Int { configuration.effectiveScan == .int8 ? 16 : 128 }
+    /// ``KernelPlan/block`` queries); below, they claim chunks (each reads part of the memory, and a
+    /// thread slowed by the network threads or another caller takes fewer chunks instead of holding
+    /// the others up). Measured crossover under float32: ~128. Under int8, chunks claimed with
+    /// ``SharedThresholds`` against queries split, in one run (Zen 4, 100k x 512, best of 40): 24
+    /// queries 4.8-4.9 against 5.2 ms, 32 queries 6.6-6.7 against 6.9 ms, 64 queries 12.2-12.4
+    /// against 11.5 ms (each thread's threshold is lower at its first chunks: 134 rows rescored per
+    /// query against 96).
+    var queryParallelThreshold: Int { configuration.effectiveScan == .int8 ? 64 : 128 }
 
     /// A chunk in which every query's filter matches at most 1/divisor of the rows is scored by
     /// gathering the matching rows, not by scanning it with a mask. Measured (Zen 4, 100k x 512,
@@ -282,11 +284,12 @@ extension FlatIndex {
         queries: UnsafePointer<Float>,
         count nq: Int,
         collectors: inout [HitCollector],
-        chunkRange: Range<Int>? = nil
+        claims: ChunkClaims? = nil,
+        shared: SharedThresholds? = nil
     ) {
         let (occupied, epoch) = lock.withReaderLock { (rows.occupiedChunkCount, rows.moveEpoch) }
-        let range = chunkRange ?? 0..<occupied
-        guard !range.isEmpty else { return }
+        let claims = claims ?? ChunkClaims(below: occupied)
+        guard claims.mayHaveChunks else { return }
         let rowsPerChunk = rows.rowsPerChunk
         let int8 = configuration.effectiveScan == .int8
         let tiled = !int8 && configuration.kernelPlan.usesTiled(nq)
@@ -306,7 +309,7 @@ extension FlatIndex {
             ) : nil
         let gatherDivisor = int8 ? Self.gatherDivisorInt8 : Self.gatherDivisorFloat32
         var deduplicating = false
-        for c in range.reversed() {
+        while let c = claims.next() {
             lock.withReaderLock {
                 let n = rows.rows(inChunk: c)
                 guard n > 0 else { return }
@@ -333,7 +336,7 @@ extension FlatIndex {
                 if firstPass != nil {
                     firstPass!.scan(
                         chunk: chunk, rows: n, queries: queries, collectors: &collectors,
-                        floatScores: scores, floatIndices: indices, filters: filters, in: rows
+                        floatScores: scores, floatIndices: indices, filters: filters, in: rows, shared: shared
                     )
                     return
                 }
@@ -390,8 +393,11 @@ extension FlatIndex {
         }
     }
 
-    /// Splits the chunks into one contiguous range per thread. If a removal moved rows meanwhile,
-    /// returns nil and the caller rescans in reverse on one thread, which is immune to moves.
+    /// Threads claim chunks one at a time, from the last to the first, each with its own hit
+    /// collectors (merged at the end): a thread that starts late or runs slowly (the cores are shared
+    /// with the network threads and other callers) takes fewer chunks instead of holding the others
+    /// up. If a removal moved rows meanwhile, returns nil and the caller rescans in reverse on one
+    /// thread, which is immune to moves.
     private func scanChunkRangesInParallel(
         queries: UnsafePointer<Float>,
         options: [SearchOptions],
@@ -402,12 +408,13 @@ extension FlatIndex {
         let parts = min(threads, occupied)
         let partials = ResultSlots(count: parts * nq)
         let shared = SharedPointer(queries)
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
+        // One chunk past the last occupied one: rows appended meanwhile may have opened it.
+        let claims = ChunkClaims(below: occupied + 1)
+        let thresholds = SharedThresholds(count: nq)
+        ScanWorkers.shared.perform(parts: parts, helpers: parts - 1) { p in
             let queries = shared.pointer
-            let lower = occupied * p / parts
-            let upper = p == parts - 1 ? occupied + 1 : occupied * (p + 1) / parts
             var collectors = options.map { HitCollector(options: $0) }
-            scanInReverse(queries: queries, count: nq, collectors: &collectors, chunkRange: lower..<upper)
+            scanInReverse(queries: queries, count: nq, collectors: &collectors, claims: claims, shared: thresholds)
             for i in 0..<nq { partials.set(p * nq + i, collectors[i].heap) }
         }
         let moved = lock.withReaderLock { rows.moveEpoch != epoch }
@@ -453,7 +460,7 @@ extension FlatIndex {
 
 /// Result slots written by parallel workers, each slot by exactly one worker.
 final class ResultSlots: @unchecked Sendable {
-    // @unchecked: each index is written by one worker, and read only after concurrentPerform returns.
+    // @unchecked: each index is written by one worker, and read only after ScanWorkers.perform returns.
     private let slots: UnsafeMutablePointer<[SearchHit]>
     private let count: Int
 

@@ -63,6 +63,8 @@ struct Int8Scan: ~Copyable {
     /// Offers to each collector every row of the first `n` rows of `chunk` that can enter it, scored in float32.
     /// - Parameter floatScores: Scratch for `n` floats, for a chunk scored whole.
     /// - Parameter floatIndices: Scratch for `n` indices.
+    /// - Parameter shared: The thresholds of the other threads scanning other chunks for the same
+    ///   queries, if any: read before each query's candidates are chosen, raised after.
     mutating func scan(
         chunk: VectorChunk,
         rows n: Int,
@@ -71,7 +73,8 @@ struct Int8Scan: ~Copyable {
         floatScores: UnsafeMutablePointer<Float>,
         floatIndices: UnsafeMutablePointer<UInt32>,
         filters: borrowing ScanFilters,
-        in rows: borrowing ChunkedRows
+        in rows: borrowing ChunkedRows,
+        shared: SharedThresholds? = nil
     ) {
         guard let codes = chunk.codes, let meta = chunk.codeMeta else {
             preconditionFailure("an int8 scan of a chunk without codes")
@@ -83,6 +86,7 @@ struct Int8Scan: ~Copyable {
             let k = collectors[q].k
             let mask = filters.isEmpty ? nil : filters.mask(ofQuery: q)
             var threshold = Double(collectors[q].admissionThreshold)
+            if let shared { threshold = max(threshold, Double(shared.threshold(of: q))) }
             if collectors[q].heap.count < k && collectors[q].labelFilter == nil && mask == nil
                 && collectors[q].excludedID == nil && !collectors[q].groupByLabel
             {
@@ -96,6 +100,7 @@ struct Int8Scan: ~Copyable {
                 found, query: q, threshold: threshold, chunk: chunk, rows: n, queries: queries, collectors: &collectors,
                 mask: mask, floatScores: floatScores, floatIndices: floatIndices, in: rows
             )
+            shared?.raise(q, to: collectors[q].admissionThreshold)
         }
     }
 

@@ -287,19 +287,24 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         }
     }
 
-    /// Searches `queries` in both indexes: the int8 index in one batch (and its first 8 queries in
-    /// another: from 16 queries threads split the queries, below they split the chunks), the float32
-    /// index one query at a time (its single-query kernel is the one int8 rescores with), and expects
-    /// equal hits.
+    /// Searches `queries` in both indexes: the int8 index in one batch, its first 8 queries in
+    /// another, and all of them four times over in a third (below 64 queries threads claim chunks and
+    /// share their thresholds, from 64 on they split the queries), the float32 index one query at a
+    /// time (its single-query kernel is the one int8 rescores with), and expects equal hits.
     static func expectSameHits(
         int8 index: FlatIndex, float32 reference: FlatIndex, queries: [[Float]], options: SearchOptions,
         context: String
     ) throws {
         let whole = try index.search(batch: queries.flatMap { $0 }, options: options)
         let few = try index.search(batch: queries.prefix(8).flatMap { $0 }, options: options)
+        let repeats = max(1, (64 + queries.count - 1) / queries.count)
+        let many = try index.search(batch: Array(repeating: queries.flatMap { $0 }, count: repeats).flatMap { $0 }, options: options)
+        #expect(many.count >= 64)
+        let manyFirst = (0..<queries.count).map { many[$0] }
+        let manyLast = (0..<queries.count).map { many[(repeats - 1) * queries.count + $0] }
         for (q, query) in queries.enumerated() {
             let expected = try reference.search(query, options: options)
-            for got in [whole, few] where q < got.count && got[q] != expected {
+            for got in [whole, few, manyFirst, manyLast] where q < got.count && got[q] != expected {
                 Issue.record("\(context) query \(q) k=\(options.k): int8 \(got[q].prefix(5).map { ($0.id, $0.score) }) float32 \(expected.prefix(5).map { ($0.id, $0.score) })")
                 return
             }

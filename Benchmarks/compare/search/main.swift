@@ -68,13 +68,15 @@ if !base.isEmpty {
             let batch = Array(queryMatrix.values[0..<(nq * d)])
             _ = try index.search(batch: batch, options: options)
             let before = index.statistics.rescoring
-            var best = Double.infinity
+            var samples: [Double] = []
             var hits: [[SearchHit]] = []
             for _ in 0..<repeats {
                 let start = ContinuousClock.now
                 hits = try index.search(batch: batch, options: options)
-                best = min(best, (ContinuousClock.now - start).inSeconds)
+                samples.append((ContinuousClock.now - start).inSeconds)
             }
+            samples.sort()
+            let best = samples[0]
             let after = index.statistics.rescoring
             var mismatches = 0
             if let reference {
@@ -83,7 +85,7 @@ if !base.isEmpty {
                 }
             }
             let rescored = Double(after.rowsRescored - before.rowsRescored) / Double(repeats * nq)
-            print("{\"nq\": \(nq), \"seconds\": \(best), \"rescored_per_query\": \(rescored), \"checked\": \(reference != nil), \"mismatches\": \(mismatches), \"scan\": \"\(index.statistics.scan)\", \"code_bytes\": \(index.statistics.codeBytes)}")
+            print("{\"nq\": \(nq), \"seconds\": \(best), \"median_seconds\": \(samples[samples.count / 2]), \"rescored_per_query\": \(rescored), \"checked\": \(reference != nil), \"mismatches\": \(mismatches), \"scan\": \"\(index.statistics.scan)\", \"code_bytes\": \(index.statistics.codeBytes)}")
         }
         exit(0)
     }
@@ -192,16 +194,18 @@ let options = SearchOptions(k: k)
 for nq in batches {
     let batch = Array(queries[0..<(nq * dimension)])
     _ = try index.search(batch: batch, options: options)
-    var best = Double.infinity
+    var samples: [Double] = []
     let before = index.statistics.rescoring
     for _ in 0..<repeats {
         let start = ContinuousClock.now
         let hits = try index.search(batch: batch, options: options)
-        best = min(best, (ContinuousClock.now - start).inSeconds)
+        samples.append((ContinuousClock.now - start).inSeconds)
         precondition(hits.count == nq)
     }
+    samples.sort()
+    let best = samples[0]
     let after = index.statistics.rescoring
     let perQuery = Double(repeats * nq)
     let bound = 2.0 * Double(nq) * Double(count) * Double(dimension) / rate
-    print("{\"nq\": \(nq), \"seconds\": \(best), \"bound_seconds\": \(bound), \"fraction\": \(bound / best), \"rescored_per_query\": \(Double(after.rowsRescored - before.rowsRescored) / perQuery), \"float32_chunks_per_query\": \(Double(after.chunksInFloat32 - before.chunksInFloat32) / perQuery)}")
+    print("{\"nq\": \(nq), \"seconds\": \(best), \"median_seconds\": \(samples[samples.count / 2]), \"bound_seconds\": \(bound), \"fraction\": \(bound / best), \"rescored_per_query\": \(Double(after.rowsRescored - before.rowsRescored) / perQuery), \"float32_chunks_per_query\": \(Double(after.chunksInFloat32 - before.chunksInFloat32) / perQuery)}")
 }

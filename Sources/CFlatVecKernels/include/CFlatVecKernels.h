@@ -211,6 +211,15 @@ int fv_openblas_set_num_threads(int threads);
 /// Initialises a reader/writer lock that prefers writers, so a stream of readers cannot starve an add.
 int fv_rwlock_init_writer_preferring(pthread_rwlock_t *lock);
 
+/// The float stored (as its bits) in `word`, read atomically.
+float fv_atomic_load_float(const uint32_t *word);
+
+/// Atomically raises the float stored in `word` to `value` if `value` is larger (NaN is ignored).
+void fv_atomic_raise_float(uint32_t *word, float value);
+
+/// Names the calling thread (at most 15 bytes are kept); a no-op where the C library has no such call.
+void fv_name_this_thread(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,7 +28,10 @@ public final class FlatIndex: @unchecked Sendable {
 
     /// Tuning knobs of an index.
     public struct Configuration: Sendable, Equatable {
-        /// Threads one search may use; defaults to the number of active cores.
+        /// Threads one search may use; defaults to the number of active cores. The calling thread is
+        /// one of them; the others come from a pool of helper threads shared by every index of the
+        /// process (named `flatvec-scan`, started when first needed, never more than the largest
+        /// `searchThreads` minus one).
         public var searchThreads: Int
         /// Most queries one scan scores; searches waiting meanwhile are merged into scans of up to
         /// this many queries, and larger requests are scanned in turns (see ``FlatIndex/submitSearch(batch:options:isCancelled:runScan:completion:)``).

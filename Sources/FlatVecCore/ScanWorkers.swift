@@ -28,7 +28,7 @@ final class ScanWorkers: Sendable {
     /// asked for (``FlatIndex/Configuration/searchThreads`` minus one).
     static let shared = ScanWorkers()
 
-    /// One call of ``perform(parts:_:)``: its parts go to whoever claims them first.
+    /// One call of ``perform(parts:helpers:_:)``: its parts go to whoever claims them first.
     private final class Job: @unchecked Sendable {
         // @unchecked: `body` is read only by a thread that claimed a part (part < parts), before it
         // counts the part finished, and cleared only by the caller after every part is finished

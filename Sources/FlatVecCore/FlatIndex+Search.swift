@@ -325,7 +325,7 @@ extension FlatIndex {
                         if firstPass != nil {
                             firstPass!.scanGathered(
                                 chunk: chunk, rows: n, queries: queries, collectors: &collectors,
-                                floatScores: scores, floatIndices: indices, filters: filters, in: rows
+                                floatScores: scores, floatIndices: indices, filters: filters, in: rows, shared: shared
                             )
                         } else {
                             scoreGathered(chunk: chunk, filters: filters, queries: queries, collectors: &collectors, scores: scores)

@@ -115,7 +115,8 @@ struct Int8Scan: ~Copyable {
         floatScores: UnsafeMutablePointer<Float>,
         floatIndices: UnsafeMutablePointer<UInt32>,
         filters: borrowing ScanFilters,
-        in rows: borrowing ChunkedRows
+        in rows: borrowing ChunkedRows,
+        shared: SharedThresholds? = nil
     ) {
         guard let meta = chunk.codeMeta, let rowCodes = chunk.rowCodes else {
             preconditionFailure("an int8 scan of a chunk without codes")
@@ -129,12 +130,14 @@ struct Int8Scan: ~Copyable {
                 )
                 precondition(gathered == 1, "int8 scan variant \(variant) does not run on this CPU")
                 rowsBounded += m
-                let threshold = Double(collectors[q].admissionThreshold)
+                var threshold = Double(collectors[q].admissionThreshold)
+                if let shared { threshold = max(threshold, Double(shared.threshold(of: q))) }
                 let found = fv_i8_candidates_listed(dots, list, m, meta, chunk.capacity, queryMeta + q, threshold, indices, lower, upper)
                 select(
                     found, query: q, threshold: threshold, chunk: chunk, rows: n, queries: queries, collectors: &collectors,
                     mask: filters.mask(ofQuery: q), floatScores: floatScores, floatIndices: floatIndices, in: rows
                 )
+                shared?.raise(q, to: collectors[q].admissionThreshold)
             }
         }
     }

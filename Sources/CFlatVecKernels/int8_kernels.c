@@ -305,9 +305,10 @@ fv_i8_avx512vnni(const uint8_t *codes, size_t nblocks, size_t dpad, const int8_t
         /* A small batch: block after block in address order, each block (8 KiB at d = 512) summed
            against its group(s) of queries while it sits in L1. The codes stream from DRAM once, in
            the order the hardware prefetcher follows best (one group of up to 10 queries, or two
-           balanced groups: the first pass over a block waits on DRAM, the later ones hit L1). Measured on Zen 4 (one core, 100k x 512,
-           2048-row chunks, the variants interleaved in one process): nq = 2 2.7 -> 1.95 ms, nq = 4
-           3.0 -> 2.15 ms, nq = 8 4.1 -> 3.2 ms, nq = 16 5.9 -> 5.2 ms against the 4-block tile. */
+           balanced groups: the first pass over a block waits on DRAM, the later ones hit L1).
+           Measured on Zen 4 (one core, 100k x 512, 2048-row chunks, the variants interleaved in one
+           process): nq = 2 2.7 -> 1.95 ms, nq = 4 3.0 -> 2.15 ms, nq = 8 4.1 -> 3.2 ms, nq = 16
+           5.9 -> 5.2 ms against the 4-block tile. */
         size_t groups = (nq + FV_VNNI_STREAM_QMAX - 1) / FV_VNNI_STREAM_QMAX, size = (nq + groups - 1) / groups;
         for (; b < nblocks; b++) {
             const uint8_t *block = codes + b * 16 * dpad;

@@ -104,7 +104,7 @@ struct Int8Scan: ~Copyable {
         }
     }
 
-    /// Like ``scan(chunk:rows:queries:collectors:floatScores:floatIndices:filters:in:)`` for a chunk
+    /// Like ``scan(chunk:rows:queries:collectors:floatScores:floatIndices:filters:in:shared:)`` for a chunk
     /// whose filters match few rows: only the matching rows' codes are read (row by row, from
     /// ``VectorChunk/rowCodes``), for each query of each filter, and bounded the same way.
     mutating func scanGathered(

@@ -412,15 +412,18 @@ __attribute__((target("avx2"))) static void fv_i8_avx2(const uint8_t *codes, siz
 
 /* Prefetches row r's codes and, with meta, the four figures its double bound reads (one line each:
    the columns are `capacity` apart). */
+/* Prefetches row r's four double figures (the columns the exact bound reads). */
+static inline void fv_i8_prefetch_figures(const double *meta, size_t capacity, size_t r) {
+    __builtin_prefetch(meta + FV_I8_SCALE * capacity + r, 0, 0);
+    __builtin_prefetch(meta + FV_I8_SLACK * capacity + r, 0, 0);
+    __builtin_prefetch(meta + FV_I8_CODED_NORM * capacity + r, 0, 0);
+    __builtin_prefetch(meta + FV_I8_NORM * capacity + r, 0, 0);
+}
+
 static inline void fv_i8_gather_prefetch(const uint8_t *row_codes, size_t dpad, size_t r, const double *meta, size_t capacity) {
     const uint8_t *codes = row_codes + r * dpad;
     for (size_t line = 0; line < dpad; line += 64) __builtin_prefetch(codes + line, 0, 0);
-    if (meta) {
-        __builtin_prefetch(meta + FV_I8_SCALE * capacity + r, 0, 0);
-        __builtin_prefetch(meta + FV_I8_SLACK * capacity + r, 0, 0);
-        __builtin_prefetch(meta + FV_I8_CODED_NORM * capacity + r, 0, 0);
-        __builtin_prefetch(meta + FV_I8_NORM * capacity + r, 0, 0);
-    }
+    if (meta) fv_i8_prefetch_figures(meta, capacity, r);
 }
 
 static void fv_i8_gather_portable(const uint8_t *row_codes, size_t dpad, const uint32_t *rows, size_t m,
@@ -642,7 +645,10 @@ size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, s
         pass[r] = !(est + margin < threshold_f) | fv_i8_float_may_overflow(&fb, r);
     }
     for (size_t r = nrows; r < ((nrows + 15) & ~(size_t)15); r++) pass[r] = 0;
-    size_t found = 0;
+    /* The rows that pass, listed first (in `indices`), so that the double figures of the next ones are
+       prefetched while one is bounded: they sit in four columns the scan of the codes did not touch,
+       often out of cache (the codes of every chunk stream through it between two scans). */
+    size_t passed = 0;
     for (size_t r = 0; r < nrows; r += 16) {
         /* Sixteen flags at a time: almost every group is all zero. */
         uint64_t low, high;
@@ -651,9 +657,18 @@ size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, s
         if ((low | high) == 0) continue;
         size_t end = r + 16 < nrows ? r + 16 : nrows;
         for (size_t j = r; j < end; j++) {
-            if (!pass[j]) continue;
-            found += fv_i8_double_bound(&db, dots[j], j, threshold, indices + found, lower + found, upper + found);
+            indices[passed] = (uint32_t)j;
+            passed += pass[j];
         }
+    }
+    enum { ahead = 8 };
+    for (size_t j = 0; j < passed && j < ahead; j++) fv_i8_prefetch_figures(meta, capacity, indices[j]);
+    size_t found = 0;
+    for (size_t j = 0; j < passed; j++) {
+        if (j + ahead < passed) fv_i8_prefetch_figures(meta, capacity, indices[j + ahead]);
+        /* found <= j: row j is read before slot `found` is written. */
+        size_t r = indices[j];
+        found += fv_i8_double_bound(&db, dots[r], r, threshold, indices + found, lower + found, upper + found);
     }
     return found;
 }
@@ -688,15 +703,57 @@ double fv_i8_kth_lower_bound(const int32_t *dots, size_t nrows, const double *me
     return (double)fv_kth_largest_float(scratch, nrows, k);
 }
 
-// Quickselect for the k-th largest (index k - 1 in descending order), finished by a sort below 17 values.
+// The k-th largest (index k - 1 in descending order). Up to FV_KTH_FILTERED, the k largest so far
+// are kept sorted and the values are checked sixteen at a time against the smallest of them: almost
+// every group of a chunk's bounds is below it, so a chunk costs one pass of compares instead of a
+// quickselect's data-dependent branches (measured: ~10 us per 2,048 values, most of it mispredicted
+// branches). Above it, quickselect, finished by a sort below 17 values. Both give the k-th largest of
+// the multiset (duplicates count), so they agree exactly.
+#define FV_KTH_FILTERED 64
 #define FV_DEFINE_KTH_LARGEST(NAME, TYPE)                                                 \
     static int NAME##_descending(const void *a, const void *b) {                          \
         TYPE x = *(const TYPE *)a, y = *(const TYPE *)b;                                  \
         return (x < y) - (x > y);                                                         \
     }                                                                                     \
                                                                                           \
+    /* Inserts v into the m largest so far (descending); keeps at most k. */              \
+    static inline void NAME##_insert(TYPE *top, size_t *m, size_t k, TYPE v) {            \
+        size_t p = *m < k ? (*m)++ : k - 1;                                               \
+        while (p > 0 && top[p - 1] < v) {                                                 \
+            top[p] = top[p - 1];                                                          \
+            p--;                                                                          \
+        }                                                                                 \
+        top[p] = v;                                                                       \
+    }                                                                                     \
+                                                                                          \
+    static TYPE NAME##_filtered(const TYPE *values, size_t count, size_t k) {             \
+        TYPE top[FV_KTH_FILTERED];                                                        \
+        size_t m = 0, i = 0;                                                              \
+        for (; i < k; i++) NAME##_insert(top, &m, k, values[i]);                          \
+        TYPE bar = top[k - 1];                                                            \
+        for (; i + 16 <= count; i += 16) {                                                \
+            int any = 0;                                                                  \
+            for (size_t j = 0; j < 16; j++) any |= values[i + j] > bar;                   \
+            if (!any) continue;                                                           \
+            for (size_t j = 0; j < 16; j++) {                                             \
+                if (values[i + j] > bar) {                                                \
+                    NAME##_insert(top, &m, k, values[i + j]);                             \
+                    bar = top[k - 1];                                                     \
+                }                                                                         \
+            }                                                                             \
+        }                                                                                 \
+        for (; i < count; i++) {                                                          \
+            if (values[i] > bar) {                                                        \
+                NAME##_insert(top, &m, k, values[i]);                                     \
+                bar = top[k - 1];                                                         \
+            }                                                                             \
+        }                                                                                 \
+        return bar;                                                                       \
+    }                                                                                     \
+                                                                                          \
     TYPE NAME(TYPE *values, size_t count, size_t k) {                                     \
         if (k == 0 || k > count) return -INFINITY;                                        \
+        if (k <= FV_KTH_FILTERED) return NAME##_filtered(values, count, k);               \
         size_t lo = 0, hi = count - 1, target = k - 1;                                    \
         while (hi - lo > 16) {                                                            \
             TYPE pivot = values[lo + (hi - lo) / 2];                                      \

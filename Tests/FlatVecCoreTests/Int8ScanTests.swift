@@ -229,18 +229,24 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
     @Test func theKthLargestMatchesSorting() {
         var random = SeededRandom(seed: 8)
         for count in [1, 2, 5, 17, 100, 2_048] {
-            for _ in 0..<20 {
-                // Few distinct values: many ties.
-                let values = (0..<count).map { _ in Double(Int.random(in: -5...5, using: &random)) }
+            for round in 0..<20 {
+                // Few distinct values (many ties), or spread ones; ascending runs make the filter for
+                // k <= 64 replace its k-th largest at almost every value.
+                var values = (0..<count).map { _ in
+                    round % 2 == 0 ? Double(Int.random(in: -5...5, using: &random)) : Double.random(in: -1...1, using: &random)
+                }
+                if round % 5 == 4 { values.sort() }
                 let sorted = values.sorted(by: >)
-                for k in [1, 2, count / 2, count].filter({ $0 >= 1 && $0 <= count }) {
+                // Both sides of the filter's limit (64), and the quickselect above it.
+                for k in [1, 2, 10, 63, 64, 65, 200, count / 2, count].filter({ $0 >= 1 && $0 <= count }) {
                     var copy = values
-                    #expect(fv_kth_largest(&copy, count, k) == sorted[k - 1])
+                    #expect(fv_kth_largest(&copy, count, k) == sorted[k - 1], "count \(count) k \(k)")
+                    var floats = values.map { Float($0) }
+                    #expect(fv_kth_largest_float(&floats, count, k) == Float(sorted[k - 1]), "count \(count) k \(k)")
                 }
                 var copy = values
                 #expect(fv_kth_largest(&copy, count, count + 1) == -.infinity)
-                var floats = values.map { Float($0) }
-                #expect(fv_kth_largest_float(&floats, count, (count + 1) / 2) == Float(sorted[(count + 1) / 2 - 1]))
+                #expect(fv_kth_largest(&copy, count, 0) == -.infinity)
             }
         }
     }

@@ -173,7 +173,7 @@ size_t fv_i8_candidates(const int32_t *dots, size_t nrows, const double *meta, s
                         const fv_i8_query *query, double threshold, uint32_t *indices, double *lower, double *upper,
                         double *scratch);
 
-/// The k-th largest of `count` values (reorders them); -infinity if k is 0 or above count.
+/// The k-th largest of `count` values (may reorder them); -infinity if k is 0 or above count.
 double fv_kth_largest(double *values, size_t count, size_t k);
 
 /// fv_kth_largest for floats.

@@ -50,6 +50,9 @@ public final class FlatIndex: @unchecked Sendable {
         var int8Variant = fv_i8_best_variant()
         /// Which kernel scores how many queries (from the CPU); tests pick others to run every path.
         var kernelPlan = KernelPlan.current
+        /// How long a scan waits for the callers of the one before to come back; nil for the default
+        /// (a quarter of the last scan, at most ``SearchCoalescer/maximumHold``). Tests fix it.
+        var holdLimit: Duration?
 
         /// Creates a configuration.
         /// - Parameters:
@@ -129,7 +132,7 @@ public final class FlatIndex: @unchecked Sendable {
         self.rows = ChunkedRows(
             dimension: dimension, rowsPerChunk: configuration.rowsPerChunk, codes: configuration.effectiveScan == .int8
         )
-        self.coalescer = SearchCoalescer(maximumQueriesPerScan: configuration.maximumQueriesPerScan)
+        self.coalescer = SearchCoalescer(maximumQueriesPerScan: configuration.maximumQueriesPerScan, holdLimit: configuration.holdLimit)
         for definition in attributes { rows.addAttribute(definition) }
     }
 
@@ -408,6 +411,10 @@ public struct SearchCounters: Sendable, Hashable {
     public var dropped: Int = 0
     /// The most queries one scan held.
     public var largestScan: Int = 0
+    /// Scans that waited for the callers of the scan before to come back.
+    public var holds: Int = 0
+    /// Of those, waits that ran out before they all had.
+    public var holdsRunOut: Int = 0
 
     /// Creates zero counters.
     public init() {}

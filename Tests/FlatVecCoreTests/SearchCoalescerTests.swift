@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 @testable import FlatVecCore
@@ -222,5 +223,112 @@ import Testing
         let counters = index.statistics.searching
         #expect(counters.searches == 256)
         #expect(counters.scans < counters.searches, "concurrent searches should have shared scans: \(counters)")
+    }
+
+    /// An index whose scans wait `holdLimit` at most for the callers of the scan before, with three
+    /// searches already answered by one scan (so the next scan waits for three).
+    static func indexAfterAScanOfThree(holdLimit: Duration, random: inout SeededRandom) throws -> (FlatIndex, ReferenceIndex) {
+        let d = 8
+        var configuration = FlatIndex.Configuration(searchThreads: 2)
+        configuration.holdLimit = holdLimit
+        let index = try FlatIndex(dimension: d, configuration: configuration)
+        var reference = ReferenceIndex(dimension: d)
+        try SearchCorrectnessTests.populate(index, &reference, count: 500, random: &random)
+        let held = HeldScans()
+        let outcomes = Outcomes()
+        for n in 0..<3 {
+            try index.submitSearch(batch: random.quantizedVector(d), options: SearchOptions(k: 3), runScan: held.runScan, completion: outcomes.completion(n))
+        }
+        held.runAll()
+        #expect(index.statistics.searching.scans == 1)
+        #expect(outcomes.results.withLock { $0.count } == 3)
+        return (index, reference)
+    }
+
+    /// Waits (bounded) until `condition` holds; false if it never did.
+    static func eventually(within seconds: Double = 20, _ condition: () -> Bool) -> Bool {
+        let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < end {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        return condition()
+    }
+
+    /// A lone caller never waits: the only search its last scan answered was its own.
+    @Test func aLoneCallerIsNeverHeld() throws {
+        var random = SeededRandom(seed: 21)
+        let d = 8
+        var configuration = FlatIndex.Configuration(searchThreads: 2)
+        configuration.holdLimit = .milliseconds(200)
+        let index = try FlatIndex(dimension: d, configuration: configuration)
+        var reference = ReferenceIndex(dimension: d)
+        try SearchCorrectnessTests.populate(index, &reference, count: 500, random: &random)
+        for _ in 0..<20 {
+            let q = random.quantizedVector(d)
+            SearchCorrectnessTests.expectSame(try index.search(batch: q, options: SearchOptions(k: 4)), [reference.search(q, options: SearchOptions(k: 4))], "lone search")
+        }
+        let counters = index.statistics.searching
+        #expect(counters.scans == 20)
+        #expect(counters.holds == 0, "a lone caller was held: \(counters)")
+    }
+
+    /// After a scan answered three searches, the next scan waits until all three are back and then
+    /// answers them together (no wait runs out), each exactly.
+    @Test func theNextScanWaitsForTheCallersOfTheLastOne() throws {
+        var random = SeededRandom(seed: 22)
+        let (index, reference) = try Self.indexAfterAScanOfThree(holdLimit: .seconds(60), random: &random)
+        let held = HeldScans()
+        let outcomes = Outcomes()
+        let queries = (0..<3).map { _ in random.quantizedVector(8) }
+        let options = SearchOptions(k: 3)
+        // The first caller back drives; its scan waits on another thread.
+        try index.submitSearch(batch: queries[0], options: options, runScan: held.runScan, completion: outcomes.completion(0))
+        #expect(held.count == 1)
+        let driving = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            held.runAll()
+            driving.signal()
+        }
+        #expect(Self.eventually { index.coalescer.isHolding }, "the scan did not wait for the other callers")
+        for n in 1..<3 {
+            try index.submitSearch(batch: queries[n], options: options, runScan: held.runScan, completion: outcomes.completion(n))
+        }
+        // Released by the third arrival, long before the 60 s limit.
+        #expect(driving.wait(timeout: .now() + 30) == .success, "the waiting scan was not released by the callers' return")
+        for n in 0..<3 {
+            SearchCorrectnessTests.expectSame(try outcomes.hits(n), [reference.search(queries[n], options: options)], "search \(n)")
+        }
+        let counters = index.statistics.searching
+        #expect(counters.scans == 2, "the three returning searches should share one scan: \(counters)")
+        #expect(counters.largestScan == 3)
+        #expect(counters.holds == 1)
+        #expect(counters.holdsRunOut == 0)
+    }
+
+    /// When the callers do not come back the wait runs out, the lone search is answered, and the
+    /// next scans start without waiting (open-loop traffic pays one short wait now and then).
+    @Test func aWaitThatRunsOutTurnsWaitingOffForAWhile() throws {
+        var random = SeededRandom(seed: 23)
+        let (index, reference) = try Self.indexAfterAScanOfThree(holdLimit: .milliseconds(50), random: &random)
+        let options = SearchOptions(k: 3)
+        let lone = random.quantizedVector(8)
+        SearchCorrectnessTests.expectSame(try index.search(batch: lone, options: options), [reference.search(lone, options: options)], "lone search")
+        var counters = index.statistics.searching
+        #expect(counters.holds == 1)
+        #expect(counters.holdsRunOut == 1)
+        // Three searches share a scan again; the lone search after them would wait for three, but
+        // waiting is off for the next scans.
+        let held = HeldScans()
+        let outcomes = Outcomes()
+        for n in 0..<3 {
+            try index.submitSearch(batch: random.quantizedVector(8), options: options, runScan: held.runScan, completion: outcomes.completion(n))
+        }
+        held.runAll()
+        let another = random.quantizedVector(8)
+        SearchCorrectnessTests.expectSame(try index.search(batch: another, options: options), [reference.search(another, options: options)], "search after")
+        counters = index.statistics.searching
+        #expect(counters.scans == 4)
+        #expect(counters.holds == 1, "a scan waited during the cooldown: \(counters)")
     }
 }

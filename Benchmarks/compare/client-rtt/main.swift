@@ -84,6 +84,11 @@ if let clients {
     var times = perClient.flatMap { $0 }
     times.sort()
     let qps = Double(times.count) / duration
+    if let path = CommandLineOptions.value("--latencies"), let file = fopen(path, "w") {
+        // Every latency in seconds, sorted, one per line: for a histogram.
+        for latency in times { fputs("\(latency)\n", file) }
+        fclose(file)
+    }
     print("{\"clients\": \(clients), \"qps\": \(qps), \"p50\": \(times[times.count / 2]), \"p99\": \(times[times.count * 99 / 100]), \"count\": \(times.count)}")
 } else if let addBatches {
     let client = try await FlatVecClient.connect(host: host, port: port, tls: tls)

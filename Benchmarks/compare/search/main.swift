@@ -181,7 +181,13 @@ if let lanes = Int(CommandLineOptions.value("--threads", default: "")) {
     all.sort()
     let after = index.statistics.searching
     let scans = after.scans - before.scans
-    print("{\"threads\": \(lanes), \"qps\": \(Double(all.count) / duration), \"p50\": \(all[all.count / 2]), \"p99\": \(all[all.count * 99 / 100]), \"queries_per_scan\": \(Double(after.queries - before.queries) / Double(max(scans, 1)))}")
+    let path = CommandLineOptions.value("--latencies", default: "")
+    if !path.isEmpty, let file = fopen(path, "w") {
+        // Every latency in seconds, sorted, one per line: for a histogram.
+        for latency in all { fputs("\(latency)\n", file) }
+        fclose(file)
+    }
+    print("{\"threads\": \(lanes), \"qps\": \(Double(all.count) / duration), \"p50\": \(all[all.count / 2]), \"p90\": \(all[all.count * 90 / 100]), \"p99\": \(all[all.count * 99 / 100]), \"max\": \(all[all.count - 1]), \"queries_per_scan\": \(Double(after.queries - before.queries) / Double(max(scans, 1))), \"holds\": \(after.holds - before.holds), \"holds_run_out\": \(after.holdsRunOut - before.holdsRunOut), \"scans\": \(scans)}")
     exit(0)
 }
 

@@ -147,6 +147,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
         return nextSequence
     }
 
+    /// SEARCH payloads up to this size (16 queries of d = 1,024) are decoded on the event loop;
+    /// larger ones on a worker thread, so that decoding them does not hold up other connections.
+    static var inlineSearchBytes: Int { 64 * 1024 }
+
+    /// Whether queueing `search` reads the index under its reader lock (stored ids, filters), which
+    /// a writer can hold for a while.
+    static func readsUnderLock(_ search: SearchRequest) -> Bool {
+        search.storedIDs != nil || search.options.filter != nil || (search.queryFilters?.contains { $0 != nil } ?? false)
+    }
+
     private func execute(_ frame: Frame, sequence: Int, context: ChannelHandlerContext) {
         let started = NIODeadline.now()
         let header = frame.header
@@ -162,10 +172,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
             if case .error(let e) = response { return (out, e.code) }
             return (out, nil)
         }
-        (isWrite ? shared.writePool : threadPool).runIfActive(eventLoop: context.eventLoop) { () -> (ByteBuffer, UInt16?)? in
+        @Sendable func decode() -> Result<Request, FlatVecError> {
             var payload = frame.payload
+            return Result { () throws(FlatVecError) in try Request.decode(opcode: header.opcode, payload: &payload, limits: limits) }
+        }
+        /// Runs a decoded request; nil for a search, which replies through its completion.
+        @Sendable func run(_ decoded: Result<Request, FlatVecError>) -> (ByteBuffer, UInt16?)? {
             do throws(FlatVecError) {
-                let request = try Request.decode(opcode: header.opcode, payload: &payload, limits: limits)
+                let request = try decoded.get()
                 if case .search(let search) = request {
                     // Searches wait in their index's queue without holding a worker thread, so the
                     // searches of many connections are merged into shared scans.
@@ -181,12 +195,33 @@ final class ConnectionHandler: ChannelDuplexHandler {
             } catch {
                 return encode(.error(ErrorResponse(error)))
             }
-        }.whenComplete { result in
-            switch result {
-            case .success(.some(let encoded)): reply.succeed(encoded)
-            case .success(.none): break
-            case .failure(let error): reply.fail(error)
+        }
+        let pool = isWrite ? shared.writePool : threadPool
+        let eventLoop = context.eventLoop
+        func runOnWorker(_ work: @escaping @Sendable () -> (ByteBuffer, UInt16?)?) {
+            pool.runIfActive(eventLoop: eventLoop, work).whenComplete { result in
+                switch result {
+                case .success(.some(let encoded)): reply.succeed(encoded)
+                case .success(.none): break
+                case .failure(let error): reply.fail(error)
+                }
             }
+        }
+        if header.opcode == .search && frame.payload.readableBytes <= Self.inlineSearchBytes {
+            // A small SEARCH is decoded here, on the event loop, and one by vectors without filters
+            // is queued from here too: that takes no lock a writer can hold (its scan runs on a
+            // worker thread), and it saves two thread hand-offs per search, most of the time the
+            // lanes a scan answered take to be back for the next one. Searches by stored id or with
+            // filters read the index under its lock: they go to a worker thread, as every other
+            // request does.
+            let decoded = decode()
+            if case .success(.search(let search)) = decoded, !Self.readsUnderLock(search) {
+                if let encoded = run(decoded) { reply.succeed(encoded) }
+            } else {
+                runOnWorker { run(decoded) }
+            }
+        } else {
+            runOnWorker { run(decode()) }
         }
         reply.futureResult.assumeIsolated().whenComplete { result in
             // A connection closed meanwhile (a deadline, an error) gets no reply.

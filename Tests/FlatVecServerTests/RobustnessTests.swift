@@ -46,6 +46,62 @@ import Testing
         }
     }
 
+    /// Every SEARCH gets its reply, whichever thread decodes and queues it: small ones by vectors
+    /// (on the event loop), by stored id and with filters (on a worker thread, as they read the
+    /// index under its lock), malformed ones, and ones too large to decode on the event loop.
+    @Test func everyKindOfSearchIsAnswered() async throws {
+        try await withTestServer { server in
+            let client = try await server.client()
+            try await client.createCollection("s", dimension: 4)
+            for id in Int64(1)...3 {
+                try await client.add(collection: "s", batch: VectorBatch(id: id, label: id, vector: [Float(id), 1, 0, 0]))
+            }
+            await client.close()
+            let raw = try RawConnection(port: server.port)
+            var next: UInt64 = 0
+            func ask(_ request: Request) -> Response? {
+                next += 1
+                raw.send(request, id: next)
+                return raw.readResponse()?.response
+            }
+            func best(_ response: Response?) -> [Int64]? {
+                guard case .searched(let s)? = response else { return nil }
+                return s.results.map { $0.first?.id ?? -1 }
+            }
+            let plain = SearchRequest(collection: "s", dimension: 4, queries: [1, 0, 0, 0], options: SearchOptions(k: 1))
+            #expect(best(ask(.search(plain))) == [3])
+            let byID = SearchRequest(collection: "s", storedIDs: [1], excludingThemselves: true, options: SearchOptions(k: 1))
+            #expect(best(ask(.search(byID))) == [3])
+            let filtered = SearchRequest(collection: "s", dimension: 4, queries: [1, 0, 0, 0], options: SearchOptions(k: 1, filter: .labels([2])))
+            #expect(best(ask(.search(filtered))) == [2])
+            let perQuery = SearchRequest(
+                collection: "s", dimension: 4, queries: [1, 0, 0, 0, 1, 0, 0, 0], options: SearchOptions(k: 1), queryFilters: [nil, .labels([1])]
+            )
+            #expect(best(ask(.search(perQuery))) == [3, 1])
+            let unknown = SearchRequest(collection: "nope", dimension: 4, queries: [1, 0, 0, 0], options: SearchOptions(k: 1))
+            #expect(ask(.search(unknown))?.errorCode == FlatVecError.Code.unknownCollection.rawValue)
+            let wrongDimension = SearchRequest(collection: "s", dimension: 3, queries: [1, 0, 0], options: SearchOptions(k: 1))
+            #expect(ask(.search(wrongDimension))?.errorCode == FlatVecError.Code.dimensionMismatch.rawValue)
+            // 5,000 queries (80 KB): decoded on a worker thread.
+            let many = SearchRequest(
+                collection: "s", dimension: 4, queries: (0..<5_000).flatMap { _ in [Float(1), 0, 0, 0] }, options: SearchOptions(k: 1)
+            )
+            #expect(best(ask(.search(many))) == Array(repeating: 3, count: 5_000))
+            // A SEARCH frame whose payload is cut short gets an error, and the connection still works.
+            var frame = ByteBufferAllocator().buffer(capacity: 64)
+            next += 1
+            FrameEncoder().encode(.search(plain), requestID: next, into: &frame)
+            var bytes = Array(frame.readableBytesView)
+            let cut = bytes.count - 6
+            bytes = Array(bytes[0..<cut])
+            bytes.replaceSubrange(0..<4, with: withUnsafeBytes(of: UInt32(cut - 4).littleEndian) { Array($0) })
+            raw.send(bytes)
+            let malformed = raw.readResponse()
+            #expect(malformed != nil && malformed?.response.errorCode != nil, "a cut-short SEARCH got no error reply")
+            #expect(best(ask(.search(plain))) == [3])
+        }
+    }
+
     @Test func aClientStalledMidFrameIsClosed() async throws {
         try await withTestServer(configure: { $0.frameTimeout = .milliseconds(300) }) { server in
             let raw = try RawConnection(port: server.port)

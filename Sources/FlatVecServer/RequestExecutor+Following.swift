@@ -139,7 +139,7 @@ extension RequestExecutor {
         if let current = try? registry.collection(named: name) {
             try current.writeOrder.withLock { state throws(FlatVecError) in
                 let fresh = try feed.loadCollection(named: name)
-                if let fresh { registry.replace(with: [fresh], all: false) } else { try? registry.remove(named: name) }
+                if let fresh { registry.replace(with: [fresh], all: false) } else { _ = try? registry.remove(named: name) }
                 state.retired = true
             }
         } else if let fresh = try feed.loadCollection(named: name) {

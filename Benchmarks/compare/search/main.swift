@@ -17,7 +17,8 @@
 // timed) and then `repeats` more times (warm, best kept), writes the ids of the last search
 // (int32, best first) and prints {"first": s, "warm": s}. With `--batches 1,8,32 [--check yes]` it
 // instead times the first nq queries for each size and prints one JSON line per size (see int8.py).
-// `--scan float32|int8|auto` picks the scan mode (default auto).
+// `--scan float32|int8|auto` picks the scan mode (default auto); `--search-threads N` the threads one
+// search may use (default: the cores).
 import CBLAS
 import Dispatch
 import FlatVecBenchSupport
@@ -38,7 +39,8 @@ let base = CommandLineOptions.value("--base", default: "")
 guard let scan = ScanMode(name: CommandLineOptions.value("--scan", default: "auto")) else {
     fatalError("--scan takes float32, int8 or auto")
 }
-let configuration = FlatIndex.Configuration(scan: scan)
+let searchThreads = Int(CommandLineOptions.value("--search-threads", default: "0"))!
+let configuration = FlatIndex.Configuration(searchThreads: searchThreads > 0 ? searchThreads : FlatIndex.defaultSearchThreads, scan: scan)
 
 var random = SplitMix64(seed: 11)
 @MainActor func nextUniform() -> Float { Float(random.nextUniform()) - 0.5 }

@@ -106,7 +106,7 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         var random = SeededRandom(seed: UInt64(d) + 99)
         // One query; small batches (one group of up to 10 queries, or two); tiles of 4 blocks with a
         // partial or full next tile to prefetch and single blocks after.
-        for (n, nq) in [(1, 1), (15, 2), (16, 6), (17, 7), (40, 10), (64, 13), (130, 16), (100, 32), (200, 23)] {
+        for (n, nq) in [(1, 1), (15, 2), (16, 6), (17, 7), (40, 10), (64, 13), (130, 16), (100, 32), (200, 23), (90, 19), (70, 37)] {
             let rows = (0..<n).map { _ in random.uniformVector(d) }
             var codes = [UInt8](repeating: 0, count: fv_i8_code_bytes(n, d))
             var meta = [Double](repeating: 0, count: Int(FV_I8_META_DOUBLES) * n)

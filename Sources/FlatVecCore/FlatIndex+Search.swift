@@ -238,7 +238,7 @@ extension FlatIndex {
             return results.take()
         }
         if threads > 1 && occupied >= 2 {
-            if let hits = scanChunkRangesInParallel(queries: queries, options: options, threads: threads) {
+            if let hits = scanClaimedChunksInParallel(queries: queries, options: options, threads: threads) {
                 return hits
             }
         }
@@ -398,7 +398,7 @@ extension FlatIndex {
     /// with the network threads and other callers) takes fewer chunks instead of holding the others
     /// up. If a removal moved rows meanwhile, returns nil and the caller rescans in reverse on one
     /// thread, which is immune to moves.
-    private func scanChunkRangesInParallel(
+    private func scanClaimedChunksInParallel(
         queries: UnsafePointer<Float>,
         options: [SearchOptions],
         threads: Int

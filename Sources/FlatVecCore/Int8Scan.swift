@@ -85,8 +85,7 @@ struct Int8Scan: ~Copyable {
         for q in 0..<count {
             let k = collectors[q].k
             let mask = filters.isEmpty ? nil : filters.mask(ofQuery: q)
-            var threshold = Double(collectors[q].admissionThreshold)
-            if let shared { threshold = max(threshold, Double(shared.threshold(of: q))) }
+            var threshold = Self.admission(of: q, collectors, shared)
             if collectors[q].heap.count < k && collectors[q].labelFilter == nil && mask == nil
                 && collectors[q].excludedID == nil && !collectors[q].groupByLabel
             {
@@ -130,8 +129,7 @@ struct Int8Scan: ~Copyable {
                 )
                 precondition(gathered == 1, "int8 scan variant \(variant) does not run on this CPU")
                 rowsBounded += m
-                var threshold = Double(collectors[q].admissionThreshold)
-                if let shared { threshold = max(threshold, Double(shared.threshold(of: q))) }
+                let threshold = Self.admission(of: q, collectors, shared)
                 let found = fv_i8_candidates_listed(dots, list, m, meta, chunk.capacity, queryMeta + q, threshold, indices, lower, upper)
                 select(
                     found, query: q, threshold: threshold, chunk: chunk, rows: n, queries: queries, collectors: &collectors,
@@ -140,6 +138,14 @@ struct Int8Scan: ~Copyable {
                 shared?.raise(q, to: collectors[q].admissionThreshold)
             }
         }
+    }
+
+    /// What query `q`'s rows must reach: its collector's admission threshold, or the larger one
+    /// another thread scanning other chunks for it has published.
+    private static func admission(of q: Int, _ collectors: [HitCollector], _ shared: SharedThresholds?) -> Double {
+        let own = Double(collectors[q].admissionThreshold)
+        guard let shared else { return own }
+        return max(own, Double(shared.threshold(of: q)))
     }
 
     /// Narrows query `q`'s `found` candidates (rows of `chunk` with their bounds, already above

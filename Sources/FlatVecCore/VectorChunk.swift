@@ -41,9 +41,13 @@ final class VectorChunk: @unchecked Sendable {
         payloads = []
         payloads.reserveCapacity(capacity)
         if withCodes {
-            codes = Self.allocateAligned(fv_i8_code_bytes(capacity, dimension), of: UInt8.self)
+            // The two layouts of the codes share one allocation (2 MiB at 2,048 rows of d = 512: one
+            // huge page where the system grants them).
+            let blocked = Self.roundedToLine(fv_i8_code_bytes(capacity, dimension))
+            let both = Self.allocateAligned(blocked + capacity * fv_i8_padded_dim(dimension), of: UInt8.self)
+            codes = both
+            rowCodes = both + blocked
             codeMeta = Self.allocateAligned(Int(FV_I8_META_DOUBLES) * capacity, of: Double.self)
-            rowCodes = Self.allocateAligned(capacity * fv_i8_padded_dim(dimension), of: UInt8.self)
         } else {
             codes = nil
             codeMeta = nil
@@ -51,12 +55,25 @@ final class VectorChunk: @unchecked Sendable {
         }
     }
 
+    /// Bytes of a huge page on x86-64 and arm64 Linux.
+    static var hugePageBytes: Int { 2 << 20 }
+
+    private static func roundedToLine(_ bytes: Int) -> Int { (bytes + 63) & ~63 }
+
+    /// 64-byte aligned storage; from ``hugePageBytes`` on, aligned to a huge page and marked for
+    /// transparent huge pages (`MADV_HUGEPAGE`, a hint the system may ignore). The rows a search
+    /// rescores or gathers are scattered over hundreds of megabytes: with 4 KiB pages nearly every
+    /// one costs a page walk, with 2 MiB pages the translations of a whole index fit the TLB.
     private static func allocateAligned<T>(_ count: Int, of type: T.Type) -> UnsafeMutablePointer<T> {
         var raw: UnsafeMutableRawPointer?
-        let bytes = count * MemoryLayout<T>.stride
-        guard posix_memalign(&raw, 64, max(bytes, 64)) == 0, let raw else {
+        let bytes = max(count * MemoryLayout<T>.stride, 64)
+        let huge = bytes >= hugePageBytes
+        guard posix_memalign(&raw, huge ? hugePageBytes : 64, bytes) == 0, let raw else {
             fatalError("FlatVec: out of memory allocating a chunk of \(bytes) bytes")
         }
+        #if os(Linux)
+        if huge { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+        #endif
         return raw.bindMemory(to: T.self, capacity: count)
     }
 
@@ -64,9 +81,8 @@ final class VectorChunk: @unchecked Sendable {
         free(vectors)
         ids.deallocate()
         labels.deallocate()
-        if let codes { free(codes) }
+        if let codes { free(codes) }  // rowCodes share its allocation
         if let codeMeta { free(codeMeta) }
-        if let rowCodes { free(rowCodes) }
     }
 
     /// Touches every page so later writes do not fault (run off the writer's path).

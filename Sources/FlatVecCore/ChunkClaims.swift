@@ -2,7 +2,7 @@ import Synchronization
 
 /// Chunk indices handed out from the last to the first, to the one or several threads of a scan.
 ///
-/// Every thread sees its chunks in decreasing order, as ``FlatIndex/scanInReverse(queries:count:collectors:claims:shared:)``
+/// Every thread sees its chunks in decreasing order, as ``FlatIndex/scanInReverse(queries:count:collectors:claims:shared:listing:)``
 /// requires when it scans alone; a scan split over threads is redone on one thread if rows moved.
 final class ChunkClaims: Sendable {
     private let remaining: Atomic<Int>

@@ -265,6 +265,14 @@ extension FlatIndex {
     /// query against 96).
     var queryParallelThreshold: Int { configuration.effectiveScan == .int8 ? 64 : 128 }
 
+    /// From this many queries on, plain int8 scans list their candidates and rescore them after the
+    /// whole index is bounded (``CandidateLists``). Measured (Zen 4, 100k x 512, k = 10, alternating
+    /// binaries): 32 queries 5.3-5.4 against 5.5-5.6 ms in process (rows rescored per query 135 ->
+    /// 20), 32 server lanes 3,750-4,104 against 3,450-4,065 q/s with p99 12.5-12.8 against 13.3-14.1
+    /// ms; at 1 and 8 queries no gain (1 lane p50 1.3-1.8 against 1.3-1.4 ms), so below this they
+    /// rescore chunk by chunk.
+    var listingThreshold: Int { configuration.effectiveScan == .int8 ? 16 : .max }
+
     /// A chunk in which every query's filter matches at most 1/divisor of the rows is scored by
     /// gathering the matching rows, not by scanning it with a mask. Measured (Zen 4, 100k x 512,
     /// Benchmarks/README.md "Filtered search, exact"): under float32, gathering a third of the rows
@@ -280,16 +288,20 @@ extension FlatIndex {
     /// Why in reverse: a removal moves the last row into a hole at a lower position. Scanning from
     /// high to low positions, a row present for the whole search can only move into the part not yet
     /// scanned, so it is never missed; it may be scored twice, which deduplication absorbs.
+    /// - Parameter listing: Whether the int8 pass lists its candidates instead of rescoring them
+    ///   (plain searches only): they are returned, for ``CandidateLists/rescore(_:into:in:queries:dimension:)``.
+    @discardableResult
     func scanInReverse(
         queries: UnsafePointer<Float>,
         count nq: Int,
         collectors: inout [HitCollector],
         claims: ChunkClaims? = nil,
-        shared: SharedThresholds? = nil
-    ) {
+        shared: SharedThresholds? = nil,
+        listing: Bool = false
+    ) -> CandidateLists? {
         let (occupied, epoch) = lock.withReaderLock { (rows.occupiedChunkCount, rows.moveEpoch) }
         let claims = claims ?? ChunkClaims(below: occupied)
-        guard claims.mayHaveChunks else { return }
+        guard claims.mayHaveChunks else { return listing ? CandidateLists(count: nq) : nil }
         let rowsPerChunk = rows.rowsPerChunk
         let int8 = configuration.effectiveScan == .int8
         let tiled = !int8 && configuration.kernelPlan.usesTiled(nq)
@@ -305,7 +317,7 @@ extension FlatIndex {
         var firstPass = int8
             ? Int8Scan(
                 queries: queries, count: nq, dimension: dimension, rowsPerChunk: rowsPerChunk,
-                variant: configuration.int8Variant
+                variant: configuration.int8Variant, listing: listing
             ) : nil
         let gatherDivisor = int8 ? Self.gatherDivisorInt8 : Self.gatherDivisorFloat32
         var deduplicating = false
@@ -336,7 +348,8 @@ extension FlatIndex {
                 if firstPass != nil {
                     firstPass!.scan(
                         chunk: chunk, rows: n, queries: queries, collectors: &collectors,
-                        floatScores: scores, floatIndices: indices, filters: filters, in: rows, shared: shared
+                        floatScores: scores, floatIndices: indices, filters: filters, in: rows, shared: shared,
+                        index: c
                     )
                     return
                 }
@@ -354,7 +367,9 @@ extension FlatIndex {
                 bounded: firstPass.rowsBounded, rescored: firstPass.rowsRescored,
                 chunksInFloat32: firstPass.chunksInFloat32
             )
+            return firstPass.listed
         }
+        return nil
     }
 
     /// Scores only the rows of `chunk` that match each query's filter, bit for bit as the
@@ -404,29 +419,50 @@ extension FlatIndex {
         threads: Int
     ) -> [[SearchHit]]? {
         let nq = options.count
-        let (occupied, epoch) = lock.withReaderLock { (rows.occupiedChunkCount, rows.moveEpoch) }
+        let (occupied, epoch, writes) = lock.withReaderLock { (rows.occupiedChunkCount, rows.moveEpoch, lock.writes) }
         let parts = min(threads, occupied)
         let partials = ResultSlots(count: parts * nq)
         let shared = SharedPointer(queries)
         // One chunk past the last occupied one: rows appended meanwhile may have opened it.
         let claims = ChunkClaims(below: occupied + 1)
         let thresholds = SharedThresholds(count: nq)
+        // Plain int8 searches list their candidates and rescore them once the whole index is bounded
+        // (see CandidateLists); filters, labels, grouping and exclusions rescore chunk by chunk.
+        let deferring = configuration.effectiveScan == .int8 && nq >= listingThreshold && options.allSatisfy {
+            $0.filter == nil && $0.labels == nil && !$0.groupByLabel && $0.excludingID == nil
+        }
+        let lists = CandidateListSlots(count: parts)
         ScanWorkers.shared.perform(parts: parts, helpers: parts - 1) { p in
             let queries = shared.pointer
             var collectors = options.map { HitCollector(options: $0) }
-            scanInReverse(queries: queries, count: nq, collectors: &collectors, claims: claims, shared: thresholds)
+            let listed = scanInReverse(
+                queries: queries, count: nq, collectors: &collectors, claims: claims, shared: thresholds, listing: deferring
+            )
+            lists.set(p, listed)
             for i in 0..<nq { partials.set(p * nq + i, collectors[i].heap) }
         }
-        let moved = lock.withReaderLock { rows.moveEpoch != epoch }
+        // (A listing scan checks below, under the lock it rescores in, that no writer ran at all.)
+        let moved = !deferring && lock.withReaderLock { rows.moveEpoch != epoch }
         if moved { return nil }
         let all = partials.take()
-        return (0..<nq).map { i in
-            var merged = HitCollector(options: options[i])
+        var merged = (0..<nq).map { i in
+            var collector = HitCollector(options: options[i])
             for p in 0..<parts {
-                for hit in all[p * nq + i] { merged.offer(hit) }
+                for hit in all[p * nq + i] { collector.offer(hit) }
             }
-            return merged.sortedHits()
+            return collector
         }
+        if deferring {
+            afterListingPass?()
+            // The listed positions name the same rows only if no writer ran since the scan began.
+            let rescored: Int? = lock.withReaderLock {
+                guard lock.writes == writes else { return nil }
+                return CandidateLists.rescore(lists.take(), into: &merged, in: rows, queries: queries, dimension: dimension)
+            }
+            guard let rescored else { return nil }
+            rescoreCounters.add(bounded: 0, rescored: rescored, chunksInFloat32: 0)
+        }
+        return merged.map { $0.sortedHits() }
     }
 
     /// scores[q * stride + r] = dot(query q, row r) for the first `rows` rows of `chunk`.

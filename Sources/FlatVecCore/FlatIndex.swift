@@ -107,6 +107,9 @@ public final class FlatIndex: @unchecked Sendable {
     let coalescer: SearchCoalescer
     /// What the int8 first pass rescored.
     let rescoreCounters = RescoreCounters()
+    /// Tests only: called between a listing scan's pass and its rescoring, with no lock held.
+    nonisolated(unsafe) var afterListingPass: (@Sendable () -> Void)?
+    // nonisolated(unsafe): set by a test before it searches, read by the search afterwards.
 
     /// Creates an empty index.
     /// - Parameters:

@@ -24,12 +24,16 @@ struct Int8Scan: ~Copyable {
     private(set) var rowsBounded = 0
     private(set) var rowsRescored = 0
     private(set) var chunksInFloat32 = 0
+    /// The candidates listed for rescoring after the scan (see ``CandidateLists``), or nil to rescore
+    /// chunk by chunk.
+    var listed: CandidateLists?
 
     /// A chunk whose candidates exceed this fraction of its rows is scored whole in float32: reading
     /// it in order is then cheaper than fetching the candidates one by one.
     static let fallbackFraction = 4
 
-    init(queries: UnsafePointer<Float>, count nq: Int, dimension: Int, rowsPerChunk: Int, variant: Int32) {
+    init(queries: UnsafePointer<Float>, count nq: Int, dimension: Int, rowsPerChunk: Int, variant: Int32, listing: Bool = false) {
+        listed = listing ? CandidateLists(count: nq) : nil
         self.dimension = dimension
         self.count = nq
         self.variant = variant
@@ -74,7 +78,8 @@ struct Int8Scan: ~Copyable {
         floatIndices: UnsafeMutablePointer<UInt32>,
         filters: borrowing ScanFilters,
         in rows: borrowing ChunkedRows,
-        shared: SharedThresholds? = nil
+        shared: SharedThresholds? = nil,
+        index c: Int = 0
     ) {
         guard let codes = chunk.codes, let meta = chunk.codeMeta else {
             preconditionFailure("an int8 scan of a chunk without codes")
@@ -86,8 +91,10 @@ struct Int8Scan: ~Copyable {
             let k = collectors[q].k
             let mask = filters.isEmpty ? nil : filters.mask(ofQuery: q)
             var threshold = Self.admission(of: q, collectors, shared)
+            if listed != nil { threshold = max(threshold, listed!.bound(q, k: k)) }
             if collectors[q].heap.count < k && collectors[q].labelFilter == nil && mask == nil
                 && collectors[q].excludedID == nil && !collectors[q].groupByLabel
+                && (listed?.lower[q].count ?? 0) < k
             {
                 // Not full yet (the first chunk of a scan): k rows of this chunk give a threshold.
                 threshold = max(threshold, fv_i8_kth_lower_bound(dots + q * stride, n, meta, chunk.capacity, queryMeta + q, k, scores))
@@ -95,6 +102,13 @@ struct Int8Scan: ~Copyable {
             let found = fv_i8_candidates(
                 dots + q * stride, n, meta, chunk.capacity, queryMeta + q, threshold, indices, lower, upper, selection
             )
+            if listed != nil, found * Self.fallbackFraction <= n {
+                // Listed for rescoring after the scan; the k-th largest lower bound of the rows listed
+                // so far is what the other threads' rows must reach.
+                let bound = listed!.append(query: q, chunk: c, found: found, k: k, indices: indices, lower: lower, upper: upper)
+                shared?.raise(q, to: max(collectors[q].admissionThreshold, Self.floatAtMost(bound)))
+                continue
+            }
             select(
                 found, query: q, threshold: threshold, chunk: chunk, rows: n, queries: queries, collectors: &collectors,
                 mask: mask, floatScores: floatScores, floatIndices: floatIndices, in: rows
@@ -138,6 +152,12 @@ struct Int8Scan: ~Copyable {
                 shared?.raise(q, to: collectors[q].admissionThreshold)
             }
         }
+    }
+
+    /// The largest float not above `value` (a threshold rounded up could skip a row that reaches it).
+    static func floatAtMost(_ value: Double) -> Float {
+        let rounded = Float(value)
+        return Double(rounded) > value ? rounded.nextDown : rounded
     }
 
     /// What query `q`'s rows must reach: its collector's admission threshold, or the larger one

@@ -12,7 +12,11 @@ import Darwin
 /// cannot starve an add. Used only through its scoped `withReaderLock` / `withWriterLock`.
 final class ReadWriteLock: @unchecked Sendable {
     // @unchecked: the pthread lock is the synchronisation primitive itself; its storage never moves.
+    // `writes` is changed only while the lock is held exclusively and read only while it is held.
     private let rwlock: UnsafeMutablePointer<pthread_rwlock_t>
+    /// How many times the lock was held exclusively: read under the reader lock, an unchanged value
+    /// means no writer ran in between (so positions read earlier still hold the same rows).
+    private(set) var writes: UInt64 = 0
 
     init() {
         rwlock = .allocate(capacity: 1)
@@ -37,7 +41,10 @@ final class ReadWriteLock: @unchecked Sendable {
     @inline(__always)
     func withWriterLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         pthread_rwlock_wrlock(rwlock)
-        defer { pthread_rwlock_unlock(rwlock) }
+        defer {
+            writes &+= 1
+            pthread_rwlock_unlock(rwlock)
+        }
         return try body()
     }
 }

@@ -111,8 +111,11 @@ import Testing
                         which = [Int.random(in: 0..<anchors, using: &random)]
                         queries = anchorVectors[which[0]].map { $0 / 100 }
                     } else if worker == removers + 2 {
-                        which = Array(0..<anchors)
-                        queries = allAnchorQueries
+                        // 64 queries, or 32 (plain int8 batches of 16 to 63 list their candidates and
+                        // rescore them after the scan, unless a writer ran meanwhile).
+                        let count = rounds % 2 == 0 ? anchors : 32
+                        which = Array(0..<count)
+                        queries = Array(allAnchorQueries[0..<(count * d)])
                     } else {
                         // 192 queries: the path where threads split the queries, not the chunks.
                         which = Array(0..<anchors) + Array(0..<anchors) + Array(0..<anchors)

@@ -1,6 +1,7 @@
 import CFlatVecKernels
 import FlatVecFormats
 import Foundation
+import Synchronization
 import Testing
 @testable import FlatVecCore
 
@@ -369,6 +370,80 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
                 // k = 1,000 against chunks of 512 rows: whole chunks go to float32.
                 #expect(rescoring.chunksInFloat32 > 0 && rescoring.rowsRescored >= rescoring.chunksInFloat32 * 512 / 2)
             }
+        }
+    }
+
+    /// A batch of 16 or more plain queries lists its candidates and rescores, after the whole index
+    /// is bounded, only those that can reach the final bound: exactly the float32 hits, with fewer
+    /// rows rescored than the same queries in batches of 8 (rescored chunk by chunk).
+    @Test(arguments: ScanChoice.int8)
+    func aLargeBatchRescoresOnlyWhatTheWholeIndexAllows(choice: ScanChoice) throws {
+        var random = SeededRandom(seed: 91)
+        let d = 64, n = 6_000
+        let vectors = (0..<n).map { _ in random.uniformVector(d) }
+        let batch = try VectorBatch(
+            dimension: d, ids: (0..<Int64(n)).map { $0 }, labels: Array(repeating: 0, count: n), vectors: vectors.flatMap { $0 }
+        )
+        let index = try FlatIndex(dimension: d, configuration: choice.configuration(rowsPerChunk: 256))
+        let reference = try FlatIndex(dimension: d, configuration: ScanChoice.all[0].configuration(rowsPerChunk: 256))
+        try index.add(batch)
+        try reference.add(batch)
+        // Random queries and stored rows (each its own best hit, ties with nothing).
+        let queries = (0..<24).map { _ in random.uniformVector(d) } + (0..<8).map { vectors[$0 * 700] }
+        for options in [SearchOptions(k: 10), SearchOptions(k: 1), SearchOptions(k: 300), SearchOptions(k: 10, minScore: 2)] {
+            let before = index.statistics.rescoring.rowsRescored
+            let listed = try index.search(batch: queries.flatMap { $0 }, options: options)
+            let rescoredListing = index.statistics.rescoring.rowsRescored - before
+            var chunked: [[SearchHit]] = []
+            for start in stride(from: 0, to: queries.count, by: 8) {
+                chunked += try index.search(batch: queries[start..<(start + 8)].flatMap { $0 }, options: options)
+            }
+            let rescoredChunked = index.statistics.rescoring.rowsRescored - before - rescoredListing
+            for (q, query) in queries.enumerated() {
+                let expected = try reference.search(query, options: options)
+                #expect(listed[q] == expected, "query \(q) \(options): \(listed[q].prefix(3)) against \(expected.prefix(3))")
+                #expect(chunked[q] == expected, "query \(q) \(options), batches of 8")
+            }
+            if options.k == 10 && options.minScore == nil {
+                #expect(rescoredListing * 2 < rescoredChunked, "rescored \(rescoredListing) listing, \(rescoredChunked) chunk by chunk")
+            }
+        }
+    }
+
+    /// A writer that runs between a listing scan's pass and its rescoring (here: it replaces the
+    /// queries' own rows, in place) makes the listed positions and bounds stale: the search scans
+    /// again and answers from the index as the writer left it.
+    @Test(arguments: ScanChoice.int8)
+    func aWriteBeforeTheRescoringMakesTheBatchScanAgain(choice: ScanChoice) throws {
+        var random = SeededRandom(seed: 92)
+        let d = 48, n = 3_000
+        let vectors = (0..<n).map { _ in random.uniformVector(d) }
+        let batch = try VectorBatch(
+            dimension: d, ids: (0..<Int64(n)).map { $0 }, labels: Array(repeating: 0, count: n), vectors: vectors.flatMap { $0 }
+        )
+        let index = try FlatIndex(dimension: d, configuration: choice.configuration(rowsPerChunk: 128))
+        let reference = try FlatIndex(dimension: d, configuration: ScanChoice.all[0].configuration(rowsPerChunk: 128))
+        try index.add(batch)
+        try reference.add(batch)
+        let queried = (0..<20).map { $0 * 150 }
+        let queries = queried.flatMap { vectors[$0] }
+        let replaced = try VectorBatch(
+            dimension: d, ids: queried.map { Int64($0) }, labels: Array(repeating: 0, count: queried.count),
+            vectors: queried.flatMap { vectors[$0].map { -$0 } }
+        )
+        try reference.add(replaced)
+        let calls = Atomic<Int>(0)
+        index.afterListingPass = {
+            if calls.add(1, ordering: .relaxed).newValue == 1 { try! index.add(replaced) }
+        }
+        let before = index.statistics.rescoring.rowsRescored
+        let hits = try index.search(batch: queries, options: SearchOptions(k: 1))
+        #expect(calls.load(ordering: .relaxed) == 1)
+        #expect(index.statistics.rescoring.rowsRescored > before)
+        for (q, row) in queried.enumerated() {
+            let expected = try reference.search(vectors[row], options: SearchOptions(k: 1))
+            #expect(hits[q] == expected, "query \(q): \(hits[q]) against \(expected)")
+            #expect(hits[q].first?.id != Int64(row))
         }
     }
 

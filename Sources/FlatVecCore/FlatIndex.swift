@@ -11,7 +11,8 @@ import Glibc
 /// Vectors live in fixed-size chunks that double as BLAS blocks: adding never copies stored
 /// vectors, removal moves the last row into the hole (O(d)), and any number of searches run in
 /// parallel with adds and removes. Searches take the reader lock one chunk at a time, so a writer
-/// waits for at most one chunk's worth of work, and readers wait only for the append itself.
+/// waits for at most one chunk's worth of work (or, after an int8 batch of 16 or more plain queries,
+/// for the rescoring of its few listed candidates), and readers wait only for the append itself.
 ///
 /// ```swift
 /// let index = try FlatIndex(dimension: 512)

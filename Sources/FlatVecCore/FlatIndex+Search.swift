@@ -231,28 +231,63 @@ extension FlatIndex {
                 let queries = shared.pointer
                 let start = b * blockSize
                 let n = min(blockSize, nq - start)
-                var collectors = (start..<(start + n)).map { HitCollector(options: options[$0]) }
-                scanInReverse(queries: queries + start * dimension, count: n, collectors: &collectors)
+                let collectors = scanBlock(queries: queries + start * dimension, options: options[start..<(start + n)], mayList: true)
                 for i in 0..<n { results.set(start + i, collectors[i].sortedHits()) }
             }
             return results.take()
         }
+        // A claimed-chunks scan that had to give up (a writer moved rows) is redone here without
+        // listing, which a writer could spoil again.
+        var mayList = true
         if threads > 1 && occupied >= 2 {
             if let hits = scanClaimedChunksInParallel(queries: queries, options: options, threads: threads) {
                 return hits
             }
+            mayList = false
         }
         var results: [[SearchHit]] = []
         results.reserveCapacity(nq)
         var start = 0
         while start < nq {
             let n = min(configuration.kernelPlan.block, nq - start)
-            var collectors = (start..<(start + n)).map { HitCollector(options: options[$0]) }
-            scanInReverse(queries: queries + start * dimension, count: n, collectors: &collectors)
+            let collectors = scanBlock(queries: queries + start * dimension, options: options[start..<(start + n)], mayList: mayList)
             results.append(contentsOf: collectors.map { $0.sortedHits() })
             start += n
         }
         return results
+    }
+
+    /// Whether a scan of queries with these options lists its int8 candidates and rescores them
+    /// after the whole index is bounded (see ``listingThreshold``): plain searches only (filters,
+    /// labels, grouping and exclusions rescore chunk by chunk).
+    func lists(_ options: some Collection<SearchOptions>) -> Bool {
+        configuration.effectiveScan == .int8 && options.count >= listingThreshold && options.allSatisfy {
+            $0.filter == nil && $0.labels == nil && !$0.groupByLabel && $0.excludingID == nil
+        }
+    }
+
+    /// Scans every chunk for one block of queries on the calling thread; a listing scan rescores its
+    /// candidates under one hold of the reader lock, or, if a writer ran meanwhile, scans again.
+    private func scanBlock(queries: UnsafePointer<Float>, options: ArraySlice<SearchOptions>, mayList: Bool) -> [HitCollector] {
+        var collectors = options.map { HitCollector(options: $0) }
+        guard mayList && lists(options) else {
+            scanInReverse(queries: queries, count: options.count, collectors: &collectors)
+            return collectors
+        }
+        let writes = lock.withReaderLock { lock.writes }
+        let listed = scanInReverse(queries: queries, count: options.count, collectors: &collectors, listing: true)
+        afterListingPass?()
+        let rescored: Int? = lock.withReaderLock {
+            guard lock.writes == writes, let listed else { return nil }
+            return CandidateLists.rescore([listed], into: &collectors, in: rows, queries: queries, dimension: dimension)
+        }
+        if let rescored {
+            rescoreCounters.add(bounded: 0, rescored: rescored, chunksInFloat32: 0)
+            return collectors
+        }
+        var again = options.map { HitCollector(options: $0) }
+        scanInReverse(queries: queries, count: options.count, collectors: &again)
+        return again
     }
 
     /// From this many queries on, threads split the queries (each scans every chunk with blocks of
@@ -270,7 +305,9 @@ extension FlatIndex {
     /// binaries): 32 queries 5.3-5.4 against 5.5-5.6 ms in process (rows rescored per query 135 ->
     /// 20), 32 server lanes 3,750-4,104 against 3,450-4,065 q/s with p99 12.5-12.8 against 13.3-14.1
     /// ms; at 1 and 8 queries no gain (1 lane p50 1.3-1.8 against 1.3-1.4 ms), so below this they
-    /// rescore chunk by chunk.
+    /// rescore chunk by chunk. Blocks of queries split over threads list too: 64 / 128 / 256 queries
+    /// 10.0-11.3 / 19.1-19.8 / 37.3-37.8 -> 9.8-10.1 / 18.6-18.7 / 36.9-37.9 ms (rows rescored per
+    /// query ~98 -> 20).
     var listingThreshold: Int { configuration.effectiveScan == .int8 ? 16 : .max }
 
     /// A chunk in which every query's filter matches at most 1/divisor of the rows is scored by
@@ -426,23 +463,20 @@ extension FlatIndex {
         // One chunk past the last occupied one: rows appended meanwhile may have opened it.
         let claims = ChunkClaims(below: occupied + 1)
         let thresholds = SharedThresholds(count: nq)
-        // Plain int8 searches list their candidates and rescore them once the whole index is bounded
-        // (see CandidateLists); filters, labels, grouping and exclusions rescore chunk by chunk.
-        let deferring = configuration.effectiveScan == .int8 && nq >= listingThreshold && options.allSatisfy {
-            $0.filter == nil && $0.labels == nil && !$0.groupByLabel && $0.excludingID == nil
-        }
+        // Plain int8 batches list their candidates and rescore them once the whole index is bounded.
+        let listing = lists(options)
         let lists = CandidateListSlots(count: parts)
         ScanWorkers.shared.perform(parts: parts, helpers: parts - 1) { p in
             let queries = shared.pointer
             var collectors = options.map { HitCollector(options: $0) }
             let listed = scanInReverse(
-                queries: queries, count: nq, collectors: &collectors, claims: claims, shared: thresholds, listing: deferring
+                queries: queries, count: nq, collectors: &collectors, claims: claims, shared: thresholds, listing: listing
             )
             lists.set(p, listed)
             for i in 0..<nq { partials.set(p * nq + i, collectors[i].heap) }
         }
         // (A listing scan checks below, under the lock it rescores in, that no writer ran at all.)
-        let moved = !deferring && lock.withReaderLock { rows.moveEpoch != epoch }
+        let moved = !listing && lock.withReaderLock { rows.moveEpoch != epoch }
         if moved { return nil }
         let all = partials.take()
         var merged = (0..<nq).map { i in
@@ -452,7 +486,7 @@ extension FlatIndex {
             }
             return collector
         }
-        if deferring {
+        if listing {
             afterListingPass?()
             // The listed positions name the same rows only if no writer ran since the scan began.
             let rescored: Int? = lock.withReaderLock {

@@ -415,13 +415,20 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
     /// again and answers from the index as the writer left it.
     @Test(arguments: ScanChoice.int8)
     func aWriteBeforeTheRescoringMakesTheBatchScanAgain(choice: ScanChoice) throws {
+        // Two threads claim chunks; one thread scans the block of queries alone.
+        for threads in [2, 1] {
+            try Self.expectRescanAfterAWrite(choice: choice, threads: threads)
+        }
+    }
+
+    static func expectRescanAfterAWrite(choice: ScanChoice, threads: Int) throws {
         var random = SeededRandom(seed: 92)
         let d = 48, n = 3_000
         let vectors = (0..<n).map { _ in random.uniformVector(d) }
         let batch = try VectorBatch(
             dimension: d, ids: (0..<Int64(n)).map { $0 }, labels: Array(repeating: 0, count: n), vectors: vectors.flatMap { $0 }
         )
-        let index = try FlatIndex(dimension: d, configuration: choice.configuration(rowsPerChunk: 128))
+        let index = try FlatIndex(dimension: d, configuration: choice.configuration(searchThreads: threads, rowsPerChunk: 128))
         let reference = try FlatIndex(dimension: d, configuration: ScanChoice.all[0].configuration(rowsPerChunk: 128))
         try index.add(batch)
         try reference.add(batch)
@@ -442,7 +449,7 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         #expect(index.statistics.rescoring.rowsRescored > before)
         for (q, row) in queried.enumerated() {
             let expected = try reference.search(vectors[row], options: SearchOptions(k: 1))
-            #expect(hits[q] == expected, "query \(q): \(hits[q]) against \(expected)")
+            #expect(hits[q] == expected, "\(threads) threads, query \(q): \(hits[q]) against \(expected)")
             #expect(hits[q].first?.id != Int64(row))
         }
     }

@@ -61,7 +61,9 @@ for plan in plans {
         for selectivity in selectivities {
             let threshold = Int64((selectivity * 10_000).rounded())
             let options = SearchOptions(k: k, filter: .comparison(.attribute("bucket"), .less, .int64(threshold)))
+            let before = index.statistics.rescoring.rowsRescored
             let (seconds, hits) = try best { try index.search(batch: queries, options: options) }
+            let rescored = Double(index.statistics.rescoring.rowsRescored - before) / Double((repeats + 1) * nq)
             var expected: [[SearchHit]] = []
             for q in 0..<nq {
                 expected.append(try reference.search(Array(queries[(q * d)..<((q + 1) * d)]), options: options))
@@ -74,7 +76,7 @@ for plan in plans {
                     && zip(got, want).allSatisfy { bitExact ? $0.score == $1.score : abs($0.score - $1.score) <= 1e-5 }
             }
             let matches = buckets.reduce(0) { $0 + ($1 < threshold ? 1 : 0) }
-            print(#"{"plan":"\#(plan)","scan":"\#(index.configuration.effectiveScan)","selectivity":\#(selectivity),"matches":\#(matches),"nq":\#(nq),"seconds":\#(seconds),"unfiltered_seconds":\#(unfiltered),"exact":\#(exact)}"#)
+            print(#"{"plan":"\#(plan)","scan":"\#(index.configuration.effectiveScan)","selectivity":\#(selectivity),"matches":\#(matches),"nq":\#(nq),"seconds":\#(seconds),"unfiltered_seconds":\#(unfiltered),"rescored_per_query":\#(rescored),"exact":\#(exact)}"#)
         }
     }
 }

@@ -2,6 +2,7 @@ import FlatVecClient
 import FlatVecCore
 import FlatVecFormats
 import Foundation
+import FlatVecTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -10,7 +11,7 @@ import Glibc
 
 @Suite(.timeLimit(.minutes(5))) struct AddCommandTests {
     @Test func aRefusedFirstBatchSaysNothingWasAdded() async throws {
-        let directory = NSTemporaryDirectory() + "flatvec-add-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let directory = TestDirectory.path("flatvec-add")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try "admin-token\n".write(toFile: directory + "/admin", atomically: true, encoding: .utf8)
         try "reader-token\n".write(toFile: directory + "/reader", atomically: true, encoding: .utf8)

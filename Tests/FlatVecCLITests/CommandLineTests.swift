@@ -2,6 +2,7 @@ import FlatVecClient
 import FlatVecCore
 import FlatVecFormats
 import Foundation
+import FlatVecTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -11,7 +12,7 @@ import Glibc
 /// The command line as a new user meets it, through the real binary.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct CommandLineTests {
     let directory: String = {
-        let path = NSTemporaryDirectory() + "flatvec-cmd-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let path = TestDirectory.path("flatvec-cmd")
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }()

@@ -3,6 +3,7 @@ import FlatVecCore
 @testable import FlatVecPostgres
 import Foundation
 import Synchronization
+import FlatVecTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -37,7 +38,7 @@ final class AckCounter: Sendable {
         func arguments() throws -> [String] {
             switch self {
             case .local:
-                return ["--data", NSTemporaryDirectory() + "flatvec-crash-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"]
+                return ["--data", TestDirectory.path("flatvec-crash")]
             case .postgres:
                 let server = ProcessInfo.processInfo.environment["FLATVEC_TEST_POSTGRES_URL"]!
                 let name = "flatvec_crash_\(UInt32.random(in: 0...UInt32.max))"
@@ -214,7 +215,7 @@ final class AckCounter: Sendable {
 
     @Test func sigtermFinishesRequestsInFlightAndExitsZero() async throws {
         let port = Self.freePort()
-        let server = try Self.startServer(storeArguments: ["--data", NSTemporaryDirectory() + "flatvec-term-\(UInt32.random(in: 0...UInt32.max))"], port: port)
+        let server = try Self.startServer(storeArguments: ["--data", TestDirectory.path("flatvec-term")], port: port)
         let client = try await Self.connect(port: port)
         try await client.createCollection("t", dimension: 64)
         let n = 20_000

@@ -14,7 +14,7 @@ import Glibc
 final class ServerProcess: @unchecked Sendable {
     // @unchecked: used by one test task at a time.
     let port = CrashRecoveryTests.freePort()
-    let logPath = NSTemporaryDirectory() + "flatvec-follower-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+    let logPath = TestDirectory.path("flatvec-follower") + ".log"
     let arguments: [String]
     private var process: Process?
 
@@ -285,7 +285,7 @@ final class ServerProcess: @unchecked Sendable {
 @Suite(.serialized, .timeLimit(.minutes(5))) struct FollowerRestartTests {
     @Test(.enabled(if: FollowerTests.serverURL != nil))
     func postgresStoppedAndStartedEveryServerConverges() async throws {
-        let state = NSTemporaryDirectory() + "flatvec-pg-follow-\(UInt32.random(in: 0...UInt32.max))"
+        let state = TestDirectory.path("flatvec-pg-follow")
         let server = try DevPostgres.run("start", state: state)
         defer {
             _ = try? DevPostgres.run("stop", state: state)

@@ -23,7 +23,7 @@ func runFlatVec(_ arguments: [String], environment: [String: String]? = nil) thr
 
 @Suite(.timeLimit(.minutes(5))) struct KnnCommandTests {
     let directory: String = {
-        let path = NSTemporaryDirectory() + "flatvec-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let path = TestDirectory.path("flatvec-cli")
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }()

@@ -1,5 +1,6 @@
 import FlatVecClient
 import Foundation
+import FlatVecTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 
 @Suite(.timeLimit(.minutes(5))) struct SampleCatalogueTests {
     @Test func serveFindsTheSampleFromAnyWorkingDirectory() async throws {
-        let elsewhere = NSTemporaryDirectory() + "flatvec-elsewhere-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let elsewhere = TestDirectory.path("flatvec-elsewhere")
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
         let port = CrashRecoveryTests.freePort()
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

@@ -12,7 +12,7 @@ import Glibc
 /// SIGTERM of the real `flatvec serve` under pipelined load.
 @Suite(.timeLimit(.minutes(5))) struct ShutdownTests {
     @Test func sigtermAnswersEveryRequestItReadAndLosesNoReply() async throws {
-        let directory = NSTemporaryDirectory() + "flatvec-sigterm-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let directory = TestDirectory.path("flatvec-sigterm")
         let port = CrashRecoveryTests.freePort()
         let server = try CrashRecoveryTests.startServer(storeArguments: ["--data", directory], port: port)
         let admin = try await CrashRecoveryTests.connect(port: port)

@@ -58,7 +58,7 @@ import Glibc
     }
 
     @Test func tokensWithoutTLSOffLoopbackAreWarnedAbout() async throws {
-        let directory = NSTemporaryDirectory() + "flatvec-tls-warn-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let directory = TestDirectory.path("flatvec-tls-warn")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try "admin-secret\n".write(toFile: directory + "/admin", atomically: true, encoding: .utf8)

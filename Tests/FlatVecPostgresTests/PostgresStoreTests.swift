@@ -317,7 +317,7 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
 @Suite(.serialized, .timeLimit(.minutes(5))) struct PostgresRestartTests {
     @Test(.enabled(if: TestDatabase.serverURL != nil))
     func stoppingTheDatabaseFailsWritesUntilItReturns() throws {
-        let state = NSTemporaryDirectory() + "flatvec-pg-restart-\(UInt32.random(in: 0...UInt32.max))"
+        let state = TestDirectory.path("flatvec-pg-restart")
         let url = try DevPostgres.run("start", state: state)
         defer {
             _ = try? DevPostgres.run("stop", state: state)

@@ -4,11 +4,12 @@ import FlatVecProtocol
 @testable import FlatVecStorage
 import Foundation
 import Logging
+import FlatVecTestSupport
 import Testing
 
 @Suite struct LocalDirectoryStoreTests {
     static func temporaryDirectory() -> String {
-        let path = NSTemporaryDirectory() + "flatvec-store-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let path = TestDirectory.path("flatvec-store")
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

@@ -29,7 +29,7 @@ public struct TestCertificates: Sendable {
     /// Makes a fresh set in a temporary directory.
     /// - Throws: ``FlatVecError/Code/unavailable`` if `openssl` fails or is missing.
     public init() throws {
-        directory = NSTemporaryDirectory() + "flatvec-certs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        directory = TestDirectory.path("flatvec-certs")
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let d = directory
         let steps = [

@@ -17,9 +17,11 @@ Also: one-query SEARCH round trips, p50/p99, from the Python AsyncClient and fro
 the same FlatVec server. Writes checkout-latest.md and plots/lanes.png here.
 """
 import argparse
+import atexit
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -127,6 +129,7 @@ def main():
     labels = np.arange(args.n, dtype=np.int64) // 5
     queries = vectors[rng.integers(0, args.n, 200)] + 0.05 * rng.standard_normal((200, d)).astype(np.float32)
     work = tempfile.mkdtemp(prefix="flatvec-checkout-")
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # the data files are hundreds of MB
     np.save(os.path.join(work, "v.npy"), vectors)
     np.save(os.path.join(work, "l.npy"), labels)
     queries.astype("<f4").tofile(os.path.join(work, "q.f32"))

@@ -12,10 +12,12 @@ Benchmarks/compare/results-latest.md with plots in Benchmarks/compare/plots/. A 
 Benchmarks/compare/quick/ instead (ignored by git), so it never overwrites the full results.
 """
 import argparse
+import atexit
 import json
 import os
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -230,6 +232,7 @@ def main():
 
     rows = []
     workdir = tempfile.mkdtemp(prefix="flatvec-compare-")
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)  # the data files are hundreds of MB
     server = None
     server_port = None
     if not args.no_server:

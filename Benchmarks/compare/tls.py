@@ -10,8 +10,10 @@ flatvec-client-rtt times 2,000 one-query SEARCHes (k = 10, one connection, back 
 of 1,000 x 512 (each a new set of ids), and 32 closed-loop clients for 10 s. Writes tls-latest.md.
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,6 +86,7 @@ def main():
     for product in ["flatvec", "flatvec-client-rtt"]:
         subprocess.check_call(["swift", "build", "-c", "release", "--product", product], cwd=ROOT)
     d = tempfile.mkdtemp(prefix="flatvec-tls-bench-")
+    atexit.register(shutil.rmtree, d, ignore_errors=True)  # the data files are hundreds of MB
     certificates(d)
     rng = np.random.default_rng(11)
     base = unit_rows(rng.standard_normal((args.n, D)).astype(np.float32))

@@ -5,8 +5,9 @@ import CFlatVecKernels
 /// For every chunk (under the reader lock, so the codes and vectors it reads belong together) it
 /// scans the codes of all queries at once, bounds every row's float32 score, keeps the rows whose
 /// upper bound can reach what the query's collector needs, and rescores those with the float32
-/// path's own single-query kernel, so hits and scores are exactly the float32 ones. The proof of the
-/// bound is beside the kernels, in `int8_kernels.c`.
+/// path's own single-query kernel, so hits and scores are exactly the float32 ones (or, for a batch
+/// that lists its candidates, keeps them for ``CandidateLists`` to rescore after the last chunk). The
+/// proof of the bound is beside the kernels, in `int8_kernels.c`.
 struct Int8Scan: ~Copyable {
     let dimension: Int
     let count: Int

@@ -261,7 +261,7 @@ extension FlatIndex {
     /// after the whole index is bounded (see ``listingThreshold``): plain searches only (filters,
     /// labels, grouping and exclusions rescore chunk by chunk).
     func lists(_ options: some Collection<SearchOptions>) -> Bool {
-        configuration.effectiveScan == .int8 && options.count >= listingThreshold && options.allSatisfy {
+        configuration.effectiveScan == .int8 && options.count >= Self.listingThreshold && options.allSatisfy {
             $0.filter == nil && $0.labels == nil && !$0.groupByLabel && $0.excludingID == nil
         }
     }
@@ -276,18 +276,29 @@ extension FlatIndex {
         }
         let writes = lock.withReaderLock { lock.writes }
         let listed = scanInReverse(queries: queries, count: options.count, collectors: &collectors, listing: true)
-        afterListingPass?()
-        let rescored: Int? = lock.withReaderLock {
-            guard lock.writes == writes, let listed else { return nil }
-            return CandidateLists.rescore([listed], into: &collectors, in: rows, queries: queries, dimension: dimension)
-        }
-        if let rescored {
-            rescoreCounters.add(bounded: 0, rescored: rescored, chunksInFloat32: 0)
+        if let listed, rescoreListed([listed], into: &collectors, queries: queries, unlessWritesPassed: writes) {
             return collectors
         }
         var again = options.map { HitCollector(options: $0) }
         scanInReverse(queries: queries, count: options.count, collectors: &again)
         return again
+    }
+
+    /// Rescores the candidates a listing scan's threads listed into `collectors`, under one hold of
+    /// the reader lock; returns false, rescoring nothing, if a writer ran since ``ReadWriteLock/writes``
+    /// read `writes` (the listed positions may name other rows now: the caller scans again).
+    private func rescoreListed(
+        _ parts: [CandidateLists], into collectors: inout [HitCollector], queries: UnsafePointer<Float>,
+        unlessWritesPassed writes: UInt64
+    ) -> Bool {
+        afterListingPass?()
+        let rescored: Int? = lock.withReaderLock {
+            guard lock.writes == writes else { return nil }
+            return CandidateLists.rescore(parts, into: &collectors, in: rows, queries: queries, dimension: dimension)
+        }
+        guard let rescored else { return false }
+        rescoreCounters.add(bounded: 0, rescored: rescored, chunksInFloat32: 0)
+        return true
     }
 
     /// From this many queries on, threads split the queries (each scans every chunk with blocks of
@@ -308,7 +319,7 @@ extension FlatIndex {
     /// rescore chunk by chunk. Blocks of queries split over threads list too: 64 / 128 / 256 queries
     /// 10.0-11.3 / 19.1-19.8 / 37.3-37.8 -> 9.8-10.1 / 18.6-18.7 / 36.9-37.9 ms (rows rescored per
     /// query ~98 -> 20).
-    var listingThreshold: Int { configuration.effectiveScan == .int8 ? 16 : .max }
+    static var listingThreshold: Int { 16 }
 
     /// A chunk in which every query's filter matches at most 1/divisor of the rows is scored by
     /// gathering the matching rows, not by scanning it with a mask. Measured (Zen 4, 100k x 512,
@@ -465,14 +476,14 @@ extension FlatIndex {
         let thresholds = SharedThresholds(count: nq)
         // Plain int8 batches list their candidates and rescore them once the whole index is bounded.
         let listing = lists(options)
-        let lists = CandidateListSlots(count: parts)
+        let listedByPart = CandidateListSlots(count: parts)
         ScanWorkers.shared.perform(parts: parts, helpers: parts - 1) { p in
             let queries = shared.pointer
             var collectors = options.map { HitCollector(options: $0) }
             let listed = scanInReverse(
                 queries: queries, count: nq, collectors: &collectors, claims: claims, shared: thresholds, listing: listing
             )
-            lists.set(p, listed)
+            listedByPart.set(p, listed)
             for i in 0..<nq { partials.set(p * nq + i, collectors[i].heap) }
         }
         // (A listing scan checks below, under the lock it rescores in, that no writer ran at all.)
@@ -486,15 +497,8 @@ extension FlatIndex {
             }
             return collector
         }
-        if listing {
-            afterListingPass?()
-            // The listed positions name the same rows only if no writer ran since the scan began.
-            let rescored: Int? = lock.withReaderLock {
-                guard lock.writes == writes else { return nil }
-                return CandidateLists.rescore(lists.take(), into: &merged, in: rows, queries: queries, dimension: dimension)
-            }
-            guard let rescored else { return nil }
-            rescoreCounters.add(bounded: 0, rescored: rescored, chunksInFloat32: 0)
+        if listing && !rescoreListed(listedByPart.take(), into: &merged, queries: queries, unlessWritesPassed: writes) {
+            return nil
         }
         return merged.map { $0.sortedHits() }
     }

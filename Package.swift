@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "FlatVecFormats", targets: ["FlatVecFormats"]),
         .library(name: "FlatVecProtocol", targets: ["FlatVecProtocol"]),
         .library(name: "FlatVecStorage", targets: ["FlatVecStorage"]),
+        .library(name: "FlatVecEngine", targets: ["FlatVecEngine"]),
         .library(name: "FlatVecServer", targets: ["FlatVecServer"]),
         .library(name: "FlatVecClient", targets: ["FlatVecClient"]),
         .library(name: "FlatVecPostgres", targets: ["FlatVecPostgres"]),
@@ -32,9 +33,8 @@ let package = Package(
         // Small C kernels: CPU feature detection, CRC32C, threshold scans, OpenBLAS runtime queries.
         .target(
             name: "CFlatVecKernels",
-            // Optimised in debug builds too: at -O0 the search kernels are 20-50x slower, and the
-            // tests (a debug build) search hundreds of thousands of vectors.
-            cSettings: [.unsafeFlags(["-O2"])],
+            // No unsafe flags, so that other packages can depend on this one. At -O0 the kernels are
+            // 20-50x slower: scripts/test.sh builds the tests with `-Xcc -O2`.
             linkerSettings: [.linkedLibrary("dl")]
         ),
         // The vocabulary every layer shares: batches, options, hits, metrics, errors, limits. No dependencies.
@@ -57,12 +57,19 @@ let package = Package(
             name: "FlatVecStorage",
             dependencies: ["FlatVecCore", .product(name: "Logging", package: "swift-log")]
         ),
+        // FlatVec in process: the index and a durable store behind one API, with the write path's
+        // single owner (WritePath) below it. The server is one more user of it.
+        .target(
+            name: "FlatVecEngine",
+            dependencies: ["FlatVecCore", "FlatVecStorage", .product(name: "Logging", package: "swift-log")]
+        ),
         // The TCP server (SwiftNIO): connections, authentication, worker threads, statistics.
         .target(
             name: "FlatVecServer",
             dependencies: [
                 "FlatVecCore",
                 "FlatVecStorage",
+                "FlatVecEngine",
                 "FlatVecProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -22,6 +22,7 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
             case corruptData = 15
             case ioError = 16
             case unsupportedFeature = 17
+            case outcomeUnknown = 18
         }
 
         private let value: Value
@@ -72,6 +73,9 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The request sets a reserved bit (a flag this server does not know): a newer client's
         /// option that an older server would otherwise ignore and answer wrongly.
         public static let unsupportedFeature = Code(.unsupportedFeature)
+        /// A write may or may not have been stored: the store's connection died during COMMIT, or a
+        /// log sync failed. Retry it (ADD is an upsert; a retried REMOVE may answer `unknown_id`).
+        public static let outcomeUnknown = Code(.outcomeUnknown)
 
         /// The code's name, as used in logs and the protocol spec.
         public var description: String {
@@ -93,6 +97,7 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
             case .corruptData: "corrupt_data"
             case .ioError: "io_error"
             case .unsupportedFeature: "unsupported_feature"
+            case .outcomeUnknown: "outcome_unknown"
             }
         }
     }
@@ -111,22 +116,34 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
-    /// The start of the message of an `unavailable` error whose write may or may not have been stored
-    /// (the connection to the store died during COMMIT, or a log sync failed). PROTOCOL.md documents it.
-    public static let outcomeUnknownPrefix = "outcome unknown: "
+    /// The SQLSTATE PostgreSQL gave for the failure this error reports, if it came from PostgreSQL
+    /// (`42P07`, `23505`, `08006`, ...): the cause, kept beside the code it was mapped to. Never sent
+    /// on the wire (the message names it).
+    public var sqlState: String?
 
-    /// An `unavailable` error for a write whose outcome is unknown.
-    /// - Parameter message: What happened; the prefix and the advice to retry are added.
+    /// Creates an error that PostgreSQL reported.
+    /// - Parameters:
+    ///   - code: The stable code the SQLSTATE maps to.
+    ///   - message: A message naming the culprit.
+    ///   - sqlState: PostgreSQL's SQLSTATE.
+    public init(_ code: Code, _ message: String, sqlState: String?) {
+        self.code = code
+        self.message = message
+        self.sqlState = sqlState
+    }
+
+    /// An ``Code/outcomeUnknown`` error.
+    /// - Parameter message: What happened; the advice to retry is added.
     /// - Returns: The error.
     public static func outcomeUnknown(_ message: String) -> FlatVecError {
         FlatVecError(
-            .unavailable,
-            outcomeUnknownPrefix + message + "; the write may or may not have been stored: retry it (ADD and REMOVE are idempotent)"
+            .outcomeUnknown,
+            message + "; the write may or may not have been stored: retry it (ADD is an upsert, REMOVE may then answer unknown_id)"
         )
     }
 
-    /// Whether this is an ``outcomeUnknown(_:)`` error.
-    public var isOutcomeUnknown: Bool { code == .unavailable && message.hasPrefix(Self.outcomeUnknownPrefix) }
+    /// Whether this is an ``Code/outcomeUnknown`` error.
+    public var isOutcomeUnknown: Bool { code == .outcomeUnknown }
 
     /// `code: message`.
     public var description: String { "\(code): \(message)" }

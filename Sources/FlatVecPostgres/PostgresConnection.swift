@@ -66,10 +66,33 @@ final class PostgresConnection: @unchecked Sendable {
         message.split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter { !$0.isEmpty }.joined(separator: " ")
     }
 
+    /// The error for a failed statement, with PostgreSQL's SQLSTATE kept and mapped to a code by
+    /// ``code(forSQLState:)``: a statement PostgreSQL refused is the request's fault, only a lost or
+    /// refused connection makes the store `unavailable`.
     private func fail(_ result: OpaquePointer?, _ what: String) -> FlatVecError {
         var message = result.flatMap { PQresultErrorMessage($0) }.map { Self.oneLine(String(cString: $0)) } ?? ""
         if message.isEmpty { message = Self.message(connection) }
-        return FlatVecError(.unavailable, "PostgreSQL \(what): \(message)")
+        let sqlState = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) }
+        guard let sqlState, isHealthy else {
+            return FlatVecError(.unavailable, "PostgreSQL \(what): \(message)", sqlState: sqlState)
+        }
+        return FlatVecError(Self.code(forSQLState: sqlState), "PostgreSQL \(what) (SQLSTATE \(sqlState)): \(message)", sqlState: sqlState)
+    }
+
+    /// The FlatVec code for a SQLSTATE, by its class (PostgreSQL's Appendix A): what the request
+    /// asked for was refused (23 integrity, 42 syntax or name, 22 data, 2B/2F/38-39 routines and
+    /// dependent objects) is `invalid_argument`, a table name in use (42P07) is `collection_exists`, a
+    /// program limit (54) is `limit_exceeded`; the server cannot serve now (08 connection, 53
+    /// resources, 57 operator intervention, 58 system, 40 rollback: serialization, deadlock) is
+    /// `unavailable`; anything else is `internal`.
+    static func code(forSQLState sqlState: String) -> FlatVecError.Code {
+        if sqlState == "42P07" { return .collectionExists }  // duplicate_table
+        switch sqlState.prefix(2) {
+        case "22", "23", "2B", "2F", "38", "39", "42", "44": return .invalidArgument
+        case "54": return .limitExceeded
+        case "08", "40", "53", "55", "57", "58", "HV": return .unavailable
+        default: return .internalError
+        }
     }
 
     /// Runs SQL without results (several statements allowed).

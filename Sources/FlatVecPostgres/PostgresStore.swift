@@ -123,6 +123,22 @@ public final class PostgresStore: DurableStore, Sendable {
 
     static func table(_ name: String) -> String { "\"fv_\(name)\"" }
 
+    /// Longest collection name, in bytes: its table `fv_<name>` must fit PostgreSQL's 63-byte
+    /// identifiers (NAMEDATALEN - 1), which PostgreSQL would otherwise cut, so that two long names
+    /// sharing their first 60 bytes would name one table.
+    public static let maximumCollectionNameLength = 63 - "fv_".utf8.count
+
+    /// Refuses names whose table name PostgreSQL would truncate.
+    public func checkCollectionName(_ name: String) throws(FlatVecError) {
+        guard name.utf8.count <= Self.maximumCollectionNameLength else {
+            throw FlatVecError(
+                .invalidArgument,
+                "collection name '\(name)' is \(name.utf8.count) bytes; a PostgreSQL store holds names of at most "
+                    + "\(Self.maximumCollectionNameLength) bytes (its table fv_<name> must fit PostgreSQL's 63-byte identifiers)"
+            )
+        }
+    }
+
     /// Opens a connection whose writes the change log attributes to `origin`.
     static func connect(url: String, origin: String) throws(FlatVecError) -> PostgresConnection {
         let c = try PostgresConnection(url: url)

@@ -1,3 +1,4 @@
+import FlatVecStorage
 import CoreMetrics
 import FlatVecModel
 import FlatVecProtocol
@@ -109,7 +110,8 @@ public final class ServerMetrics: Sendable {
     func connectionClosed() { connectionsOpen.decrement() }
 
     /// A write to the durable store: how long it took, and whether it failed.
-    func storeWrite(_ op: String, nanoseconds: Int64, failed: Bool) {
+    func storeWrite(_ op: String, took: Duration, failed: Bool) {
+        let nanoseconds = took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000
         timer("flatvec_store_commit_duration_seconds", [("op", op)]).recordNanoseconds(nanoseconds)
         if failed { counter("flatvec_store_failures_total", [("op", op)]).increment() }
     }

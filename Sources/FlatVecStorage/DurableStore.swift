@@ -2,9 +2,9 @@ import FlatVecCore
 
 /// Where the server makes writes durable before it acknowledges them.
 ///
-/// The server calls each write method before it changes the in-memory index, and only acknowledges
+/// ``WritePath`` calls each write method before it changes the in-memory index, and only acknowledges
 /// the request once the method has returned; a throwing method means nothing was stored, and the
-/// server answers `unavailable` (or the error's own code) and leaves the index unchanged. Calls for
+/// write answers `unavailable` (or the error's own code) and leaves the index unchanged. Calls for
 /// one collection never overlap; calls for different collections may.
 public protocol DurableStore: Sendable {
     /// A one-line description for the start-up log, e.g. `local directory /var/lib/flatvec`.
@@ -12,6 +12,11 @@ public protocol DurableStore: Sendable {
 
     /// Every stored collection, to rebuild the in-memory indexes at start-up.
     func loadCollections() throws(FlatVecError) -> [NamedIndex]
+
+    /// Checks that the store can hold a collection of this name as a distinct one (beyond the rules
+    /// of ``CollectionName``), before anything is written.
+    /// - Throws: `invalid_argument` naming the store's limit.
+    func checkCollectionName(_ name: String) throws(FlatVecError)
 
     /// Records a new collection with its attributes.
     func createCollection(name: String, dimension: Int, metric: Metric, attributes: [AttributeDefinition]) throws(FlatVecError)
@@ -62,6 +67,9 @@ public protocol DurableStore: Sendable {
 }
 
 extension DurableStore {
+    /// Every name ``CollectionName`` allows.
+    public func checkCollectionName(_ name: String) throws(FlatVecError) {}
+
     /// Stores without a log never need compaction.
     public var wantsCompaction: Bool { false }
 

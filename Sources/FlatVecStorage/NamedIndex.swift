@@ -1,7 +1,8 @@
 import FlatVecCore
 import Synchronization
 
-/// One collection: its name, its index, and the lock that orders its writes.
+/// One collection: its name, its index, and the lock that orders its writes (taken only by
+/// ``WritePath``, in the order ``WriteLocks`` gives).
 public final class NamedIndex: Sendable {
     /// The name.
     public let name: String
@@ -10,32 +11,32 @@ public final class NamedIndex: Sendable {
     /// Serialises "write to the store, then apply to the index" so both see writes in one order, and
     /// holds what a write must know before it starts (whether the collection still exists, which ids
     /// an interrupted write left in doubt).
-    package let writeOrder = Mutex<WriteState>(WriteState())
+    let writeOrder = Mutex<WriteState>(WriteState())
 
     /// ADDs waiting for the write order: the thread that takes it next stores all of them in one
     /// store write (group commit) and applies each to the index in the order they arrived.
-    package let pendingAdds = Mutex<[PendingAdd]>([])
+    let pendingAdds = Mutex<[PendingAdd]>([])
 
     /// An ADD in ``pendingAdds``: its batch, and once some thread has stored it, the outcome.
-    package final class PendingAdd: @unchecked Sendable {
+    final class PendingAdd: @unchecked Sendable {
         // @unchecked: `outcome` is written and read only under the collection's write order.
-        package let batch: ValidatedBatch
-        package var outcome: Result<AddResult, FlatVecError>?
+        let batch: ValidatedBatch
+        var outcome: Result<AddResult, FlatVecError>?
 
-        package init(_ batch: ValidatedBatch) { self.batch = batch }
+        init(_ batch: ValidatedBatch) { self.batch = batch }
     }
 
     /// The state a write checks under ``writeOrder``.
-    package struct WriteState {
+    struct WriteState {
         /// Set by DROP (and by a REBUILD that replaced this collection) under the write order: a write
         /// that looked the collection up before must not reach the store after the drop.
-        package var retired = false
+        var retired = false
         /// Ids whose last write has an unknown outcome (a COMMIT whose connection died): the index is
         /// brought back in line with the store for them before the next write.
-        package var inDoubt: Set<Int64> = []
+        var inDoubt: Set<Int64> = []
         /// Whether an ADD_ATTRIBUTE or DROP_ATTRIBUTE had an unknown outcome: the index's attributes
         /// are brought in line with the store's before the next write.
-        package var attributesInDoubt = false
+        var attributesInDoubt = false
     }
 
     /// Rows of the store's copy that the index could not hold when it was loaded (another program

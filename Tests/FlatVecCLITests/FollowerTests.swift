@@ -20,7 +20,7 @@ final class ServerProcess: @unchecked Sendable {
 
     init(_ arguments: [String]) throws {
         self.arguments = arguments
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         try start()
     }
 

@@ -142,7 +142,7 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         let edges: [[Float]] = [
             [.leastNonzeroMagnitude, -.leastNonzeroMagnitude, 1.7e19, -0.0],
             [.leastNormalMagnitude, 1 / 3, -1e-38, 0.1],
-            [Float(bitPattern: 0x3F80_0001), 16_777_217, -2.5e-7, 1e18],
+            [Float(bitPattern: 0x3F80_0001), 16_777_216, -2.5e-7, 1e18],
         ]
         let payloads: [String?] = [#"{"q":"a \"quoted\" \\ back"}"#, nil, #"{"é":"日本","path":"C:\temp\new"}"#]
         let keywords: [AttributeValue?] = [.keyword(#"it's "x" \ y"#), nil, .keyword("")]

@@ -1,5 +1,3 @@
-import FlatVecModel
-import NIOCore
 
 /// Rules for collection names: 1 to 128 bytes of ASCII letters, digits, `_`, `-` and `.`.
 public enum CollectionName {

@@ -1,40 +1,14 @@
 import FlatVecCore
-import FlatVecStorage
-import Logging
-import NIOPosix
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-extension RequestExecutor {
-    /// Follows the store's change log on a thread of its own until the task is cancelled (returns at
-    /// once if the store has none).
-    func followTheStore() async {
-        let feed: (any ChangeFeed)?
-        do {
-            feed = try store.makeChangeFeed()
-        } catch {
-            logger?.error("cannot follow the store's change log", metadata: ["error": "\(error)"])
-            return
-        }
-        guard let feed else { return }
-        let thread = NIOThreadPool(numberOfThreads: 1)
-        thread.start()
-        let stopped = CancellationFlag()
-        await withTaskCancellationHandler {
-            _ = try? await thread.runIfActive { follow(feed, isStopped: { stopped.isCancelled }) }
-        } onCancel: {
-            stopped.cancel()
-        }
-        try? await thread.shutdownGracefully()
-    }
-
+extension WritePath {
     /// Follows the store's change log until `isStopped` returns true: reads the changes other writers
     /// committed (other servers, plain SQL), applies them to the served collections, waits for the
-    /// next wake-up, and trims the log now and then. Blocks its thread; the server runs it on one of
-    /// its own (``runMaintenance()``). A store that cannot be reached is retried every half second;
+    /// next wake-up, and trims the log now and then. Blocks its thread; the engine's maintenance runs
+    /// it on one of its own. A store that cannot be reached is retried every half second;
     /// a position trimmed from the log reloads every collection (logged).
     /// - Parameters:
     ///   - feed: The store's change log.
@@ -103,22 +77,22 @@ extension RequestExecutor {
     /// after it, never overwritten by an older row.
     /// - Throws: If the store cannot be read; nothing is lost, the same changes are read again.
     func apply(_ changes: StoreChanges, from feed: any ChangeFeed) throws(FlatVecError) {
-        try writeGate.shared { () throws(FlatVecError) in
+        try locks.writing { scope throws(FlatVecError) in
             if !changes.reload.isEmpty {
-                try writeGate.namespace.withLock { _ throws(FlatVecError) in
-                    for name in changes.reload.sorted() { try reload(name, from: feed) }
+                try scope.namespace { namespace, _ throws(FlatVecError) in
+                    for name in changes.reload.sorted() { try reload(name, from: feed, namespace) }
                 }
             }
             for name in changes.attributes.sorted() where !changes.reload.contains(name) {
                 guard let collection = try? registry.collection(named: name) else { continue }
-                try collection.writeOrder.withLock { state throws(FlatVecError) in
+                try scope.inWriteOrder(of: collection) { state throws(FlatVecError) in
                     guard !state.retired else { return }
                     try syncAttributes(collection, from: feed)
                 }
             }
             for (name, ids) in changes.rows.sorted(by: { $0.key < $1.key }) {
                 guard let collection = try? registry.collection(named: name) else { continue }
-                try collection.writeOrder.withLock { state throws(FlatVecError) in
+                try scope.inWriteOrder(of: collection) { state throws(FlatVecError) in
                     guard !state.retired else { return }
                     let ids = Array(ids)
                     var rows = try feed.fetch(collection: name, ids: ids)
@@ -135,9 +109,9 @@ extension RequestExecutor {
 
     /// Loads a collection whole from the store in place of the one served (or forgets it, if the
     /// store no longer has it). Runs under the namespace lock.
-    private func reload(_ name: String, from feed: any ChangeFeed) throws(FlatVecError) {
+    private func reload(_ name: String, from feed: any ChangeFeed, _ namespace: NamespaceScope) throws(FlatVecError) {
         if let current = try? registry.collection(named: name) {
-            try current.writeOrder.withLock { state throws(FlatVecError) in
+            try namespace.inWriteOrder(of: current) { state throws(FlatVecError) in
                 let fresh = try feed.loadCollection(named: name)
                 if let fresh { registry.replace(with: [fresh], all: false) } else { _ = try? registry.remove(named: name) }
                 state.retired = true
@@ -156,8 +130,8 @@ extension RequestExecutor {
 
     /// Swaps in freshly loaded collections for all served ones, as REBUILD does.
     private func replaceEverything(with fresh: [NamedIndex]) {
-        writeGate.exclusive {
-            for old in registry.all { old.writeOrder.withLock { $0.retired = true } }
+        locks.exclusively { namespace in
+            for old in registry.all { namespace.inWriteOrder(of: old) { $0.retired = true } }
             registry.replace(with: fresh, all: true)
         }
     }

@@ -1,0 +1,81 @@
+import Dispatch
+import FlatVecCore
+import FlatVecStorage
+import Synchronization
+
+extension Engine {
+    /// The engine's background work, until the task is cancelled: compactions the store asks for
+    /// (logged), reconciling writes of unknown outcome every second, and following the store's change
+    /// log if it has one (``WritePath/follow(_:trimEvery:isStopped:)``). Cancelling it waits for a
+    /// compaction in progress to finish. ``open(_:configuration:logger:)`` runs it unless told not
+    /// to; the server runs it for its whole life.
+    public func runMaintenance() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                for await _ in writes.compactionWanted {
+                    guard store.wantsCompaction else { continue }
+                    await compactInTheBackground()
+                }
+            }
+            group.addTask { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    writes.reconcileWritesInDoubt()
+                }
+            }
+            group.addTask { [self] in await followTheStore() }
+        }
+    }
+
+    /// Compacts on a thread of its own (it writes every collection's snapshot), logging the outcome.
+    private func compactInTheBackground() async {
+        let writes = self.writes
+        let started = ContinuousClock.now
+        let outcome: Result<Void, FlatVecError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async {
+                continuation.resume(returning: Result { () throws(FlatVecError) in try writes.compact() })
+            }
+        }
+        switch outcome {
+        case .success:
+            logger?.info("compacted the store", metadata: ["store": "\(store.description)", "took": "\(ContinuousClock.now - started)"])
+        case .failure(let error):
+            // The log keeps every write; the next write that finds the log large asks again.
+            logger?.error("compaction failed; the log keeps every write", metadata: ["store": "\(store.description)", "error": "\(error)"])
+        }
+    }
+
+    /// Follows the store's change log on a thread of its own until the task is cancelled (returns at
+    /// once if the store has none).
+    private func followTheStore() async {
+        let feed: (any ChangeFeed)?
+        do {
+            feed = try store.makeChangeFeed()
+        } catch {
+            logger?.error("cannot follow the store's change log", metadata: ["error": "\(error)"])
+            return
+        }
+        guard let feed else { return }
+        let stopped = StopFlag()
+        let writes = self.writes
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global(qos: .userInitiated).async {
+                    writes.follow(feed, isStopped: { stopped.isSet })
+                    continuation.resume()
+                }
+            }
+        } onCancel: {
+            stopped.set()
+        }
+    }
+}
+
+/// Tells the follower's thread to stop.
+private final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+
+    func set() { flag.store(true, ordering: .releasing) }
+}

@@ -1,0 +1,60 @@
+import FlatVecCore
+
+extension WritePath {
+    /// Stores and applies an ADD together with the ADDs of the same collection waiting meanwhile: one
+    /// store write for all of them (one PostgreSQL transaction, one log sync), then each applied to the
+    /// index in arrival order. All or none are stored; each caller gets its own counts, or the group's
+    /// error (an outcome-unknown one puts every id of the group in doubt).
+    func addInGroup(_ collection: NamedIndex, _ validated: ValidatedBatch, _ scope: WriteScope) throws(FlatVecError) -> AddResult {
+        let mine = NamedIndex.PendingAdd(validated)
+        collection.pendingAdds.withLock { $0.append(mine) }
+        return try scope.inWriteOrder(of: collection) { state throws(FlatVecError) -> AddResult in
+            // Another thread may have stored this ADD while this one waited for the write order.
+            if let outcome = mine.outcome { return try outcome.get() }
+            do throws(FlatVecError) {
+                try checkLive(collection, state)
+                try reconcile(collection, &state)
+            } catch {
+                // Under the write order, so no other thread can have taken it from the queue meanwhile.
+                collection.pendingAdds.withLock { $0.removeAll { $0 === mine } }
+                throw error
+            }
+            let group = collection.pendingAdds.withLock { queue in
+                defer { queue.removeAll() }
+                return queue
+            }
+            do throws(FlatVecError) {
+                let batch = group.count == 1 ? validated.batch : try Self.merged(group.map(\.batch.batch), dimension: collection.index.dimension)
+                try durably("add", { () throws(FlatVecError) in try store.add(collection: collection.name, batch: batch) },
+                            ifOutcomeUnknown: { state.inDoubt.formUnion(batch.ids) })
+            } catch {
+                for add in group { add.outcome = .failure(error) }
+                throw error
+            }
+            for add in group { add.outcome = .success(collection.index.add(add.batch)) }
+            return try mine.outcome!.get()
+        }
+    }
+
+    /// Batches in arrival order as one, each id once with its last row (what applying them in order
+    /// leaves in the index).
+    static func merged(_ batches: [VectorBatch], dimension: Int) throws(FlatVecError) -> VectorBatch {
+        var last: [Int64: (batch: Int, row: Int)] = [:]
+        for (b, batch) in batches.enumerated() {
+            for (r, id) in batch.ids.enumerated() { last[id] = (b, r) }
+        }
+        var ids: [Int64] = [], labels: [Int64] = [], vectors: [Float] = []
+        var payloads: [[UInt8]?] = [], attributes: [[String: AttributeValue]] = []
+        for (b, batch) in batches.enumerated() {
+            for (r, id) in batch.ids.enumerated() where last[id]! == (b, r) {
+                ids.append(id)
+                labels.append(batch.labels[r])
+                vectors.append(contentsOf: batch.vectors[(r * dimension)..<((r + 1) * dimension)])
+                payloads.append(batch.payloads.isEmpty ? nil : batch.payloads[r])
+                attributes.append(batch.attributes.isEmpty ? [:] : batch.attributes[r])
+            }
+        }
+        // Every part was validated and ids are now unique, so this does not fail.
+        return try VectorBatch(dimension: dimension, ids: ids, labels: labels, vectors: vectors, payloads: payloads, attributes: attributes)
+    }
+}

@@ -7,7 +7,8 @@ let package = Package(
     name: "FlatVecBenchmarks",
     platforms: [.macOS(.v13)],
     dependencies: [
-        .package(path: "../"),
+        // By name, not by the path's last component: a clone may sit in a directory of any name.
+        .package(name: "FlatVec", path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -15,7 +16,7 @@ let package = Package(
         .executableTarget(
             name: "FlatIndexBenchmarks",
             dependencies: [
-                .product(name: "FlatVecCore", package: "main"),
+                .product(name: "FlatVecCore", package: "FlatVec"),
                 .product(name: "Benchmark", package: "benchmark"),
                 "BenchmarkData",
             ],
@@ -25,10 +26,10 @@ let package = Package(
         .executableTarget(
             name: "ServerBenchmarks",
             dependencies: [
-                .product(name: "FlatVecCore", package: "main"),
-                .product(name: "FlatVecStorage", package: "main"),
-                .product(name: "FlatVecServer", package: "main"),
-                .product(name: "FlatVecClient", package: "main"),
+                .product(name: "FlatVecCore", package: "FlatVec"),
+                .product(name: "FlatVecStorage", package: "FlatVec"),
+                .product(name: "FlatVecServer", package: "FlatVec"),
+                .product(name: "FlatVecClient", package: "FlatVec"),
                 .product(name: "Benchmark", package: "benchmark"),
                 "BenchmarkData",
             ],
@@ -38,11 +39,10 @@ let package = Package(
         .executableTarget(
             name: "PersistenceBenchmarks",
             dependencies: [
-                .product(name: "FlatVecCore", package: "main"),
-                .product(name: "FlatVecStorage", package: "main"),
-                .product(name: "FlatVecServer", package: "main"),
-                .product(name: "FlatVecPostgres", package: "main"),
-                .product(name: "FlatVecProtocol", package: "main"),
+                .product(name: "FlatVecCore", package: "FlatVec"),
+                .product(name: "FlatVecStorage", package: "FlatVec"),
+                .product(name: "FlatVecEngine", package: "FlatVec"),
+                .product(name: "FlatVecPostgres", package: "FlatVec"),
                 .product(name: "Benchmark", package: "benchmark"),
                 "BenchmarkData",
             ],

@@ -2,9 +2,8 @@ import Benchmark
 import BenchmarkData
 import Dispatch
 import FlatVecCore
+import FlatVecEngine
 import FlatVecPostgres
-import FlatVecProtocol
-import FlatVecServer
 import FlatVecStorage
 import Foundation
 import Logging
@@ -38,22 +37,20 @@ func freshDatabase() -> String? {
     return String(server[...server.lastIndex(of: "/")!]) + name
 }
 
-func executor(_ store: any DurableStore) -> RequestExecutor {
-    let registry = CollectionRegistry()
-    for c in try! store.loadCollections() { try! registry.insert(c) }
-    return RequestExecutor(registry: registry, store: store, statistics: ServerStatistics())
+func executor(_ store: any DurableStore) -> Engine {
+    try! Engine.open(store, configuration: Engine.Configuration(runsMaintenance: false))
 }
 
 /// `writers` real threads (as many server connections would be) each add `perWriter` single vectors,
 /// one durable ADD at a time; returns when all are acknowledged.
-func addConcurrently(_ executor: RequestExecutor, writers: Int, perWriter: Int, base: Int64, vector: [Float]) {
+func addConcurrently(_ executor: Engine, writers: Int, perWriter: Int, base: Int64, vector: [Float]) {
     let group = DispatchGroup()
     for w in 0..<writers {
         group.enter()
         Thread {
             for i in 0..<perWriter {
                 let id = base + Int64(w * perWriter + i)
-                _ = try! executor.execute(.add(AddRequest(collection: "c", batch: VectorBatch(id: id, label: 0, vector: vector))))
+                try! executor.add(VectorBatch(id: id, label: 0, vector: vector), to: "c")
             }
             group.leave()
         }.start()
@@ -79,7 +76,7 @@ let benchmarks: @Sendable () -> Void = {
                 configuration: .init(metrics: [.wallClock], scalingFactor: .one, maxDuration: .seconds(5), maxIterations: 500)
             ) { benchmark in
                 let e = executor(make())
-                _ = try? e.execute(.createCollection(CreateCollectionRequest(name: "c", dimension: UInt32(dimension), metric: .innerProduct)))
+                try? e.createCollection("c", dimension: dimension)
                 benchmark.startMeasurement()
                 for _ in benchmark.scaledIterations {
                     addConcurrently(e, writers: writers, perWriter: 20, base: nextBase, vector: one)
@@ -99,12 +96,12 @@ let benchmarks: @Sendable () -> Void = {
         if prepared == nil {
             let directory = temporaryDirectory("startup")
             let e = executor(try! LocalDirectoryStore(directory: directory, logger: quiet))
-            _ = try! e.execute(.createCollection(CreateCollectionRequest(name: "c", dimension: UInt32(dimension), metric: .innerProduct)))
+            try! e.createCollection("c", dimension: dimension)
             var s = VectorSource(state: 2)
             for start in stride(from: 0, to: 110_000, by: 10_000) {
                 if start == 100_000 { try! e.compact() }
                 let ids = (Int64(start)..<Int64(start + 10_000)).map { $0 }
-                _ = try! e.execute(.add(AddRequest(collection: "c", batch: VectorBatch(dimension: dimension, ids: ids, labels: ids, vectors: s.unitVectors(10_000, dimension: dimension)))))
+                try! e.add(VectorBatch(dimension: dimension, ids: ids, labels: ids, vectors: s.unitVectors(10_000, dimension: dimension)), to: "c")
             }
             prepared = directory
         }
@@ -125,7 +122,7 @@ let benchmarks: @Sendable () -> Void = {
             if url == nil {
                 let u = freshDatabase()!
                 let store = try! PostgresStore(url: u, logger: quiet)
-                try! store.createCollection(name: "c", dimension: dimension, metric: .innerProduct)
+                try! store.createCollection(name: "c", dimension: dimension, metric: .innerProduct, attributes: [])
                 var s = VectorSource(state: 3)
                 for start in stride(from: 0, to: 100_000, by: 10_000) {
                     let ids = (Int64(start)..<Int64(start + 10_000)).map { $0 }

@@ -179,7 +179,9 @@ public final class PostgresStore: DurableStore, Sendable {
             try body(c)
             do throws(FlatVecError) {
                 try c.execute("COMMIT")
-            } catch where !c.isHealthy {
+            } catch where !c.isHealthy && error.sqlState == nil {
+                // No answer to the COMMIT: it may have committed. (An answer with a SQLSTATE, such as a
+                // terminated backend's, means it did not.)
                 throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost during COMMIT (\(error.message))")
             }
         }
@@ -561,7 +563,13 @@ public final class PostgresStore: DurableStore, Sendable {
                    WHERE collection = $\(parameters.count - 1)) = $\(parameters.count)
             ON CONFLICT (id) DO UPDATE SET \(updates), updated_at = now()
             """
-        // nil: the connection was lost, and the statement may or may not have run.
+        // Whether a lost connection left the statement's outcome unknown: PostgreSQL answers a statement
+        // it will not run (the backend terminated, the server shutting down) with an error that carries a
+        // SQLSTATE, and an error answer means the statement did not commit; a connection that just
+        // breaks gives no such answer.
+        var unknown = false
+        var lost = ""
+        // nil: the connection was lost.
         func attempt() throws(FlatVecError) -> Int? {
             try withConnection { (c) throws(FlatVecError) -> Int? in
                 do throws(FlatVecError) {
@@ -569,6 +577,8 @@ public final class PostgresStore: DurableStore, Sendable {
                     parameters[3] = .binary(CopyBinaryEncoder.vectorArray(batch, vectorOID: try c.vectorTypeOID()))
                     return try c.command(sql, parameters: parameters)
                 } catch where !c.isHealthy {
+                    if error.sqlState == nil { unknown = true }
+                    lost = error.message
                     return nil
                 } catch {
                     c.forgetVectorTypeOID()
@@ -585,10 +595,12 @@ public final class PostgresStore: DurableStore, Sendable {
             do throws(FlatVecError) {
                 affected = try attempt()
             } catch {
-                throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost during an upsert (\(error.message))")
+                guard unknown else { throw error }
+                throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost during an upsert (\(lost); then \(error.message))")
             }
         }
         guard let affected else {
+            guard unknown else { throw FlatVecError(.unavailable, "PostgreSQL closed the connection twice before running an upsert") }
             throw FlatVecError.outcomeUnknown("the connection to PostgreSQL was lost twice during an upsert")
         }
         if affected != batch.count { knownAttributes.withLock { $0[collection] = nil } }

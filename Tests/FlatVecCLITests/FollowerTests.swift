@@ -301,7 +301,8 @@ final class ServerProcess: @unchecked Sendable {
             try await a.add(collection: "s", batch: FollowerTests.vectors([500]))
             Issue.record("a write succeeded with PostgreSQL stopped")
         } catch {
-            #expect(error.code == .unavailable)
+            // The first write after the stop finds the connection dead, with no answer: it may have run.
+            #expect(error.code == .unavailable || error.code == .outcomeUnknown, "\(error)")
         }
         _ = try DevPostgres.run("start", state: state)
         // Writes through A and through plain SQL after the restart reach B and C.

@@ -173,3 +173,13 @@ def test_rebuild_from_postgresql(tmp_path) -> None:
             c.drop_collection(name)
     finally:
         server.stop()
+
+
+def test_outcome_unknown_is_its_own_code_and_an_unavailable() -> None:
+    error = flatvec.error_for(18, "the connection to PostgreSQL was lost during COMMIT")
+    assert isinstance(error, flatvec.OutcomeUnknown) and isinstance(error, flatvec.Unavailable)
+    assert error.code == 18 and error.name == "outcome_unknown"
+    assert flatvec.outcome_unknown(error)
+    # A plain unavailable means nothing was changed, whatever its message says.
+    assert not flatvec.outcome_unknown(flatvec.error_for(11, "outcome unknown: an old server's prefix"))
+    assert flatvec.outcome_unknown(flatvec.ConnectionLost("closed before the reply"))

@@ -49,12 +49,21 @@ CorruptData = _error("CorruptData", 15, "corrupt_data", "Stored data failed its 
 IOFailure = _error("IOFailure", 16, "io_error", "A file could not be read or written.")
 UnsupportedFeature = _error("UnsupportedFeature", 17, "unsupported_feature", "A reserved bit is set: the server lacks that option.")
 
+
+class OutcomeUnknown(Unavailable):
+    """A write may or may not have been stored (the store's connection died during COMMIT, or a log
+    sync failed): retry it. ADD is an upsert; a retried REMOVE may answer :class:`UnknownID`. A
+    subclass of :class:`Unavailable`, so code that catches store failures catches it too."""
+
+    code = 18
+    name = "outcome_unknown"
+
 _BY_CODE: Dict[int, Type[FlatVecError]] = {
     cls.code: cls
     for cls in [
         BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, UnknownCollection, CollectionExists,
         DimensionMismatch, InvalidVector, UnknownID, LimitExceeded, Unavailable, InternalError,
-        InvalidArgument, DuplicateID, CorruptData, IOFailure, UnsupportedFeature,
+        InvalidArgument, DuplicateID, CorruptData, IOFailure, UnsupportedFeature, OutcomeUnknown,
     ]
 }
 
@@ -65,5 +74,6 @@ def error_for(code: int, message: str) -> FlatVecError:
 
 
 def outcome_unknown(error: FlatVecError) -> bool:
-    """Whether a write failed with an unknown outcome (retry it: ADD and REMOVE are idempotent)."""
-    return error.code == Unavailable.code and error.message.startswith("outcome unknown: ")
+    """Whether a write's outcome is unknown: the server said so (:class:`OutcomeUnknown`), or the
+    connection was lost before the reply (:class:`ConnectionLost`). Retry it."""
+    return isinstance(error, OutcomeUnknown) or isinstance(error, ConnectionLost)

@@ -126,11 +126,18 @@ let package = Package(
         .executableTarget(name: "flatvec-follow-bench", dependencies: ["FlatVecClient", "FlatVecBenchSupport"], path: "Benchmarks/compare/follow"),
         // A program that uses only the client (it must link no BLAS).
         .executableTarget(name: "flatvec-client-example", dependencies: ["FlatVecClient"], path: "examples/swift-client"),
-        // Helpers shared by the test targets.
+        // Helpers shared by the test targets: references, seeded data, directories, PostgreSQL, races
+        // (no server, no networking).
         .target(
             name: "FlatVecTestSupport",
-            dependencies: ["FlatVecModel", "FlatVecCore", "FlatVecProtocol", "FlatVecStorage", "FlatVecServer", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["FlatVecModel", "FlatVecCore", "FlatVecEngine"],
             path: "Tests/FlatVecTestSupport"
+        ),
+        // Helpers for tests that speak the protocol over a socket.
+        .target(
+            name: "FlatVecServerTestSupport",
+            dependencies: ["FlatVecProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/FlatVecServerTestSupport"
         ),
         .testTarget(name: "FlatVecCoreTests", dependencies: ["FlatVecCore", "FlatVecFormats", "FlatVecTestSupport"]),
         .testTarget(name: "FlatVecFormatsTests", dependencies: ["FlatVecFormats"]),
@@ -148,6 +155,8 @@ let package = Package(
             name: "FlatVecServerTests",
             dependencies: [
                 "FlatVecStorage",
+                "FlatVecEngine",
+                "FlatVecServerTestSupport",
                 "FlatVecServer",
                 "FlatVecClient",
                 "FlatVecProtocol",
@@ -158,11 +167,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The stores and the write path without sockets: one contract run against every store
+        // (memory, local directory, PostgreSQL: FLATVEC_TEST_POSTGRES_URL), and the lock order.
+        .testTarget(
+            name: "FlatVecStorageTests",
+            dependencies: [
+                "FlatVecStorage", "FlatVecEngine", "FlatVecPostgres", "FlatVecTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Needs a real PostgreSQL with pgvector: FLATVEC_TEST_POSTGRES_URL (scripts/dev-postgres.sh start).
         .testTarget(
             name: "FlatVecPostgresTests",
             dependencies: [
-                "FlatVecPostgres", "FlatVecStorage", "FlatVecServer", "FlatVecProtocol", "FlatVecCore", "FlatVecTestSupport",
+                "FlatVecPostgres", "FlatVecStorage", "FlatVecEngine", "FlatVecServer", "FlatVecProtocol", "FlatVecCore", "FlatVecTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -170,7 +188,8 @@ let package = Package(
         .testTarget(
             name: "FlatVecCLITests",
             dependencies: [
-                "FlatVecFormats", "FlatVecClient", "FlatVecPostgres", "FlatVecTestSupport", "flatvec", "flatvec-client-example",
+                "FlatVecFormats", "FlatVecClient", "FlatVecPostgres", "FlatVecTestSupport", "FlatVecServerTestSupport", "flatvec",
+                "flatvec-client-example",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

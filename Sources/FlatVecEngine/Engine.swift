@@ -106,13 +106,15 @@ public final class Engine: Sendable {
         self.logger = logger
     }
 
-    /// Stops the background work (a compaction in progress finishes first); later calls throw
-    /// `unavailable`. Searches already running finish. The store is released with the engine.
+    /// Stops the background work (a compaction in progress finishes first), waits for the writes in
+    /// progress, and closes the store (a local directory's lock is released, so it can be opened
+    /// again); later calls throw `unavailable`. Searches already running finish.
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let task = maintenance.withLock { task in defer { task = nil }; return task }
         task?.cancel()
         await task?.value
+        writes.close()
     }
 
     func checkOpen() throws(FlatVecError) {

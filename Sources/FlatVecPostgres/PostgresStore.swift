@@ -128,6 +128,11 @@ public final class PostgresStore: DurableStore, Sendable {
     /// sharing their first 60 bytes would name one table.
     public static let maximumCollectionNameLength = 63 - "fv_".utf8.count
 
+    /// Closes the connection (a later call would open a new one).
+    public func close() {
+        connection.withLock { $0 = nil }
+    }
+
     /// Refuses names whose table name PostgreSQL would truncate.
     public func checkCollectionName(_ name: String) throws(FlatVecError) {
         guard name.utf8.count <= Self.maximumCollectionNameLength else {

@@ -61,6 +61,10 @@ public protocol DurableStore: Sendable {
     /// The attributes the store declares now for a collection, or nil if it has no such collection.
     func attributes(of collection: String) throws(FlatVecError) -> [AttributeDefinition]?
 
+    /// Releases what the store holds (a directory's lock, connections); called once, with no write
+    /// running, when its engine closes. Later calls of the store may fail.
+    func close()
+
     /// A reader of the changes committed to the store by anyone (other servers, plain SQL), for a
     /// server that follows them live; nil if the store has no change log.
     func makeChangeFeed() throws(FlatVecError) -> (any ChangeFeed)?
@@ -93,6 +97,9 @@ extension DurableStore {
     public func attributes(of collection: String) throws(FlatVecError) -> [AttributeDefinition]? {
         throw FlatVecError(.internalError, "\(description) cannot read attributes back")
     }
+
+    /// Nothing to release.
+    public func close() {}
 
     /// No change log.
     public func makeChangeFeed() throws(FlatVecError) -> (any ChangeFeed)? { nil }

@@ -31,6 +31,8 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         /// The snapshot files the committed manifest names: the only ones compaction may retire.
         var snapshotFiles: [String]
         var log: WriteAheadLog
+        /// Set by ``close()``: the lock is released and nothing more is written.
+        var closed = false
     }
     private let state: Mutex<State>
     private let loaded: Mutex<[NamedIndex]>
@@ -63,7 +65,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         let lockFD = open(directory + "/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lockFD >= 0 else { throw FlatVecError(.ioError, "cannot use data directory \(directory): \(String(cString: strerror(errno)))") }
         guard flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-            close(lockFD)
+            Glibc.close(lockFD)
             throw FlatVecError(.ioError, "data directory \(directory) is in use by another server")
         }
         self.lockFD = lockFD
@@ -71,7 +73,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         do throws(FlatVecError) {
             (generation, files) = try Self.openManifest(directory: directory, logger: logger)
         } catch {
-            close(lockFD)
+            Glibc.close(lockFD)
             throw error
         }
         var collections: [String: NamedIndex] = [:]
@@ -106,7 +108,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
                 }
             }
         } catch {
-            close(lockFD)
+            Glibc.close(lockFD)
             throw error
         }
         if contents.validLength < contents.fileLength && !contents.isCorrupt {
@@ -118,7 +120,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         do throws(FlatVecError) {
             log = try WriteAheadLog(path: logPath, validLength: contents.validLength)
         } catch {
-            close(lockFD)
+            Glibc.close(lockFD)
             throw error
         }
         state = Mutex(State(generation: generation, snapshotFiles: files.map(\.1), log: log))
@@ -147,7 +149,18 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         return (0, [])
     }
 
-    deinit { close(lockFD) }
+    deinit {
+        if !state.withLock({ $0.closed }) { Glibc.close(lockFD) }
+    }
+
+    /// Releases the directory's lock (another process may open it now); later writes fail.
+    public func close() {
+        state.withLock { s in
+            guard !s.closed else { return }
+            s.closed = true
+            Glibc.close(lockFD)
+        }
+    }
 
     /// Describes the store.
     public var description: String { "local directory \(directory) (snapshots + fsynced log)" }
@@ -222,7 +235,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
 
     private func append(_ record: LogRecord) throws(FlatVecError) {
         let body = record.encoded()
-        let log = state.withLock { $0.log }
+        let log = try state.withLock { s throws(FlatVecError) -> WriteAheadLog in
+            guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
+            return s.log
+        }
         try log.append(body)
     }
 
@@ -293,14 +309,14 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         let synced = fsync(fd)
-        close(fd)
+        Glibc.close(fd)
         guard written == bytes.count, synced == 0, rename(temporary, path) == 0 else {
             throw FlatVecError(.ioError, "cannot commit \(path): \(String(cString: strerror(errno)))")
         }
         let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dir >= 0 {
             fsync(dir)
-            close(dir)
+            Glibc.close(dir)
         }
     }
 

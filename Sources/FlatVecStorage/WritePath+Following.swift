@@ -78,6 +78,7 @@ extension WritePath {
     /// - Throws: If the store cannot be read; nothing is lost, the same changes are read again.
     func apply(_ changes: StoreChanges, from feed: any ChangeFeed) throws(FlatVecError) {
         try locks.writing { scope throws(FlatVecError) in
+            try checkOpen()
             if !changes.reload.isEmpty {
                 try scope.namespace { namespace, _ throws(FlatVecError) in
                     for name in changes.reload.sorted() { try reload(name, from: feed, namespace) }

@@ -8,6 +8,7 @@ extension WritePath {
     @discardableResult
     public func reconcileWritesInDoubt() -> Bool {
         (try? locks.writing { scope throws(FlatVecError) -> Bool in
+            try checkOpen()
             try scope.namespace { namespace, inDoubt throws(FlatVecError) in try reconcileNamespace(&inDoubt, namespace) }
             var clear = true
             for collection in registry.all {

@@ -1,5 +1,6 @@
 import FlatVecCore
 import Logging
+import Synchronization
 
 /// The one owner of every write: it stores a write durably first, then applies it to the index, in
 /// one order per collection, and keeps the store and the served collections in line when an outcome
@@ -23,6 +24,7 @@ public final class WritePath: Sendable {
     private let storeHealth = StoreHealth()
     private let storeWriteObserver: (@Sendable (_ op: String, _ took: Duration, _ failed: Bool) -> Void)?
     private let compactionRequests = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    private let closed = Mutex(false)
 
     /// Creates the write path of a set of collections.
     /// - Parameters:
@@ -49,6 +51,7 @@ public final class WritePath: Sendable {
         try CollectionName.validate(name)
         try store.checkCollectionName(name)
         try locks.writing { scope throws(FlatVecError) in
+            try checkOpen()
             try scope.namespace { namespace, inDoubt throws(FlatVecError) in
                 try reconcileNamespace(&inDoubt, namespace)
                 guard !registry.contains(name) else {
@@ -68,6 +71,7 @@ public final class WritePath: Sendable {
     /// - Throws: `unknown_collection`, or a store failure.
     public func dropCollection(named name: String) throws(FlatVecError) {
         try locks.writing { scope throws(FlatVecError) in
+            try checkOpen()
             try scope.namespace { namespace, inDoubt throws(FlatVecError) in
                 try reconcileNamespace(&inDoubt, namespace)
                 let collection = try registry.collection(named: name)
@@ -123,6 +127,7 @@ public final class WritePath: Sendable {
     /// - Throws: The batch's validation error, or a store failure (the group's).
     public func add(_ batch: VectorBatch, to name: String) throws(FlatVecError) -> AddResult {
         let result = try locks.writing { scope throws(FlatVecError) -> AddResult in
+            try checkOpen()
             let collection = try registry.collection(named: name)
             return try addInGroup(collection, try collection.index.validate(batch), scope)
         }
@@ -149,6 +154,7 @@ public final class WritePath: Sendable {
     ///   cannot be read, `invalid_argument` if it has no external copy.
     public func rebuild(_ name: String?) throws(FlatVecError) -> [NamedIndex] {
         try locks.exclusively { namespace throws(FlatVecError) -> [NamedIndex] in
+            try checkOpen()
             let fresh: [NamedIndex]
             do throws(FlatVecError) {
                 fresh = try store.rebuildCollections()
@@ -168,7 +174,24 @@ public final class WritePath: Sendable {
 
     /// Compacts the store now, with writes held off (searches go on).
     public func compact() throws(FlatVecError) {
-        try locks.exclusively { _ throws(FlatVecError) in try store.compact(registry.all) }
+        try locks.exclusively { _ throws(FlatVecError) in
+            try checkOpen()
+            try store.compact(registry.all)
+        }
+    }
+
+    /// Waits for the writes in progress, then refuses every later one with `unavailable` and closes
+    /// the store (a local directory releases its lock, so another process or engine may open it).
+    public func close() {
+        locks.exclusively { _ in
+            let wasClosed = closed.withLock { c in defer { c = true }; return c }
+            if !wasClosed { store.close() }
+        }
+    }
+
+    /// Throws once ``close()`` ran. Called under the gate, so no write passes it while ``close()`` runs.
+    func checkOpen() throws(FlatVecError) {
+        guard !closed.withLock({ $0 }) else { throw FlatVecError(.unavailable, "the store \(store.description) is closed") }
     }
 
     /// Signals each time a write finds that the store would like a compaction (at most one signal
@@ -187,6 +210,7 @@ public final class WritePath: Sendable {
         _ name: String, _ body: (NamedIndex, inout NamedIndex.WriteState) throws(FlatVecError) -> T
     ) throws(FlatVecError) -> T {
         let result = try locks.writing { scope throws(FlatVecError) -> T in
+            try checkOpen()
             let collection = try registry.collection(named: name)
             return try scope.inWriteOrder(of: collection) { state throws(FlatVecError) -> T in
                 try checkLive(collection, state)

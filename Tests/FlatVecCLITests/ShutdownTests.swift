@@ -1,6 +1,7 @@
 import FlatVecClient
 import FlatVecCore
 import FlatVecProtocol
+import FlatVecServerTestSupport
 import FlatVecTestSupport
 import Foundation
 import Testing

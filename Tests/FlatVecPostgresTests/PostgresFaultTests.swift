@@ -165,7 +165,7 @@ import Testing
         let db = try TestDatabase()
         defer { db.drop() }
         let executor = try db.executor()
-        let outcome = WriteRaces.addsRacingDropAndCreate(executor, rounds: 5)
+        let outcome = WriteRaces.addsRacingDropAndCreate(executor.engine, rounds: 5)
         #expect(outcome.unexpected.isEmpty, "\(outcome.unexpected.prefix(3))")
         #expect(try Self.indexIDs(executor, "x") == Self.tableIDs(db, "x"))
         let reloaded = try db.executor()

@@ -22,7 +22,7 @@ import Testing
         let before: [String: UInt32]
         do {
             let (executor, _) = try Store.open(directory)
-            let outcome = WriteRaces.addsRacingDropAndCreate(executor, rounds: 10)
+            let outcome = WriteRaces.addsRacingDropAndCreate(executor.engine, rounds: 10)
             #expect(outcome.unexpected.isEmpty, "\(outcome.unexpected.prefix(3))")
             #expect(outcome.acknowledged > 0)
             before = Store.fingerprint(executor)

@@ -5,6 +5,7 @@ import FlatVecProtocol
 import FlatVecServer
 import Logging
 import NIOCore
+@_exported import FlatVecServerTestSupport
 @_exported import FlatVecTestSupport
 
 /// A server on a free loopback port for one test, stopped by `stop()`.

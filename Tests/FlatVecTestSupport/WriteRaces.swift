@@ -1,6 +1,4 @@
-import FlatVecCore
-import FlatVecProtocol
-import FlatVecServer
+import FlatVecEngine
 import Foundation
 import Synchronization
 
@@ -19,12 +17,12 @@ public enum WriteRaces {
     /// Four threads loop single-vector ADDs into collection `x` while a fifth drops and re-creates `x`
     /// `rounds` times. Every ADD must either land before a DROP or fail with `unknown_collection`.
     /// - Parameters:
-    ///   - executor: The executor under test (the collection `x` must not exist yet).
+    ///   - engine: The engine under test (the collection `x` must not exist yet).
     ///   - rounds: DROP + CREATE pairs.
     /// - Returns: What the writers saw.
-    public static func addsRacingDropAndCreate(_ executor: RequestExecutor, rounds: Int = 10) -> Outcome {
-        let create = Request.createCollection(CreateCollectionRequest(name: "x", dimension: 4, metric: .innerProduct))
-        _ = try? executor.execute(create)
+    public static func addsRacingDropAndCreate(_ engine: Engine, rounds: Int = 10) -> Outcome {
+        let create: @Sendable () throws(FlatVecError) -> Void = { () throws(FlatVecError) in try engine.createCollection("x", dimension: 4) }
+        try? create()
         let outcome = Mutex(Outcome())
         let stop = Atomic<Bool>(false)
         let group = DispatchGroup()
@@ -37,7 +35,7 @@ public enum WriteRaces {
                     let id = Int64(writer) * 1_000_000 + n
                     n += 1
                     do throws(FlatVecError) {
-                        _ = try executor.execute(.add(AddRequest(collection: "x", batch: VectorBatch(id: id, label: 0, vector: [1, Float(n), 0, 1]))))
+                        try engine.add(VectorBatch(id: id, label: 0, vector: [1, Float(n), 0, 1]), to: "x")
                         outcome.withLock { $0.acknowledged += 1 }
                     } catch where error.code == .unknownCollection {
                         outcome.withLock { $0.refused += 1 }
@@ -56,8 +54,8 @@ public enum WriteRaces {
             for _ in 0..<rounds {
                 usleep(20_000)
                 do {
-                    _ = try executor.execute(.dropCollection("x"))
-                    _ = try executor.execute(create)
+                    try engine.dropCollection("x")
+                    try create()
                 } catch {
                     outcome.withLock { $0.unexpected.append("DROP/CREATE: \(error)") }
                 }

@@ -34,6 +34,7 @@ from run import ROOT, ensure_venv, free_port, machine_info  # noqa: E402
 
 ensure_venv()
 import numpy as np  # noqa: E402
+import provenance  # noqa: E402
 
 FLATVEC = os.path.join(ROOT, ".build", "release", "flatvec")
 RTT = os.path.join(ROOT, ".build", "release", "flatvec-client-rtt")
@@ -208,7 +209,7 @@ def main():
     plot_lanes(rows, os.path.join(HERE, "plots", "lanes.png"), args.n, d)
     text = "\n".join(lines) + "\n"
     with open(os.path.join(HERE, "checkout-latest.md"), "w") as f:
-        f.write(text)
+        f.write(provenance.line(FLATVEC) + "\n\n" + text)
     print()
     print(text)
 

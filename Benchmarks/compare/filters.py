@@ -48,6 +48,7 @@ psycopg = import_psycopg()
 
 sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
 from flatvec import Client  # noqa: E402
+import provenance  # noqa: E402
 
 FILTER_BENCH = os.path.join(ROOT, ".build", "release", "flatvec-filter-bench")
 FLATVEC = os.path.join(ROOT, ".build", "release", "flatvec")
@@ -194,7 +195,7 @@ def main():
     print(text)
     name = "filters-float32-latest.md" if args.scan == "float32" else "filters-latest.md"
     with open(os.path.join(HERE, name), "w") as f:
-        f.write(text + "\n")
+        f.write(provenance.line(FLATVEC) + "\n\n" + text + "\n")
 
 
 if __name__ == "__main__":

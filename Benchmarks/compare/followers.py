@@ -35,6 +35,7 @@ psycopg = import_psycopg()
 
 sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
 from flatvec import Client  # noqa: E402
+import provenance  # noqa: E402
 
 BUILD = os.path.join(ROOT, ".build", "release")
 FLATVEC = os.path.join(BUILD, "flatvec")
@@ -242,7 +243,7 @@ def write_report(lag, throughput, machine, args, stats):
     lines.append("")
     path = os.path.join(HERE, "followers-latest.md")
     with open(path, "w") as f:
-        f.write("\n".join(lines))
+        f.write(provenance.line(FLATVEC) + "\n\n" + "\n".join(lines))
     print("\n".join(lines))
     print("wrote", path)
 

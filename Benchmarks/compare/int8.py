@@ -32,6 +32,7 @@ ensure_venv()
 
 import numpy as np  # noqa: E402
 import faiss  # noqa: E402
+import provenance  # noqa: E402
 
 SEARCH_BENCH = os.path.join(ROOT, ".build", "release", "flatvec-search-bench")
 BATCHES = [1, 8, 32, 128, 1024]
@@ -142,7 +143,7 @@ def main():
     print(text)
     if not args.quick:
         with open(os.path.join(HERE, "int8-latest.md"), "w") as f:
-            f.write(text)
+            f.write(provenance.line(os.path.join(ROOT, ".build", "release", "flatvec")) + "\n\n" + text)
 
 
 if __name__ == "__main__":

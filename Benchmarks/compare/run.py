@@ -56,6 +56,7 @@ import faiss  # noqa: E402
 # The FlatVec server column goes through the project's Python client (clients/python).
 sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
 from flatvec import Client  # noqa: E402
+import provenance  # noqa: E402
 
 
 def import_psycopg():
@@ -408,7 +409,7 @@ def write_report(rows, rebuild, machine, quick, n, d, sgemm, bound):
     out = output_dir(quick)
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "results-latest.md"), "w") as f:
-        f.write(text)
+        f.write(provenance.line(FLATVEC) + "\n\n" + text)
     print()
     print(text)
     make_plots(rows, rebuild, out, n, d)

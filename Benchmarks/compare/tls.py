@@ -25,6 +25,7 @@ from run import ROOT, ensure_venv, free_port, machine_info, unit_rows  # noqa: E
 
 ensure_venv()
 import numpy as np  # noqa: E402
+import provenance  # noqa: E402
 
 BUILD = os.path.join(ROOT, ".build", "release")
 D = 512
@@ -125,7 +126,7 @@ def main():
         lines.append("| %s | %s | %s | %.2f |" % (label, fmt(plain), fmt(tls), tls / plain))
     lines.append("")
     with open(os.path.join(HERE, "tls-latest.md"), "w") as f:
-        f.write("\n".join(lines))
+        f.write(provenance.line(os.path.join(BUILD, "flatvec")) + "\n\n" + "\n".join(lines))
     print("\n".join(lines))
 
 

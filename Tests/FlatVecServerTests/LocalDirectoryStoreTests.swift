@@ -65,23 +65,6 @@ import Testing
         _ = try executor.execute(.dropCollection("gone"))
     }
 
-    @Test func restartRebuildsExactlyTheSameIndexes() throws {
-        let directory = Self.temporaryDirectory()
-        var before: [String: UInt32] = [:]
-        var searchBefore: Response?
-        let query = SearchRequest(collection: "ip", dimension: 8, queries: [1, 0, -1, 0, 1, 0, -1, 0], options: SearchOptions(k: 20, includePayloads: true))
-        do {
-            let (executor, _) = try Self.open(directory)
-            try Self.writeSomeHistory(executor, seed: 1)
-            before = Self.fingerprint(executor)
-            searchBefore = try executor.execute(.search(query))
-        }
-        let (restarted, _) = try Self.open(directory)
-        #expect(Self.fingerprint(restarted) == before)
-        #expect(restarted.registry.all.map(\.name) == ["cos", "ip"])
-        #expect(try restarted.execute(.search(query)) == searchBefore)
-    }
-
     @Test func compactionKeepsEverythingAndEmptiesTheLog() throws {
         let directory = Self.temporaryDirectory()
         let before: [String: UInt32]

@@ -59,8 +59,10 @@ import Testing
         #expect(one[0].label == 99 && one[0].payload == nil && one[0].attributes == ["shelf": .keyword("front")])
         #expect(one[1].attributes["visible"] == .bool(true))
         let query = try engine!.get(ids: [10], from: "shop")[0].vector
-        let hits = try engine!.search(query, in: "shop", options: SearchOptions(k: 3, filter: try Filter(parsing: "shelf = \"s2\"")))
+        let filtered = SearchOptions(k: 3, filter: try Filter(parsing: "shelf = \"s2\""))
+        let hits = try engine!.search(query, in: "shop", options: filtered)
         #expect(hits.first?.id == 10)
+        let ranked = try engine!.search(query, in: "shop", options: SearchOptions(k: 50, includePayloads: true, includeAttributes: true))
 
         await engine!.close()
         #expect(throws: FlatVecError.self) { try engine!.add(VectorBatch(id: 1, label: 1, vector: [1, 2]), to: "plain") }
@@ -69,6 +71,8 @@ import Testing
         let loaded = try Self.contents(reopened)
         if kind.isDurable {
             #expect(loaded == served)
+            #expect(try reopened.search(query, in: "shop", options: filtered) == hits)
+            #expect(try reopened.search(query, in: "shop", options: SearchOptions(k: 50, includePayloads: true, includeAttributes: true)) == ranked)
         } else {
             #expect(loaded.isEmpty)
         }

@@ -67,7 +67,7 @@ public final class Engine: Sendable {
     private let closed = Atomic<Bool>(false)
 
     /// The collections served.
-    public var registry: CollectionRegistry { writes.registry }
+    package var registry: CollectionRegistry { writes.registry }
     /// Where writes become durable first.
     public var store: any DurableStore { writes.store }
 

@@ -250,6 +250,11 @@ public final class WritePath: Sendable {
         } catch where error.code == .unavailable || error.code == .ioError {
             storeHealth.failed(error, store: store.description, logger: logger)
             throw FlatVecError(.unavailable, "the durable store failed, nothing was changed: \(error.message)", sqlState: error.sqlState)
+        } catch {
+            // The store answered and refused the write (a statement PostgreSQL rejected): the
+            // request's error, not a store failure.
+            failed = false
+            throw error
         }
     }
 }

@@ -301,6 +301,34 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         #expect(sample(metrics, "flatvec_store_commit_duration_seconds_count{op=\"add\"}") == acknowledged.count + failures)
     }
 
+    /// A statement PostgreSQL refuses (here: a table of that name exists, made by plain SQL) is the
+    /// request's error with its SQLSTATE, not an outage: no store failure is counted and the next
+    /// writes go through.
+    @Test(.enabled(if: TestDatabase.serverURL != nil)) func aRefusedStatementIsARequestErrorAndWritesGoOn() throws {
+        let db = try TestDatabase()
+        defer { db.drop() }
+        let metrics = ServerMetrics()
+        let executor = try db.executor(metrics: metrics)
+        _ = try db.sql("CREATE TABLE \"fv_taken\" (x integer)")
+        do {
+            _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "taken", dimension: 2, metric: .innerProduct)))
+            Issue.record("CREATE over an existing table was acknowledged")
+        } catch {
+            #expect(error.code == .collectionExists, "\(error)")
+            #expect(error.sqlState == "42P07" && error.message.contains("SQLSTATE 42P07"), "\(error)")
+        }
+        #expect(!executor.registry.contains("taken"))
+        #expect(sample(metrics, "flatvec_store_failures_total{op=\"create_collection\"}") == nil)
+        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "free", dimension: 2, metric: .innerProduct)))
+        _ = try executor.execute(.add(AddRequest(collection: "free", batch: VectorBatch(id: 1, label: 0, vector: [1, 0]))))
+        #expect(try db.sql("SELECT count(*) FROM \"fv_free\"") == [["1"]])
+        #expect(PostgresConnection.code(forSQLState: "23505") == .invalidArgument)
+        #expect(PostgresConnection.code(forSQLState: "42622") == .invalidArgument)
+        #expect(PostgresConnection.code(forSQLState: "08006") == .unavailable)
+        #expect(PostgresConnection.code(forSQLState: "57P01") == .unavailable)
+        #expect(PostgresConnection.code(forSQLState: "54000") == .limitExceeded)
+    }
+
     @Test func unreachableServerIsAClearErrorWithoutThePassword() {
         do {
             _ = try PostgresStore(url: "postgresql://flatvec:s3cret-pw@127.0.0.1:1/none", logger: TestDatabase.logger)

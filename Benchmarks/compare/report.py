@@ -21,7 +21,7 @@ BENCHMARKS = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import provenance  # noqa: E402
 
-# (heading, report file relative to Benchmarks/, the command that writes it)
+# (heading, report file relative to Benchmarks/, the command that measures it, or None if none is kept)
 WORKLOADS = [
     ("FlatVec against FAISS and numpy", "compare/results-latest.md", "python3 Benchmarks/compare/run.py"),
     ("Many checkout lanes at once", "compare/checkout-latest.md", "python3 Benchmarks/compare/checkout.py"),
@@ -29,6 +29,7 @@ WORKLOADS = [
     ("Filtered search, int8 scan", "compare/filters-latest.md", "python3 Benchmarks/compare/filters.py"),
     ("Filtered search, float32 scan", "compare/filters-float32-latest.md", "python3 Benchmarks/compare/filters.py --scan float32"),
     ("Search plans", "compare/search-plans-latest.md", ".build/release/flatvec-search-bench"),
+    ("Kernel plan", "compare/kernel-plan-latest.md", None),
     ("Followers", "compare/followers-latest.md", "python3 Benchmarks/compare/followers.py"),
     ("TLS", "compare/tls-latest.md", "python3 Benchmarks/compare/tls.py"),
     ("Server search throughput (package-benchmark)", "server-suite-latest.md", "swift package benchmark --target ServerBenchmarks"),
@@ -86,7 +87,8 @@ def render() -> str:
         path = os.path.join(BENCHMARKS, relative)
         with open(path) as f:
             line, body = split_provenance(f.read(), relative)
-        parts.append(f"## {heading}\n\n*{line}* Command: `{command}`; report: `Benchmarks/{relative}`.\n\n{demote(body)}\n")
+        how = f"Command: `{command}`; report" if command else "Measured by hand, no harness kept; report"
+        parts.append(f"## {heading}\n\n*{line}* {how}: `Benchmarks/{relative}`.\n\n{demote(body)}\n")
     return "\n".join(parts)
 
 

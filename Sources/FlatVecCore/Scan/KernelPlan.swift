@@ -2,15 +2,8 @@ import CFlatVecKernels
 
 /// Which kernel scores a block of queries, by block size, chosen once per process from the CPU.
 ///
-/// Measured on Zen 4 at 512-d, one core, 50k rows from DRAM (GFLOP/s, higher is better):
-///
-/// | queries | dot products | tiled AVX-512 | tiled AVX2 | sgemm (Cooperlake) | sgemm (Haswell) |
-/// |---|---|---|---|---|---|
-/// | 4 | 15 | 13 | 8 | 10 | - |
-/// | 16 | 4 | 93 | 90 | 32 | 32 |
-/// | 64 | - | 98 | 74 | 72 | 70 |
-/// | 128 | - | 95 | 77 | 84 | 80 |
-/// | 256 | - | 93 | 79 | 87 | 90 |
+/// The crossovers come from the rates each kernel reaches per batch size on the CPUs FlatVec runs
+/// on (Benchmarks/README.md "Kernel plan").
 ///
 /// Scores from different kernels can differ in the last bit (their sums run in different orders),
 /// as FAISS's do between its batch sizes; within the tiled kernel a score does not depend on the

@@ -15,9 +15,8 @@ import Darwin
 /// A search split over threads (parts of its queries, or chunks claimed one by one) is only as fast
 /// as its slowest part. `DispatchQueue.concurrentPerform` was used before, but on Linux Dispatch
 /// counts threads blocked in a search (callers waiting for a coalesced scan: Dispatch, NIO or plain
-/// threads) against its width and then runs the parts one after another on the calling thread.
-/// Measured with 8 closed-loop callers in one process (Zen 4, 2 cores, 100k x 512, int8): 4 of 10
-/// sampled two-part scans ran their parts back to back; through the server 3 of 27.
+/// threads) against its width and then runs the parts one after another on the calling thread
+/// (Benchmarks/README.md "Search plans" counts how often).
 ///
 /// These threads exist only to scan, so a part handed to them starts as soon as the kernel wakes one.
 /// The caller never waits for a helper to start: it claims parts itself until none is left, then

@@ -18,8 +18,8 @@ import Synchronization
 ///   into cohorts that take turns: every search then waits for two scans, and the stragglers for
 ///   more. So the next scan waits, briefly, until as many searches are queued as the last scan
 ///   answered plus those already waiting then: at most 1/4 of that scan's duration and
-///   ``maximumHold`` (through the server, 32 lanes are all back 0.5-0.6 ms after a 7 ms scan, on
-///   average). A wait that runs out with fewer than 3/4 of them back turns the waiting off for the
+///   ``maximumHold`` (through the server, 32 lanes come back within a small fraction of a scan:
+///   Benchmarks/README.md "Many checkout lanes at once"). A wait that runs out with fewer than 3/4 of them back turns the waiting off for the
 ///   next ``holdCooldown`` scans, so callers that do not come back soon (open-loop traffic, a client
 ///   that left or that works between its searches) cost at most one short wait per nine scans. A
 ///   lone caller is never held: the only search its scan answered is its own, and it is back when

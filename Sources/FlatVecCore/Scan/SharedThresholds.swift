@@ -12,9 +12,7 @@ import CFlatVecKernels
 /// below the largest threshold any thread has published, and the merged result is unchanged.
 ///
 /// Sharing matters in the int8 first pass: a thread that has seen only some chunks has a lower
-/// threshold than the whole scan's, and rescores more rows (measured on Zen 4, 100k x 512, two
-/// threads claiming chunks, 32 queries: 162 rows rescored per query unshared, against 96 with one
-/// thread per half of the queries).
+/// threshold than the whole scan's, and rescores more rows (Benchmarks/README.md "Search plans").
 final class SharedThresholds: @unchecked Sendable {
     // @unchecked: the words are read and written only through the C atomics.
     private let words: UnsafeMutablePointer<UInt32>

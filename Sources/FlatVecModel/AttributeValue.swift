@@ -45,6 +45,15 @@ public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
         return out + "\""
     }
 
+    /// `value` as a `float64`, if it has an exact one (every integer up to 2^53 in magnitude does,
+    /// larger ones only some): an int64 given for a float64 attribute is never rounded silently.
+    /// - Parameter value: The integer.
+    /// - Returns: The same number as a `Double`, or nil.
+    public static func exactDouble(_ value: Int64) -> Double? {
+        let double = Double(value)
+        return Int64(exactly: double) == value ? double : nil
+    }
+
     /// The value stored for an attribute of type `type`: itself, or an `int64` widened to `float64`.
     /// - Parameters:
     ///   - type: The attribute's type.
@@ -55,7 +64,12 @@ public enum AttributeValue: Sendable, Hashable, CustomStringConvertible {
     public func converted(to type: AttributeType, attribute name: String) throws(FlatVecError) -> AttributeValue {
         switch (self, type) {
         case (.int64(let value), .float64):
-            return .float64(Double(value))
+            guard let exact = Self.exactDouble(value) else {
+                throw FlatVecError(
+                    .invalidArgument, "attribute \(name) is float64, and the int64 \(value) has no exact float64 (beyond 2^53)"
+                )
+            }
+            return .float64(exact)
         case (.float64(let value), .float64):
             guard !value.isNaN else { throw FlatVecError(.invalidArgument, "attribute \(name) cannot be NaN") }
             // -0.0 is stored as 0.0: equal numbers, one value (as SQL compares them).

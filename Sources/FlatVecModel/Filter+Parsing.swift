@@ -11,13 +11,16 @@ extension Filter {
     ///             | field "is" ["not"] "null"
     ///             | field                              -- a bool attribute that is true
     /// field      := "id" | "label" | attribute name
-    /// op         := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">="
+    /// op         := "=" | "!=" | "<>" | "<" | "<=" | ">" | ">="
     /// value      := "true" | "false" | integer | decimal (with optional exponent)
-    ///             | "double-quoted" | 'single-quoted'  (backslash escapes \" \' \\)
+    ///             | "double-quoted" | 'single-quoted'  (backslash escapes \" \' \\ only)
     /// ```
-    /// Words (`and`, `or`, `not`, `in`, `is`, `null`, `true`, `false`) are case-insensitive. An integer
-    /// is an `int64`, a number with `.` or an exponent a `float64` (an integer compares with a `float64`
-    /// attribute as the same number). Example: `visible and category in ("shoes", "boots") and not price >= 100`.
+    /// Words and names are case-insensitive, as PostgreSQL's unquoted identifiers are (`ID`, `Visible`
+    /// and `visible` are one field). An integer is an `int64` (out of its range: an error), a number
+    /// with `.` or an exponent a `float64` (an integer compares with a `float64` attribute as the same
+    /// number, if it has an exact one). Parentheses nest at most ``Filter/maximumDepth`` deep; the
+    /// filter they denote has the tree's limits (proto-spec/FILTERS.md). Example:
+    /// `visible and category in ("shoes", "boots") and not price >= 100`.
     /// - Parameter text: The filter.
     /// - Throws: ``FlatVecError/Code/invalidArgument`` naming the offset and what was expected there.
     public init(parsing text: String) throws(FlatVecError) {
@@ -39,7 +42,7 @@ struct FilterParser {
 
     private let tokens: [(token: Token, offset: Int)]
     private var position = 0
-    private var depth = 0
+    private var parentheses = 0
     private var nodes = 0
 
     init(_ text: String) throws(FlatVecError) {
@@ -78,10 +81,7 @@ struct FilterParser {
     }
 
     private mutating func parseOr() throws(FlatVecError) -> Filter {
-        depth += 1
-        defer { depth -= 1 }
-        try Filter.checkDepth(depth)
-        return try parseJoined("or", combine: Filter.or) { (parser) throws(FlatVecError) in try parser.parseAnd() }
+        try parseJoined("or", combine: Filter.or) { (parser) throws(FlatVecError) in try parser.parseAnd() }
     }
 
     private mutating func parseAnd() throws(FlatVecError) -> Filter {
@@ -105,13 +105,15 @@ struct FilterParser {
     private mutating func parseUnary() throws(FlatVecError) -> Filter {
         if isWord("not") {
             position += 1
-            depth += 1
-            defer { depth -= 1 }
-            try Filter.checkDepth(depth)
             try countNode()
             return .not(try parseUnary())
         }
         if current == .symbol("(") {
+            parentheses += 1
+            defer { parentheses -= 1 }
+            guard parentheses <= Filter.maximumDepth else {
+                throw failure("parentheses nested deeper than \(Filter.maximumDepth)")
+            }
             position += 1
             let inner = try parseOr()
             guard current == .symbol(")") else { throw failure("expected ')'") }
@@ -133,7 +135,8 @@ struct FilterParser {
         guard !["and", "or", "in", "is", "null"].contains(lowered) else {
             throw failure("expected an attribute, id, label, not or '('")
         }
-        let field: FilterField = lowered == "id" ? .id : lowered == "label" ? .label : .attribute(name)
+        // Names fold to lower case, as PostgreSQL's unquoted identifiers do.
+        let field: FilterField = lowered == "id" ? .id : lowered == "label" ? .label : .attribute(lowered)
         position += 1
         try countNode()
         if case .symbol(let symbol) = current, let op = Self.comparisonOperator(symbol) {
@@ -189,7 +192,7 @@ struct FilterParser {
 
     private static func comparisonOperator(_ symbol: String) -> ComparisonOperator? {
         switch symbol {
-        case "=", "==": .equal
+        case "=": .equal
         case "!=", "<>": .notEqual
         case "<": .less
         case "<=": .lessOrEqual
@@ -218,6 +221,13 @@ struct FilterParser {
                 var closed = false
                 while i < bytes.count {
                     if bytes[i] == 0x5C, i + 1 < bytes.count {
+                        // Only \" \' and \\: any other escape is a mistake, not a letter.
+                        guard [0x22, 0x27, 0x5C].contains(bytes[i + 1]) else {
+                            throw FlatVecError(
+                                .invalidArgument,
+                                "filter: unknown escape '\\\(String(decoding: [bytes[i + 1]], as: UTF8.self))' at offset \(i) (only \\\" \\' and \\\\)"
+                            )
+                        }
                         value.append(bytes[i + 1])
                         i += 2
                     } else if bytes[i] == quote {
@@ -245,6 +255,9 @@ struct FilterParser {
                         i += 1
                     }
                 }
+                guard symbol != "==" else {
+                    throw FlatVecError(.invalidArgument, "filter: '==' at offset \(start) is not an operator; equality is '='")
+                }
                 guard symbol != "!" else {
                     throw FlatVecError(.invalidArgument, "filter: '!' at offset \(start) must be followed by '='")
                 }
@@ -268,6 +281,10 @@ struct FilterParser {
                 let text = String(decoding: bytes[i..<j], as: UTF8.self)
                 if !isDecimal, let value = Int64(text) {
                     tokens.append((.integer(value), start))
+                } else if !isDecimal, text.contains(where: \.isNumber) {
+                    throw FlatVecError(
+                        .invalidArgument, "filter: the integer \(text) at offset \(start) is outside int64 (-2^63 to 2^63-1)"
+                    )
                 } else if let value = Double(text), !value.isNaN {
                     tokens.append((.decimal(value), start))
                 } else {

@@ -29,6 +29,10 @@ extension Filter {
             return .comparison(field, op, try Self.convert(value, to: type, field: field, condition: self))
         case .oneOf(let field, let values):
             try Self.checkListValues(values.count)
+            guard !values.isEmpty else {
+                // PostgreSQL has no empty IN: the text grammar cannot say it, and the tree may not.
+                throw FlatVecError(.invalidArgument, "filter: an in list of \(field) with no values")
+            }
             let type = try Self.type(of: field, in: attributes, condition: self)
             var converted: [AttributeValue] = []
             converted.reserveCapacity(values.count)
@@ -71,7 +75,13 @@ extension Filter {
         _ value: AttributeValue, to type: AttributeType, field: FilterField, condition: Filter
     ) throws(FlatVecError) -> AttributeValue {
         switch (value, type) {
-        case (.int64, .float64): return .float64(Double(value.int64Value!))
+        case (.int64(let integer), .float64):
+            guard let exact = AttributeValue.exactDouble(integer) else {
+                throw FlatVecError(
+                    .invalidArgument, "filter: \(field) is float64, and the int64 \(integer) has no exact float64 (beyond 2^53), in `\(condition)`"
+                )
+            }
+            return .float64(exact)
         case (.float64(let number), .float64) where number.isNaN:
             throw FlatVecError(.invalidArgument, "filter: NaN compared with \(field) in `\(condition)`")
         default:

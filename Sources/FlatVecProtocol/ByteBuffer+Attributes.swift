@@ -61,7 +61,7 @@ extension ByteBuffer {
     /// `u8 c, c × (string name, value)`, names in ascending order.
     mutating func writeAttributeValues(_ values: [String: AttributeValue]) {
         writeU8(UInt8(values.count))
-        for (name, value) in values.sorted(by: { $0.key < $1.key }) {
+        for (name, value) in values.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
             writeFlatVecString(name)
             writeAttributeValue(value)
         }
@@ -70,9 +70,14 @@ extension ByteBuffer {
     mutating func readAttributeValues() throws(FlatVecError) -> [String: AttributeValue] {
         let count = Int(try readU8("attribute value count"))
         var values: [String: AttributeValue] = [:]
+        var previous: String?
         for _ in 0..<count {
             let name = try readString("attribute name", maxBytes: AttributeDefinition.maximumNameLength)
             guard values[name] == nil else { throw FlatVecError(.invalidArgument, "attribute \(name) is given twice") }
+            if let previous, !previous.utf8.lexicographicallyPrecedes(name.utf8) {
+                throw FlatVecError(.invalidArgument, "attribute values are not in ascending name order: \(name) follows \(previous)")
+            }
+            previous = name
             values[name] = try readAttributeValue("value of \(name)")
         }
         return values
@@ -130,6 +135,7 @@ extension ByteBuffer {
         case FilterTag.oneOf:
             let field = try readFilterField()
             let count = try readCount("filter in-list count", limit: UInt32(Filter.maximumListValues), bytesEach: 2)
+            guard count > 0 else { throw FlatVecError(.invalidArgument, "filter: an in list of \(field) with no values") }
             var values: [AttributeValue] = []
             values.reserveCapacity(count)
             for _ in 0..<count { values.append(try readAttributeValue("filter in-list value")) }

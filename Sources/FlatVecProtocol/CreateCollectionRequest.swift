@@ -27,7 +27,13 @@ public struct CreateCollectionRequest: Sendable, Hashable {
         let rawMetric = try buffer.readU8("metric")
         guard let metric = Metric(rawValue: rawMetric) else { throw FlatVecError(.invalidArgument, "unknown metric \(rawMetric)") }
         // Attributes are optional: a payload that ends after the metric declares none.
-        let attributes = buffer.readableBytes > 0 ? try buffer.readAttributeDefinitions() : []
+        var attributes: [AttributeDefinition] = []
+        if buffer.readableBytes > 0 {
+            attributes = try buffer.readAttributeDefinitions()
+            guard !attributes.isEmpty else {
+                throw FlatVecError(.invalidArgument, "CREATE_COLLECTION has an attributes part with m = 0; leave the part out for no attributes")
+            }
+        }
         try buffer.expectFullyRead("CREATE_COLLECTION")
         return CreateCollectionRequest(name: name, dimension: dimension, metric: metric, attributes: attributes)
     }

@@ -35,7 +35,10 @@ public struct UpdateRequest: Sendable, Hashable {
             update.set = try buffer.readAttributeValues()
             let clearCount = Int(try buffer.readU8("cleared attribute count"))
             for _ in 0..<clearCount {
-                update.clear.insert(try buffer.readString("cleared attribute", maxBytes: AttributeDefinition.maximumNameLength))
+                let name = try buffer.readString("cleared attribute", maxBytes: AttributeDefinition.maximumNameLength)
+                guard update.clear.insert(name).inserted else {
+                    throw FlatVecError(.invalidArgument, "update of id \(update.id) clears attribute \(name) twice")
+                }
             }
             updates.append(update)
         }
@@ -60,7 +63,7 @@ public struct UpdateRequest: Sendable, Hashable {
             if case .set(let payload) = update.payload { buffer.writeOptionalBytes(payload) }
             buffer.writeAttributeValues(update.set)
             buffer.writeU8(UInt8(update.clear.count))
-            for name in update.clear.sorted() { buffer.writeFlatVecString(name) }
+            for name in update.clear.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { buffer.writeFlatVecString(name) }
         }
     }
 }

@@ -42,7 +42,7 @@ import Testing
         }
     }
 
-    @Test func malformedFiltersNameTheOffendingPart() {
+    @Test func malformedFiltersNameTheOffendingPart() throws {
         let cases: [(String, String)] = [
             ("price <", "expected a value"),
             ("price < 3 and", "expected an attribute"),
@@ -64,8 +64,56 @@ import Testing
                 #expect(error.message.contains(message), "\(text): \(error.message)")
             }
         }
-        let deep = String(repeating: "not ", count: 40) + "visible"
-        #expect(throws: FlatVecError.self) { try Filter(parsing: deep) }
+        // Nesting is the tree's: a node's depth counts the connectives above it, at most 32. 32 nots
+        // around a comparison are accepted, 33 are not, whether written as text or as a tree.
+        let schema = CatalogueAttributes.definitions
+        let thirtyTwo = try Filter(parsing: String(repeating: "not ", count: 32) + "visible")
+        #expect(try thirtyTwo.checked(against: schema) == thirtyTwo)
+        let thirtyThree = try Filter(parsing: String(repeating: "not ", count: 33) + "visible")
+        #expect(throws: FlatVecError(.limitExceeded, "filter: nested deeper than 32 levels")) { try thirtyThree.checked(against: schema) }
+        // Parentheses do not make tree nodes, but nest at most 32 deep in text.
+        #expect(try Filter(parsing: String(repeating: "(", count: 32) + "visible" + String(repeating: ")", count: 32)) == .comparison(.attribute("visible"), .equal, .bool(true)))
+        #expect(throws: FlatVecError.self) { try Filter(parsing: String(repeating: "(", count: 33) + "visible" + String(repeating: ")", count: 33)) }
+    }
+
+    /// The text grammar's open points, settled (proto-spec/FILTERS.md): `==` is not an operator,
+    /// only three escapes exist, an integer out of int64 is an error at its offset, names are
+    /// case-insensitive as PostgreSQL's unquoted identifiers are.
+    @Test func theTextGrammarIsStrictWherePostgreSQLIs() throws {
+        let refused: [(String, String)] = [
+            ("stock == 1", "'==' at offset 6 is not an operator"),
+            (#"category = "a\qb""#, #"unknown escape '\q' at offset 13"#),
+            ("stock = 100000000000000000000", "the integer 100000000000000000000 at offset 8 is outside int64"),
+            ("stock in ()", "expected a value"),
+        ]
+        for (text, message) in refused {
+            do {
+                _ = try Filter(parsing: text)
+                Issue.record("\(text) was accepted")
+            } catch {
+                #expect(error.code == .invalidArgument, "\(text)")
+                #expect(error.message.contains(message), "\(text): \(error.message)")
+            }
+        }
+        #expect(try Filter(parsing: "ID = 3 AND Visible") == .and([.comparison(.id, .equal, .int64(3)), .comparison(.attribute("visible"), .equal, .bool(true))]))
+        #expect(try Filter(parsing: "stock = -9223372036854775808") == .comparison(.attribute("stock"), .equal, .int64(.min)))
+        #expect(try Filter(parsing: #"category = "a\"b\\""#) == .comparison(.attribute("category"), .equal, .keyword(#"a"b\"#)))
+    }
+
+    /// An `in` with no values is refused (PostgreSQL has no empty IN); an int64 compared with a
+    /// float64 attribute must have an exact float64; infinities are values like any other.
+    @Test func emptyInListsAndInexactIntegersAreRefused() throws {
+        let schema = CatalogueAttributes.definitions
+        #expect(throws: FlatVecError(.invalidArgument, "filter: an in list of stock with no values")) {
+            try Filter.oneOf(.attribute("stock"), []).checked(against: schema)
+        }
+        #expect(throws: FlatVecError.self) { try Filter.not(.oneOf(.id, [])).checked(against: schema) }
+        let inexact = Int64(1) << 53 + 1
+        #expect(throws: FlatVecError.self) { try Filter.comparison(.attribute("price"), .less, .int64(inexact)).checked(against: schema) }
+        #expect(try Filter.comparison(.attribute("price"), .less, .int64(1 << 53)).checked(against: schema) == .comparison(.attribute("price"), .less, .float64(9_007_199_254_740_992)))
+        #expect(try Filter.comparison(.attribute("price"), .less, .float64(.infinity)).checked(against: schema) == .comparison(.attribute("price"), .less, .float64(.infinity)))
+        #expect(throws: FlatVecError.self) { try AttributeValue.int64(inexact).converted(to: .float64, attribute: "price") }
+        #expect(try AttributeValue.int64(-(1 << 53)).converted(to: .float64, attribute: "price") == .float64(-9_007_199_254_740_992))
     }
 
     @Test func filtersThatDoNotFitTheAttributesAreRejected() throws {

@@ -1,0 +1,135 @@
+import FlatVecModel
+@testable import FlatVecProtocol
+import NIOCore
+import Testing
+
+/// What PROTOCOL.md calls invalid is refused, with the code the spec gives (section 5, "Which code").
+@Suite struct StrictDecodingTests {
+    static func buffer(_ write: (inout ByteBuffer) -> Void) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: 64)
+        write(&buffer)
+        return buffer
+    }
+
+    static func refused(_ code: FlatVecError.Code, _ message: String, _ decode: () throws(FlatVecError) -> Void) {
+        do {
+            try decode()
+            Issue.record("decoded; expected \(code) (\(message))")
+        } catch {
+            #expect(error.code == code, "\(error)")
+            #expect(error.message.contains(message), "\(error.message)")
+        }
+    }
+
+    @Test func createWithAnEmptyAttributesPartIsRefused() throws {
+        var payload = Self.buffer {
+            $0.writeFlatVecString("c")
+            $0.writeU32(4)
+            $0.writeU8(0)
+            $0.writeU8(0)  // m = 0: the part is present but empty
+        }
+        Self.refused(.invalidArgument, "m = 0") { () throws(FlatVecError) in _ = try CreateCollectionRequest.decode(from: &payload) }
+        var without = Self.buffer {
+            $0.writeFlatVecString("c")
+            $0.writeU32(4)
+            $0.writeU8(0)
+        }
+        #expect(try CreateCollectionRequest.decode(from: &without).attributes.isEmpty)
+    }
+
+    @Test func attributeValuesOutOfOrderAreRefused() throws {
+        var outOfOrder = Self.buffer {
+            $0.writeU8(2)
+            $0.writeFlatVecString("stock")
+            $0.writeAttributeValue(.int64(1))
+            $0.writeFlatVecString("category")
+            $0.writeAttributeValue(.keyword("x"))
+        }
+        Self.refused(.invalidArgument, "not in ascending name order: category follows stock") { () throws(FlatVecError) in
+            _ = try outOfOrder.readAttributeValues()
+        }
+        var repeated = Self.buffer {
+            $0.writeU8(2)
+            $0.writeFlatVecString("stock")
+            $0.writeAttributeValue(.int64(1))
+            $0.writeFlatVecString("stock")
+            $0.writeAttributeValue(.int64(2))
+        }
+        Self.refused(.invalidArgument, "given twice") { () throws(FlatVecError) in _ = try repeated.readAttributeValues() }
+        // Byte order: "a0" < "a_b" < "aa" (0x30 < 0x5F < 0x61).
+        var ordered = Self.buffer { $0.writeAttributeValues(["aa": .int64(1), "a_b": .int64(2), "a0": .bool(true)]) }
+        #expect(try ordered.readAttributeValues() == ["aa": .int64(1), "a_b": .int64(2), "a0": .bool(true)])
+    }
+
+    @Test func anUpdateClearingAnAttributeTwiceIsRefused() throws {
+        var payload = Self.buffer {
+            $0.writeFlatVecString("c")
+            $0.writeU32(1)
+            $0.writeI64(7)
+            $0.writeU8(0)
+            $0.writeU8(0)  // no values set
+            $0.writeU8(2)
+            $0.writeFlatVecString("stock")
+            $0.writeFlatVecString("stock")
+        }
+        Self.refused(.invalidArgument, "clears attribute stock twice") { () throws(FlatVecError) in
+            _ = try UpdateRequest.decode(from: &payload, limits: ProtocolLimits())
+        }
+        // n = 0 is a valid, empty UPDATE.
+        var empty = Self.buffer {
+            $0.writeFlatVecString("c")
+            $0.writeU32(0)
+        }
+        #expect(try UpdateRequest.decode(from: &empty, limits: ProtocolLimits()).updates.isEmpty)
+        // Per-entry flag bits 3 to 7 are reserved.
+        var reserved = Self.buffer {
+            $0.writeFlatVecString("c")
+            $0.writeU32(1)
+            $0.writeI64(7)
+            $0.writeU8(0b1000)
+            $0.writeU8(0)
+            $0.writeU8(0)
+        }
+        Self.refused(.unsupportedFeature, "bit 3") { () throws(FlatVecError) in
+            _ = try UpdateRequest.decode(from: &reserved, limits: ProtocolLimits())
+        }
+    }
+
+    @Test func anEmptyInListIsRefusedOnTheWire() throws {
+        var payload = Self.buffer {
+            $0.writeU8(2)  // in
+            $0.writeU8(1)  // the id
+            $0.writeU32(0)
+        }
+        var nodes = 0
+        Self.refused(.invalidArgument, "with no values") { () throws(FlatVecError) in _ = try payload.readFilter(nodes: &nodes) }
+    }
+
+    /// Limits are `limit_exceeded`, checked before the items they count are read (so a count over
+    /// its limit whose bytes are missing is still `limit_exceeded`); a value a field does not allow is
+    /// `invalid_argument`.
+    @Test func limitsAndDisallowedValuesHaveTheirCodes() throws {
+        var manyValues = Self.buffer {
+            $0.writeU8(2)
+            $0.writeU8(1)
+            $0.writeU32(1_000_001)
+        }
+        var nodes = 0
+        Self.refused(.limitExceeded, "1000000") { () throws(FlatVecError) in _ = try manyValues.readFilter(nodes: &nodes) }
+        var badOperator = Self.buffer {
+            $0.writeU8(1)
+            $0.writeU8(1)
+            $0.writeU8(7)
+            $0.writeAttributeValue(.int64(1))
+        }
+        nodes = 0
+        Self.refused(.invalidArgument, "unknown operator 7") { () throws(FlatVecError) in _ = try badOperator.readFilter(nodes: &nodes) }
+        var longName = Self.buffer {
+            $0.writeU8(3)
+            $0.writeU8(3)
+            $0.writeFlatVecString(String(repeating: "a", count: 64))
+        }
+        nodes = 0
+        Self.refused(.limitExceeded, "64") { () throws(FlatVecError) in _ = try longName.readFilter(nodes: &nodes) }
+    }
+}

@@ -285,10 +285,10 @@ struct FilterParser {
                     throw FlatVecError(
                         .invalidArgument, "filter: the integer \(text) at offset \(start) is outside int64 (-2^63 to 2^63-1)"
                     )
-                } else if let value = Double(text), !value.isNaN {
+                } else if let value = Double(text), value.isFinite {
                     tokens.append((.decimal(value), start))
                 } else {
-                    throw FlatVecError(.invalidArgument, "filter: \"\(text)\" at offset \(start) is not a number")
+                    throw FlatVecError(.invalidArgument, "filter: \"\(text)\" at offset \(start) is not a finite number")
                 }
                 i = j
             default:

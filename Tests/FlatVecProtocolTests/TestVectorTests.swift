@@ -118,9 +118,17 @@ struct TestVector: Sendable, CustomTestStringConvertible {
                            collection: "shop", storedIDs: [5], excludingThemselves: true,
                            options: SearchOptions(k: 2, filter: .comparison(.id, .notEqual, .int64(7)))
                        )))),
-            TestVector(name: "search-reply-attributes", description: "SEARCH reply to id 20: flags 0x40 (attributes), dimension 2, 2 queries: first 1 hit id 5 label 2 score 1.0 with price 9.5, visible true; second no hits", requestID: 20,
+            TestVector(name: "search-reply-filters", description: "SEARCH reply to id 20: flags 0x40 (attributes), dimension 2, 2 queries, no hits for either (after update-request, id 5 has no category and a price of 9.5, so neither filter holds)", requestID: 20,
                        message: .response(.searched(SearchResponse(withPayloads: false, withVectors: false, withAttributes: true, dimension: 2, results: [
-                           [SearchHit(id: 5, label: 2, score: 1.0, attributes: ["price": .float64(9.5), "visible": .bool(true)])], [],
+                           [], [],
+                       ])), opcode: .search)),
+            TestVector(name: "search-request-attributes", description: "SEARCH request id 24 on \"shop\": k 1, flags 0x40 (with attributes), 1 query of dimension 2 [1.0, 0.0], no filter", requestID: 24,
+                       message: .request(.search(SearchRequest(
+                           collection: "shop", dimension: 2, queries: [1, 0], options: SearchOptions(k: 1, includeAttributes: true)
+                       )))),
+            TestVector(name: "search-reply-attributes", description: "SEARCH reply to id 24: flags 0x40 (attributes), dimension 2, 1 query: 1 hit id 5 label 2 score 1.0 with price 9.5, visible true (category null: left out)", requestID: 24,
+                       message: .response(.searched(SearchResponse(withPayloads: false, withVectors: false, withAttributes: true, dimension: 2, results: [
+                           [SearchHit(id: 5, label: 2, score: 1.0, attributes: ["price": .float64(9.5), "visible": .bool(true)])],
                        ])), opcode: .search)),
             TestVector(name: "get-reply-attributes", description: "GET reply: flags 4 (attributes), dimension 2, one row: id 5, label 2, attributes price 9.5, visible true", requestID: 22,
                        message: .response(.got(GetResponse(dimension: 2, withVectors: false, withPayloads: false, withAttributes: true, rows: [

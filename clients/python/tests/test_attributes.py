@@ -132,3 +132,33 @@ def test_attributes_survive_a_restart(server) -> None:
     server.start()
     with Client(server.address) as c:
         assert c.get("shop", list(range(100)), with_vectors=False) == before
+
+
+def test_the_specs_strict_readings_against_the_server(server) -> None:
+    """PROTOCOL.md revision 2: what the spec calls invalid is refused, with the code it names."""
+    with Client(server.address) as c:
+        c.create_collection("strict", 2, attributes={"stock": "int64", "price": "float64", "visible": "bool"})
+        c.add("strict", [1, 2], [[1, 0], [0, 1]], attributes=[{"stock": 3, "price": 2.5, "visible": True}, {}])
+        refused = [
+            ("stock == 3", "'==' at offset 6"),
+            ('stock = "a\\qb"', "unknown escape"),
+            ("stock = 100000000000000000000", "outside int64"),
+            ("price < 9007199254740993", "no exact float64"),
+            ("stock in ()", "expected a value"),
+        ]
+        for text, message in refused:
+            with pytest.raises(flatvec.InvalidArgument, match=message.replace("(", "\\(").replace(")", "\\)")):
+                c.search("strict", [1, 0], k=2, filter=text)
+        # Names and words are case-insensitive, as PostgreSQL's unquoted identifiers.
+        assert c.search("strict", [1, 0], k=2, filter="STOCK = 3 AND Visible").ids.tolist() == [[1, -1]]
+        # An empty in list is refused by the client before sending, and by the server as a tree.
+        with pytest.raises(ValueError, match="at least one value"):
+            c.search("strict", [1, 0], k=2, filter=("in", "id", []))
+        # Stored ids may repeat: each position is answered.
+        result = c.search_by_id("strict", [1, 1], k=1, exclude_self=False)
+        assert result.ids.tolist() == [[1], [1]]
+        # Clearing one attribute twice in one update is refused; an empty update is fine.
+        with pytest.raises(flatvec.InvalidArgument, match="twice"):
+            c.update("strict", [{"id": 1, "clear": ["stock", "stock"]}])
+        assert c.update("strict", []) == 0
+        assert c.get("strict", [1], with_attributes=True)[0].attributes == {"stock": 3, "price": 2.5, "visible": True}

@@ -185,6 +185,8 @@ def filter_node(f: Any) -> bytes:
     if kind in OPERATORS:
         return struct.pack("<B", 1) + filter_field(f[1]) + struct.pack("<B", OPERATORS[kind]) + value(f[2])
     if kind == "in":
+        if len(f[2]) == 0:
+            raise ValueError("an in list needs at least one value (PostgreSQL has no empty IN; PROTOCOL.md 4.5)")
         return struct.pack("<B", 2) + filter_field(f[1]) + struct.pack("<I", len(f[2])) + b"".join(value(v) for v in f[2])
     if kind == "is null":
         return struct.pack("<B", 3) + filter_field(f[1])

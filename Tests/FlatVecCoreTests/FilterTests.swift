@@ -101,6 +101,21 @@ import Testing
         #expect(try Filter(parsing: #"category = "a\"b\\""#) == .comparison(.attribute("category"), .equal, .keyword(#"a"b\"#)))
     }
 
+    /// float64 attributes hold infinities like PostgreSQL's double precision, and filters find them.
+    @Test func infiniteFloat64ValuesAreStoredAndFiltered() throws {
+        let index = try FlatIndex(dimension: 2, attributes: CatalogueAttributes.definitions)
+        try index.add(VectorBatch(
+            dimension: 2, ids: [1, 2, 3], labels: [0, 0, 0], vectors: [1, 0, 0, 1, 1, 1],
+            attributes: [["price": .float64(.infinity)], ["price": .float64(-.infinity)], ["price": .float64(5)]]
+        ))
+        let above = try index.search([1, 1], options: SearchOptions(k: 3, filter: try Filter(parsing: "price > 1e308")))
+        #expect(above.map(\.id) == [1])
+        let below = try index.search([1, 1], options: SearchOptions(k: 3, filter: .comparison(.attribute("price"), .less, .float64(-.infinity))))
+        #expect(below.isEmpty)
+        let equal = try index.search([1, 1], options: SearchOptions(k: 3, filter: .comparison(.attribute("price"), .equal, .float64(-.infinity))))
+        #expect(equal.map(\.id) == [2])
+    }
+
     /// An `in` with no values is refused (PostgreSQL has no empty IN); an int64 compared with a
     /// float64 attribute must have an exact float64; infinities are values like any other.
     @Test func emptyInListsAndInexactIntegersAreRefused() throws {

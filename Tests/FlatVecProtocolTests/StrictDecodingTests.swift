@@ -132,4 +132,34 @@ import Testing
         nodes = 0
         Self.refused(.limitExceeded, "64") { () throws(FlatVecError) in _ = try longName.readFilter(nodes: &nodes) }
     }
+
+    @Test func excludeSelfAndFilterModeTakeOnlyTheirValues() throws {
+        func search(flags: UInt8, _ rest: (inout ByteBuffer) -> Void) -> ByteBuffer {
+            Self.buffer {
+                $0.writeFlatVecString("c")
+                $0.writeU32(1)  // k
+                $0.writeU8(flags)
+                $0.writeF32(0)  // min_score
+                $0.writeU32(0)  // n_labels
+                rest(&$0)
+            }
+        }
+        var excludeTwo = search(flags: 0x80) {  // stored ids
+            $0.writeU32(1)  // nq
+            $0.writeU8(2)  // exclude_self
+            $0.writeI64(5)
+        }
+        Self.refused(.invalidArgument, "exclude_self is 2") { () throws(FlatVecError) in
+            _ = try SearchRequest.decode(from: &excludeTwo, limits: ProtocolLimits())
+        }
+        var modeThree = search(flags: 0x20) {  // filters follow
+            $0.writeU32(1)  // nq
+            $0.writeU32(1)  // dimension
+            $0.writeF32(1)
+            $0.writeU8(3)  // filter_mode
+        }
+        Self.refused(.invalidArgument, "filter mode 3") { () throws(FlatVecError) in
+            _ = try SearchRequest.decode(from: &modeThree, limits: ProtocolLimits())
+        }
+    }
 }

@@ -173,7 +173,10 @@ let package = Package(
             name: "FlatVecStorageTests",
             dependencies: [
                 "FlatVecStorage", "FlatVecEngine", "FlatVecPostgres", "FlatVecTestSupport",
+                // LogRecordTests compare log records with the protocol's encodings of the same requests.
+                "FlatVecProtocol",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Needs a real PostgreSQL with pgvector: FLATVEC_TEST_POSTGRES_URL (scripts/dev-postgres.sh start).

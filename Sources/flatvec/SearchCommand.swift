@@ -16,7 +16,7 @@ struct SearchCommand: AsyncParsableCommand {
             k vectors match: visible and category = "shoes"; price < 50 or stock >= 3; \
             category in ("shoes", "boots"); not label in (3, 4); id not in (7); tier is null. \
             Strings are quoted, numbers and true/false bare; comparisons with a missing value are \
-            neither true nor false (as in SQL). See README, "Attributes and filters".
+            neither true nor false (as in SQL). The grammar: proto-spec/FILTERS.md.
             """
     )
 

@@ -75,6 +75,22 @@ import Testing
         Self.refused(.invalidArgument, "clears attribute stock twice") { () throws(FlatVecError) in
             _ = try UpdateRequest.decode(from: &payload, limits: ProtocolLimits())
         }
+        // Its set values must be in ascending name order too.
+        var unordered = Self.buffer {
+            $0.writeFlatVecString("c")
+            $0.writeU32(1)
+            $0.writeI64(7)
+            $0.writeU8(0)
+            $0.writeU8(2)
+            $0.writeFlatVecString("stock")
+            $0.writeAttributeValue(.int64(1))
+            $0.writeFlatVecString("price")
+            $0.writeAttributeValue(.float64(2))
+            $0.writeU8(0)
+        }
+        Self.refused(.invalidArgument, "price follows stock") { () throws(FlatVecError) in
+            _ = try UpdateRequest.decode(from: &unordered, limits: ProtocolLimits())
+        }
         // n = 0 is a valid, empty UPDATE.
         var empty = Self.buffer {
             $0.writeFlatVecString("c")

@@ -136,40 +136,4 @@ import Testing
             await client.close()
         }
     }
-
-    /// Every attribute write goes through the local log; a restart replays it, a compaction writes
-    /// version 2 snapshots, and the restarted index equals the one that wrote them.
-    @Test func theLocalStoreKeepsAttributesAcrossRestartsAndCompactions() throws {
-        let directory = LocalDirectoryStoreTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var random = SeededRandom(seed: 8)
-        var expected: [StoredVector] = []
-        do {
-            let (executor, _) = try LocalDirectoryStoreTests.open(directory)
-            _ = try executor.execute(.createCollection(CreateCollectionRequest(
-                name: "c", dimension: 4, metric: .cosine, attributes: CatalogueAttributes.definitions
-            )))
-            for i in 0..<300 {
-                _ = try executor.execute(.add(AddRequest(collection: "c", batch: VectorBatch(
-                    id: Int64(i), label: 0, vector: random.uniformVector(4), attributes: random.catalogueAttributes()
-                ))))
-            }
-            _ = try executor.execute(.update(UpdateRequest(collection: "c", updates: [
-                RowUpdate(id: 7, set: ["category": .keyword("new")], clear: ["price"]), RowUpdate(id: 8, label: 3),
-            ])))
-            _ = try executor.execute(.addAttribute(collection: "c", definition: try AttributeDefinition(name: "tier", type: .int64)))
-            _ = try executor.execute(.update(UpdateRequest(collection: "c", updates: [RowUpdate(id: 9, set: ["tier": .int64(2)])])))
-            _ = try executor.execute(.dropAttribute(collection: "c", name: "stock"))
-            expected = executor.registry.all[0].index.allRowsSorted()
-        }
-        for round in 0..<2 {
-            let (executor, _) = try LocalDirectoryStoreTests.open(directory)
-            let index = executor.registry.all[0].index
-            #expect(index.attributes.map(\.name) == ["visible", "price", "category", "tier"], "round \(round)")
-            #expect(index.allRowsSorted() == expected, "round \(round)")
-            #expect(try index.get(ids: [9])[0].attributes["tier"] == .int64(2))
-            // The second start reads the snapshot the compaction wrote.
-            try executor.compact()
-        }
-    }
 }

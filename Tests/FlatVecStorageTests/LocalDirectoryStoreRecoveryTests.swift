@@ -1,6 +1,5 @@
 import FlatVecCore
-import FlatVecProtocol
-@testable import FlatVecServer
+import FlatVecEngine
 @testable import FlatVecStorage
 import FlatVecTestSupport
 import Foundation
@@ -22,14 +21,14 @@ import Testing
         let before: [String: UInt32]
         do {
             let (executor, _) = try Store.open(directory)
-            let outcome = WriteRaces.addsRacingDropAndCreate(executor.engine, rounds: 10)
+            let outcome = WriteRaces.addsRacingDropAndCreate(executor, rounds: 10)
             #expect(outcome.unexpected.isEmpty, "\(outcome.unexpected.prefix(3))")
             #expect(outcome.acknowledged > 0)
             before = Store.fingerprint(executor)
         }
         // The log the server wrote itself must replay, to exactly the index it served. (The racing
         // threads may still be letting go of the first store, which holds the directory's lock.)
-        var reopened: (RequestExecutor, LocalDirectoryStore)?
+        var reopened: (Engine, LocalDirectoryStore)?
         for _ in 0..<100 where reopened == nil {
             do {
                 reopened = try Store.open(directory)
@@ -86,7 +85,7 @@ import Testing
             let (executor, _) = try Store.open(directory)
             try Store.writeSomeHistory(executor, seed: 8)
             try executor.compact()
-            _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 5_000, label: 1, vector: [1, 2, 3, 4, 5, 6, 7, 8]))))
+            try executor.add(VectorBatch(id: 5_000, label: 1, vector: [1, 2, 3, 4, 5, 6, 7, 8]), to: "ip")
         }
         try FileManager.default.removeItem(atPath: directory + "/MANIFEST")
         let files = try FileManager.default.subpathsOfDirectory(atPath: directory).sorted()

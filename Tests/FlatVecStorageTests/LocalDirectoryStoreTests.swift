@@ -1,6 +1,5 @@
 import FlatVecCore
-import FlatVecProtocol
-@testable import FlatVecServer
+import FlatVecEngine
 @testable import FlatVecStorage
 import Foundation
 import Logging
@@ -21,15 +20,13 @@ import Testing
     }
 
     /// An executor over a fresh store in `directory` (the store is opened like a restart).
-    static func open(_ directory: String, threshold: Int = 256 << 20) throws -> (RequestExecutor, LocalDirectoryStore) {
+    static func open(_ directory: String, threshold: Int = 256 << 20) throws -> (Engine, LocalDirectoryStore) {
         let store = try LocalDirectoryStore(directory: directory, compactionThreshold: threshold, logger: logger)
-        let registry = CollectionRegistry()
-        for c in try store.loadCollections() { try registry.insert(c) }
-        return (RequestExecutor(registry: registry, store: store, statistics: ServerStatistics()), store)
+        return (try Engine.open(store, configuration: Engine.Configuration(runsMaintenance: false)), store)
     }
 
     /// A checksum over every id, label, payload and vector byte of every collection.
-    static func fingerprint(_ executor: RequestExecutor) -> [String: UInt32] {
+    static func fingerprint(_ executor: Engine) -> [String: UInt32] {
         var result: [String: UInt32] = [:]
         for c in executor.registry.all {
             var bytes: [UInt8] = []
@@ -44,25 +41,25 @@ import Testing
         return result
     }
 
-    static func writeSomeHistory(_ executor: RequestExecutor, seed: UInt64) throws {
+    static func writeSomeHistory(_ executor: Engine, seed: UInt64) throws {
         var random = SeededRandom(seed: seed)
-        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "ip", dimension: 8, metric: .innerProduct)))
-        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "cos", dimension: 5, metric: .cosine)))
-        _ = try executor.execute(.createCollection(CreateCollectionRequest(name: "gone", dimension: 3, metric: .innerProduct)))
+        try executor.createCollection("ip", dimension: 8, metric: .innerProduct)
+        try executor.createCollection("cos", dimension: 5, metric: .cosine)
+        try executor.createCollection("gone", dimension: 3, metric: .innerProduct)
         for round in 0..<20 {
             let ids = (0..<50).map { Int64(round * 50 + $0) }
-            _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(
+            try executor.add(VectorBatch(
                 dimension: 8, ids: ids, labels: ids.map { $0 % 7 }, vectors: (0..<400).map { _ in Float.random(in: -1...1, using: &random) },
                 payloads: ids.map { $0 % 3 == 0 ? nil : Array("{\"image\":\"\($0).jpg\"}".utf8) }
-            ))))
-            _ = try executor.execute(.add(AddRequest(collection: "cos", batch: VectorBatch(
+            ), to: "ip")
+            try executor.add(VectorBatch(
                 dimension: 5, ids: ids, labels: ids, vectors: (0..<250).map { _ in Float.random(in: 0.1...3, using: &random) }
-            ))))
-            _ = try executor.execute(.remove(IDListRequest(collection: "ip", ids: ids.filter { $0 % 5 == 0 })))
+            ), to: "cos")
+            try executor.remove(ids: ids.filter { $0 % 5 == 0 }, from: "ip")
         }
         // Replacements and a dropped collection.
-        _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 1, label: 99, vector: [1, 2, 3, 4, 5, 6, 7, 8], payload: "new"))))
-        _ = try executor.execute(.dropCollection("gone"))
+        try executor.add(VectorBatch(id: 1, label: 99, vector: [1, 2, 3, 4, 5, 6, 7, 8], payload: "new"), to: "ip")
+        try executor.dropCollection("gone")
     }
 
     @Test func compactionKeepsEverythingAndEmptiesTheLog() throws {
@@ -74,7 +71,7 @@ import Testing
             try executor.compact()
             #expect(!store.wantsCompaction)
             // Writes after the compaction go to the new log.
-            _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 5_000, label: 1, vector: [8, 7, 6, 5, 4, 3, 2, 1]))))
+            try executor.add(VectorBatch(id: 5_000, label: 1, vector: [8, 7, 6, 5, 4, 3, 2, 1]), to: "ip")
             before = Self.fingerprint(executor)
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: directory)
@@ -114,7 +111,7 @@ import Testing
             let (executor, _) = try Self.open(directory)
             try Self.writeSomeHistory(executor, seed: 4)
             before = Self.fingerprint(executor)
-            _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 77_777, label: 1, vector: [1, 1, 1, 1, 1, 1, 1, 1]))))
+            try executor.add(VectorBatch(id: 77_777, label: 1, vector: [1, 1, 1, 1, 1, 1, 1, 1]), to: "ip")
         }
         // Cut the last record in half, as a crash in the middle of its write would.
         let log = directory + "/wal.0.log"
@@ -124,7 +121,7 @@ import Testing
         #expect(Self.fingerprint(restarted) == before)
         #expect(!(try restarted.registry.collection(named: "ip").index.contains(id: 77_777)))
         // The store goes on appending after the cut.
-        _ = try restarted.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 88_888, label: 1, vector: [2, 2, 2, 2, 2, 2, 2, 2]))))
+        try restarted.add(VectorBatch(id: 88_888, label: 1, vector: [2, 2, 2, 2, 2, 2, 2, 2]), to: "ip")
         #expect(try restarted.registry.collection(named: "ip").index.contains(id: 88_888))
     }
 
@@ -133,14 +130,14 @@ import Testing
         do {
             let (executor, _) = try Self.open(directory)
             try Self.writeSomeHistory(executor, seed: 6)
-            _ = try executor.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 77_777, label: 1, vector: [1, 1, 1, 1, 1, 1, 1, 1]))))
+            try executor.add(VectorBatch(id: 77_777, label: 1, vector: [1, 1, 1, 1, 1, 1, 1, 1]), to: "ip")
         }
         let log = directory + "/wal.0.log"
         let size = (try FileManager.default.attributesOfItem(atPath: log)[.size] as! NSNumber).intValue
         truncate(log, off_t(size - 3))
         do {
             let (restarted, _) = try Self.open(directory)
-            _ = try restarted.execute(.add(AddRequest(collection: "ip", batch: VectorBatch(id: 88_888, label: 1, vector: [2, 2, 2, 2, 2, 2, 2, 2]))))
+            try restarted.add(VectorBatch(id: 88_888, label: 1, vector: [2, 2, 2, 2, 2, 2, 2, 2]), to: "ip")
         }
         let (again, _) = try Self.open(directory)
         let index = try again.registry.collection(named: "ip").index
@@ -179,6 +176,36 @@ import Testing
             #expect(error.message.contains("in use"))
         }
         _ = first
+    }
+
+    /// Every attribute write goes through the local log; a restart replays it, a compaction writes
+    /// version 2 snapshots, and the restarted index equals the one that wrote them.
+    @Test func theLocalStoreKeepsAttributesAcrossRestartsAndCompactions() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var random = SeededRandom(seed: 8)
+        var expected: [StoredVector] = []
+        do {
+            let (executor, _) = try Self.open(directory)
+            try executor.createCollection("c", dimension: 4, metric: .cosine, attributes: CatalogueAttributes.definitions)
+            for i in 0..<300 {
+                try executor.add(VectorBatch(id: Int64(i), label: 0, vector: random.uniformVector(4), attributes: random.catalogueAttributes()), to: "c")
+            }
+            try executor.update([RowUpdate(id: 7, set: ["category": .keyword("new")], clear: ["price"]), RowUpdate(id: 8, label: 3)], in: "c")
+            try executor.addAttribute(try AttributeDefinition(name: "tier", type: .int64), to: "c")
+            try executor.update([RowUpdate(id: 9, set: ["tier": .int64(2)])], in: "c")
+            try executor.dropAttribute(named: "stock", from: "c")
+            expected = executor.registry.all[0].index.allRowsSorted()
+        }
+        for round in 0..<2 {
+            let (executor, _) = try Self.open(directory)
+            let index = executor.registry.all[0].index
+            #expect(index.attributes.map(\.name) == ["visible", "price", "category", "tier"], "round \(round)")
+            #expect(index.allRowsSorted() == expected, "round \(round)")
+            #expect(try index.get(ids: [9])[0].attributes["tier"] == .int64(2))
+            // The second start reads the snapshot the compaction wrote.
+            try executor.compact()
+        }
     }
 }
 

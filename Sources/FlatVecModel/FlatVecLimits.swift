@@ -7,4 +7,8 @@ public enum FlatVecLimits {
     public static let maximumPayloadBytes = 65_536
     /// Largest `k` of a search.
     public static let maximumK = 10_000
+    /// Most hits a range search may ask for per query.
+    public static let maximumRangeHits = 100_000
+    /// Hits a range search returns per query unless told otherwise (a server's `--max-range-hits`).
+    public static let defaultRangeHits = 10_000
 }

@@ -23,6 +23,31 @@ public struct SearchOptions: Sendable, Hashable {
     public var includeAttributes: Bool
     /// An id never returned (a search by a stored vector that leaves out the vector itself).
     public var excludingID: Int64?
+    /// A range search: every hit scoring at least ``minScore`` (which must be set), best first, at
+    /// most `k` of them (1 to ``FlatVecLimits/maximumRangeHits``). The index returns up to `k + 1`
+    /// hits for it, the last one only to tell that more than `k` reach ``minScore``:
+    /// ``cut(_:)`` keeps `k` and says whether the list was cut.
+    public var range: Bool = false
+
+    /// A range search's options: every hit scoring at least `minScore`, at most `limit` of them.
+    /// - Parameters:
+    ///   - minScore: The inclusive threshold.
+    ///   - limit: The most hits returned per query.
+    /// - Returns: The options (filters, labels and the rest may be set on them).
+    public static func range(minScore: Float, limit: Int = FlatVecLimits.defaultRangeHits) -> SearchOptions {
+        var options = SearchOptions(k: limit, minScore: minScore)
+        options.range = true
+        return options
+    }
+
+    /// The hits a search with these options returns to its caller: for a range search, at most `k`,
+    /// with whether more reached ``minScore``; otherwise `hits` as they are.
+    /// - Parameter hits: What the index returned for one query.
+    /// - Returns: The hits, and whether a range search's list was cut at `k`.
+    public func cut(_ hits: [SearchHit]) -> (hits: [SearchHit], truncated: Bool) {
+        guard range, hits.count > k else { return (hits, false) }
+        return (Array(hits.prefix(k)), true)
+    }
 
     /// Creates search options.
     /// - Parameters:

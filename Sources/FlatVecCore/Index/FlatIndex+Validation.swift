@@ -101,8 +101,17 @@ extension FlatIndex {
 
     /// Checks search options and returns them with the filter checked against the attributes.
     func checked(_ options: SearchOptions) throws(FlatVecError) -> SearchOptions {
-        guard (1...SearchOptions.maximumK).contains(options.k) else {
-            throw FlatVecError(.limitExceeded, "k = \(options.k) is outside 1...\(SearchOptions.maximumK)")
+        if options.range {
+            guard (1...FlatVecLimits.maximumRangeHits).contains(options.k) else {
+                throw FlatVecError(.limitExceeded, "a range search's limit \(options.k) is outside 1...\(FlatVecLimits.maximumRangeHits)")
+            }
+            guard options.minScore != nil else {
+                throw FlatVecError(.invalidArgument, "a range search needs a minimum score")
+            }
+        } else {
+            guard (1...SearchOptions.maximumK).contains(options.k) else {
+                throw FlatVecError(.limitExceeded, "k = \(options.k) is outside 1...\(SearchOptions.maximumK)")
+            }
         }
         if let minScore = options.minScore, minScore.isNaN {
             throw FlatVecError(.invalidArgument, "minScore is NaN")

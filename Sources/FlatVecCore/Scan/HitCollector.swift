@@ -23,7 +23,8 @@ struct HitCollector {
     private var memberIDs: Set<Int64>?
 
     init(options: SearchOptions) {
-        k = options.k
+        // A range search keeps one hit more than it returns: its presence says the list was cut.
+        k = options.range ? options.k + 1 : options.k
         floor = options.minScore ?? -.infinity
         labelFilter = options.labels
         groupByLabel = options.groupByLabel

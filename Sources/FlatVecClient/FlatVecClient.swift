@@ -227,6 +227,27 @@ public final class FlatVecClient: Sendable {
         return r.results
     }
 
+    /// Every stored vector scoring at least `minScore` for each query, best first, up to the server's
+    /// limit per query (`flatvec serve --max-range-hits`, default 10,000).
+    /// - Parameters:
+    ///   - collection: The collection.
+    ///   - queries: `n * dimension` floats, row-major.
+    ///   - dimension: The collection's dimension.
+    ///   - minScore: The inclusive threshold.
+    ///   - options: Filter, labels, grouping and what hits carry (`k`, `minScore` and `range` are set here).
+    /// - Returns: Per query, the hits and whether the server's limit cut them.
+    /// - Throws: As a search does; `invalid_argument` for a NaN threshold.
+    public func rangeSearch(
+        collection: String, queries: [Float], dimension: Int, minScore: Float, options: SearchOptions = SearchOptions()
+    ) async throws(FlatVecError) -> [(hits: [SearchHit], truncated: Bool)] {
+        var options = options
+        options.minScore = minScore
+        options.range = true
+        let request = SearchRequest(collection: collection, dimension: UInt32(dimension), queries: queries, options: options)
+        guard case .searched(let r) = try await send(.search(request)) else { throw Self.unexpected }
+        return r.results.indices.map { (r.results[$0], r.truncated?[$0] ?? false) }
+    }
+
     /// Server statistics.
     public func stats() async throws(FlatVecError) -> StatsResponse {
         guard case .stats(let r) = try await send(.stats) else { throw Self.unexpected }

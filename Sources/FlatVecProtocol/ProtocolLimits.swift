@@ -11,17 +11,21 @@ public struct ProtocolLimits: Sendable, Hashable {
     public var maxK: UInt32
     /// Most vectors in one ADD, ids in one REMOVE or GET, or queries in one SEARCH.
     public var maxBatch: UInt32
+    /// Most hits a range search (`k = 0`) returns per query; more are cut, and the reply says so.
+    public var maxRangeHits: UInt32
 
     /// Creates limits.
     public init(
         maxFrameBytes: UInt32 = 64 << 20,
         maxUnauthenticatedFrameBytes: UInt32 = 64 << 10,
         maxK: UInt32 = UInt32(FlatVecLimits.maximumK),
-        maxBatch: UInt32 = 1_000_000
+        maxBatch: UInt32 = 1_000_000,
+        maxRangeHits: UInt32 = UInt32(FlatVecLimits.defaultRangeHits)
     ) {
         self.maxFrameBytes = maxFrameBytes
         self.maxUnauthenticatedFrameBytes = min(maxUnauthenticatedFrameBytes, maxFrameBytes)
         self.maxK = maxK
         self.maxBatch = maxBatch
+        self.maxRangeHits = min(max(maxRangeHits, 1), UInt32(FlatVecLimits.maximumRangeHits))
     }
 }

@@ -57,8 +57,12 @@ public struct SearchRequest: Sendable, Hashable {
     public static func decode(from buffer: inout ByteBuffer, limits: ProtocolLimits) throws(FlatVecError) -> SearchRequest {
         let collection = try buffer.readString("collection name", maxBytes: CollectionName.maximumLength)
         let k = try buffer.readU32("k")
-        guard k >= 1 && k <= limits.maxK else { throw FlatVecError(.limitExceeded, "k = \(k) is outside 1...\(limits.maxK)") }
+        guard k <= limits.maxK else { throw FlatVecError(.limitExceeded, "k = \(k) is outside 0...\(limits.maxK)") }
         let flags = SearchFlags(rawValue: try buffer.readFlags("SEARCH flags", known: SearchFlags.known.rawValue))
+        // k = 0: a range search, every hit scoring at least min_score, up to the server's limit.
+        guard k > 0 || flags.contains(.minScore) else {
+            throw FlatVecError(.invalidArgument, "k = 0 asks for a range search, which needs min_score (flags bit 3)")
+        }
         let minScore = try buffer.readF32("min score")
         let labelCount = try buffer.readCount("label filter count", limit: limits.maxBatch, bytesEach: 8)
         let labels = buffer.readI64Array(count: labelCount)
@@ -111,8 +115,8 @@ public struct SearchRequest: Sendable, Hashable {
             }
         }
         try buffer.expectFullyRead("SEARCH")
-        let options = SearchOptions(
-            k: Int(k),
+        var options = SearchOptions(
+            k: k == 0 ? Int(limits.maxRangeHits) : Int(k),
             minScore: flags.contains(.minScore) ? minScore : nil,
             labels: flags.contains(.labelFilter) ? Set(labels) : nil,
             groupByLabel: flags.contains(.groupByLabel),
@@ -121,6 +125,7 @@ public struct SearchRequest: Sendable, Hashable {
             filter: sharedFilter,
             includeAttributes: flags.contains(.withAttributes)
         )
+        options.range = k == 0
         if let storedIDs {
             return SearchRequest(
                 collection: collection, storedIDs: storedIDs, excludingThemselves: excluding, options: options, queryFilters: queryFilters
@@ -132,7 +137,8 @@ public struct SearchRequest: Sendable, Hashable {
     /// Encodes the payload. The label filter is written in ascending order.
     public func encode(into buffer: inout ByteBuffer) {
         buffer.writeFlatVecString(collection)
-        buffer.writeU32(UInt32(options.k))
+        // A range search is k = 0 on the wire: the server applies its own limit.
+        buffer.writeU32(options.range ? 0 : UInt32(options.k))
         var flags: SearchFlags = []
         if options.groupByLabel { flags.insert(.groupByLabel) }
         if options.includePayloads { flags.insert(.withPayloads) }
@@ -179,14 +185,28 @@ public struct SearchResponse: Sendable, Hashable {
     public var dimension: UInt32
     /// One list per query.
     public var results: [[SearchHit]]
+    /// For a range search (`k = 0`), whether each query's list was cut at the server's limit; nil
+    /// for a top-k search.
+    public var truncated: [Bool]?
 
     /// Creates the reply.
-    public init(withPayloads: Bool, withVectors: Bool, withAttributes: Bool = false, dimension: UInt32, results: [[SearchHit]]) {
+    /// - Parameters:
+    ///   - withPayloads: Whether hits carry payloads.
+    ///   - withVectors: Whether hits carry vectors.
+    ///   - withAttributes: Whether hits carry attribute values.
+    ///   - dimension: The collection's dimension.
+    ///   - results: One list per query.
+    ///   - truncated: For a range search, one mark per query: whether its list was cut.
+    public init(
+        withPayloads: Bool, withVectors: Bool, withAttributes: Bool = false, dimension: UInt32, results: [[SearchHit]],
+        truncated: [Bool]? = nil
+    ) {
         self.withPayloads = withPayloads
         self.withVectors = withVectors
         self.withAttributes = withAttributes
         self.dimension = dimension
         self.results = results
+        self.truncated = truncated
     }
 
     static func decode(from buffer: inout ByteBuffer) throws(FlatVecError) -> SearchResponse {
@@ -195,8 +215,10 @@ public struct SearchResponse: Sendable, Hashable {
         let withPayloads = flags.contains(.withPayloads)
         let withVectors = flags.contains(.withVectors)
         let withAttributes = flags.contains(.withAttributes)
-        let queryCount = try buffer.readCount("query count", limit: UInt32.max, bytesEach: 4)
+        let range = flags.contains(.minScore)
+        let queryCount = try buffer.readCount("query count", limit: UInt32.max, bytesEach: range ? 5 : 4)
         var results: [[SearchHit]] = []
+        var truncated: [Bool]? = range ? [] : nil
         results.reserveCapacity(queryCount)
         for _ in 0..<queryCount {
             let hitCount = try buffer.readCount("hit count", limit: UInt32.max, bytesEach: 20)
@@ -213,21 +235,27 @@ public struct SearchResponse: Sendable, Hashable {
                 hits.append(hit)
             }
             results.append(hits)
+            if range {
+                let cut = try buffer.readU8("truncated")
+                guard cut <= 1 else { throw malformed("truncated is \(cut), not 0 or 1") }
+                truncated!.append(cut == 1)
+            }
         }
         try buffer.expectFullyRead("SEARCH reply")
         return SearchResponse(
-            withPayloads: withPayloads, withVectors: withVectors, withAttributes: withAttributes, dimension: dimension, results: results
+            withPayloads: withPayloads, withVectors: withVectors, withAttributes: withAttributes, dimension: dimension, results: results,
+            truncated: truncated
         )
     }
 
     func encode(into buffer: inout ByteBuffer) {
         buffer.writeU8(
             (withPayloads ? SearchFlags.withPayloads : []).union(withVectors ? .withVectors : [])
-                .union(withAttributes ? .withAttributes : []).rawValue
+                .union(withAttributes ? .withAttributes : []).union(truncated != nil ? .minScore : []).rawValue
         )
         buffer.writeU32(dimension)
         buffer.writeCount(results.count)
-        for hits in results {
+        for (q, hits) in results.enumerated() {
             buffer.writeCount(hits.count)
             for hit in hits {
                 buffer.writeI64(hit.id)
@@ -237,6 +265,7 @@ public struct SearchResponse: Sendable, Hashable {
                 if withVectors { buffer.writeF32Array(hit.vector ?? Array(repeating: 0, count: Int(dimension))) }
                 if withAttributes { buffer.writeAttributeValues(hit.attributes ?? [:]) }
             }
+            if let truncated { buffer.writeU8(truncated[q] ? 1 : 0) }
         }
     }
 }

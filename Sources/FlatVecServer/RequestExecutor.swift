@@ -99,9 +99,19 @@ public struct RequestExecutor: Sendable {
     }
 
     private static func searched(_ r: SearchRequest, _ results: [[SearchHit]], dimension: Int) -> Response {
-        .searched(SearchResponse(
+        var hits = results
+        var truncated: [Bool]?
+        if r.options.range {
+            // A range search's lists come with one hit more than the limit when more reach min_score.
+            truncated = results.indices.map { q in
+                let (kept, cut) = r.options.cut(results[q])
+                hits[q] = kept
+                return cut
+            }
+        }
+        return .searched(SearchResponse(
             withPayloads: r.options.includePayloads, withVectors: r.options.includeVectors,
-            withAttributes: r.options.includeAttributes, dimension: UInt32(dimension), results: results
+            withAttributes: r.options.includeAttributes, dimension: UInt32(dimension), results: hits, truncated: truncated
         ))
     }
 

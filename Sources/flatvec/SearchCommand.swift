@@ -1,5 +1,6 @@
 import ArgumentParser
 import FlatVecClient
+import FlatVecProtocol
 import FlatVecCore
 import FlatVecFormats
 
@@ -28,7 +29,8 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Only vectors this filter is true of (see below).") var filter: String?
     @Flag(name: .long, help: "Print attribute values of hits.") var withAttributes = false
     // Unconditional parsing: `--k -3` is a value out of range and `--min-score -0.5` a value, not options.
-    @Option(name: .long, parsing: .unconditional, help: "Hits per query (1 to 10000).") var k: Int = 10
+    @Option(name: .long, parsing: .unconditional, help: "Hits per query (1 to 10000), or all: every hit scoring at least --min-score, up to the server's --max-range-hits (a range search).")
+    var k: String = "10"
     @Flag(name: .long, help: "Best hit per label, top k labels.") var groupByLabel = false
     @Option(name: .long, parsing: .unconditional, help: "Drop hits scoring below this.") var minScore: Float?
     @Option(name: .long, help: "Only these labels, comma-separated.") var labels: String?
@@ -37,7 +39,11 @@ struct SearchCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() async throws {
-        guard (1...SearchOptions.maximumK).contains(k) else { fail("--k must be from 1 to \(SearchOptions.maximumK), got \(k)") }
+        let range = k == "all"
+        if range && minScore == nil { fail("--k all (a range search) needs --min-score") }
+        guard range || Int(k).map({ (1...SearchOptions.maximumK).contains($0) }) == true else {
+            fail("--k must be from 1 to \(SearchOptions.maximumK) or all, got \(k)")
+        }
         if scores != nil && out == nil { fail("--scores needs --out (the file of ids the scores belong to)") }
         var matrix = Matrix<Float>(rows: 0, columns: 0, values: [])
         var storedIDs: [Int64]?
@@ -73,18 +79,21 @@ struct SearchCommand: AsyncParsableCommand {
             }
             labelFilter = set
         }
-        let options = SearchOptions(
-            k: k, minScore: minScore, labels: labelFilter, groupByLabel: groupByLabel, includePayloads: out == nil,
-            filter: parsedFilter, includeAttributes: withAttributes
+        var options = SearchOptions(
+            k: Int(k) ?? FlatVecLimits.defaultRangeHits, minScore: minScore, labels: labelFilter, groupByLabel: groupByLabel,
+            includePayloads: out == nil, filter: parsedFilter, includeAttributes: withAttributes
         )
+        options.range = range
+        let request = storedIDs.map { SearchRequest(collection: collection, storedIDs: $0, excludingThemselves: !includeSelf, options: options) }
+            ?? SearchRequest(collection: collection, dimension: UInt32(matrix.columns), queries: matrix.values, options: options)
         let c = await client.connect()
-        let results = await orFail {
-            if let storedIDs {
-                return try await c.search(collection: collection, storedIDs: storedIDs, excludingThemselves: !includeSelf, options: options)
-            }
-            return try await c.search(collection: collection, queries: matrix.values, dimension: matrix.columns, options: options)
-        }
+        let reply = await orFail { try await c.send(.search(request)) }
         await c.close()
+        guard case .searched(let response) = reply else { fail("the server answered with a reply of another kind") }
+        let results = response.results
+        let truncated = response.truncated
+        // Range searches return as many hits as reach --min-score: the files are as wide as the longest list.
+        let k = range ? max(1, results.map(\.count).max() ?? 0) : Int(k)!
         if let out {
             var ids = [Int64](repeating: -1, count: results.count * k)
             var values = [Float](repeating: -Float.greatestFiniteMagnitude, count: results.count * k)
@@ -103,11 +112,13 @@ struct SearchCommand: AsyncParsableCommand {
             return
         }
         if json {
-            let body = results.map { hits in
-                "[" + hits.map { h in
+            let body = results.enumerated().map { q, hits in
+                let list = "[" + hits.map { h in
                     #"{"id":\#(h.id),"label":\#(h.label),"score":\#(h.score)"# + (h.payload.map { #","payload":\#(jsonPayload($0))"# } ?? "")
                         + (h.attributes.map { #","attributes":\#(jsonAttributes($0))"# } ?? "") + "}"
                 }.joined(separator: ",") + "]"
+                // A range search says, per query, whether the server's limit cut its hits.
+                return truncated.map { #"{"hits":\#(list),"truncated":\#($0[q])}"# } ?? list
             }
             print("[" + body.joined(separator: ",") + "]")
             return
@@ -120,6 +131,9 @@ struct SearchCommand: AsyncParsableCommand {
                     ["\(q)", "\(rank + 1)", "\(h.id)", "\(h.label)", "\(h.score)", h.payloadString ?? ""]
                         + (withAttributes ? [h.attributes.map(jsonAttributes) ?? ""] : [])
                 )
+            }
+            if truncated?[q] == true {
+                rows.append(["\(q)", "-", "-", "-", "-", "(cut at the server's --max-range-hits)"] + (withAttributes ? [""] : []))
             }
         }
         printTable(["query", "rank", "id", "label", "score", "payload"] + (withAttributes ? ["attributes"] : []), rows)

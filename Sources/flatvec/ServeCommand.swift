@@ -54,6 +54,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "File with the admin token (first line).") var adminTokenFile: String?
     @Option(name: .long, help: "File with the reader token (first line).") var readerTokenFile: String?
     @Option(name: .long, help: "Largest frame in bytes.") var maxFrameBytes: UInt32 = 64 << 20
+    @Option(name: .long, help: "Most hits a range search (k = 0, --k all) returns per query; more are cut and the reply says so (1 to 100000).")
+    var maxRangeHits: UInt32 = UInt32(FlatVecLimits.defaultRangeHits)
     @Option(name: .long, help: ArgumentHelp(
         "In memory mode (no --data or --postgres): the directory of the sample catalogue to serve, or 'none'.",
         discussion: "By default ./data, then data/ beside the executable or above it, then the checkout it was built from."
@@ -84,6 +86,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "flatvec")
         guard maxFrameBytes >= 1024 else { fail("--max-frame-bytes must be at least 1024") }
+        guard (1...UInt32(FlatVecLimits.maximumRangeHits)).contains(maxRangeHits) else {
+            fail("--max-range-hits must be 1 to \(FlatVecLimits.maximumRangeHits)")
+        }
         let adminToken = adminTokenFile.map(readToken)
         let readerToken = readerTokenFile.map(readToken)
         if adminToken != nil, adminToken == readerToken { fail("the admin and reader tokens must differ") }
@@ -118,7 +123,7 @@ struct ServeCommand: AsyncParsableCommand {
 
         var configuration = ServerConfiguration(
             host: host, port: port,
-            limits: ProtocolLimits(maxFrameBytes: maxFrameBytes),
+            limits: ProtocolLimits(maxFrameBytes: maxFrameBytes, maxRangeHits: maxRangeHits),
             adminToken: adminToken, readerToken: readerToken,
             frameTimeout: .seconds(max(1, frameTimeout)),
             authenticationTimeout: .seconds(max(1, authTimeout)),

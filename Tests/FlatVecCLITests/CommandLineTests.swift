@@ -18,9 +18,9 @@ import Glibc
     }()
 
     /// Runs `body` with `flatvec serve` (memory only, the sample catalogue) on a free port.
-    func withServer(_ body: (Int) async throws -> Void) async throws {
+    func withServer(arguments: [String] = [], _ body: (Int) async throws -> Void) async throws {
         let port = CrashRecoveryTests.freePort()
-        let server = try CrashRecoveryTests.startServer(storeArguments: [], port: port)
+        let server = try CrashRecoveryTests.startServer(storeArguments: arguments, port: port)
         let client = try await CrashRecoveryTests.connect(port: port)
         await client.close()
         do {
@@ -69,11 +69,11 @@ import Glibc
     }
 
     @Test func searchOptionsAreCheckedAndJSONPayloadsStayObjects() async throws {
-        try await withServer { port in
+        try await withServer(arguments: ["--max-range-hits", "100"]) { port in
             let queries = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("data/queries.npy").path
             let negative = try runFlatVec(["search", "--server", "127.0.0.1:\(port)", "--collection", "products", "--queries", queries, "--k", "-3"])
-            #expect(negative.status == 1 && negative.stderr.contains("--k must be from 1 to 10000, got -3"), "\(negative.stderr)")
+            #expect(negative.status == 1 && negative.stderr.contains("--k must be from 1 to 10000 or all, got -3"), "\(negative.stderr)")
             let scoresOnly = try runFlatVec([
                 "search", "--server", "127.0.0.1:\(port)", "--collection", "products", "--queries", queries, "--scores", directory + "/s.npy",
             ])
@@ -85,6 +85,19 @@ import Glibc
                 "search", "--server", "127.0.0.1:\(port)", "--collection", "products", "--queries", queries, "--k", "1", "--min-score", "-0.5",
             ])
             #expect(minScore.status == 0, "\(minScore.stderr)")
+            // --k all: a range search, every hit at or above --min-score, with the cut marked.
+            let noThreshold = try runFlatVec(["search", "--server", "127.0.0.1:\(port)", "--collection", "products", "--queries", queries, "--k", "all"])
+            #expect(noThreshold.status == 1 && noThreshold.stderr.contains("--k all (a range search) needs --min-score"), "\(noThreshold.stderr)")
+            let range = try runFlatVec([
+                "search", "--server", "127.0.0.1:\(port)", "--collection", "products", "--queries", queries, "--k", "all",
+                "--min-score", "0.3", "--json",
+            ])
+            #expect(range.status == 0, "\(range.stderr)")
+            #expect(range.stdout.hasPrefix(#"[{"hits":["#) && range.stdout.contains(#""truncated":false"#), "\(range.stdout.prefix(300))")
+            let everything = try runFlatVec([
+                "search", "--server", "127.0.0.1:\(port)", "--collection", "products", "--queries", queries, "--k", "all", "--min-score", "-2",
+            ])
+            #expect(everything.status == 0 && everything.stdout.contains("(cut at the server's --max-range-hits)"), "\(everything.stdout.suffix(300))")
         }
     }
 

@@ -130,6 +130,18 @@ struct TestVector: Sendable, CustomTestStringConvertible {
                        message: .response(.searched(SearchResponse(withPayloads: false, withVectors: false, withAttributes: true, dimension: 2, results: [
                            [SearchHit(id: 5, label: 2, score: 1.0, attributes: ["price": .float64(9.5), "visible": .bool(true)])],
                        ])), opcode: .search)),
+            TestVector(name: "search-request-range", description: "SEARCH request id 25 on \"shop\": k 0 (a range search), flags 0x08 (min_score), min_score 0.5, 1 query of dimension 2 [1.0, 0.0]", requestID: 25,
+                       message: .request(.search(SearchRequest(
+                           collection: "shop", dimension: 2, queries: [1, 0], options: {
+                               var options = SearchOptions.range(minScore: 0.5)
+                               options.k = FlatVecLimits.defaultRangeHits
+                               return options
+                           }()
+                       )))),
+            TestVector(name: "search-reply-range", description: "SEARCH reply to id 25: flags 0x08 (a range reply), dimension 2, 1 query: 2 hits id 5 label 2 score 1.0 and id 9 label 2 score 0.5, then truncated 1 (the server's limit was 2)", requestID: 25,
+                       message: .response(.searched(SearchResponse(withPayloads: false, withVectors: false, dimension: 2, results: [
+                           [SearchHit(id: 5, label: 2, score: 1.0), SearchHit(id: 9, label: 2, score: 0.5)],
+                       ], truncated: [true])), opcode: .search)),
             TestVector(name: "get-reply-attributes", description: "GET reply: flags 4 (attributes), dimension 2, one row: id 5, label 2, attributes price 9.5, visible true", requestID: 22,
                        message: .response(.got(GetResponse(dimension: 2, withVectors: false, withPayloads: false, withAttributes: true, rows: [
                            StoredVector(id: 5, label: 2, vector: [], payload: nil, attributes: ["price": .float64(9.5), "visible": .bool(true)]),

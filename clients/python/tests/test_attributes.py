@@ -162,3 +162,28 @@ def test_the_specs_strict_readings_against_the_server(server) -> None:
             c.update("strict", [{"id": 1, "clear": ["stock", "stock"]}])
         assert c.update("strict", []) == 0
         assert c.get("strict", [1], with_attributes=True)[0].attributes == {"stock": 3, "price": 2.5, "visible": True}
+
+
+def test_range_search_returns_every_hit_above_the_threshold(server) -> None:
+    """k="all" with min_score: every hit at or above it, best first, the server's limit marked."""
+    with Client(server.address) as c:
+        c.create_collection("range", 8)
+        rng = np.random.default_rng(4)
+        vectors = (rng.integers(-8, 9, size=(500, 8)) / 8).astype(np.float32)
+        ids = np.arange(500, dtype=np.int64)
+        c.add("range", ids, vectors, labels=ids % 3)
+        queries = (rng.integers(-8, 9, size=(3, 8)) / 8).astype(np.float32)
+        scores = queries @ vectors.T
+        threshold = float(np.sort(scores[0])[::-1][25])  # ties at it are included
+        result = c.search("range", queries, k="all", min_score=threshold, labels=[0, 1])
+        assert result.truncated is not None and result.truncated.tolist() == [False, False, False]
+        for q in range(3):
+            keep = [i for i in range(500) if scores[q, i] >= threshold and i % 3 in (0, 1)]
+            expected = sorted(keep, key=lambda i: (-scores[q, i], i))
+            got = [int(x) for x in result.ids[q] if x >= 0]
+            assert got == expected
+        assert result.ids.shape[1] == max(len(h) for h in result.hits)
+        # A top-k search has no truncation marks; k="all" needs a threshold.
+        assert c.search("range", queries[0], k=3).truncated is None
+        with pytest.raises(flatvec.InvalidArgument, match="min_score"):
+            c.search("range", queries[0], k="all")

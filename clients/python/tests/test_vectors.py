@@ -165,5 +165,6 @@ def test_vector_decodes_and_reencodes_byte_for_byte(path: str) -> None:
 
 def test_search_reply_without_payloads_reads_records_in_one_go() -> None:
     hits = [[codec.Hit(7, 1, 0.5, None, np.array([1, 2], dtype=np.float32))], []]
-    flags, dimension, decoded = codec.decode_search_reply(codec.encode_search_reply(codec.WITH_VECTORS, 2, hits))
+    flags, dimension, decoded, truncated = codec.decode_search_reply(codec.encode_search_reply(codec.WITH_VECTORS, 2, hits))
+    assert truncated is None
     assert decoded[0][0].id == 7 and decoded[0][0].vector.tolist() == [1.0, 2.0] and decoded[1] == []

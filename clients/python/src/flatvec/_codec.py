@@ -500,12 +500,14 @@ def encode_get_reply(flags: int, dimension: int, rows: Sequence[StoredVector]) -
     return b"".join(parts)
 
 
-def decode_search_columns(payload: bytes) -> Tuple[int, int, List[Any]]:
+def decode_search_columns(payload: bytes) -> Tuple[int, int, List[Any], Optional[List[bool]]]:
     """The hits of every query, cheaply: without payloads, one numpy record array per query (fields
     ``id``, ``label``, ``score`` and, with vectors, ``vector``) read in one go; with payloads (variable
-    length), a list of :class:`Hit`."""
+    length), a list of :class:`Hit`. The last item is, for a range search's reply (flags bit 3), one
+    mark per query: whether the server's limit cut its hits; None otherwise."""
     r = Reader(payload)
     flags, dimension, nq = r.unpack("BII")
+    truncated: Optional[List[bool]] = [] if flags & HAS_MIN_SCORE else None
     with_payloads, with_vectors = bool(flags & WITH_PAYLOADS), bool(flags & WITH_VECTORS)
     with_attributes = bool(flags & WITH_ATTRIBUTES)
     fixed = np.dtype([("id", "<i8"), ("label", "<i8"), ("score", "<f4")] + ([("vector", "<f4", (dimension,))] if with_vectors else []))
@@ -514,17 +516,22 @@ def decode_search_columns(payload: bytes) -> Tuple[int, int, List[Any]]:
         hits = r.u32()
         if not with_payloads and not with_attributes:
             results.append(np.frombuffer(r.take(hits * fixed.itemsize), dtype=fixed))
-            continue
-        row = []
-        for _ in range(hits):
-            hit_id, label, score = r.unpack("qqf")
-            payload_bytes = r.optional_bytes() if with_payloads else None
-            vector = r.array("<f4", dimension) if with_vectors else None
-            attributes = read_values(r) if with_attributes else None
-            row.append(Hit(hit_id, label, score, payload_bytes, vector, attributes))
-        results.append(row)
+        else:
+            row = []
+            for _ in range(hits):
+                hit_id, label, score = r.unpack("qqf")
+                payload_bytes = r.optional_bytes() if with_payloads else None
+                vector = r.array("<f4", dimension) if with_vectors else None
+                attributes = read_values(r) if with_attributes else None
+                row.append(Hit(hit_id, label, score, payload_bytes, vector, attributes))
+            results.append(row)
+        if truncated is not None:
+            cut = r.u8()
+            if cut > 1:
+                raise DecodeError("SEARCH reply: truncated must be 0 or 1, got %d" % cut)
+            truncated.append(bool(cut))
     r.end("SEARCH reply")
-    return flags, dimension, results
+    return flags, dimension, results, truncated
 
 
 def hits_of(column: Any) -> List[Hit]:
@@ -536,15 +543,16 @@ def hits_of(column: Any) -> List[Hit]:
             for x in column]
 
 
-def decode_search_reply(payload: bytes) -> Tuple[int, int, List[List[Hit]]]:
-    """The hits of every query as :class:`Hit` objects."""
-    flags, dimension, columns = decode_search_columns(payload)
-    return flags, dimension, [hits_of(c) for c in columns]
+def decode_search_reply(payload: bytes) -> Tuple[int, int, List[List[Hit]], Optional[List[bool]]]:
+    """The hits of every query as :class:`Hit` objects, and a range reply's truncation marks."""
+    flags, dimension, columns, truncated = decode_search_columns(payload)
+    return flags, dimension, [hits_of(c) for c in columns], truncated
 
 
-def encode_search_reply(flags: int, dimension: int, results: Sequence[Sequence[Hit]]) -> bytes:
+def encode_search_reply(flags: int, dimension: int, results: Sequence[Sequence[Hit]],
+                        truncated: Optional[Sequence[bool]] = None) -> bytes:
     parts = [struct.pack("<BII", flags, dimension, len(results))]
-    for hits in results:
+    for q, hits in enumerate(results):
         parts.append(struct.pack("<I", len(hits)))
         for h in hits:
             parts.append(struct.pack("<qqf", h.id, h.label, h.score))
@@ -554,6 +562,8 @@ def encode_search_reply(flags: int, dimension: int, results: Sequence[Sequence[H
                 parts.append(np.ascontiguousarray(h.vector, dtype="<f4").tobytes())
             if flags & WITH_ATTRIBUTES:
                 parts.append(values(h.attributes))
+        if flags & HAS_MIN_SCORE:
+            parts.append(struct.pack("<B", 1 if truncated is not None and truncated[q] else 0))
     return b"".join(parts)
 
 

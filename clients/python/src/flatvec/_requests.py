@@ -31,10 +31,15 @@ class Operation:
 class SearchResult:
     """Hits of a search, FAISS style: ``ids`` (int64, (nq, k), padded with -1), ``scores`` (float32,
     padded with -inf) and ``labels`` (int64, padded with -1); ``hits[q]`` lists query q's hits with
-    their payloads and vectors (made on first use)."""
+    their payloads and vectors (made on first use). For a range search (``k="all"``) the arrays are as
+    wide as the longest list, and ``truncated`` (bool, (nq,)) says which lists the server's limit cut;
+    it is None for a top-k search."""
 
-    def __init__(self, k: int, columns: List[Any]) -> None:
+    def __init__(self, k: Optional[int], columns: List[Any], truncated: Optional[List[bool]] = None) -> None:
         nq = len(columns)
+        if k is None:
+            k = max((len(c) for c in columns), default=0)
+        self.truncated = np.array(truncated, dtype=bool) if truncated is not None else None
         self._columns = columns
         self._hits: Optional[List[List[codec.Hit]]] = None
         self.ids = np.full((nq, k), -1, dtype=np.int64)
@@ -234,13 +239,18 @@ def get(collection: str, ids: Iterable[int], with_vectors: bool = True, with_pay
                      lambda p: codec.decode_get_reply(p)[2])
 
 
-def search(collection: str, queries: Any, k: int = 10, min_score: Optional[float] = None,
+def search(collection: str, queries: Any, k: Union[int, str] = 10, min_score: Optional[float] = None,
            labels: Optional[Iterable[int]] = None, group_by_label: bool = False, with_payloads: bool = False,
            with_vectors: bool = False, filter: Any = None, filters: Optional[Sequence[Any]] = None,
            with_attributes: bool = False, stored_ids: Any = None, exclude_self: bool = True) -> Operation:
     rows = matrix(queries, "queries") if stored_ids is None else None
-    if not 1 <= int(k) <= 10_000:
-        raise InvalidArgument("k must be from 1 to 10000, got %r" % k)
+    # k="all": a range search, every hit scoring at least min_score (k = 0 on the wire).
+    wire_k = 0 if k == "all" else k
+    if k == "all":
+        if min_score is None:
+            raise InvalidArgument("k='all' (a range search) needs min_score")
+    elif isinstance(k, str) or not 1 <= int(k) <= 10_000:
+        raise InvalidArgument("k must be from 1 to 10000, or 'all', got %r" % (k,))
     if min_score is not None and not math.isfinite(min_score):
         raise InvalidArgument("min_score must be finite, got %r" % min_score)
     if filter is not None and filters is not None:
@@ -250,9 +260,10 @@ def search(collection: str, queries: Any, k: int = 10, min_score: Optional[float
     if filters is not None and len(filters) != nq:
         raise InvalidArgument("%d filters for %d queries" % (len(filters), nq))
     label_list = [int(x) for x in labels] if labels is not None else None
-    payload = codec.search_request(collection, int(k), rows, min_score, label_list, group_by_label, with_payloads, with_vectors,
-                                   filters, filter, with_attributes, stored, exclude_self)
-    return Operation(codec.SEARCH, payload, True, lambda p: SearchResult(int(k), codec.decode_search_columns(p)[2]))
+    payload = codec.search_request(collection, int(wire_k), rows, min_score, label_list, group_by_label, with_payloads,
+                                   with_vectors, filters, filter, with_attributes, stored, exclude_self)
+    width = None if wire_k == 0 else int(wire_k)
+    return Operation(codec.SEARCH, payload, True, lambda p: SearchResult(width, *codec.decode_search_columns(p)[2:]))
 
 
 def stats() -> Operation:

@@ -5,7 +5,7 @@ import asyncio
 import ssl as _ssl
 import itertools
 import struct
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 from . import _codec as codec
 from . import _requests as ops
@@ -201,14 +201,14 @@ class AsyncClient:
                   with_payloads: bool = True, with_attributes: bool = True) -> List[codec.StoredVector]:
         return await self._run(ops.get(collection, ids, with_vectors, with_payloads, with_attributes))
 
-    async def search(self, collection: str, queries: Any, k: int = 10, *, min_score: Optional[float] = None,
+    async def search(self, collection: str, queries: Any, k: Union[int, str] = 10, *, min_score: Optional[float] = None,
                      labels: Optional[Iterable[int]] = None, group_by_label: bool = False,
                      with_payloads: bool = False, with_vectors: bool = False, filter: Any = None,
                      filters: Optional[Sequence[Any]] = None, with_attributes: bool = False) -> SearchResult:
         return await self._run(ops.search(collection, queries, k, min_score, labels, group_by_label, with_payloads, with_vectors,
                                           filter, filters, with_attributes))
 
-    async def search_by_id(self, collection: str, ids: Iterable[int], k: int = 10, *, exclude_self: bool = True,
+    async def search_by_id(self, collection: str, ids: Iterable[int], k: Union[int, str] = 10, *, exclude_self: bool = True,
                            filter: Any = None, min_score: Optional[float] = None, group_by_label: bool = False,
                            with_payloads: bool = False, with_attributes: bool = False) -> SearchResult:
         return await self._run(ops.search(collection, None, k, min_score, None, group_by_label, with_payloads, False,

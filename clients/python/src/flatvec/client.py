@@ -5,7 +5,7 @@ import socket
 import ssl as _ssl
 import struct
 import threading
-from typing import Any, Iterable, List, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence, Union
 
 from . import _codec as codec
 from . import _requests as ops
@@ -181,17 +181,19 @@ class Client:
         """The stored rows of ``ids``, in the order asked."""
         return self._run(ops.get(collection, ids, with_vectors, with_payloads, with_attributes))
 
-    def search(self, collection: str, queries: Any, k: int = 10, *, min_score: Optional[float] = None,
+    def search(self, collection: str, queries: Any, k: Union[int, str] = 10, *, min_score: Optional[float] = None,
                labels: Optional[Iterable[int]] = None, group_by_label: bool = False, with_payloads: bool = False,
                with_vectors: bool = False, filter: Any = None, filters: Optional[Sequence[Any]] = None,
                with_attributes: bool = False) -> SearchResult:
         """Exact top-k for one query (d,) or a batch (nq, d). ``filter`` (one for all queries) or
         ``filters`` (one per query, None for none) keep only the vectors they are true of, before
-        ranking, e.g. ``'visible and category = "shoes"'`` (use :func:`flatvec.quote` for strings)."""
+        ranking, e.g. ``'visible and category = "shoes"'`` (use :func:`flatvec.quote` for strings).
+        ``k="all"`` with ``min_score`` is a range search: every hit scoring at least ``min_score``,
+        best first, up to the server's limit (``result.truncated`` says which queries it cut)."""
         return self._run(ops.search(collection, queries, k, min_score, labels, group_by_label, with_payloads, with_vectors,
                                     filter, filters, with_attributes))
 
-    def search_by_id(self, collection: str, ids: Iterable[int], k: int = 10, *, exclude_self: bool = True,
+    def search_by_id(self, collection: str, ids: Iterable[int], k: Union[int, str] = 10, *, exclude_self: bool = True,
                      filter: Any = None, min_score: Optional[float] = None, group_by_label: bool = False,
                      with_payloads: bool = False, with_attributes: bool = False) -> SearchResult:
         """"More like this one": the stored vectors of ``ids`` are the queries; with ``exclude_self``

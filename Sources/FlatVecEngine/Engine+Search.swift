@@ -27,6 +27,27 @@ extension Engine {
         return try registry.collection(named: collection).index.search(queries, options: options)
     }
 
+    /// Every stored vector scoring at least `minScore` for each query, best first, at most `limit` per
+    /// query (a range search; FAISS's `range_search`).
+    /// - Parameters:
+    ///   - queries: The queries.
+    ///   - collection: The collection.
+    ///   - minScore: The inclusive threshold.
+    ///   - limit: The most hits per query (1 to ``FlatVecLimits/maximumRangeHits``).
+    ///   - options: Filter, labels, grouping and what hits carry (`k`, `minScore` and `range` are set here).
+    /// - Returns: Per query, the hits and whether `limit` cut them.
+    /// - Throws: As ``search(_:in:options:)-(SearchQueries,_,_)``; `limit_exceeded` for a limit out of range.
+    public func rangeSearch(
+        _ queries: SearchQueries, in collection: String, minScore: Float, limit: Int = FlatVecLimits.defaultRangeHits,
+        options: SearchOptions = SearchOptions()
+    ) throws(FlatVecError) -> [(hits: [SearchHit], truncated: Bool)] {
+        var options = options
+        options.k = limit
+        options.minScore = minScore
+        options.range = true
+        return try search(queries, in: collection, options: [options]).map { options.cut($0) }
+    }
+
     /// A search that does not block the caller: it joins the collection's queue and is scanned
     /// together with the searches waiting there (one pass over the vectors for all of them).
     /// - Parameters:

@@ -52,6 +52,10 @@ func check(_ engine: Engine) throws(FlatVecError) {
     let stored = try engine.get(ids: [7], from: "catalogue")
     expect(stored.first?.payload.map { String(decoding: $0, as: UTF8.self) } == "sku-7", "product 7's payload")
 
+    // A range search: every product whose photo scores at least 0.99 against product 123's own.
+    let close = try engine.rangeSearch(.vectors(embedding(123)), in: "catalogue", minScore: 0.99, limit: 5)
+    expect(close[0].hits.first?.id == 123 && !close[0].truncated, "range search found \(close[0])")
+
     // Several queries in one call, by stored id, excluding themselves: the nearest other products.
     let similar = try engine.search(.storedIDs([1, 2], excludingThemselves: true), in: "catalogue", options: [SearchOptions(k: 4)])
     expect(similar.count == 2 && similar.allSatisfy { $0.count == 4 }, "search by stored id returned \(similar.map(\.count))")

@@ -23,17 +23,21 @@ def commit() -> str:
     return head + ("+changes" if dirty else "")
 
 
-def machine(flatvec: str) -> str:
-    """CPU model and cores, and the BLAS and int8 kernels `flatvec info` reports."""
-    cpu = "unknown CPU"
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), or "unknown CPU"."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "unknown CPU"
+
+
+def machine(flatvec: str) -> str:
+    """CPU model and cores, and the BLAS and int8 kernels `flatvec info` reports."""
+    cpu = cpu_model()
     info: dict[str, str] = {}
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}

@@ -182,15 +182,7 @@ def agreement(reference_ids, reference_scores, ids, base, queries):
 
 
 def machine_info():
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = provenance.cpu_model()
     info = subprocess.run([FLATVEC, "info"], capture_output=True, text=True).stdout
     kernel = re.search(r"blas kernel: (.*)", info)
     numpy_blas = "unknown"

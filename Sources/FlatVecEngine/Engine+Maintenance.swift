@@ -8,8 +8,18 @@ extension Engine {
     /// (logged), reconciling writes of unknown outcome every second, and following the store's change
     /// log if it has one (``WritePath/follow(_:trimEvery:isStopped:)``). Cancelling it waits for a
     /// compaction in progress to finish. ``open(_:configuration:logger:)`` runs it unless told not
-    /// to; the server runs it for its whole life.
+    /// to; the server runs it for its whole life. It runs once per engine: a second call returns at once.
     public func runMaintenance() async {
+        guard !maintenanceStarted.exchange(true, ordering: .acquiringAndReleasing) else {
+            logger?.warning("the engine's maintenance is running already; a second run was not started")
+            return
+        }
+        await maintain()
+    }
+
+    /// The background work itself; ``runMaintenance()`` and ``open(_:configuration:logger:)`` claim
+    /// ``maintenanceStarted`` first, so it runs once.
+    func maintain() async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 for await _ in writes.compactionWanted {

@@ -65,6 +65,8 @@ public final class Engine: Sendable {
     let logger: Logger?
     private let maintenance = Mutex<Task<Void, Never>?>(nil)
     private let closed = Atomic<Bool>(false)
+    /// Set by the first ``runMaintenance()``: the background work runs once per engine.
+    let maintenanceStarted = Atomic<Bool>(false)
 
     /// The collections served.
     package var registry: CollectionRegistry { writes.registry }
@@ -122,7 +124,9 @@ public final class Engine: Sendable {
     }
 
     private func startMaintenance() {
-        maintenance.withLock { $0 = Task { [self] in await runMaintenance() } }
+        // Claimed here, before the task starts, so a runMaintenance() called right after open returns.
+        maintenanceStarted.store(true, ordering: .releasing)
+        maintenance.withLock { $0 = Task { [self] in await maintain() } }
     }
 
     // MARK: Collections

@@ -1,7 +1,6 @@
 import Dispatch
 import FlatVecCore
 import FlatVecStorage
-import Synchronization
 
 extension Engine {
     /// The engine's background work, until the task is cancelled: compactions the store asks for
@@ -66,26 +65,17 @@ extension Engine {
             return
         }
         guard let feed else { return }
-        let stopped = StopFlag()
+        let stopped = CancellationFlag()
         let writes = self.writes
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 DispatchQueue.global(qos: .userInitiated).async {
-                    writes.follow(feed, isStopped: { stopped.isSet })
+                    writes.follow(feed, isStopped: { stopped.isCancelled })
                     continuation.resume()
                 }
             }
         } onCancel: {
-            stopped.set()
+            stopped.cancel()
         }
     }
-}
-
-/// Tells the follower's thread to stop.
-private final class StopFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-
-    var isSet: Bool { flag.load(ordering: .acquiring) }
-
-    func set() { flag.store(true, ordering: .releasing) }
 }

@@ -84,7 +84,7 @@ public struct RequestExecutor: Sendable {
 
     /// The dimension of the collection a SEARCH reads, once the request's is checked against it.
     private func checkedDimension(_ r: SearchRequest) throws(FlatVecError) -> Int {
-        let dimension = try engine.collection(r.collection).dimension
+        let dimension = try registry.collection(named: r.collection).index.dimension
         guard r.storedIDs != nil || Int(r.dimension) == dimension else {
             throw FlatVecError(
                 .dimensionMismatch, "queries have dimension \(r.dimension), collection '\(r.collection)' has dimension \(dimension)"
@@ -152,7 +152,7 @@ public struct RequestExecutor: Sendable {
             try engine.remove(ids: r.ids, from: r.collection)
             return .removed(UInt32(r.ids.count))
         case .get(let r):
-            let dimension = try engine.collection(r.collection).dimension
+            let dimension = try registry.collection(named: r.collection).index.dimension
             var rows = try engine.get(ids: r.ids, from: r.collection)
             if !r.withVectors { for i in rows.indices { rows[i].vector = [] } }
             if !r.withPayloads { for i in rows.indices { rows[i].payload = nil } }

@@ -7,8 +7,10 @@ extension FlatIndex {
     /// Why in reverse: a removal moves the last row into a hole at a lower position. Scanning from
     /// high to low positions, a row present for the whole search can only move into the part not yet
     /// scanned, so it is never missed; it may be scored twice, which deduplication absorbs.
-    /// - Parameter listing: Whether the int8 pass lists its candidates instead of rescoring them
-    ///   (plain searches only): they are returned, for ``CandidateLists/rescore(_:into:in:queries:dimension:)``.
+    /// - Parameters:
+    ///   - listing: Whether the int8 pass lists its candidates instead of rescoring them (plain
+    ///     searches only): they are returned, for ``CandidateLists/rescore(_:into:in:queries:dimension:)``.
+    ///   - chunkLimit: Without `claims`, only chunks below this are scanned.
     @discardableResult
     func scanInReverse(
         queries: UnsafePointer<Float>,
@@ -16,10 +18,11 @@ extension FlatIndex {
         collectors: inout [HitCollector],
         claims: ChunkClaims? = nil,
         shared: SharedThresholds? = nil,
-        listing: Bool = false
+        listing: Bool = false,
+        chunkLimit: Int = .max
     ) -> CandidateLists? {
         let (occupied, epoch) = lock.withReaderLock { (rows.occupiedChunkCount, rows.moveEpoch) }
-        let claims = claims ?? ChunkClaims(below: occupied)
+        let claims = claims ?? ChunkClaims(below: min(occupied, chunkLimit))
         guard claims.mayHaveChunks else { return listing ? CandidateLists(count: nq) : nil }
         let rowsPerChunk = rows.rowsPerChunk
         let int8 = configuration.effectiveScan == .int8

@@ -21,11 +21,13 @@ extension FlatIndex {
     }
 
     /// Chooses a plan: split queries across threads for batches, chunk ranges for a few queries.
-    /// - Parameter options: One per query.
-    func run(queries: UnsafePointer<Float>, options: [SearchOptions]) -> [[SearchHit]] {
+    /// - Parameters:
+    ///   - options: One per query.
+    ///   - chunkLimit: Only chunks below this are scanned (a duplicate sweep's triangle); all by default.
+    func run(queries: UnsafePointer<Float>, options: [SearchOptions], chunkLimit: Int = .max) -> [[SearchHit]] {
         let nq = options.count
         let threads = configuration.searchThreads
-        let occupied = lock.withReaderLock { rows.occupiedChunkCount }
+        let occupied = min(chunkLimit, lock.withReaderLock { rows.occupiedChunkCount })
         if threads > 1 && nq >= queryParallelThreshold {
             let perThread = (nq + threads - 1) / threads
             let blockSize = min(configuration.kernelPlan.block, perThread)
@@ -36,7 +38,9 @@ extension FlatIndex {
                 let queries = shared.pointer
                 let start = b * blockSize
                 let n = min(blockSize, nq - start)
-                let collectors = scanBlock(queries: queries + start * dimension, options: options[start..<(start + n)], mayList: true)
+                let collectors = scanBlock(
+                    queries: queries + start * dimension, options: options[start..<(start + n)], mayList: true, chunkLimit: chunkLimit
+                )
                 for i in 0..<n { results.set(start + i, collectors[i].sortedHits()) }
             }
             return results.take()
@@ -45,7 +49,7 @@ extension FlatIndex {
         // listing, which a writer could spoil again.
         var mayList = true
         if threads > 1 && occupied >= 2 {
-            if let hits = scanClaimedChunksInParallel(queries: queries, options: options, threads: threads) {
+            if let hits = scanClaimedChunksInParallel(queries: queries, options: options, threads: threads, chunkLimit: chunkLimit) {
                 return hits
             }
             mayList = false
@@ -55,7 +59,9 @@ extension FlatIndex {
         var start = 0
         while start < nq {
             let n = min(configuration.kernelPlan.block, nq - start)
-            let collectors = scanBlock(queries: queries + start * dimension, options: options[start..<(start + n)], mayList: mayList)
+            let collectors = scanBlock(
+                queries: queries + start * dimension, options: options[start..<(start + n)], mayList: mayList, chunkLimit: chunkLimit
+            )
             results.append(contentsOf: collectors.map { $0.sortedHits() })
             start += n
         }
@@ -73,19 +79,21 @@ extension FlatIndex {
 
     /// Scans every chunk for one block of queries on the calling thread; a listing scan rescores its
     /// candidates under one hold of the reader lock, or, if a writer ran meanwhile, scans again.
-    func scanBlock(queries: UnsafePointer<Float>, options: ArraySlice<SearchOptions>, mayList: Bool) -> [HitCollector] {
+    func scanBlock(
+        queries: UnsafePointer<Float>, options: ArraySlice<SearchOptions>, mayList: Bool, chunkLimit: Int = .max
+    ) -> [HitCollector] {
         var collectors = options.map { HitCollector(options: $0) }
         guard mayList && lists(options) else {
-            scanInReverse(queries: queries, count: options.count, collectors: &collectors)
+            scanInReverse(queries: queries, count: options.count, collectors: &collectors, chunkLimit: chunkLimit)
             return collectors
         }
         let writes = lock.withReaderLock { lock.writes }
-        let listed = scanInReverse(queries: queries, count: options.count, collectors: &collectors, listing: true)
+        let listed = scanInReverse(queries: queries, count: options.count, collectors: &collectors, listing: true, chunkLimit: chunkLimit)
         if let listed, rescoreListed([listed], into: &collectors, queries: queries, unlessWritesPassed: writes) {
             return collectors
         }
         var again = options.map { HitCollector(options: $0) }
-        scanInReverse(queries: queries, count: options.count, collectors: &again)
+        scanInReverse(queries: queries, count: options.count, collectors: &again, chunkLimit: chunkLimit)
         return again
     }
 
@@ -135,15 +143,16 @@ extension FlatIndex {
     func scanClaimedChunksInParallel(
         queries: UnsafePointer<Float>,
         options: [SearchOptions],
-        threads: Int
+        threads: Int,
+        chunkLimit: Int = .max
     ) -> [[SearchHit]]? {
         let nq = options.count
         let (occupied, epoch, writes) = lock.withReaderLock { (rows.occupiedChunkCount, rows.moveEpoch, lock.writes) }
-        let parts = min(threads, occupied)
+        let parts = min(threads, occupied, chunkLimit)
         let partials = ResultSlots(count: parts * nq)
         let shared = SharedPointer(queries)
         // One chunk past the last occupied one: rows appended meanwhile may have opened it.
-        let claims = ChunkClaims(below: occupied + 1)
+        let claims = ChunkClaims(below: min(occupied + 1, chunkLimit))
         let thresholds = SharedThresholds(count: nq)
         // Plain int8 batches list their candidates and rescore them once the whole index is bounded.
         let listing = lists(options)

@@ -248,6 +248,57 @@ public final class FlatVecClient: Sendable {
         return r.results.indices.map { (r.results[$0], r.truncated?[$0] ?? false) }
     }
 
+    /// One DUPLICATES exchange: starts a sweep (cursor 0), reads its next page, or ends it.
+    /// - Parameter request: The request.
+    /// - Returns: The reply: pairs, progress, and the cursor of the next page (0 once the sweep ended).
+    public func duplicatesPage(_ request: DuplicatesRequest) async throws(FlatVecError) -> DuplicatesResponse {
+        guard case .duplicates(let r) = try await send(.duplicates(request)) else { throw Self.unexpected }
+        return r
+    }
+
+    /// Every pair of stored vectors of a collection scoring at least `minScore` (a near-duplicate
+    /// sweep, exact), page by page as the server finds them.
+    ///
+    /// ```swift
+    /// let last = try await client.duplicates(collection: "products", minScore: 0.95) { page in
+    ///     for pair in page.pairs { print(pair.a, pair.b, pair.score) }
+    /// }
+    /// print("\(last.truncatedRows) rows had more partners than the server lists")
+    /// ```
+    /// If `onPage` throws (or the task is cancelled), the sweep is ended on the server and the error
+    /// is rethrown.
+    /// - Parameters:
+    ///   - collection: The collection.
+    ///   - minScore: The inclusive threshold.
+    ///   - filter: Only vectors matching it take part, on both sides of a pair.
+    ///   - maxPairs: The most pairs per page.
+    ///   - onPage: Called with each page (possibly without pairs: progress only), the last included.
+    /// - Returns: The last page (its progress counts the whole sweep).
+    @discardableResult
+    public func duplicates(
+        collection: String, minScore: Float, filter: Filter? = nil, maxPairs: Int = 100_000,
+        onPage: (DuplicatePage) async throws -> Void
+    ) async throws -> DuplicatePage {
+        var request = DuplicatesRequest(collection: collection, minScore: minScore, maxPairs: UInt32(clamping: maxPairs), filter: filter)
+        while true {
+            let reply = try await duplicatesPage(request)
+            do {
+                try Task.checkCancellation()
+                try await onPage(reply.page)
+            } catch {
+                if reply.cursor != 0 {
+                    var end = request
+                    end.cursor = reply.cursor
+                    end.ending = true
+                    _ = try? await duplicatesPage(end)
+                }
+                throw error
+            }
+            if reply.cursor == 0 { return reply.page }
+            request.cursor = reply.cursor
+        }
+    }
+
     /// Server statistics.
     public func stats() async throws(FlatVecError) -> StatsResponse {
         guard case .stats(let r) = try await send(.stats) else { throw Self.unexpected }

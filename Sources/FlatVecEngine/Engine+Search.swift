@@ -99,3 +99,23 @@ extension Engine {
 
     private static let runScan: @Sendable (@escaping @Sendable () -> Void) -> Void = { work in scanQueue.async(execute: work) }
 }
+
+extension Engine {
+    /// Starts a near-duplicate sweep of a collection: every pair of stored vectors scoring at least
+    /// `minScore`, exact, read page by page (see ``DuplicateSweep``).
+    /// - Parameters:
+    ///   - collection: The collection.
+    ///   - minScore: The inclusive threshold.
+    ///   - filter: Only vectors matching it take part.
+    ///   - partnerLimit: Most partners listed per row.
+    /// - Returns: The sweep, over the collection's index as it is now (a later rebuild or drop does not
+    ///   reach it).
+    /// - Throws: `unknown_collection`; `invalid_argument` for a threshold that is not finite or a filter
+    ///   that does not fit; `limit_exceeded` for the limit.
+    public func duplicateSweep(
+        in collection: String, minScore: Float, filter: Filter? = nil, partnerLimit: Int = FlatVecLimits.defaultRangeHits
+    ) throws(FlatVecError) -> DuplicateSweep {
+        try checkOpen()
+        return try registry.collection(named: collection).index.duplicateSweep(minScore: minScore, filter: filter, partnerLimit: partnerLimit)
+    }
+}

@@ -35,6 +35,8 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
     public static let update = Opcode(rawValue: 0x23)
     /// Searches a batch of queries.
     public static let search = Opcode(rawValue: 0x30)
+    /// Reads a page of a near-duplicate sweep (every pair scoring at least a threshold).
+    public static let duplicates = Opcode(rawValue: 0x31)
     /// Server statistics.
     public static let stats = Opcode(rawValue: 0x40)
     /// Reloads collections from the durable store (admin).
@@ -44,7 +46,7 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
     public static let all: [Opcode] = [
         .hello, .ping, .createCollection, .dropCollection, .listCollections, .addAttribute, .dropAttribute,
         .describeCollection, .add, .remove,
-        .get, .update, .search, .stats, .rebuild,
+        .get, .update, .search, .duplicates, .stats, .rebuild,
     ]
 
     /// The name used in the spec, logs and statistics.
@@ -63,6 +65,7 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
         case .get: "GET"
         case .update: "UPDATE"
         case .search: "SEARCH"
+        case .duplicates: "DUPLICATES"
         case .stats: "STATS"
         case .rebuild: "REBUILD"
         default: "0x" + String(rawValue, radix: 16)

@@ -29,6 +29,8 @@ public enum Request: Sendable, Hashable {
     case update(UpdateRequest)
     /// SEARCH.
     case search(SearchRequest)
+    /// DUPLICATES: a page of a near-duplicate sweep.
+    case duplicates(DuplicatesRequest)
     /// STATS.
     case stats
     /// REBUILD of one collection by name, or of all with an empty name.
@@ -50,6 +52,7 @@ public enum Request: Sendable, Hashable {
         case .remove: .remove
         case .get: .get
         case .search: .search
+        case .duplicates: .duplicates
         case .stats: .stats
         case .rebuild: .rebuild
         }
@@ -93,6 +96,7 @@ public enum Request: Sendable, Hashable {
         case .remove: return .remove(try IDListRequest.decode(from: &payload, limits: limits))
         case .get: return .get(try GetRequest.decode(from: &payload, limits: limits))
         case .search: return .search(try SearchRequest.decode(from: &payload, limits: limits))
+        case .duplicates: return .duplicates(try DuplicatesRequest.decode(from: &payload, limits: limits))
         case .stats:
             try payload.expectFullyRead("STATS")
             return .stats
@@ -117,6 +121,7 @@ public enum Request: Sendable, Hashable {
         case .remove(let r): r.encode(into: &buffer)
         case .get(let r): r.encode(into: &buffer)
         case .search(let r): r.encode(into: &buffer)
+        case .duplicates(let r): r.encode(into: &buffer)
         case .addAttribute(let collection, let definition):
             buffer.writeFlatVecString(collection)
             buffer.writeAttributeDefinition(definition)

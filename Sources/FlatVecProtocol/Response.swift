@@ -23,6 +23,8 @@ public enum Response: Sendable, Hashable {
     case got(GetResponse)
     /// SEARCH reply.
     case searched(SearchResponse)
+    /// DUPLICATES reply.
+    case duplicates(DuplicatesResponse)
     /// STATS reply.
     case stats(StatsResponse)
     /// REBUILD reply: each rebuilt collection and its vector count.
@@ -60,6 +62,7 @@ public enum Response: Sendable, Hashable {
             return .removed(n)
         case .get: return .got(try GetResponse.decode(from: &payload))
         case .search: return .searched(try SearchResponse.decode(from: &payload))
+        case .duplicates: return .duplicates(try DuplicatesResponse.decode(from: &payload))
         case .stats: return .stats(try StatsResponse.decode(from: &payload))
         case .rebuild: return .rebuilt(try CollectionInfo.decodeList(from: &payload, withSkippedRows: true))
         default: throw FlatVecError(.badFrame, "reply with unknown opcode \(opcode)")
@@ -81,6 +84,7 @@ public enum Response: Sendable, Hashable {
         case .described(let r): r.encode(into: &buffer)
         case .got(let r): r.encode(into: &buffer)
         case .searched(let r): r.encode(into: &buffer)
+        case .duplicates(let r): r.encode(into: &buffer)
         case .stats(let r): r.encode(into: &buffer)
         case .error(let r): r.encode(into: &buffer)
         }

@@ -55,3 +55,17 @@ public struct AddFlags: OptionSet, Sendable, Hashable {
     /// Every defined bit.
     public static let known: AddFlags = [.payloads, .attributes]
 }
+
+/// The flags byte of a DUPLICATES request (PROTOCOL.md 4.7). Bits not listed are reserved.
+public struct DuplicatesFlags: OptionSet, Sendable, Hashable {
+    /// The raw byte.
+    public let rawValue: UInt8
+    /// Creates flags from the raw byte.
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// A filter follows (a new sweep only).
+    public static let filter = DuplicatesFlags(rawValue: 1 << 0)
+    /// Ends the sweep of `cursor` instead of reading its next page.
+    public static let end = DuplicatesFlags(rawValue: 1 << 1)
+    /// Every defined bit.
+    public static let known: DuplicatesFlags = [.filter, .end]
+}

@@ -191,6 +191,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     )
                     return nil
                 }
+                if case .duplicates(let r) = request {
+                    // A page stops early once the client has gone.
+                    return encode(try executor.duplicates(r, isCancelled: { gone.isCancelled }))
+                }
                 return encode(try executor.execute(request))
             } catch {
                 return encode(.error(ErrorResponse(error)))

@@ -12,6 +12,8 @@ public struct RequestExecutor: Sendable {
     public let engine: Engine
     /// Counters for STATS.
     public let statistics: ServerStatistics
+    /// The duplicate sweeps clients are reading, by cursor.
+    let sweeps = SweepCursors()
 
     /// The collections.
     public var registry: CollectionRegistry { engine.registry }
@@ -164,12 +166,58 @@ public struct RequestExecutor: Sendable {
         case .search(let r):
             let dimension = try checkedDimension(r)
             return Self.searched(r, try engine.search(Self.queries(of: r), in: r.collection, options: r.optionsPerQuery), dimension: dimension)
+        case .duplicates(let r):
+            return try duplicates(r, isCancelled: { false })
         case .rebuild(let name):
             return .rebuilt(try engine.rebuild(name.isEmpty ? nil : name).map { Self.info($0, withSkippedRows: true) })
         case .stats:
             return .stats(stats())
         }
     }
+
+    /// Runs a DUPLICATES request: starts a sweep, reads its next page (sweeping for at most about
+    /// ``sweepPageBudget``), or ends it.
+    /// - Parameters:
+    ///   - r: The request.
+    ///   - isCancelled: True once the caller has gone: the page stops early.
+    /// - Returns: The reply.
+    /// - Throws: ``FlatVecError`` for the reply.
+    public func duplicates(_ r: DuplicatesRequest, isCancelled: () -> Bool) throws(FlatVecError) -> Response {
+        if r.ending {
+            let entry = sweeps.end(r.cursor)
+            guard let entry, entry.collection == r.collection else {
+                throw FlatVecError(.invalidArgument, "no open duplicate sweep of '\(r.collection)' has cursor \(r.cursor)")
+            }
+            return .duplicates(DuplicatesResponse(cursor: 0, page: DuplicatePage(
+                pairs: [], finished: true, rowsDone: 0, rowsTotal: 0, truncatedRows: 0
+            )))
+        }
+        let cursor: UInt64
+        let entry: SweepCursors.Entry
+        if r.cursor == 0 {
+            let index = try registry.collection(named: r.collection).index
+            let sweep = try index.duplicateSweep(minScore: r.minScore, filter: r.filter, partnerLimit: r.partnerLimit)
+            cursor = try sweeps.open(sweep, collection: r.collection, index: index)
+            entry = SweepCursors.Entry(sweep: sweep, collection: r.collection, index: index, lastUsed: .now)
+        } else {
+            cursor = r.cursor
+            entry = try sweeps.take(cursor, collection: r.collection)
+        }
+        guard (try? registry.collection(named: r.collection).index) === entry.index else {
+            _ = sweeps.end(cursor)
+            throw FlatVecError(
+                .invalidArgument, "collection '\(r.collection)' was dropped or rebuilt during the duplicate sweep: start a new one"
+            )
+        }
+        let page = entry.sweep.nextPage(maxPairs: Int(r.maxPairs), budget: Self.sweepPageBudget, isCancelled: isCancelled)
+        sweeps.give(back: cursor, finished: page.finished)
+        return .duplicates(DuplicatesResponse(cursor: page.finished ? 0 : cursor, page: page))
+    }
+
+    /// How long one DUPLICATES request sweeps before replying with what it found (a page may carry
+    /// no pair, only progress): short enough for progress and cancellation, long enough that the
+    /// round trips cost little.
+    static var sweepPageBudget: Duration { .milliseconds(250) }
 
     private static func info(_ c: Engine.Collection) -> CollectionInfo { info(c, withSkippedRows: false) }
 

@@ -142,6 +142,15 @@ struct TestVector: Sendable, CustomTestStringConvertible {
                        message: .response(.searched(SearchResponse(withPayloads: false, withVectors: false, dimension: 2, results: [
                            [SearchHit(id: 5, label: 2, score: 1.0), SearchHit(id: 9, label: 2, score: 0.5)],
                        ], truncated: [true])), opcode: .search)),
+            TestVector(name: "duplicates-request-start", description: "DUPLICATES request id 26 on \"shop\": min_score 0.875, cursor 0 (a new sweep), max_pairs 1000, flags 0x01 (a filter follows): `visible = true` as a tree", requestID: 26,
+                       message: .request(.duplicates(DuplicatesRequest(
+                           collection: "shop", minScore: 0.875, cursor: 0, maxPairs: 1_000, filter: .comparison(.attribute("visible"), .equal, .bool(true))
+                       )))),
+            TestVector(name: "duplicates-reply", description: "DUPLICATES reply to id 26: cursor 0x0123456789ABCDEF (more pages follow), 2048 of 100000 rows done, 0 truncated rows, 2 pairs: (5, 9) score 0.96875 and (7, 12) score 0.875", requestID: 26,
+                       message: .response(.duplicates(DuplicatesResponse(cursor: 0x0123_4567_89AB_CDEF, page: DuplicatePage(
+                           pairs: [DuplicatePair(5, 9, score: 0.968_75), DuplicatePair(7, 12, score: 0.875)], finished: false,
+                           rowsDone: 2_048, rowsTotal: 100_000, truncatedRows: 0
+                       ))), opcode: .duplicates)),
             TestVector(name: "get-reply-attributes", description: "GET reply: flags 4 (attributes), dimension 2, one row: id 5, label 2, attributes price 9.5, visible true", requestID: 22,
                        message: .response(.got(GetResponse(dimension: 2, withVectors: false, withPayloads: false, withAttributes: true, rows: [
                            StoredVector(id: 5, label: 2, vector: [], payload: nil, attributes: ["price": .float64(9.5), "visible": .bool(true)]),

@@ -106,6 +106,11 @@ def reencode_request(opcode: int, payload: bytes) -> bytes:
             list(labels) if flags & codec.HAS_LABELS else None, bool(flags & codec.GROUP_BY_LABEL),
             bool(flags & codec.WITH_PAYLOADS), bool(flags & codec.WITH_VECTORS), filters, shared,
             bool(flags & codec.WITH_ATTRIBUTES), stored, exclude)
+    elif opcode == codec.DUPLICATES:
+        collection = r.string()
+        min_score, cursor, max_pairs, flags = r.unpack("fQIB")
+        found = codec.read_filter(r) if flags & codec.DUPLICATES_FILTER else None
+        out = codec.duplicates_request(collection, min_score, cursor, max_pairs, found, bool(flags & codec.DUPLICATES_END))
     else:
         raise AssertionError("unknown request opcode %d" % opcode)
     r.offset = len(payload)
@@ -139,6 +144,8 @@ def reencode_reply(opcode: int, flags: int, payload: bytes) -> bytes:
         return codec.encode_get_reply(*codec.decode_get_reply(payload))
     if opcode == codec.SEARCH:
         return codec.encode_search_reply(*codec.decode_search_reply(payload))
+    if opcode == codec.DUPLICATES:
+        return codec.encode_duplicates_reply(codec.decode_duplicates_reply(payload))
     if opcode == codec.STATS:
         return codec.encode_stats(codec.decode_stats(payload))
     raise AssertionError("unknown reply opcode %d" % opcode)

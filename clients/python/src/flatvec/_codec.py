@@ -17,12 +17,15 @@ HEADER_SIZE = 12  # after the length prefix
 
 HELLO, PING, CREATE, DROP, LIST, ADD_ATTRIBUTE, DROP_ATTRIBUTE, DESCRIBE = 0x01, 0x02, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15
 ADD, REMOVE, GET, UPDATE, SEARCH, STATS, REBUILD = 0x20, 0x21, 0x22, 0x23, 0x30, 0x40, 0x50
+DUPLICATES = 0x31
 
 FLAG_REPLY, FLAG_ERROR = 0x0001, 0x0002
 
 # SEARCH flags (also in its reply: bits 1, 2 and 6)
 GROUP_BY_LABEL, WITH_PAYLOADS, WITH_VECTORS, HAS_MIN_SCORE, HAS_LABELS = 0x01, 0x02, 0x04, 0x08, 0x10
 HAS_FILTERS, WITH_ATTRIBUTES, BY_STORED_IDS = 0x20, 0x40, 0x80
+# DUPLICATES flags
+DUPLICATES_FILTER, DUPLICATES_END = 0x01, 0x02
 # GET flags
 GET_VECTORS, GET_PAYLOADS, GET_ATTRIBUTES = 0x01, 0x02, 0x04
 # ADD flags
@@ -323,6 +326,15 @@ def search_request(collection: str, k: int, queries: Optional[np.ndarray], min_s
     return b"".join(parts)
 
 
+def duplicates_request(collection: str, min_score: float, cursor: int, max_pairs: int, filter: Any = None,
+                       end: bool = False) -> bytes:
+    """A DUPLICATES request: cursor 0 starts a sweep (with ``min_score`` and ``filter``), another reads
+    its next page, or ends it with ``end``."""
+    flags = (DUPLICATES_FILTER if filter is not None else 0) | (DUPLICATES_END if end else 0)
+    out = string(collection) + struct.pack("<fQIB", min_score, cursor, max_pairs, flags)
+    return out + filter_node(filter) if filter is not None else out
+
+
 # ---------------------------------------------------------------- replies
 
 @dataclass
@@ -610,3 +622,37 @@ def decode_error(payload: bytes) -> Tuple[int, str]:
     message = r.string()
     r.end("error")
     return code, message
+
+
+PAIR = np.dtype([("a", "<i8"), ("b", "<i8"), ("score", "<f4")])
+
+
+@dataclass
+class DuplicatePage:
+    """One page of a near-duplicate sweep: ``pairs`` (a structured array of ``a``, ``b``, ``score``;
+    ``a < b``), the cursor of the next page (0 once the sweep has ended) and the progress."""
+    cursor: int
+    rows_done: int
+    rows_total: int
+    truncated_rows: int
+    pairs: np.ndarray
+
+    @property
+    def finished(self) -> bool:
+        return self.cursor == 0
+
+
+def decode_duplicates_reply(payload: bytes) -> DuplicatePage:
+    r = Reader(payload)
+    cursor, done, total, truncated, n = r.unpack("QQQQI")
+    raw = r.take(n * PAIR.itemsize)
+    pairs = np.frombuffer(raw, dtype=PAIR).copy()
+    r.end("DUPLICATES reply")
+    if n and not bool(np.all(pairs["a"] < pairs["b"])):
+        raise DecodeError("a DUPLICATES pair is not in ascending order")
+    return DuplicatePage(cursor, done, total, truncated, pairs)
+
+
+def encode_duplicates_reply(page: DuplicatePage) -> bytes:
+    return struct.pack("<QQQQI", page.cursor, page.rows_done, page.rows_total, page.truncated_rows,
+                       len(page.pairs)) + np.ascontiguousarray(page.pairs, dtype=PAIR).tobytes()

@@ -266,6 +266,25 @@ def search(collection: str, queries: Any, k: Union[int, str] = 10, min_score: Op
     return Operation(codec.SEARCH, payload, True, lambda p: SearchResult(width, *codec.decode_search_columns(p)[2:]))
 
 
+def duplicates(collection: str, min_score: float, cursor: int = 0, page_size: int = 100_000, filter: Any = None,
+               end: bool = False) -> Operation:
+    if not math.isfinite(min_score):
+        raise InvalidArgument("min_score must be finite, got %r" % (min_score,))
+    if not 1 <= int(page_size) <= 1_000_000:
+        raise InvalidArgument("page_size must be from 1 to 1000000, got %r" % (page_size,))
+    payload = codec.duplicates_request(collection, float(min_score), int(cursor), int(page_size), filter, end)
+    # Reading a page moves the sweep on: after a lost connection its pairs may be gone, so only a
+    # request that starts a sweep is sent again.
+    return Operation(codec.DUPLICATES, payload, cursor == 0 and not end, codec.decode_duplicates_reply)
+
+
+def joined_pages(pages: List[codec.DuplicatePage]) -> codec.DuplicatePage:
+    """Every pair of a finished sweep in one page (the last page's progress)."""
+    last = pages[-1]
+    pairs = np.concatenate([p.pairs for p in pages]) if pages else np.zeros(0, dtype=codec.PAIR)
+    return codec.DuplicatePage(0, last.rows_done, last.rows_total, last.truncated_rows, pairs)
+
+
 def stats() -> Operation:
     return Operation(codec.STATS, b"", True, codec.decode_stats)
 

@@ -5,12 +5,12 @@ import asyncio
 import ssl as _ssl
 import itertools
 import struct
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, AsyncIterator, Dict, Iterable, List, Optional, Sequence, Union
 
 from . import _codec as codec
 from . import _requests as ops
 from ._requests import Operation, Payload, SearchResult
-from .errors import ConnectionLost, error_for
+from .errors import ConnectionLost, FlatVecError, error_for
 
 
 class _Connection:
@@ -213,6 +213,29 @@ class AsyncClient:
                            with_payloads: bool = False, with_attributes: bool = False) -> SearchResult:
         return await self._run(ops.search(collection, None, k, min_score, None, group_by_label, with_payloads, False,
                                           filter, None, with_attributes, ids, exclude_self))
+
+    async def duplicates(self, collection: str, min_score: float, *, filter: Any = None,
+                         page_size: int = 100_000) -> AsyncIterator[codec.DuplicatePage]:
+        """See :meth:`flatvec.Client.duplicates`: ``async for page in client.duplicates(...)``. All
+        pages of one sweep go over one connection of the pool."""
+        connection = await self._connection()
+        page = await connection.send(ops.duplicates(collection, min_score, 0, page_size, filter))
+        try:
+            while True:
+                yield page
+                if page.finished:
+                    return
+                page = await connection.send(ops.duplicates(collection, min_score, page.cursor, page_size))
+        finally:
+            if not page.finished:
+                try:
+                    await connection.send(ops.duplicates(collection, min_score, page.cursor, 1, end=True))
+                except FlatVecError:
+                    pass
+
+    async def duplicate_pairs(self, collection: str, min_score: float, *, filter: Any = None) -> codec.DuplicatePage:
+        """See :meth:`flatvec.Client.duplicate_pairs`."""
+        return ops.joined_pages([page async for page in self.duplicates(collection, min_score, filter=filter)])
 
     async def stats(self) -> codec.Stats:
         return await self._run(ops.stats())

@@ -5,12 +5,12 @@ import socket
 import ssl as _ssl
 import struct
 import threading
-from typing import Any, Iterable, List, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Union
 
 from . import _codec as codec
 from . import _requests as ops
 from ._requests import Operation, Payload, SearchResult
-from .errors import ConnectionLost, error_for
+from .errors import ConnectionLost, FlatVecError, error_for
 
 
 class Client:
@@ -200,6 +200,31 @@ class Client:
         no query returns its own id."""
         return self._run(ops.search(collection, None, k, min_score, None, group_by_label, with_payloads, False,
                                     filter, None, with_attributes, ids, exclude_self))
+
+    def duplicates(self, collection: str, min_score: float, *, filter: Any = None,
+                   page_size: int = 100_000) -> Iterator[codec.DuplicatePage]:
+        """Every pair of stored vectors scoring at least ``min_score`` (a near-duplicate sweep, exact),
+        page by page as the server finds them: each page's ``pairs`` holds ``a``, ``b`` (``a < b``) and
+        ``score``, with the progress (``rows_done`` of ``rows_total``). ``filter`` applies to both
+        vectors of a pair. Stopping early (``break``, an exception) ends the sweep on the server."""
+        page = self._run(ops.duplicates(collection, min_score, 0, page_size, filter))
+        try:
+            while True:
+                yield page
+                if page.finished:
+                    return
+                page = self._run(ops.duplicates(collection, min_score, page.cursor, page_size))
+        finally:
+            if not page.finished:
+                try:
+                    self._run(ops.duplicates(collection, min_score, page.cursor, 1, end=True))
+                except FlatVecError:
+                    pass
+
+    def duplicate_pairs(self, collection: str, min_score: float, *, filter: Any = None) -> codec.DuplicatePage:
+        """The whole sweep of :meth:`duplicates` in one page: ``pairs`` and ``truncated_rows`` (rows with
+        more partners than the server lists: only their best are in ``pairs``)."""
+        return ops.joined_pages(list(self.duplicates(collection, min_score, filter=filter)))
 
     def stats(self) -> codec.Stats:
         """Server statistics."""

@@ -101,6 +101,37 @@ import Glibc
         }
     }
 
+    /// flatvec duplicates: the pairs as CSV, JSON and a file, new vectors with --vectors, bad options.
+    @Test func duplicatesFromTheCommandLine() async throws {
+        try await withServer { port in
+            let server = ["--server", "127.0.0.1:\(port)", "--collection", "dup"]
+            #expect(try runFlatVec(["create"] + server + ["--dim", "2"]).status == 0)
+            // Ids 0 ... 5; pairs at or above 0.9: (0, 1) 1.0, (0, 4) and (1, 4) 0.96; (2, 3) and (2, 4) 0.8 are below.
+            try NPYFile.write(Matrix<Float>(rows: 6, columns: 2, values: [1, 0, 1, 0, 0.6, 0.8, 0, 1, 0.96, 0.28, -1, 0]), to: directory + "/dup.npy")
+            #expect(try runFlatVec(["add"] + server + ["--vectors", directory + "/dup.npy"]).status == 0)
+            let csv = try runFlatVec(["duplicates"] + server + ["--min-score", "0.9"])
+            #expect(csv.status == 0, "\(csv.stderr)")
+            let lines = csv.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.first == "a,b,score")
+            #expect(Set(lines.dropFirst().map { $0.split(separator: ",").prefix(2).joined(separator: ",") }) == ["0,1", "0,4", "1,4"], "\(lines)")
+            #expect(lines.contains("0,1,1.0"))
+            let json = try runFlatVec(["duplicates"] + server + ["--min-score", "0.96", "--json", "--out", directory + "/pairs.json"])
+            #expect(json.status == 0 && json.stderr.contains("3 pairs at or above 0.96 among 6 rows"), "\(json.stderr)")
+            let text = try String(contentsOfFile: directory + "/pairs.json", encoding: .utf8)
+            #expect(text.hasPrefix(#"{"pairs":[{"a":"#) && text.hasSuffix(#"],"rows":6,"truncated_rows":0}"# + "\n"), "\(text)")
+            // New vectors against the stored ones.
+            try NPYFile.write(Matrix<Float>(rows: 2, columns: 2, values: [0, 1, 0.5, 0.5]), to: directory + "/new.npy")
+            let new = try runFlatVec(["duplicates"] + server + ["--min-score", "0.8", "--vectors", directory + "/new.npy"])
+            #expect(new.status == 0 && new.stdout == "query,id,score\n0,3,1.0\n0,2,0.8\n", "\(new.stdout) \(new.stderr)")
+            let nan = try runFlatVec(["duplicates"] + server + ["--min-score", "nan"])
+            #expect(nan.status == 1 && nan.stderr.contains("--min-score must be a finite number"), "\(nan.stderr)")
+            let page = try runFlatVec(["duplicates"] + server + ["--min-score", "0.9", "--page-size", "0"])
+            #expect(page.status == 1 && page.stderr.contains("--page-size must be from 1"), "\(page.stderr)")
+            let missing = try runFlatVec(["duplicates", "--server", "127.0.0.1:\(port)", "--collection", "nope", "--min-score", "0.9"])
+            #expect(missing.status == 1 && missing.stderr.contains("nope"), "\(missing.stderr)")
+        }
+    }
+
     /// create --attr, add --attributes, search --filter / --like, set, get and attr through the binary.
     @Test func attributesFiltersAndUpdatesFromTheCommandLine() async throws {
         try await withServer { port in

@@ -1,13 +1,15 @@
-"""Typed attributes, exact filters, partial updates and search by stored id, against a real server."""
+"""Typed attributes, exact filters, partial updates, search by stored id, range search and the
+duplicate sweep, against a real server."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable, Optional
 
 import numpy as np
 import pytest
 
 import flatvec
-from flatvec import Client
+from flatvec import AsyncClient, Client
 
 CATEGORIES = ["shoes", "boots", "hats", 'it"s']
 
@@ -187,3 +189,44 @@ def test_range_search_returns_every_hit_above_the_threshold(server) -> None:
         assert c.search("range", queries[0], k=3).truncated is None
         with pytest.raises(flatvec.InvalidArgument, match="min_score"):
             c.search("range", queries[0], k="all")
+
+
+def test_duplicate_sweep_lists_every_pair_once_and_can_stop(server) -> None:
+    """Client.duplicates pages against numpy over every pair, a filter on both sides, stopping early."""
+    with Client(server.address) as c:
+        c.create_collection("dups", 8, attributes=[("visible", "bool")])
+        rng = np.random.default_rng(6)
+        vectors = (rng.integers(-8, 9, size=(400, 8)) / 8).astype(np.float32)
+        vectors[300:] = vectors[:100]  # exact copies: ties at any threshold they reach
+        ids = np.arange(400, dtype=np.int64) * 3
+        visible = [bool(i % 4) for i in range(400)]
+        c.add("dups", ids, vectors, attributes=[{"visible": v} for v in visible])
+        scores = vectors @ vectors.T
+        threshold = float(np.sort(scores[np.triu_indices(400, 1)])[::-1][150])
+
+        def expected(keep) -> set:
+            i, j = np.nonzero(np.triu(scores >= threshold, 1))
+            return {(int(ids[a]), int(ids[b])) for a, b in zip(i, j) if keep(a) and keep(b)}
+
+        pages = list(c.duplicates("dups", threshold, page_size=10))
+        pairs = [(int(a), int(b)) for p in pages for a, b in zip(p.pairs["a"], p.pairs["b"])]
+        assert len(pairs) == len(set(pairs)) and set(pairs) == expected(lambda i: True)
+        assert len(pages) > 10 and all(len(p.pairs) <= 10 for p in pages)
+        assert pages[-1].finished and pages[-1].rows_done == pages[-1].rows_total == 400
+        whole = c.duplicate_pairs("dups", threshold, filter="visible")
+        assert {(int(a), int(b)) for a, b in zip(whole.pairs["a"], whole.pairs["b"])} == expected(lambda i: visible[i])
+        assert whole.truncated_rows == 0
+        # Leaving the loop early ends the sweep on the server (and the connection goes on).
+        for page in c.duplicates("dups", -100.0, page_size=1):
+            break
+        with pytest.raises(flatvec.InvalidArgument, match="finite"):
+            c.duplicate_pairs("dups", float("nan"))
+
+    async def sweep() -> set:
+        async with AsyncClient(server.address) as a:
+            found = set()
+            async for page in a.duplicates("dups", threshold, page_size=25):
+                found |= {(int(x), int(y)) for x, y in zip(page.pairs["a"], page.pairs["b"])}
+            return found
+
+    assert asyncio.run(sweep()) == expected(lambda i: True)

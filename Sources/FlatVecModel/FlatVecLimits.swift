@@ -9,6 +9,8 @@ public enum FlatVecLimits {
     public static let maximumK = 10_000
     /// Most hits a range search may ask for per query.
     public static let maximumRangeHits = 100_000
+    /// Most hits per label a search grouped by label may ask for (``SearchOptions/groupSize``).
+    public static let maximumGroupSize = 1_000
     /// Hits a range search returns per query unless told otherwise (a server's `--max-range-hits`).
     public static let defaultRangeHits = 10_000
 }

@@ -15,6 +15,10 @@ public struct SearchOptions: Sendable, Hashable {
     public var filter: Filter?
     /// The best hit per label, top `k` distinct labels ("which products", not "which images").
     public var groupByLabel: Bool
+    /// With ``groupByLabel``: up to this many hits per label (its best ones, best first), for the `k`
+    /// best labels ranked by their best hit; 1 to ``FlatVecLimits/maximumGroupSize``, and `k` times
+    /// it at most ``FlatVecLimits/maximumRangeHits``.
+    public var groupSize: Int = 1
     /// Whether hits carry their payloads.
     public var includePayloads: Bool
     /// Whether hits carry their stored vectors (normalised under cosine).
@@ -45,8 +49,18 @@ public struct SearchOptions: Sendable, Hashable {
     /// - Parameter hits: What the index returned for one query.
     /// - Returns: The hits, and whether a range search's list was cut at `k`.
     public func cut(_ hits: [SearchHit]) -> (hits: [SearchHit], truncated: Bool) {
-        guard range, hits.count > k else { return (hits, false) }
-        return (Array(hits.prefix(k)), true)
+        guard range else { return (hits, false) }
+        guard groupByLabel && groupSize > 1 else {
+            guard hits.count > k else { return (hits, false) }
+            return (Array(hits.prefix(k)), true)
+        }
+        // Several hits per label (consecutive): the limit counts labels.
+        var labels = 0
+        for (i, hit) in hits.enumerated() where i == 0 || hit.label != hits[i - 1].label {
+            labels += 1
+            if labels > k { return (Array(hits.prefix(i)), true) }
+        }
+        return (hits, false)
     }
 
     /// Creates search options.

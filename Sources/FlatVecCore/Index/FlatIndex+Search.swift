@@ -63,7 +63,7 @@ extension FlatIndex {
         try search(try prepareSearch(queries, options: options))
     }
 
-    private func search(_ input: PreparedSearch) throws(FlatVecError) -> [[SearchHit]] {
+    func search(_ input: PreparedSearch) throws(FlatVecError) -> [[SearchHit]] {
         guard input.count > 0 else { return [] }
         let semaphore = DispatchSemaphore(value: 0)
         let ticket = SearchCoalescer.Ticket(

@@ -116,6 +116,20 @@ extension FlatIndex {
         if let minScore = options.minScore, minScore.isNaN {
             throw FlatVecError(.invalidArgument, "minScore is NaN")
         }
+        if options.groupSize != 1 {
+            guard (1...FlatVecLimits.maximumGroupSize).contains(options.groupSize) else {
+                throw FlatVecError(.limitExceeded, "group_size \(options.groupSize) is outside 1...\(FlatVecLimits.maximumGroupSize)")
+            }
+            guard options.groupByLabel else {
+                throw FlatVecError(.invalidArgument, "group_size \(options.groupSize) needs group_by_label: it counts hits per label")
+            }
+            guard options.k * options.groupSize <= FlatVecLimits.maximumRangeHits else {
+                throw FlatVecError(
+                    .limitExceeded,
+                    "k = \(options.k) labels of group_size \(options.groupSize) hits is more than \(FlatVecLimits.maximumRangeHits) hits"
+                )
+            }
+        }
         guard let filter = options.filter else { return options }
         var checked = options
         checked.filter = try filter.checked(against: lock.withReaderLock { rows.schema })

@@ -1,0 +1,323 @@
+extension FlatIndex {
+    /// Searches with query groups (one ranking per group of query vectors, by the aggregate of their
+    /// scores) and with several hits per label (``SearchOptions/groupSize``), exactly: the ranking a
+    /// brute force over every vector of each group gives, ties by ascending id.
+    ///
+    /// ```swift
+    /// // Eight frames of one item at a checkout: the five best products over all of them.
+    /// let hits = try index.search(.vectors(frames), options: [SearchOptions(k: 5, groupByLabel: true)],
+    ///                             groups: QueryGroups(sizes: [8], aggregate: .max))
+    /// ```
+    ///
+    /// How: `max` merges the searches of the group's vectors (an id, or a label, is among the best by
+    /// its best score only if it is among the best of the vector that gives it), all in one scan; with
+    /// ``SearchOptions/groupSize`` a second scan finds the best hits of each of the k labels. `mean`
+    /// takes the best K of each vector (K = k first), scores the candidates the other vectors missed
+    /// (one scan restricted to them), and stops once the k-th mean beats the mean of the vectors'
+    /// K-th scores, which bounds every id or label not seen; otherwise it takes K four times larger.
+    /// - Parameters:
+    ///   - queries: The query vectors or stored ids.
+    ///   - options: One for all queries, or one per query (the queries of a group must have the same).
+    ///   - groups: The query groups, or nil for one query per ranking.
+    /// - Returns: One list of hits per group (per query without groups); with a group size, the hits
+    ///   of each label follow each other, labels best first.
+    /// - Throws: As ``search(_:options:)-(SearchQueries,_)``; ``FlatVecError/Code/invalidArgument`` for
+    ///   groups that do not fit the queries, queries of one group with different options, or a group
+    ///   size with the `mean` aggregate.
+    public func search(_ queries: SearchQueries, options: [SearchOptions], groups: QueryGroups?) throws(FlatVecError) -> [[SearchHit]] {
+        let input = try prepareSearch(queries, options: options)
+        guard let composition = try composition(of: input, queries: queries, groups: groups) else { return try search(input) }
+        return try composedSearch(input, composition)
+    }
+
+    /// ``search(_:options:groups:)`` answering through a callback (see
+    /// ``submitSearch(_:options:isCancelled:runScan:completion:)``): without groups or group sizes the
+    /// search joins the index's queue; with them, its passes run on a `runScan` thread, each joining
+    /// the queue in turn.
+    /// - Parameters:
+    ///   - queries: The query vectors or stored ids.
+    ///   - options: One for all queries, or one per query.
+    ///   - groups: The query groups, or nil.
+    ///   - isCancelled: Polled before the search is scanned.
+    ///   - runScan: Runs the given work on a thread that may block.
+    ///   - completion: Called once with one list of hits per group.
+    /// - Throws: As ``search(_:options:groups:)``, before anything runs.
+    public func submitSearch(
+        _ queries: SearchQueries,
+        options: [SearchOptions],
+        groups: QueryGroups?,
+        isCancelled: @escaping @Sendable () -> Bool = { false },
+        runScan: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
+        completion: @escaping @Sendable (Result<[[SearchHit]], FlatVecError>) -> Void
+    ) throws(FlatVecError) {
+        let input = try prepareSearch(queries, options: options)
+        guard let composition = try composition(of: input, queries: queries, groups: groups) else {
+            guard input.count > 0 else { return completion(.success([])) }
+            let ticket = SearchCoalescer.Ticket(
+                queries: input.queries, count: input.count, options: input.options, isCancelled: isCancelled,
+                waiter: .callback(runScan: runScan, completion: completion)
+            )
+            coalescer.submit(ticket, on: self)
+            return
+        }
+        runScan {
+            guard !isCancelled() else { return completion(.failure(FlatVecError(.unavailable, "the search was cancelled"))) }
+            completion(Result { () throws(FlatVecError) in try self.composedSearch(input, composition) })
+        }
+    }
+
+    /// What a composed search does: each group's range of queries and its options.
+    struct Composition: Sendable {
+        var ranges: [Range<Int>]
+        var options: [SearchOptions]
+        var aggregate: QueryGroups.Aggregate
+    }
+
+    /// The composition of a search, or nil when it is a plain one (no groups, no group size).
+    func composition(of input: PreparedSearch, queries: SearchQueries, groups: QueryGroups?) throws(FlatVecError) -> Composition? {
+        guard groups != nil || input.options.contains(where: { $0.groupSize > 1 }) else { return nil }
+        let ranges: [Range<Int>]
+        if let groups {
+            try groups.check(queries: input.count)
+            ranges = groups.ranges
+        } else {
+            ranges = (0..<input.count).map { $0..<($0 + 1) }
+        }
+        let aggregate = groups?.aggregate ?? .max
+        var options: [SearchOptions] = []
+        options.reserveCapacity(ranges.count)
+        for (g, range) in ranges.enumerated() {
+            var spec = input.options.count == 1 ? input.options[0] : input.options[range.lowerBound]
+            for q in range.dropFirst() where input.options.count > 1 {
+                var other = input.options[q]
+                other.excludingID = spec.excludingID
+                guard other == spec else {
+                    throw FlatVecError(.invalidArgument, "the queries of query group \(g) have different filters: a group is searched with one")
+                }
+            }
+            if range.count > 1, case .storedIDs(let ids, true) = queries {
+                // More like these: no vector of the group returns any of the group's ids.
+                spec.excludingID = nil
+                let deny = Filter.not(.oneOf(.id, ids[range].map { .int64($0) }))
+                spec.filter = try (spec.filter.map { .and([$0, deny]) } ?? deny).checked(against: lock.withReaderLock { rows.schema })
+            }
+            if aggregate == .mean && spec.groupSize > 1 && range.count > 1 {
+                throw FlatVecError(.invalidArgument, "group_size applies to the max aggregate: under mean a label's score is not any one hit's")
+            }
+            options.append(spec)
+        }
+        return Composition(ranges: ranges, options: options, aggregate: aggregate)
+    }
+
+    /// Runs a composed search (blocking: each pass joins the index's queue).
+    func composedSearch(_ input: PreparedSearch, _ c: Composition) throws(FlatVecError) -> [[SearchHit]] {
+        var results = Array(repeating: [SearchHit](), count: c.ranges.count)
+        let meanGroups = c.ranges.indices.filter { c.aggregate == .mean && c.ranges[$0].count > 1 }
+        let maxGroups = c.ranges.indices.filter { !(c.aggregate == .mean && c.ranges[$0].count > 1) }
+        if !maxGroups.isEmpty {
+            let found = try maxSearch(input, c, groups: maxGroups)
+            for (g, hits) in zip(maxGroups, found) { results[g] = hits }
+        }
+        if !meanGroups.isEmpty {
+            let found = try meanSearch(input, c, groups: meanGroups)
+            for (g, hits) in zip(meanGroups, found) { results[g] = hits }
+        }
+        return results
+    }
+
+    /// Scans `queries` (indices into the input's vectors), each with its own options, in one batch.
+    private func scan(_ input: PreparedSearch, _ queries: [(vector: Int, options: SearchOptions)]) throws(FlatVecError) -> [[SearchHit]] {
+        guard !queries.isEmpty else { return [] }
+        var vectors: [Float] = []
+        vectors.reserveCapacity(queries.count * dimension)
+        for (q, _) in queries { vectors += input.queries[(q * dimension)..<((q + 1) * dimension)] }
+        return try search(PreparedSearch(queries: vectors, count: queries.count, options: queries.map(\.options)))
+    }
+
+    /// The hits of several lists merged by id (or label): each keeps its best hit, best first.
+    private static func merged(_ lists: some Sequence<[SearchHit]>, byLabel: Bool) -> [SearchHit] {
+        var best: [Int64: SearchHit] = [:]
+        for list in lists {
+            for hit in list {
+                let key = byLabel ? hit.label : hit.id
+                if let held = best[key], !hit.ranks(before: held) { continue }
+                best[key] = hit
+            }
+        }
+        return best.values.sorted { $0.ranks(before: $1) }
+    }
+
+    /// How many hits (labels) a list keeps: k, or for a range search k + 1 (the one more says it was cut).
+    private static func kept(_ o: SearchOptions) -> Int { o.range ? o.k + 1 : o.k }
+
+    /// `max`: each group's vectors searched in one scan and merged; then, for a group size, the best
+    /// hits of each label found.
+    private func maxSearch(_ input: PreparedSearch, _ c: Composition, groups: [Int]) throws(FlatVecError) -> [[SearchHit]] {
+        var first: [(vector: Int, options: SearchOptions)] = []
+        for g in groups {
+            var o = c.options[g]
+            o.groupSize = 1
+            for q in c.ranges[g] { first.append((q, o)) }
+        }
+        let found = try scan(input, first)
+        var start = 0
+        var tops: [[SearchHit]] = []
+        for g in groups {
+            let n = c.ranges[g].count
+            tops.append(Array(Self.merged(found[start..<(start + n)], byLabel: c.options[g].groupByLabel).prefix(Self.kept(c.options[g]))))
+            start += n
+        }
+        // Several hits per label: each label's best `groupSize` over the group's vectors.
+        var second: [(vector: Int, options: SearchOptions)] = []
+        for (i, g) in groups.enumerated() where c.options[g].groupByLabel && c.options[g].groupSize > 1 {
+            let spec = c.options[g]
+            for hit in tops[i] {
+                var o = spec
+                o.groupByLabel = false
+                o.groupSize = 1
+                o.range = false
+                o.k = spec.groupSize
+                o.labels = [hit.label]
+                for q in c.ranges[g] { second.append((q, o)) }
+            }
+        }
+        guard !second.isEmpty else { return tops }
+        let perLabel = try scan(input, second)
+        start = 0
+        for (i, g) in groups.enumerated() where c.options[g].groupByLabel && c.options[g].groupSize > 1 {
+            let n = c.ranges[g].count
+            var hits: [SearchHit] = []
+            for _ in tops[i] {
+                hits += Self.merged(perLabel[start..<(start + n)], byLabel: false).prefix(c.options[g].groupSize)
+                start += n
+            }
+            tops[i] = hits
+        }
+        return tops
+    }
+
+    /// `mean`: the best K of each vector, the candidates' missing scores, and K grown until the k-th
+    /// mean beats the bound on every id or label not seen.
+    private func meanSearch(_ input: PreparedSearch, _ c: Composition, groups: [Int]) throws(FlatVecError) -> [[SearchHit]] {
+        let rowCount = lock.withReaderLock { rows.count }
+        var depth = Dictionary(uniqueKeysWithValues: groups.map { ($0, Self.kept(c.options[$0])) })
+        var results: [Int: [SearchHit]] = [:]
+        var pending = groups
+        while !pending.isEmpty {
+            // Each vector's best K (every hit at or above min_score, for a range search).
+            var first: [(vector: Int, options: SearchOptions)] = []
+            for g in pending {
+                var o = c.options[g]
+                o.k = depth[g]!
+                if !o.range { o.minScore = nil }
+                for q in c.ranges[g] { first.append((q, o)) }
+            }
+            let lists = try scan(input, first)
+            // The scores of candidates a vector's list missed, from one scan restricted to them.
+            var second: [(vector: Int, options: SearchOptions)] = []
+            var start = 0
+            var candidates: [Int: Set<Int64>] = [:]
+            for g in pending {
+                let spec = c.options[g]
+                let range = c.ranges[g]
+                let own = lists[start..<(start + range.count)]
+                let keys = Set(own.joined().map { spec.groupByLabel ? $0.label : $0.id })
+                candidates[g] = keys
+                for (j, list) in own.enumerated() {
+                    let missing = keys.subtracting(list.map { spec.groupByLabel ? $0.label : $0.id })
+                    guard !missing.isEmpty else { continue }
+                    var o = spec
+                    o.range = true
+                    o.minScore = -.infinity
+                    o.k = min(missing.count, FlatVecLimits.maximumRangeHits)
+                    if spec.groupByLabel {
+                        o.labels = missing
+                    } else {
+                        let only = Filter.oneOf(.id, missing.sorted().map { .int64($0) })
+                        o.filter = try (spec.filter.map { .and([$0, only]) } ?? only).checked(against: lock.withReaderLock { rows.schema })
+                    }
+                    second.append((range.lowerBound + j, o))
+                }
+                start += range.count
+            }
+            let filled = try scan(input, second)
+            var fill = 0
+            start = 0
+            var next: [Int] = []
+            for g in pending {
+                let spec = c.options[g]
+                let range = c.ranges[g]
+                let K = depth[g]!
+                var scores: [Int64: [Float]] = [:]
+                var representative: [Int64: SearchHit] = [:]
+                var bound: Float = 0
+                var someComplete = false
+                var someCut = false
+                for j in 0..<range.count {
+                    var list = lists[start + j]
+                    let keys = Set(list.map { spec.groupByLabel ? $0.label : $0.id })
+                    // The K-th score bounds what this vector gives every id or label it did not list; a
+                    // list shorter than K lists all there is. A range search's list is cut when it
+                    // holds K + 1.
+                    if spec.range {
+                        if list.count > K { someCut = true }
+                    } else if list.count >= K {
+                        bound += list[K - 1].score
+                    } else {
+                        someComplete = true
+                    }
+                    if candidates[g]!.count > keys.count {
+                        list += filled[fill]
+                        fill += 1
+                    }
+                    var seen: Set<Int64> = []
+                    for hit in list {
+                        let key = spec.groupByLabel ? hit.label : hit.id
+                        guard seen.insert(key).inserted else { continue }
+                        scores[key, default: []].append(hit.score)
+                        if let held = representative[key], !hit.ranks(before: held) { continue }
+                        representative[key] = hit
+                    }
+                }
+                let count = Float(range.count)
+                var ranked: [SearchHit] = []
+                for (key, values) in scores where values.count == range.count {
+                    var hit = representative[key]!
+                    hit.score = values.reduce(0, +) / count
+                    if let floor = spec.minScore, hit.score < floor { continue }
+                    ranked.append(hit)
+                }
+                ranked.sort { $0.ranks(before: $1) }
+                let keep = Self.kept(spec)
+                let settled: Bool
+                if K >= rowCount {
+                    settled = true
+                } else if spec.range {
+                    // A key whose mean reaches min_score has a vector whose best reaches it: in that
+                    // vector's list, unless the list was cut.
+                    settled = !someCut
+                } else if someComplete {
+                    settled = true
+                } else {
+                    let bar = ranked.count >= spec.k ? ranked[spec.k - 1].score : (spec.minScore ?? -.infinity)
+                    settled = bound / count < bar
+                }
+                if settled {
+                    results[g] = Array(ranked.prefix(keep))
+                } else {
+                    if spec.range && K >= FlatVecLimits.maximumRangeHits {
+                        throw FlatVecError(
+                            .limitExceeded,
+                            "more than \(FlatVecLimits.maximumRangeHits) hits of one query vector reach min_score: a mean over the group cannot be ranked; raise min_score"
+                        )
+                    }
+                    depth[g] = spec.range ? min(K * 4, FlatVecLimits.maximumRangeHits) : K * 4
+                    next.append(g)
+                }
+                start += range.count
+            }
+            pending = next
+        }
+        return groups.map { results[$0]! }
+    }
+}

@@ -221,6 +221,30 @@ public final class FlatVecClient: Sendable {
         try await search(SearchRequest(collection: collection, storedIDs: ids, excludingThemselves: excludingThemselves, options: options))
     }
 
+    /// Searches groups of query vectors, one ranking per group by the `max` or `mean` of its vectors'
+    /// scores (a burst of frames of one item, the photos of one returned product).
+    ///
+    /// ```swift
+    /// // Eight frames: the five best products over all of them.
+    /// let best = try await client.search(collection: "products", queries: frames, dimension: 512,
+    ///                                    options: SearchOptions(k: 5, groupByLabel: true),
+    ///                                    groups: try QueryGroups(every: 8, of: 8, aggregate: .max))
+    /// ```
+    /// - Parameters:
+    ///   - collection: The collection.
+    ///   - queries: `n * dimension` floats, row-major, the groups' vectors in order.
+    ///   - dimension: The collection's dimension.
+    ///   - options: k, filters, grouping by label (and ``SearchOptions/groupSize``), what hits carry.
+    ///   - groups: The sizes of the groups and the aggregate.
+    /// - Returns: One list of hits per group.
+    public func search(
+        collection: String, queries: [Float], dimension: Int, options: SearchOptions, groups: QueryGroups
+    ) async throws(FlatVecError) -> [[SearchHit]] {
+        var request = SearchRequest(collection: collection, dimension: UInt32(dimension), queries: queries, options: options)
+        request.queryGroups = groups
+        return try await search(request)
+    }
+
     /// Sends a SEARCH request as it is.
     public func search(_ request: SearchRequest) async throws(FlatVecError) -> [[SearchHit]] {
         guard case .searched(let r) = try await send(.search(request)) else { throw Self.unexpected }

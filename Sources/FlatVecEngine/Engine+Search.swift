@@ -27,6 +27,24 @@ extension Engine {
         return try registry.collection(named: collection).index.search(queries, options: options)
     }
 
+    /// The best stored vectors, or labels, for groups of query vectors (one ranking per group, by the
+    /// `max` or `mean` of its vectors' scores), and several hits per label (``SearchOptions/groupSize``).
+    /// See ``FlatIndex/search(_:options:groups:)``.
+    /// - Parameters:
+    ///   - queries: The queries.
+    ///   - collection: The collection.
+    ///   - options: One for every query, or one per query (equal within a group).
+    ///   - groups: The query groups, or nil.
+    /// - Returns: One list of hits per group.
+    /// - Throws: As ``search(_:in:options:)-(SearchQueries,_,_)``; `invalid_argument` for groups that do
+    ///   not fit.
+    public func search(
+        _ queries: SearchQueries, in collection: String, options: [SearchOptions], groups: QueryGroups?
+    ) throws(FlatVecError) -> [[SearchHit]] {
+        try checkOpen()
+        return try registry.collection(named: collection).index.search(queries, options: options, groups: groups)
+    }
+
     /// Every stored vector scoring at least `minScore` for each query, best first, at most `limit` per
     /// query (a range search; FAISS's `range_search`).
     /// - Parameters:
@@ -78,8 +96,9 @@ extension Engine {
     ///   - isCancelled: Polled before the search is scanned; true drops it.
     ///   - runScan: Runs a scan on a thread that may block.
     ///   - completion: Called once with the hits of every query, or the error.
+    ///   - groups: Query groups (one ranking per group), or nil.
     public func submitSearch(
-        _ queries: SearchQueries, in collection: String, options: [SearchOptions],
+        _ queries: SearchQueries, in collection: String, options: [SearchOptions], groups: QueryGroups? = nil,
         isCancelled: @escaping @Sendable () -> Bool = { false },
         runScan: @escaping @Sendable (@escaping @Sendable () -> Void) -> Void,
         completion: @escaping @Sendable (Result<[[SearchHit]], FlatVecError>) -> Void
@@ -87,7 +106,7 @@ extension Engine {
         do throws(FlatVecError) {
             try checkOpen()
             let index = try registry.collection(named: collection).index
-            try index.submitSearch(queries, options: options, isCancelled: isCancelled, runScan: runScan, completion: completion)
+            try index.submitSearch(queries, options: options, groups: groups, isCancelled: isCancelled, runScan: runScan, completion: completion)
         } catch {
             completion(.failure(error))
         }

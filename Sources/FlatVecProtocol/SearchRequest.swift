@@ -17,6 +17,8 @@ public struct SearchRequest: Sendable, Hashable {
     public var options: SearchOptions
     /// One filter (or nil) per query, overriding `options.filter`.
     public var queryFilters: [Filter?]?
+    /// Query vectors searched as groups, one ranking per group (the reply has one list per group).
+    public var queryGroups: QueryGroups?
 
     /// Creates a request for query vectors.
     public init(collection: String, dimension: UInt32, queries: [Float], options: SearchOptions, queryFilters: [Filter?]? = nil) {
@@ -83,8 +85,7 @@ public struct SearchRequest: Sendable, Hashable {
                 throw FlatVecError(.invalidArgument, "dimension \(dimension) is outside 1...\(FlatVecLimits.maximumDimension)")
             }
             let (bytes, overflow) = queryCount.multipliedReportingOverflow(by: Int(dimension) * 4)
-            let fits = flags.contains(.filters) ? bytes <= buffer.readableBytes : bytes == buffer.readableBytes
-            guard !overflow, fits else {
+            guard !overflow, bytes <= buffer.readableBytes else {
                 throw malformed("\(queryCount) queries of dimension \(dimension) need \(bytes) bytes, the payload has \(buffer.readableBytes)")
             }
             queries = buffer.readF32Array(count: queryCount * Int(dimension))
@@ -114,6 +115,34 @@ public struct SearchRequest: Sendable, Hashable {
                 throw FlatVecError(.invalidArgument, "filter mode \(mode), not 1 (one for all) or 2 (one per query)")
             }
         }
+        // Revision 3: an extensions byte, then what its bits announce (group size, query groups).
+        var groupSize = 1
+        var groups: QueryGroups?
+        if buffer.readableBytes > 0 {
+            let extensions = SearchExtensions(rawValue: try buffer.readFlags("SEARCH extensions", known: SearchExtensions.known.rawValue))
+            if extensions.contains(.groupSize) {
+                let size = try buffer.readU32("group size")
+                guard (1...UInt32(FlatVecLimits.maximumGroupSize)).contains(size) else {
+                    throw FlatVecError(.limitExceeded, "group_size \(size) is outside 1...\(FlatVecLimits.maximumGroupSize)")
+                }
+                guard flags.contains(.groupByLabel) else {
+                    throw FlatVecError(.invalidArgument, "group_size \(size) needs group_by_label (flags bit 0): it counts hits per label")
+                }
+                groupSize = Int(size)
+            }
+            if extensions.contains(.queryGroups) {
+                let count = try buffer.readCount("query group count", limit: UInt32(max(1, queryCount)), bytesEach: 4)
+                var sizes: [Int] = []
+                sizes.reserveCapacity(count)
+                for _ in 0..<count { sizes.append(Int(try buffer.readU32("query group size"))) }
+                let aggregate = try buffer.readU8("aggregate")
+                guard let kind = QueryGroups.Aggregate(rawValue: aggregate) else {
+                    throw FlatVecError(.invalidArgument, "aggregate \(aggregate), not 1 (max) or 2 (mean)")
+                }
+                groups = QueryGroups(sizes: sizes, aggregate: kind)
+                try groups!.check(queries: queryCount)
+            }
+        }
         try buffer.expectFullyRead("SEARCH")
         var options = SearchOptions(
             k: k == 0 ? Int(limits.maxRangeHits) : Int(k),
@@ -126,12 +155,12 @@ public struct SearchRequest: Sendable, Hashable {
             includeAttributes: flags.contains(.withAttributes)
         )
         options.range = k == 0
-        if let storedIDs {
-            return SearchRequest(
-                collection: collection, storedIDs: storedIDs, excludingThemselves: excluding, options: options, queryFilters: queryFilters
-            )
-        }
-        return SearchRequest(collection: collection, dimension: dimension, queries: queries, options: options, queryFilters: queryFilters)
+        options.groupSize = groupSize
+        var request = storedIDs.map {
+            SearchRequest(collection: collection, storedIDs: $0, excludingThemselves: excluding, options: options, queryFilters: queryFilters)
+        } ?? SearchRequest(collection: collection, dimension: dimension, queries: queries, options: options, queryFilters: queryFilters)
+        request.queryGroups = groups
+        return request
     }
 
     /// Encodes the payload. The label filter is written in ascending order.
@@ -169,6 +198,17 @@ public struct SearchRequest: Sendable, Hashable {
         } else if let filter = options.filter {
             buffer.writeU8(1)
             buffer.writeFilter(filter)
+        }
+        var extensions: SearchExtensions = []
+        if options.groupSize != 1 { extensions.insert(.groupSize) }
+        if queryGroups != nil { extensions.insert(.queryGroups) }
+        guard !extensions.isEmpty else { return }
+        buffer.writeU8(extensions.rawValue)
+        if options.groupSize != 1 { buffer.writeU32(UInt32(clamping: options.groupSize)) }
+        if let queryGroups {
+            buffer.writeCount(queryGroups.sizes.count)
+            for size in queryGroups.sizes { buffer.writeU32(UInt32(clamping: size)) }
+            buffer.writeU8(queryGroups.aggregate.rawValue)
         }
     }
 }

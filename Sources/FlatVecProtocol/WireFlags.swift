@@ -69,3 +69,18 @@ public struct DuplicatesFlags: OptionSet, Sendable, Hashable {
     /// Every defined bit.
     public static let known: DuplicatesFlags = [.filter, .end]
 }
+
+/// The extensions byte that may end a SEARCH request (PROTOCOL.md 4.3, revision 3). Bits not listed
+/// are reserved.
+public struct SearchExtensions: OptionSet, Sendable, Hashable {
+    /// The raw byte.
+    public let rawValue: UInt8
+    /// Creates flags from the raw byte.
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// A group size follows: several hits per label.
+    public static let groupSize = SearchExtensions(rawValue: 1 << 0)
+    /// Query groups follow: one ranking per group of query vectors.
+    public static let queryGroups = SearchExtensions(rawValue: 1 << 1)
+    /// Every defined bit.
+    public static let known: SearchExtensions = [.groupSize, .queryGroups]
+}

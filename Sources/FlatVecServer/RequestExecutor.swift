@@ -72,7 +72,8 @@ public struct RequestExecutor: Sendable {
         do throws(FlatVecError) {
             let dimension = try checkedDimension(request)
             engine.submitSearch(
-                Self.queries(of: request), in: request.collection, options: request.optionsPerQuery, isCancelled: isCancelled, runScan: runScan
+                Self.queries(of: request), in: request.collection, options: request.optionsPerQuery, groups: request.queryGroups,
+                isCancelled: isCancelled, runScan: runScan
             ) { result in
                 switch result {
                 case .success(let hits): completion(Self.searched(request, hits, dimension: dimension))
@@ -165,7 +166,8 @@ public struct RequestExecutor: Sendable {
             ))
         case .search(let r):
             let dimension = try checkedDimension(r)
-            return Self.searched(r, try engine.search(Self.queries(of: r), in: r.collection, options: r.optionsPerQuery), dimension: dimension)
+            let hits = try engine.search(Self.queries(of: r), in: r.collection, options: r.optionsPerQuery, groups: r.queryGroups)
+            return Self.searched(r, hits, dimension: dimension)
         case .duplicates(let r):
             return try duplicates(r, isCancelled: { false })
         case .rebuild(let name):

@@ -32,6 +32,11 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Hits per query (1 to 10000), or all: every hit scoring at least --min-score, up to the server's --max-range-hits (a range search).")
     var k: String = "10"
     @Flag(name: .long, help: "Best hit per label, top k labels.") var groupByLabel = false
+    @Option(name: .long, help: "With --group-by-label: up to this many hits per label (1 to 1000).") var groupSize: Int = 1
+    @Option(name: .long, help: "Search groups of this many consecutive query vectors (a burst of frames), one ranking per group.")
+    var vectorsPerQuery: Int?
+    @Option(name: .long, help: "With --vectors-per-query: max (the best of any vector) or mean (of each vector's best within the id or label).")
+    var aggregate: String = "max"
     @Option(name: .long, parsing: .unconditional, help: "Drop hits scoring below this.") var minScore: Float?
     @Option(name: .long, help: "Only these labels, comma-separated.") var labels: String?
     @Option(name: .long, help: "Write ids here (.npy or .ivecs).") var out: String?
@@ -45,6 +50,14 @@ struct SearchCommand: AsyncParsableCommand {
             fail("--k must be from 1 to \(SearchOptions.maximumK) or all, got \(k)")
         }
         if scores != nil && out == nil { fail("--scores needs --out (the file of ids the scores belong to)") }
+        guard (1...FlatVecLimits.maximumGroupSize).contains(groupSize) else {
+            fail("--group-size must be from 1 to \(FlatVecLimits.maximumGroupSize), got \(groupSize)")
+        }
+        if groupSize > 1 && !groupByLabel { fail("--group-size needs --group-by-label (it counts hits per label)") }
+        guard let aggregateKind = ["max": QueryGroups.Aggregate.max, "mean": .mean][aggregate] else {
+            fail("--aggregate must be max or mean, got \(aggregate)")
+        }
+        if let vectorsPerQuery, vectorsPerQuery < 1 { fail("--vectors-per-query must be at least 1, got \(vectorsPerQuery)") }
         var matrix = Matrix<Float>(rows: 0, columns: 0, values: [])
         var storedIDs: [Int64]?
         switch (queries, like) {
@@ -84,16 +97,25 @@ struct SearchCommand: AsyncParsableCommand {
             includePayloads: out == nil, filter: parsedFilter, includeAttributes: withAttributes
         )
         options.range = range
-        let request = storedIDs.map { SearchRequest(collection: collection, storedIDs: $0, excludingThemselves: !includeSelf, options: options) }
+        options.groupSize = groupSize
+        var request = storedIDs.map { SearchRequest(collection: collection, storedIDs: $0, excludingThemselves: !includeSelf, options: options) }
             ?? SearchRequest(collection: collection, dimension: UInt32(matrix.columns), queries: matrix.values, options: options)
+        if let vectorsPerQuery {
+            do {
+                request.queryGroups = try QueryGroups(every: vectorsPerQuery, of: request.queryCount, aggregate: aggregateKind)
+            } catch {
+                fail("--vectors-per-query: \(error.message)")
+            }
+        }
         let c = await client.connect()
         let reply = await orFail { try await c.send(.search(request)) }
         await c.close()
         guard case .searched(let response) = reply else { fail("the server answered with a reply of another kind") }
         let results = response.results
         let truncated = response.truncated
-        // Range searches return as many hits as reach --min-score: the files are as wide as the longest list.
-        let k = range ? max(1, results.map(\.count).max() ?? 0) : Int(k)!
+        // Range searches return as many hits as reach --min-score, and a group size several per label:
+        // the files are as wide as the longest list.
+        let k = range || groupSize > 1 ? max(1, results.map(\.count).max() ?? 0) : Int(k)!
         if let out {
             var ids = [Int64](repeating: -1, count: results.count * k)
             var values = [Float](repeating: -Float.greatestFiniteMagnitude, count: results.count * k)

@@ -149,6 +149,84 @@ import Testing
         Self.refused(.limitExceeded, "64") { () throws(FlatVecError) in _ = try longName.readFilter(nodes: &nodes) }
     }
 
+    /// A SEARCH of 3 queries of dimension 1 by label, then `extensions` bytes as given.
+    static func groupedSearch(flags: UInt8 = 0x01, _ extensions: (inout ByteBuffer) -> Void) -> ByteBuffer {
+        Self.buffer {
+            $0.writeFlatVecString("c")
+            $0.writeU32(2)
+            $0.writeU8(flags)
+            $0.writeF32(0)
+            $0.writeU32(0)
+            $0.writeU32(3)
+            $0.writeU32(1)
+            $0.writeF32Array([1, 2, 3])
+            extensions(&$0)
+        }
+    }
+
+    @Test func searchExtensionsAreCheckedWhereTheyAreRead() throws {
+        func decode(_ payload: ByteBuffer) throws(FlatVecError) -> SearchRequest {
+            var payload = payload
+            return try SearchRequest.decode(from: &payload, limits: ProtocolLimits())
+        }
+        let good = try decode(Self.groupedSearch {
+            $0.writeU8(0x03)
+            $0.writeU32(4)
+            $0.writeU32(2)
+            $0.writeU32(2)
+            $0.writeU32(1)
+            $0.writeU8(2)
+        })
+        #expect(good.options.groupSize == 4 && good.queryGroups == QueryGroups(sizes: [2, 1], aggregate: .mean))
+        // Without extensions, revision 2's request.
+        #expect(try decode(Self.groupedSearch { _ in }).queryGroups == nil)
+        Self.refused(.unsupportedFeature, "bit 2") { () throws(FlatVecError) in _ = try decode(Self.groupedSearch { $0.writeU8(0x04) }) }
+        Self.refused(.invalidArgument, "needs group_by_label") { () throws(FlatVecError) in
+            _ = try decode(Self.groupedSearch(flags: 0) {
+                $0.writeU8(0x01)
+                $0.writeU32(2)
+            })
+        }
+        Self.refused(.limitExceeded, "group_size 1001") { () throws(FlatVecError) in
+            _ = try decode(Self.groupedSearch {
+                $0.writeU8(0x01)
+                $0.writeU32(1_001)
+            })
+        }
+        Self.refused(.invalidArgument, "hold 4 vectors, the request has 3") { () throws(FlatVecError) in
+            _ = try decode(Self.groupedSearch {
+                $0.writeU8(0x02)
+                $0.writeU32(2)
+                $0.writeU32(2)
+                $0.writeU32(2)
+                $0.writeU8(1)
+            })
+        }
+        Self.refused(.invalidArgument, "needs at least 1") { () throws(FlatVecError) in
+            _ = try decode(Self.groupedSearch {
+                $0.writeU8(0x02)
+                $0.writeU32(2)
+                $0.writeU32(3)
+                $0.writeU32(0)
+                $0.writeU8(1)
+            })
+        }
+        Self.refused(.invalidArgument, "aggregate 3") { () throws(FlatVecError) in
+            _ = try decode(Self.groupedSearch {
+                $0.writeU8(0x02)
+                $0.writeU32(1)
+                $0.writeU32(3)
+                $0.writeU8(3)
+            })
+        }
+        Self.refused(.badFrame, "needs 4 more bytes") { () throws(FlatVecError) in
+            _ = try decode(Self.groupedSearch {
+                $0.writeU8(0x02)
+                $0.writeU32(1)
+            })
+        }
+    }
+
     @Test func excludeSelfAndFilterModeTakeOnlyTheirValues() throws {
         func search(flags: UInt8, _ rest: (inout ByteBuffer) -> Void) -> ByteBuffer {
             Self.buffer {

@@ -142,6 +142,14 @@ struct TestVector: Sendable, CustomTestStringConvertible {
                        message: .response(.searched(SearchResponse(withPayloads: false, withVectors: false, dimension: 2, results: [
                            [SearchHit(id: 5, label: 2, score: 1.0), SearchHit(id: 9, label: 2, score: 0.5)],
                        ], truncated: [true])), opcode: .search)),
+            TestVector(name: "search-request-groups", description: "SEARCH request id 27 on \"shop\": k 2, flags 0x01 (group by label), 3 queries of dimension 2 [1.0, 0.0], [0.5, 0.5], [0.0, 1.0], then extensions 0x03: group_size 3, 2 query groups of 2 and 1 vectors, aggregate 1 (max)", requestID: 27,
+                       message: .request(.search({
+                           var options = SearchOptions(k: 2, groupByLabel: true)
+                           options.groupSize = 3
+                           var request = SearchRequest(collection: "shop", dimension: 2, queries: [1, 0, 0.5, 0.5, 0, 1], options: options)
+                           request.queryGroups = QueryGroups(sizes: [2, 1], aggregate: .max)
+                           return request
+                       }()))),
             TestVector(name: "duplicates-request-start", description: "DUPLICATES request id 26 on \"shop\": min_score 0.875, cursor 0 (a new sweep), max_pairs 1000, flags 0x01 (a filter follows): `visible = true` as a tree", requestID: 26,
                        message: .request(.duplicates(DuplicatesRequest(
                            collection: "shop", minScore: 0.875, cursor: 0, maxPairs: 1_000, filter: .comparison(.attribute("visible"), .equal, .bool(true))

@@ -101,11 +101,19 @@ def reencode_request(opcode: int, payload: bytes) -> bytes:
                         filters.append(None)
                     else:
                         filters.append(codec.read_filter(r))
+        group_size, groups, aggregate = 1, None, codec.AGGREGATE_MAX
+        if r.offset < len(payload):
+            extensions = r.u8()
+            if extensions & codec.EXT_GROUP_SIZE:
+                group_size = r.u32()
+            if extensions & codec.EXT_QUERY_GROUPS:
+                groups = [r.u32() for _ in range(r.u32())]
+                aggregate = r.u8()
         out = codec.search_request(
             collection, k, queries, min_score if flags & codec.HAS_MIN_SCORE else None,
             list(labels) if flags & codec.HAS_LABELS else None, bool(flags & codec.GROUP_BY_LABEL),
             bool(flags & codec.WITH_PAYLOADS), bool(flags & codec.WITH_VECTORS), filters, shared,
-            bool(flags & codec.WITH_ATTRIBUTES), stored, exclude)
+            bool(flags & codec.WITH_ATTRIBUTES), stored, exclude, group_size, groups, aggregate)
     elif opcode == codec.DUPLICATES:
         collection = r.string()
         min_score, cursor, max_pairs, flags = r.unpack("fQIB")

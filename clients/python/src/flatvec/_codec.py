@@ -24,6 +24,10 @@ FLAG_REPLY, FLAG_ERROR = 0x0001, 0x0002
 # SEARCH flags (also in its reply: bits 1, 2 and 6)
 GROUP_BY_LABEL, WITH_PAYLOADS, WITH_VECTORS, HAS_MIN_SCORE, HAS_LABELS = 0x01, 0x02, 0x04, 0x08, 0x10
 HAS_FILTERS, WITH_ATTRIBUTES, BY_STORED_IDS = 0x20, 0x40, 0x80
+# SEARCH extensions (revision 3) and query group aggregates
+EXT_GROUP_SIZE, EXT_QUERY_GROUPS = 0x01, 0x02
+AGGREGATE_MAX, AGGREGATE_MEAN = 1, 2
+AGGREGATES = {"max": AGGREGATE_MAX, "mean": AGGREGATE_MEAN}
 # DUPLICATES flags
 DUPLICATES_FILTER, DUPLICATES_END = 0x01, 0x02
 # GET flags
@@ -298,9 +302,11 @@ def get_request(collection: str, ids: np.ndarray, with_vectors: bool, with_paylo
 def search_request(collection: str, k: int, queries: Optional[np.ndarray], min_score: Optional[float],
                    labels: Optional[Sequence[int]], group_by_label: bool, with_payloads: bool,
                    with_vectors: bool, filters: Optional[Sequence[Any]] = None, shared_filter: Any = None,
-                   with_attributes: bool = False, stored_ids: Optional[np.ndarray] = None, exclude_self: bool = True) -> bytes:
+                   with_attributes: bool = False, stored_ids: Optional[np.ndarray] = None, exclude_self: bool = True,
+                   group_size: int = 1, groups: Optional[Sequence[int]] = None, aggregate: int = AGGREGATE_MAX) -> bytes:
     """``filters`` (one filter or None per query, see :func:`filter_node`) or ``shared_filter`` (one for all); with
-    ``stored_ids`` the queries are stored vectors instead of ``queries``."""
+    ``stored_ids`` the queries are stored vectors instead of ``queries``; ``group_size`` hits per label and
+    ``groups`` (sizes of groups of consecutive queries, ranked by ``aggregate``) go in the extensions."""
     flags = ((GROUP_BY_LABEL if group_by_label else 0) | (WITH_PAYLOADS if with_payloads else 0)
              | (WITH_VECTORS if with_vectors else 0) | (HAS_MIN_SCORE if min_score is not None else 0)
              | (HAS_LABELS if labels is not None else 0)
@@ -323,6 +329,13 @@ def search_request(collection: str, k: int, queries: Optional[np.ndarray], min_s
         parts.extend(filter_node(f) if f is not None else b"\x00" for f in filters)
     elif shared_filter is not None:
         parts += [struct.pack("<B", 1), filter_node(shared_filter)]
+    extensions = (EXT_GROUP_SIZE if group_size != 1 else 0) | (EXT_QUERY_GROUPS if groups is not None else 0)
+    if extensions:
+        parts.append(struct.pack("<B", extensions))
+        if group_size != 1:
+            parts.append(struct.pack("<I", group_size))
+        if groups is not None:
+            parts.append(struct.pack("<I%dIB" % len(groups), len(groups), *groups, aggregate))
     return b"".join(parts)
 
 

@@ -242,7 +242,9 @@ def get(collection: str, ids: Iterable[int], with_vectors: bool = True, with_pay
 def search(collection: str, queries: Any, k: Union[int, str] = 10, min_score: Optional[float] = None,
            labels: Optional[Iterable[int]] = None, group_by_label: bool = False, with_payloads: bool = False,
            with_vectors: bool = False, filter: Any = None, filters: Optional[Sequence[Any]] = None,
-           with_attributes: bool = False, stored_ids: Any = None, exclude_self: bool = True) -> Operation:
+           with_attributes: bool = False, stored_ids: Any = None, exclude_self: bool = True, group_size: int = 1,
+           vectors_per_query: Optional[int] = None, query_groups: Optional[Sequence[int]] = None,
+           aggregate: str = "max") -> Operation:
     rows = matrix(queries, "queries") if stored_ids is None else None
     # k="all": a range search, every hit scoring at least min_score (k = 0 on the wire).
     wire_k = 0 if k == "all" else k
@@ -260,9 +262,25 @@ def search(collection: str, queries: Any, k: Union[int, str] = 10, min_score: Op
     if filters is not None and len(filters) != nq:
         raise InvalidArgument("%d filters for %d queries" % (len(filters), nq))
     label_list = [int(x) for x in labels] if labels is not None else None
+    if not 1 <= int(group_size) <= 1000:
+        raise InvalidArgument("group_size must be from 1 to 1000, got %r" % (group_size,))
+    if group_size > 1 and not group_by_label:
+        raise InvalidArgument("group_size needs group_by_label=True (it counts hits per label)")
+    if aggregate not in codec.AGGREGATES:
+        raise InvalidArgument("aggregate must be 'max' or 'mean', got %r" % (aggregate,))
+    if vectors_per_query is not None and query_groups is not None:
+        raise InvalidArgument("give vectors_per_query or query_groups, not both")
+    groups = [int(x) for x in query_groups] if query_groups is not None else None
+    if vectors_per_query is not None:
+        if int(vectors_per_query) < 1 or nq % int(vectors_per_query):
+            raise InvalidArgument("%d query vectors do not make groups of %r" % (nq, vectors_per_query))
+        groups = [int(vectors_per_query)] * (nq // int(vectors_per_query))
+    if groups is not None and (sum(groups) != nq or min(groups, default=1) < 1):
+        raise InvalidArgument("query_groups %r do not split %d query vectors" % (groups, nq))
     payload = codec.search_request(collection, int(wire_k), rows, min_score, label_list, group_by_label, with_payloads,
-                                   with_vectors, filters, filter, with_attributes, stored, exclude_self)
-    width = None if wire_k == 0 else int(wire_k)
+                                   with_vectors, filters, filter, with_attributes, stored, exclude_self, int(group_size),
+                                   groups, codec.AGGREGATES[aggregate])
+    width = None if wire_k == 0 or group_size > 1 else int(wire_k)
     return Operation(codec.SEARCH, payload, True, lambda p: SearchResult(width, *codec.decode_search_columns(p)[2:]))
 
 

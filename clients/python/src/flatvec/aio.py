@@ -204,9 +204,13 @@ class AsyncClient:
     async def search(self, collection: str, queries: Any, k: Union[int, str] = 10, *, min_score: Optional[float] = None,
                      labels: Optional[Iterable[int]] = None, group_by_label: bool = False,
                      with_payloads: bool = False, with_vectors: bool = False, filter: Any = None,
-                     filters: Optional[Sequence[Any]] = None, with_attributes: bool = False) -> SearchResult:
+                     filters: Optional[Sequence[Any]] = None, with_attributes: bool = False, group_size: int = 1,
+                     vectors_per_query: Optional[int] = None, query_groups: Optional[Sequence[int]] = None,
+                     aggregate: str = "max") -> SearchResult:
+        """See :meth:`flatvec.Client.search`."""
         return await self._run(ops.search(collection, queries, k, min_score, labels, group_by_label, with_payloads, with_vectors,
-                                          filter, filters, with_attributes))
+                                          filter, filters, with_attributes, None, True, group_size, vectors_per_query,
+                                          query_groups, aggregate))
 
     async def search_by_id(self, collection: str, ids: Iterable[int], k: Union[int, str] = 10, *, exclude_self: bool = True,
                            filter: Any = None, min_score: Optional[float] = None, group_by_label: bool = False,

@@ -184,14 +184,21 @@ class Client:
     def search(self, collection: str, queries: Any, k: Union[int, str] = 10, *, min_score: Optional[float] = None,
                labels: Optional[Iterable[int]] = None, group_by_label: bool = False, with_payloads: bool = False,
                with_vectors: bool = False, filter: Any = None, filters: Optional[Sequence[Any]] = None,
-               with_attributes: bool = False) -> SearchResult:
+               with_attributes: bool = False, group_size: int = 1, vectors_per_query: Optional[int] = None,
+               query_groups: Optional[Sequence[int]] = None, aggregate: str = "max") -> SearchResult:
         """Exact top-k for one query (d,) or a batch (nq, d). ``filter`` (one for all queries) or
         ``filters`` (one per query, None for none) keep only the vectors they are true of, before
         ranking, e.g. ``'visible and category = "shoes"'`` (use :func:`flatvec.quote` for strings).
         ``k="all"`` with ``min_score`` is a range search: every hit scoring at least ``min_score``,
-        best first, up to the server's limit (``result.truncated`` says which queries it cut)."""
+        best first, up to the server's limit (``result.truncated`` says which queries it cut).
+        ``group_by_label=True, group_size=n``: up to n hits for each of the k best labels (a label's
+        hits follow each other). ``vectors_per_query=n`` (or ``query_groups=[sizes]``) searches groups
+        of consecutive query vectors, one ranking per group (one result row per group) by ``aggregate``:
+        ``"max"`` (the best score of any vector of the group) or ``"mean"`` (of each vector's score, or
+        of each vector's best within a label)."""
         return self._run(ops.search(collection, queries, k, min_score, labels, group_by_label, with_payloads, with_vectors,
-                                    filter, filters, with_attributes))
+                                    filter, filters, with_attributes, None, True, group_size, vectors_per_query,
+                                    query_groups, aggregate))
 
     def search_by_id(self, collection: str, ids: Iterable[int], k: Union[int, str] = 10, *, exclude_self: bool = True,
                      filter: Any = None, min_score: Optional[float] = None, group_by_label: bool = False,

@@ -123,6 +123,13 @@ import Glibc
             try NPYFile.write(Matrix<Float>(rows: 2, columns: 2, values: [0, 1, 0.5, 0.5]), to: directory + "/new.npy")
             let new = try runFlatVec(["duplicates"] + server + ["--min-score", "0.8", "--vectors", directory + "/new.npy"])
             #expect(new.status == 0 && new.stdout == "query,id,score\n0,3,1.0\n0,2,0.8\n", "\(new.stdout) \(new.stderr)")
+            // The same two vectors as one group of queries: one ranking, by the mean of their scores.
+            let group = try runFlatVec(["search"] + server + ["--queries", directory + "/new.npy", "--k", "2", "--vectors-per-query", "2", "--aggregate", "mean", "--json"])
+            #expect(group.status == 0 && group.stdout.hasPrefix(#"[[{"id":2,"label":0,"score":0.75}"#), "\(group.stdout) \(group.stderr)")
+            let sized = try runFlatVec(["search"] + server + ["--queries", directory + "/new.npy", "--group-size", "2"])
+            #expect(sized.status == 1 && sized.stderr.contains("--group-size needs --group-by-label"), "\(sized.stderr)")
+            let odd = try runFlatVec(["search"] + server + ["--queries", directory + "/new.npy", "--vectors-per-query", "3"])
+            #expect(odd.status == 1 && odd.stderr.contains("2 query vectors do not make groups of 3"), "\(odd.stderr)")
             let nan = try runFlatVec(["duplicates"] + server + ["--min-score", "nan"])
             #expect(nan.status == 1 && nan.stderr.contains("--min-score must be a finite number"), "\(nan.stderr)")
             let page = try runFlatVec(["duplicates"] + server + ["--min-score", "0.9", "--page-size", "0"])

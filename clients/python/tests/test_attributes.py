@@ -230,3 +230,45 @@ def test_duplicate_sweep_lists_every_pair_once_and_can_stop(server) -> None:
             return found
 
     assert asyncio.run(sweep()) == expected(lambda i: True)
+
+
+def test_query_groups_and_group_size_rank_as_numpy(server) -> None:
+    """vectors_per_query with max and mean, and group_size, against numpy over every vector of each group."""
+    with Client(server.address) as c:
+        c.create_collection("groups", 8)
+        rng = np.random.default_rng(8)
+        vectors = (rng.integers(-8, 9, size=(600, 8)) / 8).astype(np.float32)
+        ids = np.arange(600, dtype=np.int64) + 1000
+        labels = ids % 37
+        c.add("groups", ids, vectors, labels=labels)
+        queries = (rng.integers(-8, 9, size=(6, 8)) / 8).astype(np.float32)
+        scores = queries @ vectors.T  # exact: multiples of 1/64
+        for g, rows in enumerate((range(0, 3), range(3, 6))):
+            s = scores[list(rows)]
+            best = s.max(axis=0)
+            result = c.search("groups", queries, k=4, vectors_per_query=3, aggregate="max")
+            assert result.ids.shape == (2, 4)
+            order = sorted(range(600), key=lambda i: (-best[i], ids[i]))[:4]
+            assert result.ids[g].tolist() == [int(ids[i]) for i in order]
+            # mean over the group's vectors of each vector's best within the label
+            per_label = {int(l): [float(s[j][labels == l].max()) for j in range(3)] for l in np.unique(labels)}
+            mean = {l: np.float32(np.float32(np.float32(v[0]) + np.float32(v[1])) + np.float32(v[2])) / np.float32(3)
+                    for l, v in per_label.items()}
+            result = c.search("groups", queries, k=5, group_by_label=True, query_groups=[3, 3], aggregate="mean")
+            want = sorted(mean, key=lambda l: (-mean[l], min(ids[labels == l][s[:, labels == l].max(axis=0) == s[:, labels == l].max()])))[:5]
+            assert result.labels[g].tolist() == want
+            assert np.allclose(result.scores[g], [mean[l] for l in want])
+        # group_size: up to 3 hits for each of the 2 best labels, a label's hits together.
+        result = c.search("groups", queries[0], k=2, group_by_label=True, group_size=3)
+        hits = result.hits[0]
+        assert len(hits) == 6 and len({h.label for h in hits}) == 2
+        for label in {h.label for h in hits}:
+            members = [i for i in range(600) if labels[i] == label]
+            top = sorted(members, key=lambda i: (-scores[0][i], ids[i]))[:3]
+            assert [h.id for h in hits if h.label == label] == [int(ids[i]) for i in top]
+        with pytest.raises(flatvec.InvalidArgument, match="group_by_label"):
+            c.search("groups", queries[0], k=2, group_size=3)
+        with pytest.raises(flatvec.InvalidArgument, match="groups of 4"):
+            c.search("groups", queries, k=2, vectors_per_query=4)
+        with pytest.raises(flatvec.InvalidArgument, match="max aggregate"):
+            c.search("groups", queries, k=2, group_by_label=True, group_size=2, vectors_per_query=3, aggregate="mean")

@@ -28,6 +28,7 @@ WORKLOADS = [
     ("int8 first pass, still exact", "compare/int8-latest.md", "python3 Benchmarks/compare/int8.py"),
     ("Range search", "compare/range-latest.md", "python3 Benchmarks/compare/range.py"),
     ("Near-duplicate sweep", "compare/duplicates-latest.md", "python3 Benchmarks/compare/duplicates.py"),
+    ("Query groups", "compare/groups-latest.md", "python3 Benchmarks/compare/groups.py"),
     ("Filtered search, int8 scan", "compare/filters-latest.md", "python3 Benchmarks/compare/filters.py"),
     ("Filtered search, float32 scan", "compare/filters-float32-latest.md", "python3 Benchmarks/compare/filters.py --scan float32"),
     ("Search plans", "compare/search-plans-latest.md", ".build/release/flatvec-search-bench"),

@@ -196,20 +196,41 @@ extension FlatIndex {
         return tops
     }
 
-    /// `mean`: the best K of each vector, the candidates' missing scores, and K grown until the k-th
-    /// mean beats the bound on every id or label not seen.
+    /// How deep a `mean` round reads each vector's hits: its best K, or every hit at or above a score.
+    private enum MeanDepth {
+        case best(Int)
+        case atLeast(Float)
+    }
+
+    /// `mean`: each vector's best k (one scan), the candidates' missing scores (one scan restricted to
+    /// them); unless that settles it, every hit of each vector at or above the k-th mean found so far
+    /// (one scan: whatever id or label it misses has a mean below), and the missing scores again. A
+    /// list cut at ``FlatVecLimits/maximumRangeHits`` falls back to best-K rounds with K four times
+    /// larger each time.
     private func meanSearch(_ input: PreparedSearch, _ c: Composition, groups: [Int]) throws(FlatVecError) -> [[SearchHit]] {
         let rowCount = lock.withReaderLock { rows.count }
-        var depth = Dictionary(uniqueKeysWithValues: groups.map { ($0, Self.kept(c.options[$0])) })
+        var depth: [Int: MeanDepth] = [:]
+        for g in groups {
+            let spec = c.options[g]
+            // A range search reads every hit at or above min_score at once.
+            depth[g] = spec.range ? .atLeast(spec.minScore ?? -.infinity) : .best(spec.k)
+        }
         var results: [Int: [SearchHit]] = [:]
         var pending = groups
         while !pending.isEmpty {
-            // Each vector's best K (every hit at or above min_score, for a range search).
             var first: [(vector: Int, options: SearchOptions)] = []
             for g in pending {
                 var o = c.options[g]
-                o.k = depth[g]!
-                if !o.range { o.minScore = nil }
+                switch depth[g]! {
+                case .best(let K):
+                    o.range = false
+                    o.k = K
+                    o.minScore = nil
+                case .atLeast(let floor):
+                    o.range = true
+                    o.k = FlatVecLimits.maximumRangeHits
+                    o.minScore = floor
+                }
                 for q in c.ranges[g] { first.append((q, o)) }
             }
             let lists = try scan(input, first)
@@ -247,7 +268,6 @@ extension FlatIndex {
             for g in pending {
                 let spec = c.options[g]
                 let range = c.ranges[g]
-                let K = depth[g]!
                 var scores: [Int64: [Float]] = [:]
                 var representative: [Int64: SearchHit] = [:]
                 var bound: Float = 0
@@ -256,15 +276,13 @@ extension FlatIndex {
                 for j in 0..<range.count {
                     var list = lists[start + j]
                     let keys = Set(list.map { spec.groupByLabel ? $0.label : $0.id })
-                    // The K-th score bounds what this vector gives every id or label it did not list; a
-                    // list shorter than K lists all there is. A range search's list is cut when it
-                    // holds K + 1.
-                    if spec.range {
-                        if list.count > K { someCut = true }
-                    } else if list.count >= K {
-                        bound += list[K - 1].score
-                    } else {
-                        someComplete = true
+                    switch depth[g]! {
+                    case .best(let K):
+                        // The K-th score bounds what this vector gives every id or label it did not
+                        // list; a list shorter than K lists all there is.
+                        if list.count >= K { bound += list[K - 1].score } else { someComplete = true }
+                    case .atLeast:
+                        if list.count > FlatVecLimits.maximumRangeHits { someCut = true }
                     }
                     if candidates[g]!.count > keys.count {
                         list += filled[fill]
@@ -279,6 +297,7 @@ extension FlatIndex {
                         representative[key] = hit
                     }
                 }
+                start += range.count
                 let count = Float(range.count)
                 var ranked: [SearchHit] = []
                 for (key, values) in scores where values.count == range.count {
@@ -288,33 +307,31 @@ extension FlatIndex {
                     ranked.append(hit)
                 }
                 ranked.sort { $0.ranks(before: $1) }
-                let keep = Self.kept(spec)
-                let settled: Bool
-                if K >= rowCount {
-                    settled = true
-                } else if spec.range {
-                    // A key whose mean reaches min_score has a vector whose best reaches it: in that
-                    // vector's list, unless the list was cut.
-                    settled = !someCut
-                } else if someComplete {
-                    settled = true
-                } else {
-                    let bar = ranked.count >= spec.k ? ranked[spec.k - 1].score : (spec.minScore ?? -.infinity)
-                    settled = bound / count < bar
-                }
-                if settled {
-                    results[g] = Array(ranked.prefix(keep))
-                } else {
-                    if spec.range && K >= FlatVecLimits.maximumRangeHits {
+                // The k-th mean found (or min_score while fewer are found): what an unseen one must beat.
+                let bar = !spec.range && ranked.count >= spec.k ? ranked[spec.k - 1].score : (spec.minScore ?? -.infinity)
+                switch depth[g]! {
+                case .best(let K):
+                    if K >= rowCount || someComplete || bound / count < bar {
+                        results[g] = Array(ranked.prefix(Self.kept(spec)))
+                    } else {
+                        // Every hit at or above the bar next, unless a list was already cut that way.
+                        depth[g] = K > spec.k ? .best(K * 4) : .atLeast(bar)
+                        next.append(g)
+                    }
+                case .atLeast:
+                    // An id or label missing from every list scores below the floor with every vector.
+                    if !someCut {
+                        results[g] = Array(ranked.prefix(Self.kept(spec)))
+                    } else if spec.range {
                         throw FlatVecError(
                             .limitExceeded,
                             "more than \(FlatVecLimits.maximumRangeHits) hits of one query vector reach min_score: a mean over the group cannot be ranked; raise min_score"
                         )
+                    } else {
+                        depth[g] = .best(spec.k * 4)
+                        next.append(g)
                     }
-                    depth[g] = spec.range ? min(K * 4, FlatVecLimits.maximumRangeHits) : K * 4
-                    next.append(g)
                 }
-                start += range.count
             }
             pending = next
         }

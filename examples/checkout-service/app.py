@@ -28,6 +28,20 @@ class IdentifyRequest(BaseModel):
     category: Optional[str] = Field(None, description="only products of this category (e.g. the lane's department)")
 
 
+class BurstRequest(BaseModel):
+    embeddings: List[List[float]] = Field(..., min_length=1, max_length=64, description="the frames of one item (a burst)")
+    k: int = Field(1, ge=1, le=100)
+    aggregate: str = Field("max", pattern="^(max|mean)$", description="max: the best frame decides; mean: every frame counts")
+    category: Optional[str] = None
+
+
+class SimilarRequest(BaseModel):
+    embeddings: List[List[float]] = Field(..., min_length=1, max_length=64, description="photos of one returned item")
+    k: int = Field(5, ge=1, le=100, description="products to return")
+    photos_per_product: int = Field(3, ge=1, le=20, description="the product's most similar photos shown with it")
+    duplicate_above: float = Field(0.95, description="stored photos at or above this score count as duplicates")
+
+
 class ProductImage(BaseModel):
     id: int
     embedding: List[float]
@@ -75,19 +89,68 @@ async def identify(request: IdentifyRequest) -> Dict[str, Any]:
     """The k most similar visible product images to the frame's embedding, best first (only the
     lane's category, if given). The filter applies inside FlatVec, before ranking: k hits whenever k
     visible images exist, never fewer because hidden ones ranked higher."""
-    query_filter = "visible"
-    if request.category is not None:
-        query_filter += " and category = " + flatvec.quote(request.category)
     try:
         result = await app.state.flatvec.search(
-            COLLECTION, np.asarray(request.embedding, dtype=np.float32), k=request.k, with_payloads=True, filter=query_filter
+            COLLECTION, np.asarray(request.embedding, dtype=np.float32), k=request.k, with_payloads=True,
+            filter=lane_filter(request.category),
         )
     except flatvec.FlatVecError as e:
         raise http_error(e) from e
-    return {"hits": [
-        {"id": h.id, "label": h.label, "score": h.score, "payload": flatvec.decode_payload(h.payload)}
-        for h in result.hits[0]
-    ]}
+    return {"hits": [hit_json(h) for h in result.hits[0]]}
+
+
+def lane_filter(category: Optional[str]) -> str:
+    return "visible" + ("" if category is None else " and category = " + flatvec.quote(category))
+
+
+def hit_json(h: flatvec.Hit) -> Dict[str, Any]:
+    return {"id": h.id, "label": h.label, "score": h.score, "payload": flatvec.decode_payload(h.payload)}
+
+
+@app.post("/checkout/identify-burst")
+async def identify_burst(request: BurstRequest) -> Dict[str, Any]:
+    """The k most likely products for a burst of frames of one item: one ranking of products over
+    all frames (FlatVec query groups, exact), `max` (the best frame decides) or `mean` (every frame
+    counts: steadier when single frames are blurred). Each product comes with the image that matched."""
+    try:
+        result = await app.state.flatvec.search(
+            COLLECTION, np.asarray(request.embeddings, dtype=np.float32), k=request.k, group_by_label=True, with_payloads=True,
+            filter=lane_filter(request.category), vectors_per_query=len(request.embeddings), aggregate=request.aggregate,
+        )
+    except flatvec.FlatVecError as e:
+        raise http_error(e) from e
+    return {"products": [hit_json(h) for h in result.hits[0]]}
+
+
+@app.post("/inspection/similar")
+async def similar(request: SimilarRequest) -> Dict[str, Any]:
+    """Inspection of a returned item from its photos: the k most similar products, each with its most
+    similar stored photos (group_size), and every stored photo at or above `duplicate_above` against
+    any of the item's photos (a range search: near-duplicates, not just the best few)."""
+    photos = np.asarray(request.embeddings, dtype=np.float32)
+    try:
+        products = await app.state.flatvec.search(
+            COLLECTION, photos, k=request.k, group_by_label=True, group_size=request.photos_per_product, with_payloads=True,
+            vectors_per_query=len(photos), aggregate="max",
+        )
+        duplicates = await app.state.flatvec.search(COLLECTION, photos, k="all", min_score=request.duplicate_above)
+    except flatvec.FlatVecError as e:
+        raise http_error(e) from e
+    grouped: List[Dict[str, Any]] = []
+    for h in products.hits[0]:
+        if not grouped or grouped[-1]["product"] != h.label:
+            grouped.append({"product": h.label, "score": h.score, "photos": []})
+        grouped[-1]["photos"].append(hit_json(h))
+    found: Dict[int, Dict[str, Any]] = {}
+    for photo, hits in enumerate(duplicates.hits):
+        for h in hits:
+            if h.id not in found or h.score > found[h.id]["score"]:
+                found[h.id] = {"id": h.id, "label": h.label, "score": h.score, "photo": photo}
+    return {
+        "products": grouped,
+        "duplicates": sorted(found.values(), key=lambda d: (-d["score"], d["id"])),
+        "duplicates_truncated": bool(duplicates.truncated is not None and duplicates.truncated.any()),
+    }
 
 
 @app.post("/admin/products")

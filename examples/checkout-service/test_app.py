@@ -86,3 +86,36 @@ def test_identify_and_add_products_over_http(flatvec_server, monkeypatch) -> Non
         # FlatVec's errors become HTTP errors with the reason.
         wrong = http.post("/checkout/identify", json={"embedding": [1.0, 2.0], "k": 1})
         assert wrong.status_code == 422 and "dimension" in wrong.json()["detail"]
+
+
+def test_burst_identify_and_inspection_over_http(flatvec_server, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    import flatvec
+
+    monkeypatch.setenv("FLATVEC_ADDRESS", flatvec_server)
+    sys.path.insert(0, HERE)
+    app_module = importlib.reload(importlib.import_module("app"))
+    queries = np.load(os.path.join(ROOT, "data", "queries.npy"))
+    rng = np.random.default_rng(5)
+    with TestClient(app_module.app) as http, flatvec.Client(flatvec_server) as direct:
+        stored = direct.get("products", [int(direct.search("products", queries[0], k=1).ids[0][0])])[0]
+        frames = np.asarray(stored.vector, dtype=np.float32) + 0.02 * rng.standard_normal((4, 512)).astype(np.float32)
+        for aggregate in ("max", "mean"):
+            reply = http.post("/checkout/identify-burst", json={"embeddings": frames.tolist(), "k": 3, "aggregate": aggregate})
+            assert reply.status_code == 200, reply.text
+            products = reply.json()["products"]
+            expected = direct.search("products", frames, k=3, group_by_label=True, filter="visible", vectors_per_query=4,
+                                     aggregate=aggregate)
+            assert [p["label"] for p in products] == expected.labels[0].tolist()
+            assert products[0]["label"] == stored.label
+        assert http.post("/checkout/identify-burst", json={"embeddings": frames.tolist(), "aggregate": "median"}).status_code == 422
+        # Inspection: the products with their closest photos, and the stored photo itself as a duplicate.
+        reply = http.post("/inspection/similar", json={"embeddings": frames[:2].tolist(), "k": 2, "photos_per_product": 2,
+                                                        "duplicate_above": 0.9})
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        assert body["products"][0]["product"] == stored.label and 1 <= len(body["products"][0]["photos"]) <= 2
+        assert len(body["products"]) == 2
+        assert stored.id in [d["id"] for d in body["duplicates"]] and not body["duplicates_truncated"]
+        assert all(d["score"] >= 0.9 for d in body["duplicates"])

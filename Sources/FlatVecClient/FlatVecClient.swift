@@ -173,9 +173,16 @@ public final class FlatVecClient: Sendable {
     }
 
     /// Upserts a batch.
+    /// - Parameters:
+    ///   - collection: The collection.
+    ///   - batch: The vectors.
+    ///   - rejectAbove: Add only if new: when a vector scores at least this with a stored vector (other
+    ///     than the one it replaces) or another of the batch, nothing is added and the error
+    ///     (`duplicate_vector`) lists each with its best match.
     @discardableResult
-    public func add(collection: String, batch: VectorBatch) async throws(FlatVecError) -> AddResponse {
-        guard case .added(let r) = try await send(.add(AddRequest(collection: collection, batch: batch))) else { throw Self.unexpected }
+    public func add(collection: String, batch: VectorBatch, rejectingDuplicatesAbove rejectAbove: Float? = nil) async throws(FlatVecError) -> AddResponse {
+        let request = AddRequest(collection: collection, batch: batch, rejectDuplicatesAbove: rejectAbove)
+        guard case .added(let r) = try await send(.add(request)) else { throw Self.unexpected }
         return r
     }
 

@@ -6,13 +6,17 @@ extension Engine {
     /// - Parameters:
     ///   - batch: Ids, labels, vectors and optional payloads and attributes; normalised under cosine.
     ///   - collection: The collection.
+    ///   - rejectAbove: Add only if new: when a vector of the batch scores at least this with a stored
+    ///     vector (other than the one it replaces) or another vector of the batch, nothing is added
+    ///     and the error (`duplicate_vector`) lists each such vector with its best match.
     /// - Returns: How many ids were new and how many replaced.
     /// - Throws: `unknown_collection`, `dimension_mismatch`, `invalid_vector`, `duplicate_id`,
-    ///   `invalid_argument` for attributes, `unavailable` (nothing stored) or `outcome_unknown`.
+    ///   `invalid_argument` for attributes, `duplicate_vector`, `unavailable` (nothing stored) or
+    ///   `outcome_unknown`.
     @discardableResult
-    public func add(_ batch: VectorBatch, to collection: String) throws(FlatVecError) -> AddResult {
+    public func add(_ batch: VectorBatch, to collection: String, rejectingDuplicatesAbove rejectAbove: Float? = nil) throws(FlatVecError) -> AddResult {
         try checkOpen()
-        return try writes.add(batch, to: collection)
+        return try writes.add(batch, to: collection, rejectingDuplicatesAbove: rejectAbove)
     }
 
     /// Removes vectors.

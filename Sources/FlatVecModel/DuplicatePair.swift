@@ -48,3 +48,48 @@ public struct DuplicatePage: Sendable, Hashable {
         self.truncatedRows = truncatedRows
     }
 }
+
+/// A vector of an ADD that rejects duplicates, and the vector it duplicates.
+public struct DuplicateMatch: Sendable, Hashable {
+    /// The new vector's id.
+    public var id: Int64
+    /// The id of the vector it scores at or above the threshold with (the best such).
+    public var other: Int64
+    /// Their score.
+    public var score: Float
+    /// Whether `other` is stored already (else it is another new vector of the same batch).
+    public var otherIsStored: Bool
+
+    /// Creates a match.
+    /// - Parameters:
+    ///   - id: The new vector's id.
+    ///   - other: The id it duplicates.
+    ///   - score: Their score.
+    ///   - otherIsStored: Whether `other` is stored already.
+    public init(id: Int64, other: Int64, score: Float, otherIsStored: Bool) {
+        self.id = id
+        self.other = other
+        self.score = score
+        self.otherIsStored = otherIsStored
+    }
+}
+
+extension FlatVecError {
+    /// The ``FlatVecError/Code/duplicateVector`` error of an ADD that rejects duplicates: its message
+    /// lists each offending new vector as `id A ~ stored id B (score)` or `id A ~ new id B (score)`.
+    /// - Parameters:
+    ///   - matches: The new vectors that duplicate others, each with its best match.
+    ///   - threshold: The ADD's threshold.
+    /// - Returns: The error.
+    public static func duplicateVectors(_ matches: [DuplicateMatch], threshold: Float) -> FlatVecError {
+        let listed = matches.prefix(100).map { m in
+            "id \(m.id) ~ \(m.otherIsStored ? "stored" : "new") id \(m.other) (\(m.score))"
+        }
+        let more = matches.count > 100 ? ", and \(matches.count - 100) more" : ""
+        let count = matches.count == 1 ? "1 new vector duplicates" : "\(matches.count) new vectors duplicate"
+        return FlatVecError(
+            .duplicateVector,
+            "\(count) another at or above \(threshold), nothing was added: " + listed.joined(separator: ", ") + more
+        )
+    }
+}

@@ -23,6 +23,7 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
             case ioError = 16
             case unsupportedFeature = 17
             case outcomeUnknown = 18
+            case duplicateVector = 19
         }
 
         private let value: Value
@@ -76,6 +77,9 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
         /// A write may or may not have been stored: the store's connection died during COMMIT, or a
         /// log sync failed. Retry it (ADD is an upsert; a retried REMOVE may answer `unknown_id`).
         public static let outcomeUnknown = Code(.outcomeUnknown)
+        /// An ADD that rejects duplicates holds a vector scoring at or above its threshold with a stored
+        /// vector or another vector of the batch; nothing was written.
+        public static let duplicateVector = Code(.duplicateVector)
 
         /// The code's name, as used in logs and the protocol spec.
         public var description: String {
@@ -98,6 +102,7 @@ public struct FlatVecError: Error, Sendable, Hashable, CustomStringConvertible {
             case .ioError: "io_error"
             case .unsupportedFeature: "unsupported_feature"
             case .outcomeUnknown: "outcome_unknown"
+            case .duplicateVector: "duplicate_vector"
             }
         }
     }

@@ -7,11 +7,15 @@ public struct AddRequest: Sendable, Hashable {
     public var collection: String
     /// The vectors, ids, labels and optional payloads.
     public var batch: VectorBatch
+    /// Add only if new: refuse the whole batch when a vector scores at least this with a stored
+    /// vector or another of the batch (flags bit 2).
+    public var rejectDuplicatesAbove: Float?
 
     /// Creates the request.
-    public init(collection: String, batch: VectorBatch) {
+    public init(collection: String, batch: VectorBatch, rejectDuplicatesAbove: Float? = nil) {
         self.collection = collection
         self.batch = batch
+        self.rejectDuplicatesAbove = rejectDuplicatesAbove
     }
 
     /// Decodes the payload.
@@ -42,11 +46,19 @@ public struct AddRequest: Sendable, Hashable {
             attributes.reserveCapacity(count)
             for _ in 0..<count { attributes.append(try buffer.readAttributeValues()) }
         }
+        var rejectAbove: Float?
+        if flags.contains(.rejectDuplicates) {
+            let threshold = try buffer.readF32("reject_duplicates_above")
+            guard threshold.isFinite else {
+                throw FlatVecError(.invalidArgument, "reject_duplicates_above must be a finite number, not \(threshold)")
+            }
+            rejectAbove = threshold
+        }
         try buffer.expectFullyRead("ADD")
         let batch = try VectorBatch(
             dimension: Int(dimension), ids: ids, labels: labels, vectors: vectors, payloads: payloads, attributes: attributes
         )
-        return AddRequest(collection: collection, batch: batch)
+        return AddRequest(collection: collection, batch: batch, rejectDuplicatesAbove: rejectAbove)
     }
 
     /// Encodes the payload.
@@ -54,12 +66,16 @@ public struct AddRequest: Sendable, Hashable {
         buffer.writeFlatVecString(collection)
         buffer.writeCount(batch.count)
         buffer.writeU32(UInt32(batch.dimension))
-        buffer.writeU8((batch.payloads.isEmpty ? [] : AddFlags.payloads).union(batch.attributes.isEmpty ? [] : .attributes).rawValue)
+        buffer.writeU8(
+            (batch.payloads.isEmpty ? [] : AddFlags.payloads).union(batch.attributes.isEmpty ? [] : .attributes)
+                .union(rejectDuplicatesAbove == nil ? [] : .rejectDuplicates).rawValue
+        )
         buffer.writeI64Array(batch.ids)
         buffer.writeI64Array(batch.labels)
         buffer.writeF32Array(batch.vectors)
         for p in batch.payloads { buffer.writeOptionalBytes(p) }
         for values in batch.attributes { buffer.writeAttributeValues(values) }
+        if let rejectDuplicatesAbove { buffer.writeF32(rejectDuplicatesAbove) }
     }
 }
 

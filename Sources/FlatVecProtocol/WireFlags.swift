@@ -52,8 +52,10 @@ public struct AddFlags: OptionSet, Sendable, Hashable {
     public static let payloads = AddFlags(rawValue: 1 << 0)
     /// Attribute values follow for every vector.
     public static let attributes = AddFlags(rawValue: 1 << 1)
+    /// A `reject_duplicates_above` threshold ends the payload (add only if new).
+    public static let rejectDuplicates = AddFlags(rawValue: 1 << 2)
     /// Every defined bit.
-    public static let known: AddFlags = [.payloads, .attributes]
+    public static let known: AddFlags = [.payloads, .attributes, .rejectDuplicates]
 }
 
 /// The flags byte of a DUPLICATES request (PROTOCOL.md 4.7). Bits not listed are reserved.

@@ -149,7 +149,7 @@ public struct RequestExecutor: Sendable {
         case .listCollections:
             return .collections(engine.collections.map(Self.info))
         case .add(let r):
-            let result = try engine.add(r.batch, to: r.collection)
+            let result = try engine.add(r.batch, to: r.collection, rejectingDuplicatesAbove: r.rejectDuplicatesAbove)
             return .added(AddResponse(inserted: UInt32(result.inserted), replaced: UInt32(result.replaced)))
         case .remove(let r):
             try engine.remove(ids: r.ids, from: r.collection)

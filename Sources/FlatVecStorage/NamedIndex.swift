@@ -21,9 +21,14 @@ public final class NamedIndex: Sendable {
     final class PendingAdd: @unchecked Sendable {
         // @unchecked: `outcome` is written and read only under the collection's write order.
         let batch: ValidatedBatch
+        /// Refuse the batch if a vector scores at least this with another (stored or new).
+        let rejectAbove: Float?
         var outcome: Result<AddResult, FlatVecError>?
 
-        init(_ batch: ValidatedBatch) { self.batch = batch }
+        init(_ batch: ValidatedBatch, rejectAbove: Float? = nil) {
+            self.batch = batch
+            self.rejectAbove = rejectAbove
+        }
     }
 
     /// The state a write checks under ``writeOrder``.

@@ -5,8 +5,13 @@ extension WritePath {
     /// store write for all of them (one PostgreSQL transaction, one log sync), then each applied to the
     /// index in arrival order. All or none are stored; each caller gets its own counts, or the group's
     /// error (an outcome-unknown one puts every id of the group in doubt).
-    func addInGroup(_ collection: NamedIndex, _ validated: ValidatedBatch, _ scope: WriteScope) throws(FlatVecError) -> AddResult {
-        let mine = NamedIndex.PendingAdd(validated)
+    ///
+    /// An ADD that rejects duplicates is checked here, in arrival order, against the index and the
+    /// ADDs of the group accepted before it; refused, it gets its error and the rest go on.
+    func addInGroup(
+        _ collection: NamedIndex, _ validated: ValidatedBatch, rejectAbove: Float? = nil, _ scope: WriteScope
+    ) throws(FlatVecError) -> AddResult {
+        let mine = NamedIndex.PendingAdd(validated, rejectAbove: rejectAbove)
         collection.pendingAdds.withLock { $0.append(mine) }
         return try scope.inWriteOrder(of: collection) { state throws(FlatVecError) -> AddResult in
             // Another thread may have stored this ADD while this one waited for the write order.
@@ -19,12 +24,28 @@ extension WritePath {
                 collection.pendingAdds.withLock { $0.removeAll { $0 === mine } }
                 throw error
             }
-            let group = collection.pendingAdds.withLock { queue in
+            var group: [NamedIndex.PendingAdd] = []
+            for add in collection.pendingAdds.withLock({ queue in
                 defer { queue.removeAll() }
                 return queue
+            }) {
+                if let threshold = add.rejectAbove {
+                    do throws(FlatVecError) {
+                        let matches = try collection.index.duplicates(of: add.batch, threshold: threshold, pending: group.map(\.batch.batch))
+                        guard matches.isEmpty else {
+                            add.outcome = .failure(.duplicateVectors(matches, threshold: threshold))
+                            continue
+                        }
+                    } catch {
+                        add.outcome = .failure(error)
+                        continue
+                    }
+                }
+                group.append(add)
             }
+            guard !group.isEmpty else { return try mine.outcome!.get() }
             do throws(FlatVecError) {
-                let batch = group.count == 1 ? validated.batch : try Self.merged(group.map(\.batch.batch), dimension: collection.index.dimension)
+                let batch = group.count == 1 ? group[0].batch.batch : try Self.merged(group.map(\.batch.batch), dimension: collection.index.dimension)
                 try durably("add", { () throws(FlatVecError) in try store.add(collection: collection.name, batch: batch) },
                             ifOutcomeUnknown: { state.inDoubt.formUnion(batch.ids) })
             } catch {

@@ -123,13 +123,23 @@ public final class WritePath: Sendable {
 
     /// Upserts a batch, stored together with the ADDs of the same collection that wait meanwhile
     /// (group commit: one store write for all of them).
+    /// - Parameters:
+    ///   - batch: The vectors.
+    ///   - name: The collection.
+    ///   - rejectAbove: If set, the batch is refused, nothing written, when one of its vectors scores
+    ///     at least this with a stored vector (other than one it replaces) or with another vector of
+    ///     the batch (``FlatVecError/Code/duplicateVector``, listing each). Checked in write order,
+    ///     against the ADDs stored before it: two racing batches cannot both slip in a duplicate.
     /// - Returns: How many ids were new and how many replaced.
-    /// - Throws: The batch's validation error, or a store failure (the group's).
-    public func add(_ batch: VectorBatch, to name: String) throws(FlatVecError) -> AddResult {
+    /// - Throws: The batch's validation error, its duplicates, or a store failure (the group's).
+    public func add(_ batch: VectorBatch, to name: String, rejectingDuplicatesAbove rejectAbove: Float? = nil) throws(FlatVecError) -> AddResult {
+        if let rejectAbove, !rejectAbove.isFinite {
+            throw FlatVecError(.invalidArgument, "reject_duplicates_above must be a finite number, not \(rejectAbove)")
+        }
         let result = try locks.writing { scope throws(FlatVecError) -> AddResult in
             try checkOpen()
             let collection = try registry.collection(named: name)
-            return try addInGroup(collection, try collection.index.validate(batch), scope)
+            return try addInGroup(collection, try collection.index.validate(batch), rejectAbove: rejectAbove, scope)
         }
         compactIfWanted()
         return result

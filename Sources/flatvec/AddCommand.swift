@@ -23,6 +23,8 @@ struct AddCommand: AsyncParsableCommand {
             so a bad file adds nothing. The server then takes it --batch vectors at a time; if it refuses \
             a batch (the store failed, say), the batches before it stay added and the error says which \
             rows were: run the command again, since an ADD replaces ids that exist.
+
+            --reject-duplicates-above T adds only what is new: a batch holding a vector that scores at             least T with a stored vector (other than the one it replaces) or another vector of the batch             is refused whole, and the error lists each such vector with its best match (exact, checked             by the server in write order, so two racing adds cannot both slip in a duplicate).
             """
     )
 
@@ -34,9 +36,14 @@ struct AddCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Payloads file (JSON lines).") var payloads: String?
     @Option(name: .long, help: "Attribute values file (JSON lines, one object per vector).") var attributes: String?
     @Option(name: .long, help: "Vectors per request.") var batch: Int = 1000
+    @Option(name: .long, parsing: .unconditional, help: "Refuse a batch holding a vector that scores at least this with another (see below).")
+    var rejectDuplicatesAbove: Float?
 
     func run() async throws {
         guard batch >= 1 else { fail("--batch must be at least 1") }
+        if let rejectDuplicatesAbove, !rejectDuplicatesAbove.isFinite {
+            fail("--reject-duplicates-above must be a finite number, got \(rejectDuplicatesAbove)")
+        }
         let matrix: Matrix<Float>
         var idValues: [Int64]
         var labelValues: [Int64]
@@ -107,7 +114,7 @@ struct AddCommand: AsyncParsableCommand {
             )
             let result = await orFail {
                 do {
-                    return try await c.add(collection: collection, batch: slice)
+                    return try await c.add(collection: collection, batch: slice, rejectingDuplicatesAbove: rejectDuplicatesAbove)
                 } catch let error as FlatVecError {
                     // Say what was stored only when something was: a first batch that fails stored nothing.
                     let stored = done == 0 ? "nothing was added" : "rows 0 to \(done - 1) of the file were added before it"

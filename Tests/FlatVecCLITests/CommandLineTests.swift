@@ -130,6 +130,13 @@ import Glibc
             #expect(sized.status == 1 && sized.stderr.contains("--group-size needs --group-by-label"), "\(sized.stderr)")
             let odd = try runFlatVec(["search"] + server + ["--queries", directory + "/new.npy", "--vectors-per-query", "3"])
             #expect(odd.status == 1 && odd.stderr.contains("2 query vectors do not make groups of 3"), "\(odd.stderr)")
+            // Add only if new: a copy of stored id 3 is refused and named, a new vector goes in.
+            try NPYFile.write(Matrix<Float>(rows: 1, columns: 2, values: [0, 1]), to: directory + "/copy.npy")
+            try "100\n".write(toFile: directory + "/copy-ids.txt", atomically: true, encoding: .utf8)
+            let copy = try runFlatVec(["add"] + server + ["--vectors", directory + "/copy.npy", "--ids", directory + "/copy-ids.txt", "--reject-duplicates-above", "0.99"])
+            #expect(copy.status == 1 && copy.stderr.contains("id 100 ~ stored id 3 (1.0)") && copy.stderr.contains("nothing was added"), "\(copy.stderr)")
+            let badThreshold = try runFlatVec(["add"] + server + ["--vectors", directory + "/copy.npy", "--reject-duplicates-above", "nan"])
+            #expect(badThreshold.status == 1 && badThreshold.stderr.contains("--reject-duplicates-above must be a finite number"), "\(badThreshold.stderr)")
             let nan = try runFlatVec(["duplicates"] + server + ["--min-score", "nan"])
             #expect(nan.status == 1 && nan.stderr.contains("--min-score must be a finite number"), "\(nan.stderr)")
             let page = try runFlatVec(["duplicates"] + server + ["--min-score", "0.9", "--page-size", "0"])

@@ -142,6 +142,12 @@ struct TestVector: Sendable, CustomTestStringConvertible {
                        message: .response(.searched(SearchResponse(withPayloads: false, withVectors: false, dimension: 2, results: [
                            [SearchHit(id: 5, label: 2, score: 1.0), SearchHit(id: 9, label: 2, score: 0.5)],
                        ], truncated: [true])), opcode: .search)),
+            TestVector(name: "add-request-reject-duplicates", description: "ADD request id 28 to \"shop\": 1 vector of dimension 2, flags 0x04 (reject_duplicates_above follows the vectors), id 9, label 2, [0.6, 0.8], reject_duplicates_above 0.95", requestID: 28,
+                       message: .request(.add(AddRequest(
+                           collection: "shop", batch: try! VectorBatch(dimension: 2, ids: [9], labels: [2], vectors: [0.6, 0.8]), rejectDuplicatesAbove: 0.95
+                       )))),
+            TestVector(name: "error-reply-duplicate-vector", description: "error reply to ADD id 28: code 19 duplicate_vector, message listing id 9 against stored id 4", requestID: 28,
+                       message: .response(.error(ErrorResponse(code: 19, message: "1 new vector duplicates another at or above 0.95, nothing was added: id 9 ~ stored id 4 (0.96)")), opcode: .add)),
             TestVector(name: "search-request-groups", description: "SEARCH request id 27 on \"shop\": k 2, flags 0x01 (group by label), 3 queries of dimension 2 [1.0, 0.0], [0.5, 0.5], [0.0, 1.0], then extensions 0x03: group_size 3, 2 query groups of 2 and 1 vectors, aggregate 1 (max)", requestID: 27,
                        message: .request(.search({
                            var options = SearchOptions(k: 2, groupByLabel: true)

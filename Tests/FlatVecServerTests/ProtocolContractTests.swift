@@ -113,10 +113,16 @@ import Glibc
                 cases.append(("GET", f, bit))
             }
             let add = Self.frame(.add(AddRequest(collection: "r", batch: VectorBatch(id: 2, label: 0, vector: [0, 1]))))
-            for bit in 2..<8 {
+            for bit in 3..<8 {
                 var f = add
                 f[16 + 4 + name + 4 + 4] |= UInt8(1 << bit)
                 cases.append(("ADD", f, bit))
+            }
+            let duplicates = Self.frame(.duplicates(DuplicatesRequest(collection: "r", minScore: 0.9)))
+            for bit in 2..<8 {
+                var f = duplicates
+                f[16 + 4 + name + 4 + 8 + 4] |= UInt8(1 << bit)
+                cases.append(("DUPLICATES", f, bit))
             }
             let update = Self.frame(.update(UpdateRequest(collection: "r", updates: [RowUpdate(id: 1)])))
             for bit in 3..<8 {

@@ -272,3 +272,21 @@ def test_query_groups_and_group_size_rank_as_numpy(server) -> None:
             c.search("groups", queries, k=2, vectors_per_query=4)
         with pytest.raises(flatvec.InvalidArgument, match="max aggregate"):
             c.search("groups", queries, k=2, group_by_label=True, group_size=2, vectors_per_query=3, aggregate="mean")
+
+
+def test_add_only_if_new_refuses_duplicates_and_names_them(server) -> None:
+    """reject_duplicates_above: a batch with a duplicate (stored or within it) is refused whole, named."""
+    with Client(server.address) as c:
+        c.create_collection("new", 4, metric="cosine")
+        c.add("new", [1, 2], [[1, 0, 0, 0], [0, 1, 0, 0]])
+        with pytest.raises(flatvec.DuplicateVector) as refused:
+            c.add("new", [3, 4, 5, 6], [[0.99, 0.1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0.05, 1]], reject_duplicates_above=0.95)
+        found = {d["id"]: d for d in refused.value.duplicates}
+        assert set(found) == {3, 5, 6}
+        assert found[3]["other"] == 1 and found[3]["stored"] and found[3]["score"] > 0.99
+        assert found[5]["other"] == 6 and not found[5]["stored"]
+        assert c.list_collections()[0].count == 2
+        assert c.add("new", [3, 4], [[0.5, 0.5, 0.7, 0], [0, 0, 1, 0]], reject_duplicates_above=0.95) == (2, 0)
+        assert c.add("new", [1], [[1, 0.01, 0, 0]], reject_duplicates_above=0.95) == (0, 1)  # replaces itself
+        with pytest.raises(flatvec.InvalidArgument):
+            c.add("new", [9], [[1, 0, 0, 0]], reject_duplicates_above=float("inf"))

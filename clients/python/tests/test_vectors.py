@@ -68,7 +68,8 @@ def reencode_request(opcode: int, payload: bytes) -> bytes:
         vectors = r.array("<f4", n * d).reshape(n, d)
         payloads = [r.optional_bytes() for _ in range(n)] if flags & 1 else None
         attributes = [codec.read_values(r) for _ in range(n)] if flags & codec.ADD_ATTRIBUTES else None
-        out = codec.add_request(collection, ids, labels, vectors, payloads, attributes)
+        reject = r.f32() if flags & codec.ADD_REJECT_DUPLICATES else None
+        out = codec.add_request(collection, ids, labels, vectors, payloads, attributes, reject)
     elif opcode == codec.REMOVE:
         collection = r.string()
         out = codec.ids_request(collection, r.array("<i8", r.u32()))

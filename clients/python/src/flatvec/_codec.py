@@ -33,7 +33,7 @@ DUPLICATES_FILTER, DUPLICATES_END = 0x01, 0x02
 # GET flags
 GET_VECTORS, GET_PAYLOADS, GET_ATTRIBUTES = 0x01, 0x02, 0x04
 # ADD flags
-ADD_PAYLOADS, ADD_ATTRIBUTES = 0x01, 0x02
+ADD_PAYLOADS, ADD_ATTRIBUTES, ADD_REJECT_DUPLICATES = 0x01, 0x02, 0x04
 # Attribute types (PROTOCOL.md 4.5) and the filter node that carries filter text
 ATTRIBUTE_TYPES = {"bool": 1, "int64": 2, "float64": 3, "keyword": 4}
 FILTER_TEXT = 7
@@ -256,9 +256,11 @@ def ids_request(collection: str, ids: np.ndarray) -> bytes:
 
 
 def add_request(collection: str, ids: np.ndarray, labels: np.ndarray, vectors: np.ndarray,
-                payloads: Optional[Sequence[Optional[bytes]]], attributes: Optional[Sequence[Any]] = None) -> bytes:
+                payloads: Optional[Sequence[Optional[bytes]]], attributes: Optional[Sequence[Any]] = None,
+                reject_above: Optional[float] = None) -> bytes:
     n, d = vectors.shape
-    flags = (ADD_PAYLOADS if payloads is not None else 0) | (ADD_ATTRIBUTES if attributes is not None else 0)
+    flags = ((ADD_PAYLOADS if payloads is not None else 0) | (ADD_ATTRIBUTES if attributes is not None else 0)
+             | (ADD_REJECT_DUPLICATES if reject_above is not None else 0))
     parts = [string(collection), struct.pack("<IIB", n, d, flags),
              np.ascontiguousarray(ids, dtype="<i8").tobytes(), np.ascontiguousarray(labels, dtype="<i8").tobytes(),
              np.ascontiguousarray(vectors, dtype="<f4").tobytes()]
@@ -266,6 +268,8 @@ def add_request(collection: str, ids: np.ndarray, labels: np.ndarray, vectors: n
         parts.extend(optional_bytes(p) for p in payloads)
     if attributes is not None:
         parts.extend(values(a) for a in attributes)
+    if reject_above is not None:
+        parts.append(struct.pack("<f", reject_above))
     return b"".join(parts)
 
 

@@ -210,8 +210,11 @@ def list_collections() -> Operation:
 
 
 def add(collection: str, ids: Any, vectors: Any, labels: Any = None,
-        payloads: Optional[Sequence[Payload]] = None, attributes: Optional[Sequence[Optional[dict]]] = None) -> Operation:
+        payloads: Optional[Sequence[Payload]] = None, attributes: Optional[Sequence[Optional[dict]]] = None,
+        reject_duplicates_above: Optional[float] = None) -> Operation:
     rows = matrix(vectors, "vectors")
+    if reject_duplicates_above is not None and not math.isfinite(reject_duplicates_above):
+        raise InvalidArgument("reject_duplicates_above must be finite, got %r" % (reject_duplicates_above,))
     n = rows.shape[0]
     id_array = integers(ids, n, "ids")
     label_array = integers(labels if labels is not None else np.zeros(n, dtype=np.int64), n, "labels")
@@ -223,7 +226,7 @@ def add(collection: str, ids: Any, vectors: Any, labels: Any = None,
     if attributes is not None and len(attributes) != n:
         raise InvalidArgument("%d attribute dicts for %d vectors" % (len(attributes), n))
     try:
-        payload = codec.add_request(collection, id_array, label_array, rows, encoded, attributes)
+        payload = codec.add_request(collection, id_array, label_array, rows, encoded, attributes, reject_duplicates_above)
     except TypeError as error:
         raise InvalidArgument(str(error)) from None
     return Operation(codec.ADD, payload, False, lambda p: codec.Reader(p).unpack("II"))

@@ -191,8 +191,10 @@ class AsyncClient:
         return await self._run(ops.list_collections())
 
     async def add(self, collection: str, ids: Any, vectors: Any, labels: Any = None,
-                  payloads: Optional[Sequence[Payload]] = None, attributes: Optional[Sequence[Optional[dict]]] = None) -> tuple:
-        return await self._run(ops.add(collection, ids, vectors, labels, payloads, attributes))
+                  payloads: Optional[Sequence[Payload]] = None, attributes: Optional[Sequence[Optional[dict]]] = None,
+                  reject_duplicates_above: Optional[float] = None) -> tuple:
+        """See :meth:`flatvec.Client.add`."""
+        return await self._run(ops.add(collection, ids, vectors, labels, payloads, attributes, reject_duplicates_above))
 
     async def remove(self, collection: str, ids: Iterable[int]) -> int:
         return await self._run(ops.remove(collection, ids))

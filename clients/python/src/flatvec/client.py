@@ -166,11 +166,15 @@ class Client:
         return self._run(ops.list_collections())
 
     def add(self, collection: str, ids: Any, vectors: Any, labels: Any = None,
-            payloads: Optional[Sequence[Payload]] = None, attributes: Optional[Sequence[Optional[dict]]] = None) -> tuple:
+            payloads: Optional[Sequence[Payload]] = None, attributes: Optional[Sequence[Optional[dict]]] = None,
+            reject_duplicates_above: Optional[float] = None) -> tuple:
         """Upserts vectors ((n, d) float32 or convertible) with int64 ids, optional labels, payloads
         (str, bytes, or dict/list stored as JSON) and attribute dicts (bool, int, float or str values;
-        an attribute left out is null). Returns (inserted, replaced)."""
-        return self._run(ops.add(collection, ids, vectors, labels, payloads, attributes))
+        an attribute left out is null). Returns (inserted, replaced). With ``reject_duplicates_above``
+        only what is new is added: a vector scoring at least it with a stored vector (other than the one
+        it replaces) or another of the batch refuses the whole batch with :class:`DuplicateVector`,
+        whose ``duplicates`` lists each with its best match."""
+        return self._run(ops.add(collection, ids, vectors, labels, payloads, attributes, reject_duplicates_above))
 
     def remove(self, collection: str, ids: Iterable[int]) -> int:
         """Removes ids (all or nothing); returns how many."""

@@ -1,7 +1,8 @@
 """One exception class per FlatVec error code (proto-spec/PROTOCOL.md section 5)."""
 from __future__ import annotations
 
-from typing import Dict, Type
+import re
+from typing import Any, Dict, List, Type
 
 
 class FlatVecError(Exception):
@@ -58,12 +59,27 @@ class OutcomeUnknown(Unavailable):
     code = 18
     name = "outcome_unknown"
 
+
+class DuplicateVector(FlatVecError):
+    """An ADD with ``reject_duplicates_above`` holds vectors scoring at or above it with a stored vector
+    or another of the batch; nothing was added. ``duplicates`` lists, per offending new vector, a dict
+    ``{"id", "other", "score", "stored"}`` (its best match; ``stored`` False for another new vector)."""
+
+    code = 19
+    name = "duplicate_vector"
+
+    @property
+    def duplicates(self) -> List[Dict[str, Any]]:
+        return [{"id": int(a), "other": int(b), "score": float(s), "stored": kind == "stored"}
+                for a, kind, b, s in re.findall(r"id (-?\d+) ~ (stored|new) id (-?\d+) \(([^)]+)\)", str(self))]
+
+
 _BY_CODE: Dict[int, Type[FlatVecError]] = {
     cls.code: cls
     for cls in [
         BadFrame, UnsupportedVersion, Unauthenticated, Forbidden, UnknownCollection, CollectionExists,
         DimensionMismatch, InvalidVector, UnknownID, LimitExceeded, Unavailable, InternalError,
-        InvalidArgument, DuplicateID, CorruptData, IOFailure, UnsupportedFeature, OutcomeUnknown,
+        InvalidArgument, DuplicateID, CorruptData, IOFailure, UnsupportedFeature, OutcomeUnknown, DuplicateVector,
     ]
 }
 

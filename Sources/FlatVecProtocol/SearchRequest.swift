@@ -122,7 +122,10 @@ public struct SearchRequest: Sendable, Hashable {
             let extensions = SearchExtensions(rawValue: try buffer.readFlags("SEARCH extensions", known: SearchExtensions.known.rawValue))
             if extensions.contains(.groupSize) {
                 let size = try buffer.readU32("group size")
-                guard (1...UInt32(FlatVecLimits.maximumGroupSize)).contains(size) else {
+                guard size >= 1 else {
+                    throw FlatVecError(.invalidArgument, "group_size 0 is not a number of hits per label: give 1 or more")
+                }
+                guard size <= UInt32(FlatVecLimits.maximumGroupSize) else {
                     throw FlatVecError(.limitExceeded, "group_size \(size) is outside 1...\(FlatVecLimits.maximumGroupSize)")
                 }
                 guard flags.contains(.groupByLabel) else {

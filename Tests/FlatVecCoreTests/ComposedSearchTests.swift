@@ -157,7 +157,7 @@ import Testing
         refused([SearchOptions()], QueryGroups(sizes: [2, 0]), "needs at least 1")
         var sized = SearchOptions(k: 3, groupByLabel: true)
         sized.groupSize = 0
-        refused([sized], nil, "group_size 0")
+        refused([sized], nil, "group_size 0 is not a number of hits per label")
         sized.groupSize = 1_001
         refused([sized], nil, "group_size 1001")
         sized.groupSize = 2

@@ -187,6 +187,12 @@ import Testing
                 $0.writeU32(2)
             })
         }
+        Self.refused(.invalidArgument, "group_size 0 is not") { () throws(FlatVecError) in
+            _ = try decode(Self.groupedSearch {
+                $0.writeU8(0x01)
+                $0.writeU32(0)
+            })
+        }
         Self.refused(.limitExceeded, "group_size 1001") { () throws(FlatVecError) in
             _ = try decode(Self.groupedSearch {
                 $0.writeU8(0x01)

@@ -117,7 +117,10 @@ extension FlatIndex {
             throw FlatVecError(.invalidArgument, "minScore is NaN")
         }
         if options.groupSize != 1 {
-            guard (1...FlatVecLimits.maximumGroupSize).contains(options.groupSize) else {
+            guard options.groupSize >= 1 else {
+                throw FlatVecError(.invalidArgument, "group_size \(options.groupSize) is not a number of hits per label: give 1 or more")
+            }
+            guard options.groupSize <= FlatVecLimits.maximumGroupSize else {
                 throw FlatVecError(.limitExceeded, "group_size \(options.groupSize) is outside 1...\(FlatVecLimits.maximumGroupSize)")
             }
             guard options.groupByLabel else {

@@ -133,6 +133,38 @@ import Testing
         #expect(Set(hits.map(\.label)).count == 4 && hits.count > 4)
     }
 
+    /// Under cosine, with unit vectors whose coordinates are 0, ±0.5 or ±1 (normalising leaves them
+    /// as they are and every score is exact), so the brute force is exact too.
+    @Test(arguments: ScanChoice.all)
+    func cosineGroupsRankAsTheBruteForce(choice: ScanChoice) throws {
+        var random = SeededRandom(seed: 71)
+        func unit() -> [Float] {
+            var v = [Float](repeating: 0, count: Self.dimension)
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                v[Int.random(in: 0..<Self.dimension, using: &random)] = Bool.random(using: &random) ? 1 : -1
+            } else {
+                for i in Array(0..<Self.dimension).shuffled(using: &random).prefix(4) { v[i] = Bool.random(using: &random) ? 0.5 : -0.5 }
+            }
+            return v
+        }
+        let index = try FlatIndex(dimension: Self.dimension, metric: .cosine, configuration: choice.configuration(rowsPerChunk: 128))
+        var reference = ReferenceIndex(dimension: Self.dimension, metric: .cosine)
+        let vectors = (0..<800).map { _ in unit() }
+        let ids = (0..<800).map { Int64($0) * 3 }
+        try index.add(VectorBatch(dimension: Self.dimension, ids: ids, labels: ids.map { $0 % 53 }, vectors: vectors.flatMap { $0 }))
+        for (id, v) in zip(ids, vectors) { reference.upsert(id: id, label: id % 53, vector: v) }
+        for round in 0..<12 {
+            let aggregate: QueryGroups.Aggregate = round % 2 == 0 ? .max : .mean
+            let queries = (0..<4).map { _ in unit() }
+            var options = SearchOptions(k: [1, 6, 10][round % 3], groupByLabel: round % 4 >= 2)
+            if round % 5 == 4 { options.minScore = 0.25 }
+            let hits = try index.search(.vectors(queries.flatMap { $0 }), options: [options], groups: QueryGroups(sizes: [4], aggregate: aggregate))[0]
+            let want = Self.expected(reference, queries, options, aggregate)
+            #expect(hits.map(\.id) == want.map(\.id), "\(choice.name) round \(round) \(aggregate)")
+            #expect(hits.map(\.score) == want.map(\.score), "\(choice.name) round \(round)")
+        }
+    }
+
     @Test func moreLikeTheseLeavesTheGroupOut() throws {
         let (index, reference) = try Self.catalogue(ScanChoice.all.last!)
         let ids: [Int64] = [3, 10, 17]

@@ -125,6 +125,13 @@ extension FlatIndex {
         return results
     }
 
+    /// `filter` (if any) and `field in values`, checked against the attributes.
+    private func restricted(_ filter: Filter?, to field: FilterField, _ values: [Int64]) throws(FlatVecError) -> Filter {
+        let only = values.count == 1
+            ? Filter.comparison(field, .equal, .int64(values[0])) : Filter.oneOf(field, values.map { .int64($0) })
+        return try (filter.map { .and([$0, only]) } ?? only).checked(against: lock.withReaderLock { rows.schema })
+    }
+
     /// Scans `queries` (indices into the input's vectors), each with its own options, in one batch.
     private func scan(_ input: PreparedSearch, _ queries: [(vector: Int, options: SearchOptions)]) throws(FlatVecError) -> [[SearchHit]] {
         guard !queries.isEmpty else { return [] }
@@ -177,7 +184,8 @@ extension FlatIndex {
                 o.groupSize = 1
                 o.range = false
                 o.k = spec.groupSize
-                o.labels = [hit.label]
+                // A filter, not the label allow-list: the scan then gathers the label's rows alone.
+                o.filter = try restricted(spec.filter, to: .label, [hit.label])
                 for q in c.ranges[g] { second.append((q, o)) }
             }
         }
@@ -234,8 +242,11 @@ extension FlatIndex {
                 for q in c.ranges[g] { first.append((q, o)) }
             }
             let lists = try scan(input, first)
-            // The scores of candidates a vector's list missed, from one scan restricted to them.
+            // Every candidate's score for every vector of its group, from one scan restricted to the
+            // candidates by a filter (one evaluation per chunk for the whole group; the scan gathers
+            // their rows alone), so a vector's list plus these holds a score for each candidate.
             var second: [(vector: Int, options: SearchOptions)] = []
+            var secondOwner: [(group: Int, vector: Int)] = []
             var start = 0
             var candidates: [Int: Set<Int64>] = [:]
             for g in pending {
@@ -244,25 +255,26 @@ extension FlatIndex {
                 let own = lists[start..<(start + range.count)]
                 let keys = Set(own.joined().map { spec.groupByLabel ? $0.label : $0.id })
                 candidates[g] = keys
-                for (j, list) in own.enumerated() {
-                    let missing = keys.subtracting(list.map { spec.groupByLabel ? $0.label : $0.id })
-                    guard !missing.isEmpty else { continue }
+                start += range.count
+                let everyListHasAll = own.allSatisfy { list in Set(list.map { spec.groupByLabel ? $0.label : $0.id }).count == keys.count }
+                guard !everyListHasAll else { continue }
+                let sorted = keys.sorted()
+                for part in stride(from: 0, to: sorted.count, by: FlatVecLimits.maximumRangeHits) {
+                    let slice = Array(sorted[part..<min(sorted.count, part + FlatVecLimits.maximumRangeHits)])
                     var o = spec
                     o.range = true
                     o.minScore = -.infinity
-                    o.k = min(missing.count, FlatVecLimits.maximumRangeHits)
-                    if spec.groupByLabel {
-                        o.labels = missing
-                    } else {
-                        let only = Filter.oneOf(.id, missing.sorted().map { .int64($0) })
-                        o.filter = try (spec.filter.map { .and([$0, only]) } ?? only).checked(against: lock.withReaderLock { rows.schema })
+                    o.k = slice.count
+                    o.filter = try restricted(spec.filter, to: spec.groupByLabel ? .label : .id, slice)
+                    for (j, q) in range.enumerated() {
+                        second.append((q, o))
+                        secondOwner.append((g, j))
                     }
-                    second.append((range.lowerBound + j, o))
                 }
-                start += range.count
             }
-            let filled = try scan(input, second)
-            var fill = 0
+            var extra: [Int: [[SearchHit]]] = [:]
+            for g in pending { extra[g] = Array(repeating: [], count: c.ranges[g].count) }
+            for (owner, hits) in zip(secondOwner, try scan(input, second)) { extra[owner.group]![owner.vector] += hits }
             start = 0
             var next: [Int] = []
             for g in pending {
@@ -284,10 +296,7 @@ extension FlatIndex {
                     case .atLeast:
                         if list.count > FlatVecLimits.maximumRangeHits { someCut = true }
                     }
-                    if candidates[g]!.count > keys.count {
-                        list += filled[fill]
-                        fill += 1
-                    }
+                    if candidates[g]!.count > keys.count { list += extra[g]![j] }
                     var seen: Set<Int64> = []
                     for hit in list {
                         let key = spec.groupByLabel ? hit.label : hit.id

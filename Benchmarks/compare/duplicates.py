@@ -27,7 +27,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import ROOT, ensure_venv, free_port, import_psycopg, machine_info, postgres_url, unit_rows  # noqa: E402
+from run import ROOT, ensure_venv, import_psycopg, machine_info, postgres_url, start_flatvec_server, unit_rows  # noqa: E402
 
 ensure_venv()
 import faiss  # noqa: E402
@@ -50,20 +50,6 @@ def catalogue(n, seed=0):
     target = rng.choice(n, planted, replace=False)
     base[target] = unit_rows(base[source] + 0.2 * unit_rows(rng.standard_normal((planted, D), dtype=np.float32)))
     return base
-
-
-def start_server(arguments):
-    port = free_port()
-    server = subprocess.Popen([FLATVEC, "serve", "--port", str(port), "--log-level", "error"] + arguments, env=ENV)
-    for _ in range(300):
-        try:
-            client = Client("127.0.0.1:%d" % port)
-            client.ping()
-            return server, port, client
-        except Exception:
-            time.sleep(0.1)
-    server.terminate()
-    raise SystemExit("flatvec serve did not start")
 
 
 def flatvec_sweep(port, collection, threshold):
@@ -106,7 +92,7 @@ def faiss_sweep(base, threshold):
 
 def pgvector_sweep(url, base, threshold):
     psycopg = import_psycopg()
-    server, _, c = start_server(["--postgres", url])
+    server, _, c = start_flatvec_server(["--postgres", url], Client)
     try:
         if "dupbench" in [i.name for i in c.list_collections()]:
             c.drop_collection("dupbench")
@@ -140,7 +126,7 @@ def main() -> None:
     rows = []
     for n in sizes:
         base = catalogue(n)
-        server, port, client = start_server(["--sample-data", "none"])
+        server, port, client = start_flatvec_server(["--sample-data", "none"], Client)
         try:
             client.create_collection("dup", D)
             for start in range(0, n, 20_000):

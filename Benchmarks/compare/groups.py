@@ -13,11 +13,10 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import ROOT, ensure_venv, free_port, unit_rows  # noqa: E402
+from run import ROOT, ensure_venv, start_flatvec_server, timed, unit_rows  # noqa: E402
 
 ensure_venv()
 import numpy as np  # noqa: E402
@@ -29,16 +28,6 @@ from flatvec import Client  # noqa: E402
 FLATVEC = os.path.join(ROOT, ".build", "release", "flatvec")
 D = 512
 K = 10
-
-
-def timed(run, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return times[0] * 1e3, times[len(times) // 2] * 1e3
 
 
 def expected_labels(base, labels, frames, aggregate):
@@ -62,19 +51,9 @@ def main() -> None:
     labels = np.arange(args.n, dtype=np.int64) // 5
     product = base[12_345]
     frames = unit_rows(product + 0.6 * unit_rows(rng.standard_normal((8, D), dtype=np.float32)))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    server = subprocess.Popen([FLATVEC, "serve", "--port", str(port), "--sample-data", "none", "--log-level", "error"], env=env)
+    server, _, client = start_flatvec_server(["--sample-data", "none"], Client)
     rows = []
     try:
-        client = None
-        for _ in range(100):
-            try:
-                client = Client("127.0.0.1:%d" % port)
-                break
-            except Exception:
-                time.sleep(0.1)
-        assert client is not None, "flatvec serve did not start"
         client.create_collection("groups", D)
         for start in range(0, args.n, 20_000):
             end = min(start + 20_000, args.n)

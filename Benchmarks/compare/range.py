@@ -17,7 +17,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import ROOT, ensure_venv, free_port, machine_info, unit_rows  # noqa: E402
+from run import ROOT, ensure_venv, free_port, machine_info, timed, unit_rows  # noqa: E402
 
 ensure_venv()
 import faiss  # noqa: E402
@@ -29,16 +29,6 @@ from flatvec import Client  # noqa: E402
 
 FLATVEC = os.path.join(ROOT, ".build", "release", "flatvec")
 D = 512
-
-
-def timed(run, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return times[0] * 1e3, times[len(times) // 2] * 1e3
 
 
 def main() -> None:

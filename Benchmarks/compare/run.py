@@ -137,6 +137,34 @@ def best_of(repeats, fn):
     return best, result
 
 
+def timed(run, repeats):
+    """Best and median milliseconds of `repeats` calls of `run`."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[0] * 1e3, times[len(times) // 2] * 1e3
+
+
+def start_flatvec_server(arguments, client_class):
+    """A release `flatvec serve` on a free loopback port (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+    unset), once a client of `client_class` connects: (process, port, client)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    server = subprocess.Popen([FLATVEC, "serve", "--port", str(port), "--log-level", "error"] + arguments, env=env)
+    for _ in range(300):
+        try:
+            client = client_class("127.0.0.1:%d" % port)
+            client.ping()
+            return server, port, client
+        except Exception:
+            time.sleep(0.1)
+    server.terminate()
+    raise SystemExit("flatvec serve did not start")
+
+
 def numpy_search(base, queries, k):
     scores = queries @ base.T
     part = np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k]

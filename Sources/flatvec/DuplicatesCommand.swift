@@ -43,22 +43,8 @@ struct DuplicatesCommand: AsyncParsableCommand {
         guard (1...DuplicatesRequest.maximumPairsPerPage).contains(pageSize) else {
             fail("--page-size must be from 1 to \(DuplicatesRequest.maximumPairsPerPage), got \(pageSize)")
         }
-        var parsedFilter: Filter?
-        if let filter {
-            do {
-                parsedFilter = try Filter(parsing: filter)
-            } catch {
-                fail("--\(error.message)")
-            }
-        }
-        var matrix: Matrix<Float>?
-        if let vectors {
-            do {
-                matrix = try VectorFile.readFloat32Matrix(vectors)
-            } catch {
-                fail(error.description)
-            }
-        }
+        let parsedFilter = CommandInputs.filter(filter)
+        let matrix = vectors.map(CommandInputs.vectors)
         let output = OutputFile(path: out)
         let c = await client.connect()
         if let matrix {

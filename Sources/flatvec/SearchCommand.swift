@@ -62,11 +62,7 @@ struct SearchCommand: AsyncParsableCommand {
         var storedIDs: [Int64]?
         switch (queries, like) {
         case (let path?, nil):
-            do {
-                matrix = try VectorFile.readFloat32Matrix(path)
-            } catch {
-                fail(error.description)
-            }
+            matrix = CommandInputs.vectors(path)
         case (nil, let list?):
             storedIDs = list.split(separator: ",").map { part in
                 guard let v = Int64(part.trimmingWhitespace()) else { fail("--like: '\(part)' is not an integer") }
@@ -75,14 +71,7 @@ struct SearchCommand: AsyncParsableCommand {
         default:
             fail("give exactly one of --queries and --like")
         }
-        var parsedFilter: Filter?
-        if let filter {
-            do {
-                parsedFilter = try Filter(parsing: filter)
-            } catch {
-                fail("--\(error.message)")
-            }
-        }
+        let parsedFilter = CommandInputs.filter(filter)
         var labelFilter: Set<Int64>?
         if let labels {
             var set = Set<Int64>()

@@ -146,6 +146,34 @@ import Glibc
         }
     }
 
+    /// Ctrl-C during a sweep: the command ends the sweep on the server and says how far it got.
+    @Test func anInterruptedSweepEndsAndSaysSo() async throws {
+        try await withServer { port in
+            let server = ["--server", "127.0.0.1:\(port)", "--collection", "many"]
+            #expect(try runFlatVec(["create"] + server + ["--dim", "2"]).status == 0)
+            try NPYFile.write(Matrix<Float>(rows: 400, columns: 2, values: (0..<800).map { Float($0 % 7) }), to: directory + "/many.npy")
+            #expect(try runFlatVec(["add"] + server + ["--vectors", directory + "/many.npy"]).status == 0)
+            // 79,800 pairs one per page: far longer than the interrupt takes to come.
+            let process = Process()
+            process.executableURL = CrashRecoveryTests.flatvecBinary
+            process.arguments = ["duplicates"] + server + ["--min-score", "-1000", "--page-size", "1"]
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            try await Task.sleep(for: .milliseconds(500))
+            process.interrupt()
+            let outData = out.fileHandleForReading.readDataToEndOfFile()
+            let errData = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let stderr = String(decoding: errData, as: UTF8.self)
+            let lines = String(decoding: outData, as: UTF8.self).split(separator: "\n")
+            #expect(process.terminationStatus == 1 && stderr.contains("interrupted: the sweep was ended after"), "\(stderr)")
+            #expect(lines.count > 1 && lines.count < 79_801, "\(lines.count) lines")
+        }
+    }
+
     /// create --attr, add --attributes, search --filter / --like, set, get and attr through the binary.
     @Test func attributesFiltersAndUpdatesFromTheCommandLine() async throws {
         try await withServer { port in

@@ -83,11 +83,9 @@ struct ConnectionRules {
             ))), false)
         }
         if configuration.requiresAuthentication {
-            var granted: Role = .none
             // A malformed token (too long, not UTF-8) is compared like any other and simply matches
             // nothing: every failed authentication gets the same reply and costs the connection.
-            if let admin = configuration.adminToken, tokensMatch(request.token, admin) { granted = .admin }
-            if granted == .none, let reader = configuration.readerToken, tokensMatch(request.token, reader) { granted = .reader }
+            var granted = configuration.accessTokens.role(for: request.token)
             if !request.tokenIsWellFormed { granted = .none }
             guard granted != .none else {
                 let why = request.token.isEmpty && request.tokenIsWellFormed ? "this server needs a token" : "bad token"

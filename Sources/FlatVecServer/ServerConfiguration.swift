@@ -9,10 +9,20 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// Frame and batch limits.
     public var limits: ProtocolLimits
-    /// The admin token; nil together with `readerToken` means no authentication (every connection is admin).
-    public var adminToken: String?
-    /// The reader token.
-    public var readerToken: String?
+    /// The tokens that grant roles at HELLO, shared by every copy of this configuration so that a
+    /// reload (``AccessTokens/replace(admin:reader:)``) reaches every new HELLO; none means no
+    /// authentication (every connection is admin).
+    public var accessTokens: AccessTokens
+    /// The (first) admin token; setting it makes new token sets holding just it.
+    public var adminToken: String? {
+        get { accessTokens.admin.first }
+        set { accessTokens = AccessTokens(admin: newValue.map { [$0] } ?? [], reader: accessTokens.reader) }
+    }
+    /// The (first) reader token; setting it makes new token sets holding just it.
+    public var readerToken: String? {
+        get { accessTokens.reader.first }
+        set { accessTokens = AccessTokens(admin: accessTokens.admin, reader: newValue.map { [$0] } ?? []) }
+    }
     /// A connection that stops sending in the middle of a frame for this long (while the server is
     /// reading it) is closed; it is also the grace period before ``minimumFrameBytesPerSecond`` applies.
     public var frameTimeout: TimeAmount
@@ -68,8 +78,7 @@ public struct ServerConfiguration: Sendable {
         self.host = host
         self.port = port
         self.limits = limits
-        self.adminToken = adminToken
-        self.readerToken = readerToken
+        self.accessTokens = AccessTokens(admin: adminToken.map { [$0] } ?? [], reader: readerToken.map { [$0] } ?? [])
         self.frameTimeout = frameTimeout
         self.minimumFrameBytesPerSecond = minimumFrameBytesPerSecond
         self.authenticationTimeout = authenticationTimeout
@@ -84,5 +93,5 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Whether connections must authenticate with HELLO.
-    public var requiresAuthentication: Bool { adminToken != nil || readerToken != nil }
+    public var requiresAuthentication: Bool { accessTokens.isRequired }
 }

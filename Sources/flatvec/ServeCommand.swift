@@ -51,8 +51,8 @@ struct ServeCommand: AsyncParsableCommand {
     var tlsClientCaFile: String?
     @Option(name: .long, help: "Serve Prometheus metrics over HTTP on this port (GET /metrics).") var metricsPort: Int?
     @Option(name: .long, help: "Address the metrics port binds.") var metricsHost: String = "127.0.0.1"
-    @Option(name: .long, help: "File with the admin token (first line).") var adminTokenFile: String?
-    @Option(name: .long, help: "File with the reader token (first line).") var readerTokenFile: String?
+    @Option(name: .long, help: "File with the admin tokens, one a line (read again on SIGHUP).") var adminTokenFile: String?
+    @Option(name: .long, help: "File with the reader tokens, one a line (read again on SIGHUP).") var readerTokenFile: String?
     @Option(name: .long, help: "Largest frame in bytes.") var maxFrameBytes: UInt32 = 64 << 20
     @Option(name: .long, help: "Most hits a range search (k = 0, --k all) returns per query; more are cut and the reply says so (1 to 100000).")
     var maxRangeHits: UInt32 = UInt32(FlatVecLimits.defaultRangeHits)
@@ -89,9 +89,15 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...UInt32(FlatVecLimits.maximumRangeHits)).contains(maxRangeHits) else {
             fail("--max-range-hits must be 1 to \(FlatVecLimits.maximumRangeHits)")
         }
-        let adminToken = adminTokenFile.map(readToken)
-        let readerToken = readerTokenFile.map(readToken)
-        if adminToken != nil, adminToken == readerToken { fail("the admin and reader tokens must differ") }
+        let accessTokens: AccessTokens
+        do {
+            let admin = try adminTokenFile.map { (path) throws(FlatVecError) in try AccessTokens.read(file: path) } ?? []
+            let reader = try readerTokenFile.map { (path) throws(FlatVecError) in try AccessTokens.read(file: path) } ?? []
+            if !admin.isEmpty || !reader.isEmpty { try AccessTokens.check(admin: admin, reader: reader) }
+            accessTokens = AccessTokens(admin: admin, reader: reader)
+        } catch {
+            fail(error.message)
+        }
         // One index configuration for every collection: those the store loads and those created later.
         let indexConfiguration = parseScanOptions()
         let store = try makeStore(indexConfiguration: indexConfiguration, logger: logger)
@@ -124,13 +130,13 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration(
             host: host, port: port,
             limits: ProtocolLimits(maxFrameBytes: maxFrameBytes, maxRangeHits: maxRangeHits),
-            adminToken: adminToken, readerToken: readerToken,
             frameTimeout: .seconds(max(1, frameTimeout)),
             authenticationTimeout: .seconds(max(1, authTimeout)),
             maxConnections: max(1, maxConnections),
             idleTimeout: idleTimeout > 0 ? .seconds(idleTimeout) : nil
         )
         configuration.workerThreads = FlatIndex.defaultSearchThreads
+        configuration.accessTokens = accessTokens
         switch (tlsCertFile, tlsKeyFile) {
         case (nil, nil):
             if tlsClientCaFile != nil { fail("--tls-client-ca-file needs --tls-cert-file and --tls-key-file") }
@@ -159,7 +165,9 @@ struct ServeCommand: AsyncParsableCommand {
         if !isLoopback && configuration.requiresAuthentication && configuration.tls == nil {
             logger.warning("listening on \(host) with tokens but without TLS: tokens cross the network in clear text; use --tls-cert-file and --tls-key-file")
         }
-        let sighup = configuration.tls == nil ? nil : reloadTLSOnSIGHUP(server, logger: logger)
+        let tokenFiles = (admin: adminTokenFile, reader: readerTokenFile)
+        let sighup = configuration.tls == nil && !accessTokens.isRequired
+            ? nil : reloadOnSIGHUP(server, tokenFiles: tokenFiles, logger: logger)
         defer { sighup?.cancel() }
         let blas = BLASRuntime.info
         Task {
@@ -225,17 +233,33 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// Reads the TLS files again on every SIGHUP (new connections use them; open ones keep theirs).
+/// Reads the TLS files and the token files again on every SIGHUP: new connections use them, open
+/// ones keep what they have (their TLS session, their role). What cannot be used is refused with a
+/// log line, and what was in force stays.
 /// - Returns: The signal source; it must stay alive for the reloads to happen.
-private func reloadTLSOnSIGHUP(_ server: FlatVecServer, logger: Logger) -> any DispatchSourceSignal {
+private func reloadOnSIGHUP(
+    _ server: FlatVecServer, tokenFiles: (admin: String?, reader: String?), logger: Logger
+) -> any DispatchSourceSignal {
     signal(SIGHUP, SIG_IGN)
     let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
     source.setEventHandler {
+        if server.configuration.tls != nil {
+            do throws(FlatVecError) {
+                try server.reloadTLS()
+                logger.notice("reloaded the TLS certificate, key and client CA files (SIGHUP)")
+            } catch {
+                logger.error("SIGHUP: kept the TLS files in force: \(error.message)")
+            }
+        }
+        let tokens = server.configuration.accessTokens
+        guard tokens.isRequired else { return }
         do throws(FlatVecError) {
-            try server.reloadTLS()
-            logger.notice("reloaded the TLS certificate, key and client CA files (SIGHUP)")
+            let admin = try tokenFiles.admin.map { (path) throws(FlatVecError) in try AccessTokens.read(file: path) } ?? []
+            let reader = try tokenFiles.reader.map { (path) throws(FlatVecError) in try AccessTokens.read(file: path) } ?? []
+            try tokens.replace(admin: admin, reader: reader)
+            logger.notice("reloaded the token files (SIGHUP): \(admin.count) admin and \(reader.count) reader tokens in force")
         } catch {
-            logger.error("SIGHUP: kept the TLS files in force: \(error.message)")
+            logger.error("SIGHUP: kept the tokens in force: \(error.message)")
         }
     }
     source.resume()

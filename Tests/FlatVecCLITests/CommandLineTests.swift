@@ -146,6 +146,30 @@ import Glibc
         }
     }
 
+    /// flatvec ping: 0 when the server answers, 1 with the reason when it cannot be reached or is silent.
+    @Test func pingSaysWhetherTheServerAnswers() async throws {
+        try await withServer { port in
+            let pong = try runFlatVec(["ping", "--server", "127.0.0.1:\(port)"])
+            #expect(pong.status == 0 && pong.stdout.hasPrefix("pong from 127.0.0.1:\(port): flatvec") && pong.stdout.contains("role admin"), "\(pong.stdout) \(pong.stderr)")
+        }
+        let closed = try runFlatVec(["ping", "--server", "127.0.0.1:\(CrashRecoveryTests.freePort())"])
+        #expect(closed.status == 1 && closed.stderr.contains("connection refused"), "\(closed.stderr)")
+        // A listener that accepts and never answers.
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, length) } }
+        _ = listen(silent, 4)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let quiet = try runFlatVec(["ping", "--server", "127.0.0.1:\(port)", "--timeout", "0.5"])
+        #expect(quiet.status == 1 && quiet.stderr.contains("no reply from 127.0.0.1:\(port) within 0.5 s"), "\(quiet.stderr)")
+    }
+
     /// Ctrl-C during a sweep: the command ends the sweep on the server and says how far it got.
     @Test func anInterruptedSweepEndsAndSaysSo() async throws {
         try await withServer { port in

@@ -133,6 +133,16 @@ public final class PostgresStore: DurableStore, Sendable {
         connection.withLock { $0 = nil }
     }
 
+    /// Reachable when a new connection answers `SELECT 1` (a connection of its own: a probe never
+    /// waits behind a write).
+    public func checkReachable() throws(FlatVecError) {
+        do {
+            try PostgresConnection(url: url).execute("SELECT 1")
+        } catch {
+            throw FlatVecError(.unavailable, "PostgreSQL does not answer: \(error.message)")
+        }
+    }
+
     /// Refuses names whose table name PostgreSQL would truncate.
     public func checkCollectionName(_ name: String) throws(FlatVecError) {
         guard name.utf8.count <= Self.maximumCollectionNameLength else {

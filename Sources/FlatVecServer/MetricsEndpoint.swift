@@ -4,16 +4,20 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
+import Dispatch
 import Synchronization
 
 /// Serves the server's metrics in Prometheus text format on `GET /metrics` (plain HTTP/1.1 through
-/// NIOHTTP1), as a `Service` beside ``FlatVecServer`` (`flatvec serve --metrics-port`). Other paths
-/// get 404, other methods 405.
+/// NIOHTTP1), as a `Service` beside ``FlatVecServer`` (`flatvec serve --metrics-port`), and the
+/// probes: `GET /healthz` (200 while the process serves: a liveness probe) and `GET /readyz` (200 once
+/// ``Readiness`` says so, else 503 with the reasons: a readiness probe). Other paths get 404, other
+/// methods 405.
 public final class MetricsEndpoint: Service, Sendable {
     private let host: String
     private let port: Int
-    private let executor: RequestExecutor
+    private let executor: RequestExecutor?
     private let metrics: ServerMetrics
+    private let readiness: Readiness
     private let logger: Logger
     private let group: any EventLoopGroup
     private let boundAddress = Mutex<SocketAddress?>(nil)
@@ -26,16 +30,45 @@ public final class MetricsEndpoint: Service, Sendable {
     ///   - port: Port (0: any free one; see ``listeningAddress()``).
     ///   - executor: Its collections are read at each scrape.
     ///   - metrics: The metrics to serve.
+    ///   - readiness: What `/readyz` answers; nil for a server whose collections are loaded already.
     ///   - logger: For the bind and failures.
     ///   - group: Event loops; the shared POSIX group by default.
     public init(
-        host: String, port: Int, executor: RequestExecutor, metrics: ServerMetrics, logger: Logger,
+        host: String, port: Int, executor: RequestExecutor, metrics: ServerMetrics, readiness: Readiness? = nil, logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.host = host
         self.port = port
         self.executor = executor
         self.metrics = metrics
+        self.readiness = readiness ?? {
+            let loaded = Readiness()
+            loaded.loaded()
+            return loaded
+        }()
+        self.logger = logger
+        self.group = group
+        (bound, boundContinuation) = AsyncStream.makeStream(of: SocketAddress.self)
+    }
+
+    /// Creates the endpoint of a server that does not exist yet: until ``Readiness/serving(_:)``
+    /// names its executor, `/readyz` and `/metrics` answer 503 with what is loading.
+    /// - Parameters:
+    ///   - host: Address to bind.
+    ///   - port: Port (0: any free one).
+    ///   - metrics: The metrics to serve.
+    ///   - readiness: Readiness, which will name the executor.
+    ///   - logger: For the bind and failures.
+    ///   - group: Event loops; the shared POSIX group by default.
+    public init(
+        host: String, port: Int, metrics: ServerMetrics, readiness: Readiness, logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.host = host
+        self.port = port
+        self.executor = nil
+        self.metrics = metrics
+        self.readiness = readiness
         self.logger = logger
         self.group = group
         (bound, boundContinuation) = AsyncStream.makeStream(of: SocketAddress.self)
@@ -53,6 +86,7 @@ public final class MetricsEndpoint: Service, Sendable {
         defer { boundContinuation.finish() }
         let executor = self.executor
         let metrics = self.metrics
+        let readiness = self.readiness
         let channel: Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -60,7 +94,7 @@ public final class MetricsEndpoint: Service, Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(executor: executor, metrics: metrics))
+                        try channel.pipeline.syncOperations.addHandler(MetricsHTTPHandler(executor: executor, metrics: metrics, readiness: readiness))
                     }
                 }
                 .bind(host: host, port: port)
@@ -86,13 +120,15 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let executor: RequestExecutor
+    private let executor: RequestExecutor?
     private let metrics: ServerMetrics
+    private let readiness: Readiness
     private var request: HTTPRequestHead?
 
-    init(executor: RequestExecutor, metrics: ServerMetrics) {
+    init(executor: RequestExecutor?, metrics: ServerMetrics, readiness: Readiness) {
         self.executor = executor
         self.metrics = metrics
+        self.readiness = readiness
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -108,21 +144,52 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
 
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let known = ["/metrics", "/healthz", "/readyz"]
+        if known.contains(path) && (head.method == .GET || head.method == .HEAD) && path == "/readyz" {
+            // The readiness check probes the store: off the event loop, then back to reply.
+            let readiness = self.readiness
+            let executor = self.executor
+            let loop = context.eventLoop
+            let reply = NIOLoopBound((self, context), eventLoop: loop)
+            DispatchQueue.global().async {
+                let reasons = readiness.notReadyBecause(executor)
+                loop.execute {
+                    let (handler, context) = reply.value
+                    let body = reasons.map { "not ready: " + $0.joined(separator: "; ") + "\n" } ?? "ready\n"
+                    handler.send(head: head, status: reasons == nil ? .ok : .serviceUnavailable, body: Array(body.utf8), context: context)
+                }
+            }
+            return
+        }
         let status: HTTPResponseStatus
         var body: [UInt8]
         var contentType = "text/plain; charset=utf-8"
-        if path != "/metrics" {
+        if !known.contains(path) {
             status = .notFound
-            body = Array("not found: metrics are at /metrics\n".utf8)
+            body = Array("not found: metrics are at /metrics, probes at /healthz and /readyz\n".utf8)
         } else if head.method != .GET && head.method != .HEAD {
             status = .methodNotAllowed
-            body = Array("only GET /metrics\n".utf8)
-        } else {
+            body = Array("only GET /metrics, /healthz and /readyz\n".utf8)
+        } else if path == "/healthz" {
+            status = .ok
+            body = Array("ok\n".utf8)
+        } else if let executor = executor ?? readiness.executor {
             executor.refreshMetrics()
             status = .ok
             body = metrics.emit()
             contentType = "text/plain; version=0.0.4; charset=utf-8"
+        } else {
+            status = .serviceUnavailable
+            body = Array("not ready: the collections are loading\n".utf8)
         }
+        send(head: head, status: status, body: body, contentType: contentType, context: context)
+    }
+
+    private func send(
+        head: HTTPRequestHead, status: HTTPResponseStatus, body: [UInt8], contentType: String = "text/plain; charset=utf-8",
+        context: ChannelHandlerContext
+    ) {
+        var body = body
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.count)")

@@ -65,6 +65,10 @@ public protocol DurableStore: Sendable {
     /// running, when its engine closes. Later calls of the store may fail.
     func close()
 
+    /// Whether the store can be reached now (a readiness probe): throws `unavailable` with the reason
+    /// if not. Stores on the local disk are reachable while the process runs.
+    func checkReachable() throws(FlatVecError)
+
     /// A reader of the changes committed to the store by anyone (other servers, plain SQL), for a
     /// server that follows them live; nil if the store has no change log.
     func makeChangeFeed() throws(FlatVecError) -> (any ChangeFeed)?
@@ -100,6 +104,9 @@ extension DurableStore {
 
     /// Nothing to release.
     public func close() {}
+
+    /// Reachable: nothing to reach.
+    public func checkReachable() throws(FlatVecError) {}
 
     /// No change log.
     public func makeChangeFeed() throws(FlatVecError) -> (any ChangeFeed)? { nil }

@@ -23,6 +23,9 @@ final class StoreHealth: Sendable {
         }
     }
 
+    /// How long the store has been failing (its last call failed), or nil when it is not.
+    var failingFor: Duration? { failingSince.withLock { $0.map { .now - $0 } } }
+
     /// Records a successful store call; logs if it ends an episode.
     func succeeded(store: String, logger: Logger?) {
         guard let since = failingSince.withLock({ s -> ContinuousClock.Instant? in defer { s = nil }; return s }) else { return }

@@ -22,6 +22,9 @@ public final class WritePath: Sendable {
     let locks = WriteLocks()
     let logger: Logger?
     private let storeHealth = StoreHealth()
+
+    /// How long the durable store's writes have been failing (the last one failed), or nil.
+    public var storeFailingFor: Duration? { storeHealth.failingFor }
     private let storeWriteObserver: (@Sendable (_ op: String, _ took: Duration, _ failed: Bool) -> Void)?
     private let compactionRequests = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     private let closed = Mutex(false)

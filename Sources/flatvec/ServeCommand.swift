@@ -51,6 +51,8 @@ struct ServeCommand: AsyncParsableCommand {
     var tlsClientCaFile: String?
     @Option(name: .long, help: "Serve Prometheus metrics over HTTP on this port (GET /metrics).") var metricsPort: Int?
     @Option(name: .long, help: "Address the metrics port binds.") var metricsHost: String = "127.0.0.1"
+    @Option(name: .long, help: "A follower whose lag behind the change log exceeds this many milliseconds answers GET /readyz with 503.")
+    var readyMaxLagMs: UInt64?
     @Option(name: .long, help: "File with the admin tokens, one a line (read again on SIGHUP).") var adminTokenFile: String?
     @Option(name: .long, help: "File with the reader tokens, one a line (read again on SIGHUP).") var readerTokenFile: String?
     @Option(name: .long, help: "Largest frame in bytes.") var maxFrameBytes: UInt32 = 64 << 20
@@ -100,9 +102,118 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // One index configuration for every collection: those the store loads and those created later.
         let indexConfiguration = parseScanOptions()
-        let store = try makeStore(indexConfiguration: indexConfiguration, logger: logger)
+        var configuration = ServerConfiguration(
+            host: host, port: port,
+            limits: ProtocolLimits(maxFrameBytes: maxFrameBytes, maxRangeHits: maxRangeHits),
+            frameTimeout: .seconds(max(1, frameTimeout)),
+            authenticationTimeout: .seconds(max(1, authTimeout)),
+            maxConnections: max(1, maxConnections),
+            idleTimeout: idleTimeout > 0 ? .seconds(idleTimeout) : nil
+        )
+        configuration.workerThreads = FlatIndex.defaultSearchThreads
+        configuration.accessTokens = accessTokens
+        switch (tlsCertFile, tlsKeyFile) {
+        case (nil, nil):
+            if tlsClientCaFile != nil { fail("--tls-client-ca-file needs --tls-cert-file and --tls-key-file") }
+        case (let certificate?, let key?):
+            configuration.tls = TLSFiles(certificateFile: certificate, keyFile: key, clientCAFile: tlsClientCaFile)
+        default:
+            fail("--tls-cert-file and --tls-key-file go together")
+        }
+        if let metricsPort, !(1...65_535).contains(metricsPort) { fail("--metrics-port must be from 1 to 65535") }
+        if metricsPort == port { fail("--metrics-port must differ from --port") }
+        if data != nil && postgres != nil { fail("give at most one of --data and --postgres") }
+        let metrics = metricsPort.map { _ in ServerMetrics() }
+        let isLoopback = host == "127.0.0.1" || host == "::1" || host == "localhost"
+        if !isLoopback && !configuration.requiresAuthentication {
+            logger.warning("listening on \(host) without tokens: anyone who can reach this port can change the data; use --admin-token-file")
+        }
+        if !isLoopback && configuration.requiresAuthentication && configuration.tls == nil {
+            logger.warning("listening on \(host) with tokens but without TLS: tokens cross the network in clear text; use --tls-cert-file and --tls-key-file")
+        }
+        // The metrics port (and its /readyz, 503 meanwhile) answers while the store opens and the
+        // collections load; the protocol port opens once they are loaded.
+        let readiness = Readiness(maximumLagMillis: readyMaxLagMs)
+        let settings = configuration
+        let open: @Sendable () -> FlatVecServer = { [self] in
+            openServer(configuration: settings, indexConfiguration: indexConfiguration, metrics: metrics, logger: logger)
+        }
+        let reload: @Sendable (FlatVecServer) -> (any DispatchSourceSignal)? = { [adminTokenFile, readerTokenFile] server in
+            guard settings.tls != nil || settings.requiresAuthentication else { return nil }
+            return reloadOnSIGHUP(server, tokenFiles: (adminTokenFile, readerTokenFile), logger: logger)
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: LoadThenServe(open: open, readiness: readiness, reloadOnSIGHUP: reload, what: storeDescription)),
+        ]
+        if let metricsPort, let metrics {
+            services.append(.init(service: MetricsEndpoint(host: metricsHost, port: metricsPort, metrics: metrics, readiness: readiness, logger: logger)))
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch let error as FlatVecError {
+            fail(error.description)
+        }
+    }
 
+    /// What the store will be, for the readiness message while it opens.
+    private var storeDescription: String {
+        if let data { return "local directory \(data)" }
+        if postgres != nil { return "PostgreSQL" }
+        return "memory"
+    }
+
+    /// Opens the store, loads its collections (and in memory the sample catalogue) and makes the
+    /// server; exits with a message if it cannot. Slow (it reads every vector): runs off the event loops.
+    private func openServer(
+        configuration: ServerConfiguration, indexConfiguration: FlatIndex.Configuration, metrics: ServerMetrics?, logger: Logger
+    ) -> FlatVecServer {
+        let store: any DurableStore
+        do {
+            store = try makeStore(indexConfiguration: indexConfiguration, logger: logger)
+        } catch {
+            fail("\(error)")
+        }
         let registry = CollectionRegistry()
+        loadCollections(into: registry, from: store, indexConfiguration: indexConfiguration, logger: logger)
+        let executor = RequestExecutor(
+            registry: registry, store: store, statistics: ServerStatistics(metrics: metrics),
+            indexConfiguration: indexConfiguration, logger: logger
+        )
+        let server: FlatVecServer
+        do {
+            server = try FlatVecServer(configuration: configuration, executor: executor, logger: logger)
+        } catch {
+            fail(error.description)
+        }
+        let blas = BLASRuntime.info
+        Task {
+            guard let address = await server.listeningAddress() else { return }
+            let collections = registry.all.map {
+                "\($0.name) (\($0.index.count) x \($0.index.dimension), \($0.index.metric), \($0.index.configuration.effectiveScan) scan)"
+            }
+            logger.info("""
+                flatvec \(FlatVecVersion.string) listening on \(address); store: \(store.description); \
+                auth: \(configuration.requiresAuthentication ? "tokens" : "off"); \
+                tls: \(configuration.tls == nil ? "off" : configuration.tls?.clientCAFile == nil ? "on" : "on, client certificates required"); \
+                collections: \(collections.isEmpty ? "none" : collections.joined(separator: ", ")); \
+                BLAS kernel: \(blas.kernel ?? "unknown"); int8 kernel: \(blas.int8Kernel)
+                """)
+        }
+        return server
+    }
+
+    /// Loads the store's collections (and, in memory, the sample catalogue) into `registry`; exits
+    /// with a message if it cannot.
+    private func loadCollections(
+        into registry: CollectionRegistry, from store: any DurableStore, indexConfiguration: FlatIndex.Configuration, logger: Logger
+    ) {
         do {
             for collection in try store.loadCollections() { try registry.insert(collection) }
         } catch {
@@ -127,78 +238,6 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
 
-        var configuration = ServerConfiguration(
-            host: host, port: port,
-            limits: ProtocolLimits(maxFrameBytes: maxFrameBytes, maxRangeHits: maxRangeHits),
-            frameTimeout: .seconds(max(1, frameTimeout)),
-            authenticationTimeout: .seconds(max(1, authTimeout)),
-            maxConnections: max(1, maxConnections),
-            idleTimeout: idleTimeout > 0 ? .seconds(idleTimeout) : nil
-        )
-        configuration.workerThreads = FlatIndex.defaultSearchThreads
-        configuration.accessTokens = accessTokens
-        switch (tlsCertFile, tlsKeyFile) {
-        case (nil, nil):
-            if tlsClientCaFile != nil { fail("--tls-client-ca-file needs --tls-cert-file and --tls-key-file") }
-        case (let certificate?, let key?):
-            configuration.tls = TLSFiles(certificateFile: certificate, keyFile: key, clientCAFile: tlsClientCaFile)
-        default:
-            fail("--tls-cert-file and --tls-key-file go together")
-        }
-        if let metricsPort, !(1...65_535).contains(metricsPort) { fail("--metrics-port must be from 1 to 65535") }
-        if metricsPort == port { fail("--metrics-port must differ from --port") }
-        let metrics = metricsPort.map { _ in ServerMetrics() }
-        let executor = RequestExecutor(
-            registry: registry, store: store, statistics: ServerStatistics(metrics: metrics),
-            indexConfiguration: indexConfiguration, logger: logger
-        )
-        let server: FlatVecServer
-        do {
-            server = try FlatVecServer(configuration: configuration, executor: executor, logger: logger)
-        } catch {
-            fail(error.description)
-        }
-        let isLoopback = host == "127.0.0.1" || host == "::1" || host == "localhost"
-        if !isLoopback && !configuration.requiresAuthentication {
-            logger.warning("listening on \(host) without tokens: anyone who can reach this port can change the data; use --admin-token-file")
-        }
-        if !isLoopback && configuration.requiresAuthentication && configuration.tls == nil {
-            logger.warning("listening on \(host) with tokens but without TLS: tokens cross the network in clear text; use --tls-cert-file and --tls-key-file")
-        }
-        let tokenFiles = (admin: adminTokenFile, reader: readerTokenFile)
-        let sighup = configuration.tls == nil && !accessTokens.isRequired
-            ? nil : reloadOnSIGHUP(server, tokenFiles: tokenFiles, logger: logger)
-        defer { sighup?.cancel() }
-        let blas = BLASRuntime.info
-        Task {
-            guard let address = await server.listeningAddress() else { return }
-            let collections = registry.all.map {
-                "\($0.name) (\($0.index.count) x \($0.index.dimension), \($0.index.metric), \($0.index.configuration.effectiveScan) scan)"
-            }
-            logger.info("""
-                flatvec \(FlatVecVersion.string) listening on \(address); store: \(store.description); \
-                auth: \(configuration.requiresAuthentication ? "tokens" : "off"); \
-                tls: \(configuration.tls == nil ? "off" : configuration.tls?.clientCAFile == nil ? "on" : "on, client certificates required"); \
-                collections: \(collections.isEmpty ? "none" : collections.joined(separator: ", ")); \
-                BLAS kernel: \(blas.kernel ?? "unknown"); int8 kernel: \(blas.int8Kernel)
-                """)
-        }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: server)]
-        if let metricsPort, let metrics {
-            services.append(.init(service: MetricsEndpoint(host: metricsHost, port: metricsPort, executor: executor, metrics: metrics, logger: logger)))
-        }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services,
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-        )
-        do {
-            try await group.run()
-        } catch let error as FlatVecError {
-            fail(error.description)
-        }
     }
 
     /// The index configuration from --scan and --scan-collection; exits with a message naming a bad value.
@@ -237,7 +276,7 @@ struct ServeCommand: AsyncParsableCommand {
 /// ones keep what they have (their TLS session, their role). What cannot be used is refused with a
 /// log line, and what was in force stays.
 /// - Returns: The signal source; it must stay alive for the reloads to happen.
-private func reloadOnSIGHUP(
+func reloadOnSIGHUP(
     _ server: FlatVecServer, tokenFiles: (admin: String?, reader: String?), logger: Logger
 ) -> any DispatchSourceSignal {
     signal(SIGHUP, SIG_IGN)

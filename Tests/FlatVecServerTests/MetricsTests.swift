@@ -1,6 +1,7 @@
 import FlatVecClient
 import FlatVecCore
 import FlatVecServer
+import FlatVecStorage
 import Foundation
 import Logging
 import Testing
@@ -103,4 +104,52 @@ import Glibc
         #expect(head.status == 200 && head.body.isEmpty)
         await c.close()
     }
+
+    /// `/healthz` answers while the process serves; `/readyz` says 503 with the reason while the
+    /// collections load and while the store cannot be reached, 200 otherwise.
+    @Test func probesSayLiveAndReadyWithReasons() async throws {
+        let metrics = ServerMetrics()
+        let server = try await TestServer.start(metrics: metrics)
+        defer { Task { await server.stop() } }
+        var logger = Logger(label: "probe-test")
+        logger.logLevel = .critical
+        let readiness = Readiness()
+        readiness.loading("from a test")
+        let endpoint = MetricsEndpoint(host: "127.0.0.1", port: 0, executor: server.executor, metrics: metrics, readiness: readiness, logger: logger)
+        let task = Task { try await endpoint.run() }
+        defer { task.cancel() }
+        let port = try #require(await endpoint.listeningAddress()?.port)
+        #expect(try Self.http("GET", "/healthz", port: port) == (200, "ok\n"))
+        let loading = try Self.http("GET", "/readyz", port: port)
+        #expect(loading.status == 503 && loading.body == "not ready: loading collections: from a test\n", "\(loading)")
+        readiness.loaded()
+        #expect(try Self.http("GET", "/readyz", port: port) == (200, "ready\n"))
+        #expect(try Self.http("HEAD", "/readyz", port: port).status == 200)
+        #expect(try Self.http("POST", "/readyz", port: port).status == 405)
+
+        // A store that cannot be reached.
+        let executor = RequestExecutor(registry: CollectionRegistry(), store: UnreachableStore(), statistics: ServerStatistics())
+        let down = MetricsEndpoint(host: "127.0.0.1", port: 0, executor: executor, metrics: ServerMetrics(), logger: logger)
+        let downTask = Task { try await down.run() }
+        defer { downTask.cancel() }
+        let downPort = try #require(await down.listeningAddress()?.port)
+        let unreachable = try Self.http("GET", "/readyz", port: downPort)
+        #expect(unreachable.status == 503 && unreachable.body == "not ready: the store cannot be reached: the test store is down\n", "\(unreachable)")
+        #expect(try Self.http("GET", "/healthz", port: downPort).status == 200)
+    }
+}
+
+/// A store that says it cannot be reached (for readiness); it holds nothing.
+struct UnreachableStore: DurableStore {
+    var description: String { "unreachable test store" }
+    func loadCollections() throws(FlatVecError) -> [NamedIndex] { [] }
+    func createCollection(name: String, dimension: Int, metric: Metric, attributes: [AttributeDefinition]) throws(FlatVecError) { throw Self.down }
+    func addAttribute(collection: String, definition: AttributeDefinition) throws(FlatVecError) { throw Self.down }
+    func dropAttribute(collection: String, name: String) throws(FlatVecError) { throw Self.down }
+    func update(collection: String, updates: [RowUpdate]) throws(FlatVecError) { throw Self.down }
+    func dropCollection(name: String) throws(FlatVecError) { throw Self.down }
+    func add(collection: String, batch: VectorBatch) throws(FlatVecError) { throw Self.down }
+    func remove(collection: String, ids: [Int64]) throws(FlatVecError) { throw Self.down }
+    func checkReachable() throws(FlatVecError) { throw Self.down }
+    static var down: FlatVecError { FlatVecError(.unavailable, "the test store is down") }
 }

@@ -1,0 +1,118 @@
+import FlatVecCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checks a data directory of ``LocalDirectoryStore`` offline, reading only: the manifest, every
+/// snapshot it names (header and body checksums, layout, every row), the log of its generation (every
+/// record's checksum, and that each applies to the collections), and files no manifest names.
+/// `flatvec verify --data DIR`.
+public enum DataDirectoryVerifier {
+    /// What a verification found.
+    public struct Report: Sendable, Hashable {
+        /// What was checked and found sound, one line each.
+        public var checked: [String] = []
+        /// What is wrong, and where, one line each; empty when the directory is sound.
+        public var problems: [String] = []
+        /// What is unusual but not damage (a torn log tail, files no manifest names).
+        public var notes: [String] = []
+
+        /// Whether nothing is wrong.
+        public var isSound: Bool { problems.isEmpty }
+    }
+
+    /// Verifies the data directory at `directory` without changing anything in it.
+    /// - Parameter directory: The directory a server was started with (`--data`).
+    /// - Returns: The report.
+    public static func verify(directory: String) -> Report {
+        var report = Report()
+        var status = stat()
+        guard stat(directory, &status) == 0, status.st_mode & S_IFMT == S_IFDIR else {
+            report.problems.append("\(directory) is not a directory")
+            return report
+        }
+        let manifest: (generation: Int, files: [(String, String)])?
+        do {
+            manifest = try LocalDirectoryStore.readManifest(directory: directory).map { (generation: $0.0, files: $0.1) }
+        } catch {
+            report.problems.append(error.message)
+            return report
+        }
+        let snapshots = LocalDirectoryStore.listSnapshots(directory)
+        let logs = LocalDirectoryStore.listLogs(directory)
+        guard let manifest else {
+            if snapshots.isEmpty && logs.isEmpty {
+                report.notes.append("\(directory) holds no data yet (no MANIFEST, no snapshot, no log)")
+            } else {
+                report.problems.append("\(directory)/MANIFEST is missing, and data files are present: \((logs + snapshots).sorted().joined(separator: ", "))")
+            }
+            return report
+        }
+        report.checked.append("MANIFEST: generation \(manifest.generation), \(manifest.files.count) collections")
+        // Snapshots: each loads whole (checksums, layout, rows), under its manifest name.
+        var collections: [String: NamedIndex] = [:]
+        let configuration = FlatIndex.Configuration(searchThreads: 1, scan: .float32)
+        for (name, file) in manifest.files {
+            let path = directory + "/snapshots/" + file
+            if file != "\(name).\(manifest.generation).flatvec" {
+                report.problems.append("MANIFEST names \(file) for collection '\(name)' at generation \(manifest.generation); expected \(name).\(manifest.generation).flatvec")
+            }
+            if collections[name] != nil { report.problems.append("MANIFEST names collection '\(name)' twice") }
+            do {
+                let index = try FlatIndex.loadSnapshot(from: path, configuration: configuration)
+                collections[name] = NamedIndex(name: name, index: index)
+                report.checked.append("snapshots/\(file): \(index.count) rows of dimension \(index.dimension), checksums match")
+            } catch {
+                report.problems.append("snapshots/\(file): \(error.message)")
+            }
+        }
+        // The log of this generation: every record's checksum, and that it applies in order.
+        let logName = "wal.\(manifest.generation).log"
+        let logPath = LocalDirectoryStore.logPath(directory, manifest.generation)
+        if !logs.contains(logName) {
+            report.problems.append("\(logName), the log of generation \(manifest.generation), is missing")
+        } else {
+            do {
+                let contents = try WriteAheadLog.readRecords(path: logPath)
+                if let resumed = contents.validRecordAfterDamage {
+                    report.problems.append(
+                        "\(logName): record \(contents.records.count + 1) at offset \(contents.validLength) is damaged (checksum or length), "
+                            + "and valid records follow at offset \(resumed)"
+                    )
+                } else if contents.validLength < contents.fileLength {
+                    report.notes.append(
+                        "\(logName): \(contents.fileLength - contents.validLength) bytes from offset \(contents.validLength) are a torn tail "
+                            + "(a write cut short by a crash, never acknowledged; the server drops them when it starts)"
+                    )
+                }
+                var applied = 0
+                for (n, record) in contents.records.enumerated() {
+                    do {
+                        try LocalDirectoryStore.apply(record, to: &collections, configuration: configuration)
+                        applied += 1
+                    } catch {
+                        report.problems.append("\(logName): record \(n + 1) does not apply: \(error.message)")
+                        break
+                    }
+                }
+                report.checked.append("\(logName): \(contents.records.count) records, checksums match, \(applied) applied")
+            } catch {
+                report.problems.append("\(logName): \(error.message)")
+            }
+        }
+        // Files no manifest names: left by an interrupted compaction, never read.
+        let named = Set(manifest.files.map(\.1))
+        for file in snapshots.sorted() where !named.contains(file) {
+            report.notes.append("snapshots/\(file) is not named by the MANIFEST (left by an interrupted compaction; never read)")
+        }
+        for file in logs.sorted() where file != logName {
+            report.notes.append("\(file) is not the log of generation \(manifest.generation) (never read)")
+        }
+        if report.isSound {
+            let rows = collections.values.reduce(0) { $0 + $1.index.count }
+            report.checked.append("\(collections.count) collections, \(rows) vectors after the log")
+        }
+        return report
+    }
+}

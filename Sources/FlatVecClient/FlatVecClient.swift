@@ -330,6 +330,15 @@ public final class FlatVecClient: Sendable {
         }
     }
 
+    /// One BACKUP exchange: starts an online backup (cursor 0), reads its next piece, or ends it
+    /// (admin role). `flatvec backup` writes the pieces into a directory, the MANIFEST last.
+    /// - Parameter request: The request.
+    /// - Returns: A piece of one file and the cursor of the next (0 with the MANIFEST, the last piece).
+    public func backupPiece(_ request: BackupRequest) async throws(FlatVecError) -> BackupResponse {
+        guard case .backup(let r) = try await send(.backup(request)) else { throw Self.unexpected }
+        return r
+    }
+
     /// Server statistics.
     public func stats() async throws(FlatVecError) -> StatsResponse {
         guard case .stats(let r) = try await send(.stats) else { throw Self.unexpected }

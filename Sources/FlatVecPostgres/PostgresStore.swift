@@ -133,6 +133,14 @@ public final class PostgresStore: DurableStore, Sendable {
         connection.withLock { $0 = nil }
     }
 
+    /// The tables are the truth: PostgreSQL's own tools back them up.
+    public func beginBackup() throws(FlatVecError) -> BackupPlan {
+        throw FlatVecError(
+            .invalidArgument,
+            "with a PostgreSQL store the tables are the truth: back up the database with pg_dump and restore it with pg_restore (README, Operating FlatVec)"
+        )
+    }
+
     /// Reachable when a new connection answers `SELECT 1` (a connection of its own: a probe never
     /// waits behind a write).
     public func checkReachable() throws(FlatVecError) {

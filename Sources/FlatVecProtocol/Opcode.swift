@@ -41,12 +41,14 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
     public static let stats = Opcode(rawValue: 0x40)
     /// Reloads collections from the durable store (admin).
     public static let rebuild = Opcode(rawValue: 0x50)
+    /// Reads an online backup of the data directory piece by piece (admin).
+    public static let backup = Opcode(rawValue: 0x51)
 
     /// Every opcode this version defines.
     public static let all: [Opcode] = [
         .hello, .ping, .createCollection, .dropCollection, .listCollections, .addAttribute, .dropAttribute,
         .describeCollection, .add, .remove,
-        .get, .update, .search, .duplicates, .stats, .rebuild,
+        .get, .update, .search, .duplicates, .stats, .rebuild, .backup,
     ]
 
     /// The name used in the spec, logs and statistics.
@@ -68,6 +70,7 @@ public struct Opcode: RawRepresentable, Sendable, Hashable, CustomStringConverti
         case .duplicates: "DUPLICATES"
         case .stats: "STATS"
         case .rebuild: "REBUILD"
+        case .backup: "BACKUP"
         default: "0x" + String(rawValue, radix: 16)
         }
     }

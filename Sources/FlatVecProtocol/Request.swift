@@ -31,6 +31,8 @@ public enum Request: Sendable, Hashable {
     case search(SearchRequest)
     /// DUPLICATES: a page of a near-duplicate sweep.
     case duplicates(DuplicatesRequest)
+    /// BACKUP: a piece of an online backup.
+    case backup(BackupRequest)
     /// STATS.
     case stats
     /// REBUILD of one collection by name, or of all with an empty name.
@@ -53,6 +55,7 @@ public enum Request: Sendable, Hashable {
         case .get: .get
         case .search: .search
         case .duplicates: .duplicates
+        case .backup: .backup
         case .stats: .stats
         case .rebuild: .rebuild
         }
@@ -97,6 +100,7 @@ public enum Request: Sendable, Hashable {
         case .get: return .get(try GetRequest.decode(from: &payload, limits: limits))
         case .search: return .search(try SearchRequest.decode(from: &payload, limits: limits))
         case .duplicates: return .duplicates(try DuplicatesRequest.decode(from: &payload, limits: limits))
+        case .backup: return .backup(try BackupRequest.decode(from: &payload))
         case .stats:
             try payload.expectFullyRead("STATS")
             return .stats
@@ -122,6 +126,7 @@ public enum Request: Sendable, Hashable {
         case .get(let r): r.encode(into: &buffer)
         case .search(let r): r.encode(into: &buffer)
         case .duplicates(let r): r.encode(into: &buffer)
+        case .backup(let r): r.encode(into: &buffer)
         case .addAttribute(let collection, let definition):
             buffer.writeFlatVecString(collection)
             buffer.writeAttributeDefinition(definition)

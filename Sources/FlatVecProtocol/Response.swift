@@ -25,6 +25,8 @@ public enum Response: Sendable, Hashable {
     case searched(SearchResponse)
     /// DUPLICATES reply.
     case duplicates(DuplicatesResponse)
+    /// BACKUP reply.
+    case backup(BackupResponse)
     /// STATS reply.
     case stats(StatsResponse)
     /// REBUILD reply: each rebuilt collection and its vector count.
@@ -63,6 +65,7 @@ public enum Response: Sendable, Hashable {
         case .get: return .got(try GetResponse.decode(from: &payload))
         case .search: return .searched(try SearchResponse.decode(from: &payload))
         case .duplicates: return .duplicates(try DuplicatesResponse.decode(from: &payload))
+        case .backup: return .backup(try BackupResponse.decode(from: &payload))
         case .stats: return .stats(try StatsResponse.decode(from: &payload))
         case .rebuild: return .rebuilt(try CollectionInfo.decodeList(from: &payload, withSkippedRows: true))
         default: throw FlatVecError(.badFrame, "reply with unknown opcode \(opcode)")
@@ -85,6 +88,7 @@ public enum Response: Sendable, Hashable {
         case .got(let r): r.encode(into: &buffer)
         case .searched(let r): r.encode(into: &buffer)
         case .duplicates(let r): r.encode(into: &buffer)
+        case .backup(let r): r.encode(into: &buffer)
         case .stats(let r): r.encode(into: &buffer)
         case .error(let r): r.encode(into: &buffer)
         }

@@ -14,7 +14,7 @@ public enum Role: UInt8, Sendable, Hashable, CustomStringConvertible {
         switch opcode {
         case .hello, .ping: true
         case .search, .get, .listCollections, .describeCollection, .stats: self != .none
-        case .createCollection, .dropCollection, .addAttribute, .dropAttribute, .add, .remove, .update, .rebuild: self == .admin
+        case .createCollection, .dropCollection, .addAttribute, .dropAttribute, .add, .remove, .update, .rebuild, .backup: self == .admin
         default: self != .none
         }
     }

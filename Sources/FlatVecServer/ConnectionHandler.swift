@@ -191,6 +191,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     )
                     return nil
                 }
+                if case .backup(let r) = request {
+                    return encode(try executor.backup(r, frameLimit: Int(limits.maxFrameBytes)))
+                }
                 if case .duplicates(let r) = request {
                     // A page stops early once the client has gone.
                     return encode(try executor.duplicates(r, isCancelled: { gone.isCancelled }))

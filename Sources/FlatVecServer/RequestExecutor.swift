@@ -14,6 +14,8 @@ public struct RequestExecutor: Sendable {
     public let statistics: ServerStatistics
     /// The duplicate sweeps clients are reading, by cursor.
     let sweeps = SweepCursors()
+    /// The online backups clients are reading, by cursor.
+    let backups = BackupSessions()
 
     /// The collections.
     public var registry: CollectionRegistry { engine.registry }
@@ -170,6 +172,8 @@ public struct RequestExecutor: Sendable {
             return Self.searched(r, hits, dimension: dimension)
         case .duplicates(let r):
             return try duplicates(r, isCancelled: { false })
+        case .backup(let r):
+            return try backup(r, frameLimit: Int(ProtocolLimits().maxFrameBytes))
         case .rebuild(let name):
             return .rebuilt(try engine.rebuild(name.isEmpty ? nil : name).map { Self.info($0, withSkippedRows: true) })
         case .stats:
@@ -214,6 +218,61 @@ public struct RequestExecutor: Sendable {
         let page = entry.sweep.nextPage(maxPairs: Int(r.maxPairs), budget: Self.sweepPageBudget, isCancelled: isCancelled)
         sweeps.give(back: cursor, finished: page.finished)
         return .duplicates(DuplicatesResponse(cursor: page.finished ? 0 : cursor, page: page))
+    }
+
+    /// Runs a BACKUP request: starts an online backup (writes held off while its files are listed),
+    /// sends its next piece, or ends it. Pieces go file by file, the MANIFEST last.
+    /// - Parameters:
+    ///   - r: The request.
+    ///   - frameLimit: The largest reply frame the connection takes.
+    /// - Returns: The reply.
+    /// - Throws: ``FlatVecError`` for the reply.
+    public func backup(_ r: BackupRequest, frameLimit: Int) throws(FlatVecError) -> Response {
+        if r.ending {
+            guard let session = backups.remove(r.cursor) else {
+                throw FlatVecError(.invalidArgument, "no backup in progress has cursor \(r.cursor)")
+            }
+            store.endBackup(session.plan.pin)
+            return .backup(BackupResponse(cursor: 0, file: "MANIFEST", fileLength: 0, offset: 0, data: []))
+        }
+        let cursor: UInt64
+        var session: BackupSessions.Session
+        if r.cursor == 0 {
+            let plan = try engine.writes.beginBackup()
+            cursor = try backups.open(plan, store: store)
+            session = BackupSessions.Session(plan: plan)
+        } else {
+            cursor = r.cursor
+            session = try backups.take(cursor)
+        }
+        store.touchBackup(session.plan.pin)
+        let plan = session.plan
+        guard session.file < plan.files.count else {
+            // Every file sent: the MANIFEST ends the backup.
+            _ = backups.remove(cursor)
+            store.endBackup(plan.pin)
+            return .backup(BackupResponse(
+                cursor: 0, file: "MANIFEST", fileLength: UInt64(plan.manifest.count), offset: 0, data: plan.manifest
+            ))
+        }
+        let file = plan.files[session.file]
+        let room = max(1, min(Int(r.maxBytes), frameLimit - 4_096))
+        let data: [UInt8]
+        do {
+            data = try plan.read(file: session.file, offset: session.offset, count: room)
+        } catch {
+            _ = backups.remove(cursor)
+            store.endBackup(plan.pin)
+            throw error
+        }
+        let offset = session.offset
+        session.offset += data.count
+        if session.offset >= file.length {
+            session.file += 1
+            session.offset = 0
+        }
+        backups.give(back: cursor, session)
+        return .backup(BackupResponse(cursor: cursor, file: file.name, fileLength: UInt64(file.length), offset: UInt64(offset), data: data))
     }
 
     /// How long one DUPLICATES request sweeps before replying with what it found (a page may carry

@@ -69,6 +69,16 @@ public protocol DurableStore: Sendable {
     /// if not. Stores on the local disk are reachable while the process runs.
     func checkReachable() throws(FlatVecError)
 
+    /// Starts an online backup: the files that hold every write stored so far, kept in place (no
+    /// compaction) until ``endBackup(_:)`` or, without a sign of life (``touchBackup(_:)``), for a
+    /// minute. The caller holds writes off while this runs (briefly: it copies nothing).
+    /// - Throws: `invalid_argument` for a store that is not backed up this way.
+    func beginBackup() throws(FlatVecError) -> BackupPlan
+    /// Keeps a backup's pin alive.
+    func touchBackup(_ pin: UInt64)
+    /// Ends a backup: its files may be compacted away again.
+    func endBackup(_ pin: UInt64)
+
     /// A reader of the changes committed to the store by anyone (other servers, plain SQL), for a
     /// server that follows them live; nil if the store has no change log.
     func makeChangeFeed() throws(FlatVecError) -> (any ChangeFeed)?
@@ -108,6 +118,17 @@ extension DurableStore {
     /// Reachable: nothing to reach.
     public func checkReachable() throws(FlatVecError) {}
 
+    /// No online backup: the store says how it is backed up instead.
+    public func beginBackup() throws(FlatVecError) -> BackupPlan {
+        throw FlatVecError(.invalidArgument, "\(description) has no online backup")
+    }
+
+    /// Nothing to keep alive.
+    public func touchBackup(_ pin: UInt64) {}
+
+    /// Nothing to end.
+    public func endBackup(_ pin: UInt64) {}
+
     /// No change log.
     public func makeChangeFeed() throws(FlatVecError) -> (any ChangeFeed)? { nil }
 
@@ -127,6 +148,11 @@ public struct MemoryOnlyStore: DurableStore {
 
     /// No collections are stored.
     public func loadCollections() throws(FlatVecError) -> [NamedIndex] { [] }
+
+    /// Nothing is durable, so nothing is backed up.
+    public func beginBackup() throws(FlatVecError) -> BackupPlan {
+        throw FlatVecError(.invalidArgument, "this server keeps its collections in memory only: there is nothing durable to back up (serve with --data DIR)")
+    }
 
     /// Nothing to do.
     public func createCollection(

@@ -33,7 +33,21 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         var log: WriteAheadLog
         /// Set by ``close()``: the lock is released and nothing more is written.
         var closed = false
+        /// Online backups holding this generation's files, with their last sign of life.
+        var backups: [UInt64: ContinuousClock.Instant] = [:]
+        var nextBackup: UInt64 = 1
+
+        /// Drops backups silent for longer than ``LocalDirectoryStore/backupIdleLimit``; returns
+        /// whether one is still in progress.
+        mutating func backupInProgress() -> Bool {
+            let now = ContinuousClock.now
+            backups = backups.filter { now - $0.value < LocalDirectoryStore.backupIdleLimit }
+            return !backups.isEmpty
+        }
     }
+
+    /// A backup not heard from for this long no longer holds compaction off.
+    static let backupIdleLimit = Duration.seconds(60)
     private let state: Mutex<State>
     private let loaded: Mutex<[NamedIndex]>
 
@@ -205,13 +219,51 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         try append(.remove(collection: collection, ids: ids))
     }
 
-    /// Whether the log has grown past the compaction threshold.
-    public var wantsCompaction: Bool { state.withLock { $0.log.size } >= compactionThreshold }
+    /// Whether the log has grown past the compaction threshold (never while a backup holds the files).
+    public var wantsCompaction: Bool { state.withLock { !$0.backupInProgress() && $0.log.size >= compactionThreshold } }
+
+    /// The current generation's snapshots and its log up to the records written so far, and the
+    /// manifest naming them; compaction waits until the backup ends. The caller keeps writes out
+    /// while this runs (the write path's gate does), so every stored write is within the log's length.
+    public func beginBackup() throws(FlatVecError) -> BackupPlan {
+        try state.withLock { s throws(FlatVecError) -> BackupPlan in
+            guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
+            var files: [BackupPlan.File] = []
+            var manifest = "flatvec-manifest 1\ngeneration \(s.generation)\n"
+            let named = try Self.readManifest(directory: directory)?.1 ?? []
+            for (name, file) in named {
+                let path = directory + "/snapshots/" + file
+                var status = stat()
+                guard stat(path, &status) == 0 else { throw FlatVecError(.ioError, "cannot back up \(path): \(String(cString: strerror(errno)))") }
+                files.append(BackupPlan.File(name: "snapshots/" + file, path: path, length: Int(status.st_size)))
+                manifest += "collection \(name) \(file)\n"
+            }
+            files.append(BackupPlan.File(name: "wal.\(s.generation).log", path: Self.logPath(directory, s.generation), length: s.log.size))
+            let pin = s.nextBackup
+            s.nextBackup += 1
+            s.backups[pin] = .now
+            return BackupPlan(files: files, manifest: Array(manifest.utf8), pin: pin)
+        }
+    }
+
+    /// Keeps a backup's hold on compaction.
+    public func touchBackup(_ pin: UInt64) {
+        state.withLock { s in if s.backups[pin] != nil { s.backups[pin] = .now } }
+    }
+
+    /// Ends a backup's hold on compaction.
+    public func endBackup(_ pin: UInt64) {
+        _ = state.withLock { $0.backups.removeValue(forKey: pin) }
+    }
 
     /// Writes every collection to a new snapshot generation and starts an empty log.
     /// The caller must keep writes out while this runs (the executor's write gate does).
+    /// - Throws: `unavailable` while an online backup holds the current generation's files.
     public func compact(_ collections: [NamedIndex]) throws(FlatVecError) {
         try state.withLock { s throws(FlatVecError) in
+            guard !s.backupInProgress() else {
+                throw FlatVecError(.unavailable, "an online backup is being taken: compaction waits until it ends")
+            }
             let next = s.generation + 1
             var files: [(String, String)] = []
             for c in collections {

@@ -193,6 +193,15 @@ public final class WritePath: Sendable {
         }
     }
 
+    /// Starts an online backup of the store (``DurableStore/beginBackup()``) with writes held off
+    /// just while the files are listed: every write acknowledged before it is in the plan.
+    public func beginBackup() throws(FlatVecError) -> BackupPlan {
+        try locks.exclusively { _ throws(FlatVecError) -> BackupPlan in
+            try checkOpen()
+            return try store.beginBackup()
+        }
+    }
+
     /// Waits for the writes in progress, then refuses every later one with `unavailable` and closes
     /// the store (a local directory releases its lock, so another process or engine may open it).
     public func close() {

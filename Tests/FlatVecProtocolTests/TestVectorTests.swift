@@ -148,6 +148,10 @@ struct TestVector: Sendable, CustomTestStringConvertible {
                        )))),
             TestVector(name: "error-reply-duplicate-vector", description: "error reply to ADD id 28: code 19 duplicate_vector, message listing id 9 against stored id 4", requestID: 28,
                        message: .response(.error(ErrorResponse(code: 19, message: "1 new vector duplicates another at or above 0.95, nothing was added: id 9 ~ stored id 4 (0.96)")), opcode: .add)),
+            TestVector(name: "backup-request", description: "BACKUP request id 29: cursor 0 (start a backup), max_bytes 4194304, flags 0", requestID: 29,
+                       message: .request(.backup(BackupRequest(cursor: 0, maxBytes: 4 << 20)))),
+            TestVector(name: "backup-reply", description: "BACKUP reply to id 29: cursor 0x0A0B0C0D0E0F1011, file \"wal.3.log\", file_length 10, offset 4, data 3 bytes 01 02 03", requestID: 29,
+                       message: .response(.backup(BackupResponse(cursor: 0x0A0B_0C0D_0E0F_1011, file: "wal.3.log", fileLength: 10, offset: 4, data: [1, 2, 3])), opcode: .backup)),
             TestVector(name: "search-request-groups", description: "SEARCH request id 27 on \"shop\": k 2, flags 0x01 (group by label), 3 queries of dimension 2 [1.0, 0.0], [0.5, 0.5], [0.0, 1.0], then extensions 0x03: group_size 3, 2 query groups of 2 and 1 vectors, aggregate 1 (max)", requestID: 27,
                        message: .request(.search({
                            var options = SearchOptions(k: 2, groupByLabel: true)

@@ -118,6 +118,12 @@ import Glibc
                 f[16 + 4 + name + 4 + 4] |= UInt8(1 << bit)
                 cases.append(("ADD", f, bit))
             }
+            let backup = Self.frame(.backup(BackupRequest(cursor: 5)))
+            for bit in 1..<8 {
+                var f = backup
+                f[16 + 8 + 4] |= UInt8(1 << bit)
+                cases.append(("BACKUP", f, bit))
+            }
             let duplicates = Self.frame(.duplicates(DuplicatesRequest(collection: "r", minScore: 0.9)))
             for bit in 2..<8 {
                 var f = duplicates

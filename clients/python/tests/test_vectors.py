@@ -115,6 +115,8 @@ def reencode_request(opcode: int, payload: bytes) -> bytes:
             list(labels) if flags & codec.HAS_LABELS else None, bool(flags & codec.GROUP_BY_LABEL),
             bool(flags & codec.WITH_PAYLOADS), bool(flags & codec.WITH_VECTORS), filters, shared,
             bool(flags & codec.WITH_ATTRIBUTES), stored, exclude, group_size, groups, aggregate)
+    elif opcode == BACKUP:
+        out = struct.pack("<QIB", *r.unpack("QIB"))
     elif opcode == codec.DUPLICATES:
         collection = r.string()
         min_score, cursor, max_pairs, flags = r.unpack("fQIB")
@@ -153,6 +155,13 @@ def reencode_reply(opcode: int, flags: int, payload: bytes) -> bytes:
         return codec.encode_get_reply(*codec.decode_get_reply(payload))
     if opcode == codec.SEARCH:
         return codec.encode_search_reply(*codec.decode_search_reply(payload))
+    if opcode == BACKUP:
+        reader = codec.Reader(payload)
+        cursor = reader.u64()
+        name = reader.string()
+        length, offset = reader.unpack("QQ")
+        data = bytes(reader.take(reader.u32()))
+        return struct.pack("<Q", cursor) + codec.string(name) + struct.pack("<QQI", length, offset, len(data)) + data
     if opcode == codec.DUPLICATES:
         return codec.encode_duplicates_reply(codec.decode_duplicates_reply(payload))
     if opcode == codec.STATS:
@@ -161,6 +170,7 @@ def reencode_reply(opcode: int, flags: int, payload: bytes) -> bytes:
 
 
 FILES = sorted(glob.glob(os.path.join(VECTORS, "*.hex")))
+BACKUP = 0x51  # admin tooling (flatvec backup); the Python client does not send it
 
 
 def test_every_vector_file_is_found() -> None:

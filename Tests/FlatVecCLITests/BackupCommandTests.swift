@@ -137,6 +137,25 @@ import Glibc
         let whole = try await Self.runOffPool(["backup", "--server", "127.0.0.1:\(server.port)", "--out", out])
         #expect(whole.status == 0, "\(whole.stderr)")
         await client.close()
+
+        // The server killed in the middle of a backup: the copy is incomplete, the server's own
+        // directory untouched (it starts with every row).
+        let cut = out + "-server-killed"
+        defer { try? FileManager.default.removeItem(atPath: cut) }
+        let reader = Process()
+        reader.executableURL = CrashRecoveryTests.flatvecBinary
+        reader.arguments = ["backup", "--server", "127.0.0.1:\(server.port)", "--out", cut, "--piece-bytes", "256"]
+        reader.standardOutput = FileHandle.nullDevice
+        reader.standardError = FileHandle.nullDevice
+        try reader.run()
+        try await Task.sleep(for: .milliseconds(400))
+        server.kill9()
+        reader.waitUntilExit()
+        #expect(reader.terminationStatus == 1 && !FileManager.default.fileExists(atPath: cut + "/MANIFEST"))
+        try server.start()
+        let again = try await server.connect()
+        #expect(try await again.listCollections().first?.count == 50_001)
+        await again.close()
     }
 
     @Test func serversWithoutALocalDirectorySayHowTheyAreBackedUp() async throws {

@@ -1,7 +1,7 @@
 import FlatVecClient
 import FlatVecCore
 import FlatVecServer
-import FlatVecStorage
+@testable import FlatVecStorage
 import Foundation
 import Logging
 import Testing
@@ -136,6 +136,19 @@ import Glibc
         let unreachable = try Self.http("GET", "/readyz", port: downPort)
         #expect(unreachable.status == 503 && unreachable.body == "not ready: the store cannot be reached: the test store is down\n", "\(unreachable)")
         #expect(try Self.http("GET", "/healthz", port: downPort).status == 200)
+
+        // A follower with a lag bound: ready while its collections lag less, not when one lags more.
+        let registry = CollectionRegistry()
+        try registry.insert(NamedIndex(name: "f", index: try FlatIndex(dimension: 2)))
+        let following = RequestExecutor(registry: registry, store: MemoryOnlyStore(), statistics: ServerStatistics())
+        following.following.started()
+        following.following.read(positions: ["f": 10], pending: ["f": 0], pendingAgeMillis: [:])
+        let bounded = Readiness(maximumLagMillis: 5_000)
+        bounded.loaded()
+        #expect(bounded.notReadyBecause(following) == nil)
+        following.following.read(positions: ["f": 10], pending: ["f": 3], pendingAgeMillis: ["f": 7_500])
+        #expect(bounded.notReadyBecause(following)?.first?.hasPrefix("collection 'f' lags 75") == true, "\(String(describing: bounded.notReadyBecause(following)))")
+        #expect(Readiness().notReadyBecause(following) == ["loading collections: starting"])
     }
 }
 

@@ -178,21 +178,24 @@ import Glibc
             try NPYFile.write(Matrix<Float>(rows: 400, columns: 2, values: (0..<800).map { Float($0 % 7) }), to: directory + "/many.npy")
             #expect(try runFlatVec(["add"] + server + ["--vectors", directory + "/many.npy"]).status == 0)
             // 79,800 pairs one per page: far longer than the interrupt takes to come.
+            let output = directory + "/interrupted.csv"
             let process = Process()
             process.executableURL = CrashRecoveryTests.flatvecBinary
-            process.arguments = ["duplicates"] + server + ["--min-score", "-1000", "--page-size", "1"]
-            let out = Pipe()
+            process.arguments = ["duplicates"] + server + ["--min-score", "-1000", "--page-size", "1", "--out", output]
             let err = Pipe()
-            process.standardOutput = out
+            process.standardOutput = FileHandle.nullDevice
             process.standardError = err
             try process.run()
-            try await Task.sleep(for: .milliseconds(500))
+            // Interrupt once pairs come (the command is then sweeping, its Ctrl-C handler in place).
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ((try? String(contentsOfFile: output, encoding: .utf8))?.split(separator: "\n").count ?? 0) < 3 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             process.interrupt()
-            let outData = out.fileHandleForReading.readDataToEndOfFile()
             let errData = err.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             let stderr = String(decoding: errData, as: UTF8.self)
-            let lines = String(decoding: outData, as: UTF8.self).split(separator: "\n")
+            let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
             #expect(process.terminationStatus == 1 && stderr.contains("interrupted: the sweep was ended after"), "\(stderr)")
             #expect(lines.count > 1 && lines.count < 79_801, "\(lines.count) lines")
         }

@@ -35,14 +35,16 @@ extension FlatIndex {
         }
         // The pending batches' vectors (those this batch does not replace) and this batch's own, by
         // inner product: the vectors are stored as they are (normalised already under cosine).
-        let mine = Set(new.ids)
+        // (The latest pending row of an id wins: pending batches are taken newest first.)
+        var taken = Set(new.ids)
         var ids: [Int64] = [], vectors: [Float] = []
         for earlier in pending.reversed() {
-            for (r, id) in earlier.ids.enumerated() where !mine.contains(id) && !ids.contains(id) {
+            for (r, id) in earlier.ids.enumerated() where taken.insert(id).inserted {
                 ids.append(id)
                 vectors += earlier.vectors[(r * dimension)..<((r + 1) * dimension)]
             }
         }
+        guard !ids.isEmpty || new.count > 1 else { return new.ids.compactMap { best[$0] } }
         let scratch = try FlatIndex(dimension: dimension, metric: .innerProduct, configuration: Configuration(searchThreads: 1, scan: .float32))
         if !ids.isEmpty {
             try scratch.add(VectorBatch(dimension: dimension, ids: ids, labels: ids.map { _ in 0 }, vectors: vectors))

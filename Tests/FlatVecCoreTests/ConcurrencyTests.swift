@@ -156,17 +156,26 @@ import Testing
         #expect(index.allRows() == reference.allRows())
     }
 
-    @Test func addsNeverReallocateStoredChunks() throws {
+    @Test func addsNeverReallocateFullChunks() throws {
         let index = try FlatIndex(dimension: 512)
-        try index.add(id: 1, vector: [Float](repeating: 0.5, count: 512))
-        let first = index.lock.withReaderLock { index.rows.chunks[0].vectors }
         let perChunk = index.statistics.rowsPerChunk
         var random = SeededRandom(seed: 3)
-        let n = perChunk * 3
-        let vectors = (0..<n).flatMap { _ in random.quantizedVector(512) }
-        try index.add(VectorBatch(dimension: 512, ids: (2..<Int64(n + 2)).map { $0 }, labels: Array(repeating: 0, count: n), vectors: vectors))
+        func batch(_ ids: Range<Int64>) throws -> VectorBatch {
+            let vectors = ids.flatMap { _ in random.quantizedVector(512) }
+            return try VectorBatch(dimension: 512, ids: Array(ids), labels: Array(repeating: 0, count: ids.count), vectors: vectors)
+        }
+        // The first chunk grows with the first rows (a small collection holds little memory)...
+        try index.add(batch(1..<2))
+        #expect(index.lock.withReaderLock { index.rows.chunks[0].capacity } == 16)
+        try index.add(batch(2..<40))
+        #expect(index.lock.withReaderLock { index.rows.chunks[0].capacity } == 64)
+        try index.add(batch(40..<Int64(perChunk + 1)))
+        // ...and once full, no chunk moves again.
+        let first = index.lock.withReaderLock { index.rows.chunks[0].vectors }
+        try index.add(batch(Int64(perChunk + 1)..<Int64(perChunk * 3 + 2)))
         let after = index.lock.withReaderLock { index.rows.chunks[0].vectors }
-        #expect(first == after, "the first chunk must not be reallocated by later adds")
+        #expect(first == after, "a full chunk must not be reallocated by later adds")
         #expect(index.statistics.chunkCount == 4)
+        #expect(index.count == perChunk * 3 + 1)
     }
 }

@@ -516,7 +516,7 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         var random = SeededRandom(seed: 3)
         try index.add(VectorBatch(dimension: 512, ids: [1], labels: [0], vectors: random.uniformVector(512)))
         let s = index.statistics
-        let vectorBytes = s.chunkCount * s.rowsPerChunk * 512 * 4
+        let vectorBytes = index.lock.withReaderLock { index.rows.chunks.reduce(0) { $0 + $1.capacity } } * 512 * 4
         #expect(s.scan == .int8)
         #expect(Double(s.codeBytes) / Double(vectorBytes) > 0.50 && Double(s.codeBytes) / Double(vectorBytes) < 0.53)
         #expect(configuration.forCollection("old").effectiveScan == .float32)

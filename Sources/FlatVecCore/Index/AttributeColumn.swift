@@ -48,6 +48,14 @@ final class AttributeColumn: @unchecked Sendable {
     func word(at offset: Int) -> Int64? { present[offset] == 0 ? nil : words[offset] }
 
     var bytes: Int { capacity * 9 }
+
+    /// A column of `capacity` rows holding this one's first `rows` values.
+    func copy(capacity newCapacity: Int, rows: Int) -> AttributeColumn {
+        let copy = AttributeColumn(capacity: newCapacity)
+        copy.present.update(from: present, count: rows)
+        copy.words.update(from: words, count: rows)
+        return copy
+    }
 }
 
 /// The distinct strings of one `keyword` attribute, numbered in order of first use.

@@ -1,7 +1,12 @@
 /// The rows of an index in fixed-size chunks, with the id -> row map.
 ///
 /// Row `r` lives in chunk `r / rowsPerChunk` at offset `r % rowsPerChunk`. Rows are dense: a
-/// removal moves the last row into the hole. Not thread-safe: ``FlatIndex`` guards it.
+/// removal moves the last row into the hole. Every chunk but a lone first one holds `rowsPerChunk`
+/// rows; the first starts with room for what it is given (16 rows at least) and doubles until full.
+///
+/// Chunks are shared, copy on write, with the segment views a compaction writes out
+/// (``FlatIndex/segmentView()``): a chunk is written to only through ``writableChunk(_:)``, which
+/// copies it first if a view still holds it. Not thread-safe: ``FlatIndex`` guards it.
 struct ChunkedRows {
     let dimension: Int
     let rowsPerChunk: Int
@@ -27,6 +32,9 @@ struct ChunkedRows {
         precondition(self.rowsPerChunk % 16 == 0, "int8 codes come in blocks of 16 rows")
         reserve = ChunkReserve(capacity: self.rowsPerChunk, dimension: dimension, codes: codes)
     }
+
+    /// Rows of the smallest first chunk.
+    static let smallestChunk = 16
 
     /// About 4 MiB of vectors per chunk, a power of two between 64 and 8192 rows.
     static func rowsPerChunk(dimension: Int) -> Int {
@@ -60,6 +68,50 @@ struct ChunkedRows {
     /// Bytes of int8 codes and their figures (included in ``memoryBytes``).
     var codeBytes: Int { chunks.reduce(0) { $0 + $1.codeBytes } }
 
+    /// Chunk `index`, ready to be written: copied first if a segment view still holds it, and no
+    /// longer the image of a segment file. Callers hold no other reference to the chunk while they
+    /// call it (one would force a copy).
+    mutating func writableChunk(_ index: Int) -> VectorChunk {
+        if !isKnownUniquelyReferenced(&chunks[index]) {
+            chunks[index] = chunks[index].copy(rows: rows(inChunk: index))
+        }
+        chunks[index].segment = nil
+        return chunks[index]
+    }
+
+    /// The capacity of a first chunk meant for `rows` rows: a power of two from ``smallestChunk``, at most `rowsPerChunk`.
+    private func firstChunkCapacity(for rows: Int) -> Int {
+        var capacity = Self.smallestChunk
+        while capacity < rows && capacity < rowsPerChunk { capacity *= 2 }
+        return min(capacity, rowsPerChunk)
+    }
+
+    /// Makes room for `total` rows at once when they fit a first chunk smaller than a full one (a
+    /// batch grows it once, not once per doubling).
+    mutating func reserve(rows total: Int) {
+        guard chunks.count <= 1, total > 0 else { return }
+        let capacity = firstChunkCapacity(for: total)
+        if chunks.isEmpty {
+            chunks.append(makeChunk(capacity: capacity))
+        } else if chunks[0].capacity < capacity {
+            grow(to: capacity)
+        }
+    }
+
+    /// A new empty chunk of `capacity` rows with this index's attribute columns; a full one from the
+    /// reserve (its pages already faulted in).
+    private func makeChunk(capacity: Int) -> VectorChunk {
+        let chunk = capacity == rowsPerChunk
+            ? reserve.take() : VectorChunk(capacity: capacity, dimension: dimension, codes: reserve.codes)
+        chunk.attributes = schema.map { _ in AttributeColumn(capacity: capacity) }
+        return chunk
+    }
+
+    /// Replaces the lone first chunk by a copy of `capacity` rows.
+    private mutating func grow(to capacity: Int) {
+        chunks[0] = chunks[0].copy(capacity: capacity, rows: rows(inChunk: 0))
+    }
+
     /// Upserts one prepared row: overwrites in place if the id exists, else appends.
     /// - Parameter attributes: The row's attribute values (absent ones become null); values whose
     ///   attribute no longer exists, or changed type since they were checked, are dropped.
@@ -68,7 +120,8 @@ struct ChunkedRows {
         attributes: [String: AttributeValue]? = nil
     ) {
         if let row = idMap.row(of: id) {
-            let (chunk, offset) = location(of: row)
+            let chunk = writableChunk(row / rowsPerChunk)
+            let offset = row % rowsPerChunk
             chunk.setVector(at: offset, from: vector)
             chunk.labels[offset] = label
             payloadBytes += (payload?.count ?? 0) - (chunk.payloads[offset]?.count ?? 0)
@@ -79,11 +132,11 @@ struct ChunkedRows {
         let row = count
         let offset = row % rowsPerChunk
         if offset == 0 && row / rowsPerChunk == chunks.count {
-            let chunk = reserve.take()
-            chunk.attributes = schema.map { _ in AttributeColumn(capacity: rowsPerChunk) }
-            chunks.append(chunk)
+            chunks.append(makeChunk(capacity: chunks.isEmpty ? firstChunkCapacity(for: 1) : rowsPerChunk))
+        } else if offset == chunks[row / rowsPerChunk].capacity {
+            grow(to: firstChunkCapacity(for: offset * 2))
         }
-        let chunk = chunks[row / rowsPerChunk]
+        let chunk = writableChunk(row / rowsPerChunk)
         replaceAttributes(chunk: chunk, offset: offset, with: attributes)
         chunk.setVector(at: offset, from: vector)
         chunk.ids[offset] = id
@@ -102,10 +155,13 @@ struct ChunkedRows {
     mutating func remove(id: Int64) {
         guard let row = idMap.row(of: id) else { preconditionFailure("remove of an absent id") }
         let last = count - 1
-        let (chunk, offset) = location(of: row)
+        let (chunkIndex, offset) = (row / rowsPerChunk, row % rowsPerChunk)
+        let lastIndex = last / rowsPerChunk
+        let lastChunk = writableChunk(lastIndex)
+        let chunk = chunkIndex == lastIndex ? lastChunk : writableChunk(chunkIndex)
         payloadBytes -= chunk.payloads[offset]?.count ?? 0
         if row != last {
-            let (lastChunk, lastOffset) = location(of: last)
+            let lastOffset = last % rowsPerChunk
             chunk.copyVector(at: offset, from: lastChunk, offset: lastOffset)
             let movedID = lastChunk.ids[lastOffset]
             chunk.ids[offset] = movedID
@@ -128,13 +184,9 @@ struct ChunkedRows {
         while chunks.count > occupiedChunkCount + 1 {
             chunks.removeLast()
         }
-        let tailChunk = count / rowsPerChunk
-        if tailChunk < chunks.count {
-            let keep = count % rowsPerChunk
-            if chunks[tailChunk].payloads.count > keep {
-                chunks[tailChunk].payloads.removeSubrange(keep...)
-            }
-        }
+        // The last row's chunk is the tail now: no payload past its rows.
+        let keep = count % rowsPerChunk
+        if lastChunk.payloads.count > keep { lastChunk.payloads.removeSubrange(keep...) }
     }
 }
 
@@ -146,7 +198,10 @@ extension ChunkedRows {
     mutating func addAttribute(_ definition: AttributeDefinition) {
         schema.append(definition)
         if definition.type == .keyword { dictionaries[definition.name] = KeywordDictionary() }
-        for chunk in chunks { chunk.attributes.append(AttributeColumn(capacity: rowsPerChunk)) }
+        for index in chunks.indices {
+            let chunk = writableChunk(index)
+            chunk.attributes.append(AttributeColumn(capacity: chunk.capacity))
+        }
         attributeEpoch &+= 1
     }
 
@@ -154,7 +209,7 @@ extension ChunkedRows {
     mutating func dropAttribute(at slot: Int) {
         let name = schema.remove(at: slot).name
         dictionaries[name] = nil
-        for chunk in chunks { chunk.attributes.remove(at: slot) }
+        for index in chunks.indices { writableChunk(index).attributes.remove(at: slot) }
         attributeEpoch &+= 1
     }
 
@@ -209,7 +264,8 @@ extension ChunkedRows {
     /// Applies one checked update to the row of its id (which must exist).
     mutating func apply(_ update: RowUpdate) {
         guard let row = idMap.row(of: update.id) else { preconditionFailure("update of an absent id") }
-        let (chunk, offset) = location(of: row)
+        let chunk = writableChunk(row / rowsPerChunk)
+        let offset = row % rowsPerChunk
         if let label = update.label { chunk.labels[offset] = label }
         switch update.payload {
         case .keep: break

@@ -174,6 +174,7 @@ extension FlatIndex {
         let vectors = (raw.baseAddress! + vectorsOffset).assumingMemoryBound(to: Float.self)
         var failure: FlatVecError?
         index.lock.withWriterLock {
+            index.rows.reserve(rows: count)
             for r in 0..<count {
                 let id = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: idsOffset + r * 8, as: Int64.self))
                 let label = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: labelsOffset + r * 8, as: Int64.self))

@@ -234,6 +234,7 @@ public final class FlatIndex: @unchecked Sendable {
         return batch.vectors.withUnsafeBufferPointer { vectors in
             lock.withWriterLock {
                 let before = rows.count
+                rows.reserve(rows: before + batch.count)
                 for i in 0..<batch.count {
                     rows.upsert(
                         id: batch.ids[i],

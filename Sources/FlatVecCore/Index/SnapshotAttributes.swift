@@ -125,9 +125,12 @@ enum SnapshotAttributes {
             for r in 0..<count where presence[r] > 1 { throw corrupt("row \(r) of attribute \(name) has presence byte \(presence[r])") }
             index.lock.withWriterLock {
                 let slot = index.rows.slot(of: name)!
-                for r in 0..<count {
-                    let (chunk, offset) = index.rows.location(of: r)
-                    chunk.attributes[slot].set(offset, word: presence[r] == 0 ? nil : words[r])
+                for c in 0..<index.rows.occupiedChunkCount {
+                    let chunk = index.rows.writableChunk(c)
+                    let first = c * index.rows.rowsPerChunk
+                    for r in first..<(first + index.rows.rows(inChunk: c)) {
+                        chunk.attributes[slot].set(r - first, word: presence[r] == 0 ? nil : words[r])
+                    }
                 }
             }
         }

@@ -9,14 +9,22 @@ import CFlatVecKernels
 
 /// A fixed-capacity block of rows: vectors (64-byte aligned, row-major, one BLAS block),
 /// ids, labels and payloads, and, when the index scans int8 codes first, the codes of every row
-/// (see `int8_kernels.c` for their layout) with their error figures. Chunks never move or grow, so
-/// adding rows never copies stored vectors.
+/// (see `int8_kernels.c` for their layout) with their error figures. A chunk never moves or grows,
+/// so adding rows never copies stored vectors; the last chunk of an index may be smaller than the
+/// others and is replaced by a larger copy when it fills (small collections hold little memory).
+///
+/// The fixed-size sections share one block of memory laid out as ``ChunkLayout`` says: allocated,
+/// or mapped privately from a segment file (copy on write: a write to a mapped chunk touches only
+/// the pages it changes, which become the process's own; the file never changes).
 final class VectorChunk: @unchecked Sendable {
-    // @unchecked: a chunk in an index is read and written only under FlatIndex's reader/writer lock;
-    // a spare chunk is touched only by the background thread that prefaults it, and is handed to the
-    // index through ChunkReserve's mutex, which orders the prefault before any use.
-    let capacity: Int
-    let dimension: Int
+    // @unchecked: a chunk in an index is read and written only under FlatIndex's reader/writer lock,
+    // and written only while its index holds the only reference (ChunkedRows copies a chunk a
+    // segment view shares before writing to it); a spare chunk is touched only by the background
+    // thread that prefaults it, and is handed to the index through ChunkReserve's mutex, which
+    // orders the prefault before any use.
+    let layout: ChunkLayout
+    var capacity: Int { layout.capacity }
+    var dimension: Int { layout.dimension }
     let vectors: UnsafeMutablePointer<Float>
     let ids: UnsafeMutablePointer<Int64>
     let labels: UnsafeMutablePointer<Int64>
@@ -31,68 +39,111 @@ final class VectorChunk: @unchecked Sendable {
     let rowCodes: UnsafeMutablePointer<UInt8>?
     /// One column per attribute of the index, in the order of ``ChunkedRows/schema`` (empty in a spare chunk).
     var attributes: [AttributeColumn] = []
+    /// The segment file that holds exactly this chunk's rows, while nothing changed them since it was
+    /// written or mapped (nil otherwise): a compaction keeps that file instead of writing the chunk again.
+    var segment: SegmentFile?
+    private let base: UnsafeMutableRawPointer
+    /// Where `base` came from: nil for an allocation, else the mapping to unmap (start and length).
+    private let mapping: (start: UnsafeMutableRawPointer, length: Int)?
 
     init(capacity: Int, dimension: Int, codes withCodes: Bool) {
-        self.capacity = capacity
-        self.dimension = dimension
-        vectors = Self.allocateAligned(capacity * dimension, of: Float.self)
-        ids = .allocate(capacity: capacity)
-        labels = .allocate(capacity: capacity)
+        layout = ChunkLayout(capacity: capacity, dimension: dimension, codes: withCodes)
+        base = Self.allocate(layout.bytes)
+        mapping = nil
         payloads = []
         payloads.reserveCapacity(capacity)
-        if withCodes {
-            // The two layouts of the codes share one allocation (2 MiB at 2,048 rows of d = 512: one
-            // huge page where the system grants them).
-            let blocked = Self.roundedToLine(fv_i8_code_bytes(capacity, dimension))
-            let both = Self.allocateAligned(blocked + capacity * fv_i8_padded_dim(dimension), of: UInt8.self)
-            codes = both
-            rowCodes = both + blocked
-            codeMeta = Self.allocateAligned(Int(FV_I8_META_DOUBLES) * capacity, of: Double.self)
-        } else {
-            codes = nil
-            codeMeta = nil
-            rowCodes = nil
-        }
+        (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
+    }
+
+    /// A chunk over the block at `base` of a private mapping (`start`, `length`), unmapped with the chunk.
+    init(layout: ChunkLayout, mappedAt base: UnsafeMutableRawPointer, mapping start: UnsafeMutableRawPointer, length: Int) {
+        self.layout = layout
+        self.base = base
+        mapping = (start, length)
+        payloads = []
+        (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
+    }
+
+    private static func sections(of layout: ChunkLayout, at base: UnsafeMutableRawPointer) -> (
+        UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int64>, UnsafeMutablePointer<Int64>,
+        UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<Double>?, UnsafeMutablePointer<UInt8>?
+    ) {
+        let vectors = base.bindMemory(to: Float.self, capacity: layout.capacity * layout.dimension)
+        let ids = (base + layout.ids).bindMemory(to: Int64.self, capacity: layout.capacity)
+        let labels = (base + layout.labels).bindMemory(to: Int64.self, capacity: layout.capacity)
+        guard layout.codes else { return (vectors, ids, labels, nil, nil, nil) }
+        let codes = (base + layout.blockedCodes).bindMemory(to: UInt8.self, capacity: layout.rowCodes - layout.blockedCodes)
+        let rowCodes = (base + layout.rowCodes).bindMemory(to: UInt8.self, capacity: layout.codeMeta - layout.rowCodes)
+        let meta = (base + layout.codeMeta).bindMemory(to: Double.self, capacity: Int(FV_I8_META_DOUBLES) * layout.capacity)
+        return (vectors, ids, labels, codes, meta, rowCodes)
     }
 
     /// Bytes of a huge page on x86-64 and arm64 Linux.
     static var hugePageBytes: Int { 2 << 20 }
 
-    private static func roundedToLine(_ bytes: Int) -> Int { (bytes + 63) & ~63 }
-
-    /// 64-byte aligned storage; from ``hugePageBytes`` on, aligned to a huge page and marked for
+    /// Page-aligned storage; from ``hugePageBytes`` on, aligned to a huge page and marked for
     /// transparent huge pages (`MADV_HUGEPAGE`, a hint the system may ignore). The rows a search
     /// rescores or gathers are scattered over hundreds of megabytes: with 4 KiB pages nearly every
-    /// one costs a page walk, with 2 MiB pages the translations of a whole index fit the TLB.
-    private static func allocateAligned<T>(_ count: Int, of type: T.Type) -> UnsafeMutablePointer<T> {
+    /// one costs a page walk, with 2 MiB pages the translations of a whole index fit the TLB. Small
+    /// chunks (small collections) stay on small pages, so they hold only the memory they use.
+    private static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
         var raw: UnsafeMutableRawPointer?
-        let bytes = max(count * MemoryLayout<T>.stride, 64)
         let huge = bytes >= hugePageBytes
-        guard posix_memalign(&raw, huge ? hugePageBytes : 64, bytes) == 0, let raw else {
+        guard posix_memalign(&raw, huge ? hugePageBytes : ChunkLayout.pageBytes, bytes) == 0, let raw else {
             fatalError("FlatVec: out of memory allocating a chunk of \(bytes) bytes")
         }
         #if os(Linux)
         if huge { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
         #endif
-        return raw.bindMemory(to: T.self, capacity: count)
+        return raw
     }
 
     deinit {
-        free(vectors)
-        ids.deallocate()
-        labels.deallocate()
-        if let codes { free(codes) }  // rowCodes share its allocation
-        if let codeMeta { free(codeMeta) }
+        if let mapping {
+            munmap(mapping.start, mapping.length)
+        } else {
+            free(base)
+        }
     }
+
+    /// Whether the fixed sections are mapped from a segment file.
+    var isMapped: Bool { mapping != nil }
+
+    /// The block of fixed sections (``ChunkLayout/bytes`` bytes).
+    var block: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: layout.bytes) }
 
     /// Touches every page so later writes do not fault (run off the writer's path).
     func prefault() {
-        memset(vectors, 0, capacity * dimension * MemoryLayout<Float>.stride)
-        ids.initialize(repeating: 0, count: capacity)
-        labels.initialize(repeating: 0, count: capacity)
+        memset(base, 0, layout.bytes)
         if let codes { memset(codes, 128, fv_i8_code_bytes(capacity, dimension)) }
-        codeMeta?.initialize(repeating: 0, count: Int(FV_I8_META_DOUBLES) * capacity)
         if let rowCodes { memset(rowCodes, 128, capacity * fv_i8_padded_dim(dimension)) }
+    }
+
+    /// A chunk of `newCapacity` rows (the same, or larger for a growing last chunk) holding this
+    /// one's first `rows` rows: vectors, ids, labels, payloads, attributes and codes.
+    func copy(capacity newCapacity: Int? = nil, rows: Int) -> VectorChunk {
+        let target = newCapacity ?? capacity
+        let copy = VectorChunk(capacity: target, dimension: dimension, codes: codes != nil)
+        if target == capacity {
+            copy.base.copyMemory(from: base, byteCount: layout.bytes)
+        } else {
+            copy.vectors.update(from: vectors, count: rows * dimension)
+            copy.ids.update(from: ids, count: rows)
+            copy.labels.update(from: labels, count: rows)
+            if let codes, let codeMeta, let rowCodes, let toCodes = copy.codes, let toMeta = copy.codeMeta, let toRowCodes = copy.rowCodes {
+                // The blocks of the first rows are a prefix of the codes whatever the capacity; the
+                // figures are columns of `capacity`: four of doubles, then four of floats.
+                toCodes.update(from: codes, count: fv_i8_code_bytes(rows, dimension))
+                toRowCodes.update(from: rowCodes, count: rows * fv_i8_padded_dim(dimension))
+                for c in 0..<4 { (toMeta + c * target).update(from: codeMeta + c * capacity, count: rows) }
+                let floats = UnsafeMutableRawPointer(codeMeta + 4 * capacity).assumingMemoryBound(to: Float.self)
+                let toFloats = UnsafeMutableRawPointer(toMeta + 4 * target).assumingMemoryBound(to: Float.self)
+                for c in 0..<4 { (toFloats + c * target).update(from: floats + c * capacity, count: rows) }
+            }
+        }
+        copy.payloads = payloads
+        copy.attributes = attributes.map { $0.copy(capacity: target, rows: rows) }
+        return copy
     }
 
     /// Writes row `offset`'s vector and, when the chunk keeps codes, its codes (in the same move,
@@ -126,11 +177,8 @@ final class VectorChunk: @unchecked Sendable {
     }
 
     /// Bytes of vector, id, label and attribute storage (payloads not included), codes included.
-    var fixedBytes: Int { capacity * (dimension * 4 + 16) + codeBytes + attributes.reduce(0) { $0 + $1.bytes } }
+    var fixedBytes: Int { layout.bytes + attributes.reduce(0) { $0 + $1.bytes } }
 
     /// Bytes of int8 codes (blocked and row by row) and their figures (0 without codes).
-    var codeBytes: Int {
-        codes == nil ? 0 : fv_i8_code_bytes(capacity, dimension) + capacity * fv_i8_padded_dim(dimension)
-            + Int(FV_I8_META_DOUBLES) * capacity * MemoryLayout<Double>.stride
-    }
+    var codeBytes: Int { layout.codeBytes }
 }

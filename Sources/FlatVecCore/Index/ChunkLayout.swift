@@ -1,0 +1,48 @@
+import CFlatVecKernels
+
+/// Where each fixed-size section of a chunk lives inside its one block of memory (the same bytes a
+/// segment file holds after its header page, so a segment is mapped as it is; see proto-spec/SNAPSHOT.md).
+///
+/// Sections, each starting on a 64-byte boundary: float32 vectors (`capacity x dimension`), ids
+/// (i64), labels (i64), then with codes: the int8 codes in blocks of 16 rows, the same codes row by
+/// row (`fv_i8_padded_dim(dimension)` bytes a row), and `FV_I8_META_DOUBLES` columns of `capacity`
+/// doubles (each row's scale and error figures). The block is a whole number of 4 KiB pages.
+struct ChunkLayout: Equatable, Sendable {
+    let capacity: Int
+    let dimension: Int
+    let codes: Bool
+    let ids: Int
+    let labels: Int
+    let blockedCodes: Int
+    let rowCodes: Int
+    let codeMeta: Int
+    /// Bytes of the whole block, a multiple of ``pageBytes``.
+    let bytes: Int
+
+    static let pageBytes = 4096
+
+    init(capacity: Int, dimension: Int, codes: Bool) {
+        self.capacity = capacity
+        self.dimension = dimension
+        self.codes = codes
+        func line(_ n: Int) -> Int { (n + 63) & ~63 }
+        ids = line(capacity * dimension * 4)
+        labels = ids + line(capacity * 8)
+        let afterLabels = labels + line(capacity * 8)
+        if codes {
+            blockedCodes = afterLabels
+            rowCodes = blockedCodes + line(fv_i8_code_bytes(capacity, dimension))
+            codeMeta = rowCodes + line(capacity * fv_i8_padded_dim(dimension))
+            let end = codeMeta + line(Int(FV_I8_META_DOUBLES) * capacity * 8)
+            bytes = (end + Self.pageBytes - 1) / Self.pageBytes * Self.pageBytes
+        } else {
+            blockedCodes = afterLabels
+            rowCodes = afterLabels
+            codeMeta = afterLabels
+            bytes = (afterLabels + Self.pageBytes - 1) / Self.pageBytes * Self.pageBytes
+        }
+    }
+
+    /// Bytes of int8 codes (both layouts) and their figures (0 without codes).
+    var codeBytes: Int { codes ? codeMeta + Int(FV_I8_META_DOUBLES) * capacity * 8 - blockedCodes : 0 }
+}

@@ -5,8 +5,9 @@ import Glibc
 #endif
 
 /// Checks a data directory of ``LocalDirectoryStore`` offline, reading only: the manifest, every
-/// snapshot it names (header and body checksums, layout, every row), the log of its generation (every
-/// record's checksum, and that each applies to the collections), and files no manifest names.
+/// snapshot it names (header and body checksums, layout, every row) and every segment those name
+/// (header, block and tail checksums), the logs from its generation on (every record's checksum, and
+/// that each applies to the collections), and files no manifest names.
 /// `flatvec verify --data DIR`.
 public enum DataDirectoryVerifier {
     /// What a verification found.
@@ -52,6 +53,7 @@ public enum DataDirectoryVerifier {
         report.checked.append("MANIFEST: generation \(manifest.generation), \(manifest.files.count) collections")
         // Snapshots: each loads whole (checksums, layout, rows), under its manifest name.
         var collections: [String: NamedIndex] = [:]
+        var segmentNames = Set<String>()
         let configuration = FlatIndex.Configuration(searchThreads: 1, scan: .float32)
         for (name, file) in manifest.files {
             let path = directory + "/snapshots/" + file
@@ -62,23 +64,33 @@ public enum DataDirectoryVerifier {
             do {
                 let index = try FlatIndex.loadSnapshot(from: path, configuration: configuration)
                 collections[name] = NamedIndex(name: name, index: index)
-                report.checked.append("snapshots/\(file): \(index.count) rows of dimension \(index.dimension), checksums match")
+                let segments = try FlatIndex.segmentNames(ofSnapshot: path)
+                segmentNames.formUnion(segments)
+                report.checked.append("snapshots/\(file): \(index.count) rows of dimension \(index.dimension)"
+                    + (segments.isEmpty ? "" : " in \(segments.count) segments") + ", checksums match")
             } catch {
                 report.problems.append("snapshots/\(file): \(error.message)")
             }
         }
-        // The log of this generation: every record's checksum, and that it applies in order.
-        let logName = "wal.\(manifest.generation).log"
-        let logPath = LocalDirectoryStore.logPath(directory, manifest.generation)
-        if !logs.contains(logName) {
-            report.problems.append("\(logName), the log of generation \(manifest.generation), is missing")
-        } else {
+        // The logs from this generation on: every record's checksum, and that it applies in order.
+        var logNumber = manifest.generation
+        while logs.contains("wal.\(logNumber + 1).log") { logNumber += 1 }
+        let logNames = (manifest.generation...logNumber).map { "wal.\($0).log" }
+        if !logs.contains(logNames[0]) {
+            report.problems.append("\(logNames[0]), the log of generation \(manifest.generation), is missing")
+        }
+        for (n, logName) in logNames.enumerated() where logs.contains(logName) {
+            let last = n == logNames.count - 1
             do {
-                let contents = try WriteAheadLog.readRecords(path: logPath)
+                let contents = try WriteAheadLog.readRecords(path: directory + "/" + logName)
                 if let resumed = contents.validRecordAfterDamage {
                     report.problems.append(
                         "\(logName): record \(contents.records.count + 1) at offset \(contents.validLength) is damaged (checksum or length), "
                             + "and valid records follow at offset \(resumed)"
+                    )
+                } else if contents.validLength < contents.fileLength && !last {
+                    report.problems.append(
+                        "\(logName): record \(contents.records.count + 1) at offset \(contents.validLength) is damaged, and later logs follow"
                     )
                 } else if contents.validLength < contents.fileLength {
                     report.notes.append(
@@ -106,8 +118,11 @@ public enum DataDirectoryVerifier {
         for file in snapshots.sorted() where !named.contains(file) {
             report.notes.append("snapshots/\(file) is not named by the MANIFEST (left by an interrupted compaction; never read)")
         }
-        for file in logs.sorted() where file != logName {
-            report.notes.append("\(file) is not the log of generation \(manifest.generation) (never read)")
+        for file in logs.sorted() where !logNames.contains(file) {
+            report.notes.append("\(file) is not a log of generation \(manifest.generation) or later (never read)")
+        }
+        for file in LocalDirectoryStore.listSegments(directory).sorted() where !segmentNames.contains(file) {
+            report.notes.append("snapshots/\(file) is not named by any snapshot (left by an interrupted compaction; never read)")
         }
         if report.isSound {
             let rows = collections.values.reduce(0) { $0 + $1.index.count }

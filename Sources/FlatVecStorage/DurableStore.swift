@@ -39,11 +39,16 @@ public protocol DurableStore: Sendable {
     /// Stores a removal (every id is known to exist).
     func remove(collection: String, ids: [Int64]) throws(FlatVecError)
 
-    /// Whether the store would like ``compact(_:)`` to run (its log has grown large).
+    /// Whether the store would like a compaction (its log has grown large).
     var wantsCompaction: Bool { get }
 
-    /// Rewrites the store from the in-memory collections (no writes run meanwhile).
-    func compact(_ collections: [NamedIndex]) throws(FlatVecError)
+    /// Starts a compaction, with writes held out: takes a view of every collection and starts a new
+    /// log for the writes after it, in a moment (nothing of the size of the data is written).
+    /// - Returns: What ``finishCompaction(_:)`` writes, or nil when the store has nothing to compact.
+    func beginCompaction(_ collections: [NamedIndex]) throws(FlatVecError) -> CompactionPlan?
+
+    /// Writes what ``beginCompaction(_:)`` took, while writes go on; compactions run one at a time.
+    func finishCompaction(_ plan: CompactionPlan) throws(FlatVecError)
 
     /// Loads fresh indexes from the store's external copy (rows other programs wrote included).
     func rebuildCollections() throws(FlatVecError) -> [NamedIndex]
@@ -92,7 +97,10 @@ extension DurableStore {
     public var wantsCompaction: Bool { false }
 
     /// Nothing to compact.
-    public func compact(_ collections: [NamedIndex]) throws(FlatVecError) {}
+    public func beginCompaction(_ collections: [NamedIndex]) throws(FlatVecError) -> CompactionPlan? { nil }
+
+    /// Nothing to compact.
+    public func finishCompaction(_ plan: CompactionPlan) throws(FlatVecError) {}
 
     /// Stores cannot read back unless they say so.
     public var canReadBack: Bool { false }

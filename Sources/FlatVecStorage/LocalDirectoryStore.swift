@@ -6,19 +6,26 @@ import Synchronization
 import Glibc
 #endif
 
-/// The local durable store (`flatvec serve --data DIR`): snapshots plus an append-only log.
+/// The local durable store (`flatvec serve --data DIR`): snapshots made of segments, plus an
+/// append-only log.
 ///
 /// ```
-/// DIR/LOCK                      held (flock) by the running server
-/// DIR/MANIFEST                  "flatvec-manifest 1", "generation G", one "collection NAME FILE" per collection
-/// DIR/snapshots/NAME.G.flatvec  each collection at generation G (proto-spec/SNAPSHOT.md)
-/// DIR/wal.G.log                 every write since generation G: checksummed records, fsynced before the reply
+/// DIR/LOCK                        held (flock) by the running server
+/// DIR/MANIFEST                    "flatvec-manifest 1", "generation G", one "collection NAME FILE" per collection
+/// DIR/snapshots/NAME.G.flatvec    each collection as of log G: a version 3 snapshot naming its segments
+/// DIR/snapshots/NAME.G.C.seg      chunk C of a collection, written by the compaction of generation G (kept by
+///                                 later ones while nothing changes it), mapped at start-up (proto-spec/SNAPSHOT.md)
+/// DIR/wal.G.log, wal.G+1.log ...  every write since generation G: checksummed records, fsynced before the reply
 /// ```
 ///
-/// Start-up loads the snapshots of the manifest's generation and replays its log; a torn tail (a crash
-/// mid-write) is cut off, a damaged record with valid ones after it stops start-up. ``compact(_:)``
-/// writes new snapshots, then a new manifest (write, fsync, rename), then starts an empty log and
-/// deletes the files the old manifest named (and no others).
+/// Start-up maps the segments of the manifest's snapshots (older snapshot versions are read whole)
+/// and replays the logs from G on, in order; a torn tail of the last (a crash mid-write) is cut
+/// off, a damaged record with valid ones after it stops start-up. A compaction
+/// (``beginCompaction(_:)``) takes a view of each collection and starts the next log with writes held
+/// out for a moment; ``finishCompaction(_:)`` then writes the chunks that changed since the last one
+/// as new segments and a snapshot per collection, commits a new manifest (write, fsync, rename), and
+/// deletes the logs, snapshots and segments the old manifest named and the new one does not, while
+/// writes go on.
 public final class LocalDirectoryStore: DurableStore, Sendable {
     /// The directory.
     public let directory: String
@@ -27,9 +34,16 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     private let logger: Logger
     private let lockFD: Int32
     private struct State {
+        /// The committed manifest's generation: the first log start-up replays.
         var generation: Int
+        /// The number of the log written now (the generation, or later after a compaction began).
+        var logNumber: Int
         /// The snapshot files the committed manifest names: the only ones compaction may retire.
         var snapshotFiles: [String]
+        /// The segment files those snapshots name.
+        var segmentFiles: Set<String>
+        /// Files a committed compaction retired while a backup was copying them: deleted when no backup runs.
+        var garbage: [String] = []
         var log: WriteAheadLog
         /// Set by ``close()``: the lock is released and nothing more is written.
         var closed = false
@@ -91,14 +105,34 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             throw error
         }
         var collections: [String: NamedIndex] = [:]
-        let logPath = Self.logPath(directory, generation)
+        // The logs from the generation on: earlier ones were retired whole when their compaction ended.
+        var logNumber = generation
+        while access(Self.logPath(directory, logNumber + 1), F_OK) == 0 { logNumber += 1 }
+        let logPath = Self.logPath(directory, logNumber)
         let contents: WriteAheadLog.Contents
+        var replayed = 0
         do throws(FlatVecError) {
             for (name, file) in files {
                 let index = try FlatIndex.loadSnapshot(
                     from: directory + "/snapshots/" + file, configuration: indexConfiguration.forCollection(name)
                 )
                 collections[name] = NamedIndex(name: name, index: index)
+            }
+            for number in generation..<logNumber {
+                let rotated = Self.logPath(directory, number)
+                let records = try WriteAheadLog.readRecords(path: rotated)
+                guard records.validLength == records.fileLength else {
+                    throw FlatVecError(.corruptData, "\(rotated): record \(records.records.count + 1) at offset \(records.validLength) is damaged, "
+                        + "and later logs follow; refusing to start, no file was changed. Restore the directory from a backup")
+                }
+                for (n, record) in records.records.enumerated() {
+                    do throws(FlatVecError) {
+                        try Self.apply(record, to: &collections, configuration: indexConfiguration)
+                    } catch {
+                        throw FlatVecError(.corruptData, "\(rotated): record \(n + 1) cannot be applied: \(error)")
+                    }
+                }
+                replayed += records.records.count
             }
             contents = try WriteAheadLog.readRecords(path: logPath)
             if let resumed = contents.validRecordAfterDamage {
@@ -137,11 +171,19 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             Glibc.close(lockFD)
             throw error
         }
-        state = Mutex(State(generation: generation, snapshotFiles: files.map(\.1), log: log))
+        // Logs before the generation were retired by a compaction a crash interrupted before it deleted them.
+        for file in Self.listLogs(directory) {
+            if let number = Int(file.dropFirst(4).dropLast(4)), number < generation { unlink(directory + "/" + file) }
+        }
+        let segmentFiles = Self.segmentNames(files: files.map(\.1), directory: directory)
+        Self.removeOrphanSegments(directory: directory, keeping: segmentFiles, logger: logger)
+        state = Mutex(State(
+            generation: generation, logNumber: logNumber, snapshotFiles: files.map(\.1), segmentFiles: segmentFiles, log: log
+        ))
         loaded = Mutex(collections.values.sorted { $0.name < $1.name })
         logger.info("opened data directory", metadata: [
             "directory": "\(directory)", "generation": "\(generation)", "collections": "\(collections.count)",
-            "log records replayed": "\(contents.records.count)",
+            "log records replayed": "\(replayed + contents.records.count)",
         ])
     }
 
@@ -238,7 +280,22 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
                 files.append(BackupPlan.File(name: "snapshots/" + file, path: path, length: Int(status.st_size)))
                 manifest += "collection \(name) \(file)\n"
             }
-            files.append(BackupPlan.File(name: "wal.\(s.generation).log", path: Self.logPath(directory, s.generation), length: s.log.size))
+            for segment in s.segmentFiles.sorted() {
+                let path = directory + "/snapshots/" + segment
+                var status = stat()
+                guard stat(path, &status) == 0 else { throw FlatVecError(.ioError, "cannot back up \(path): \(String(cString: strerror(errno)))") }
+                files.append(BackupPlan.File(name: "snapshots/" + segment, path: path, length: Int(status.st_size)))
+            }
+            for number in s.generation...s.logNumber {
+                let path = Self.logPath(directory, number)
+                var length = s.log.size
+                if number < s.logNumber {
+                    var status = stat()
+                    guard stat(path, &status) == 0 else { throw FlatVecError(.ioError, "cannot back up \(path): \(String(cString: strerror(errno)))") }
+                    length = Int(status.st_size)
+                }
+                files.append(BackupPlan.File(name: "wal.\(number).log", path: path, length: length))
+            }
             let pin = s.nextBackup
             s.nextBackup += 1
             s.backups[pin] = .now
@@ -251,38 +308,77 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         state.withLock { s in if s.backups[pin] != nil { s.backups[pin] = .now } }
     }
 
-    /// Ends a backup's hold on compaction.
+    /// Ends a backup's hold on compaction, and deletes what a compaction retired meanwhile.
     public func endBackup(_ pin: UInt64) {
-        _ = state.withLock { $0.backups.removeValue(forKey: pin) }
+        state.withLock { s in
+            s.backups.removeValue(forKey: pin)
+            deleteGarbage(&s)
+        }
     }
 
-    /// Writes every collection to a new snapshot generation and starts an empty log.
-    /// The caller must keep writes out while this runs (the executor's write gate does).
+    /// Deletes the files compactions retired, unless a backup is copying files.
+    private func deleteGarbage(_ s: inout State) {
+        guard !s.garbage.isEmpty, !s.backupInProgress() else { return }
+        for path in s.garbage { unlink(path) }
+        s.garbage = []
+    }
+
+    /// Takes a view of every collection and starts the next log; the caller keeps writes out while
+    /// this runs (the write path's gate does), which is a moment: no file of the data's size is written.
     /// - Throws: `unavailable` while an online backup holds the current generation's files.
-    public func compact(_ collections: [NamedIndex]) throws(FlatVecError) {
-        try state.withLock { s throws(FlatVecError) in
+    public func beginCompaction(_ collections: [NamedIndex]) throws(FlatVecError) -> CompactionPlan? {
+        try state.withLock { s throws(FlatVecError) -> CompactionPlan? in
+            guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
             guard !s.backupInProgress() else {
                 throw FlatVecError(.unavailable, "an online backup is being taken: compaction waits until it ends")
             }
-            let next = s.generation + 1
-            var files: [(String, String)] = []
-            for c in collections {
-                let file = "\(c.name).\(next).flatvec"
-                try c.index.writeSnapshot(to: directory + "/snapshots/" + file)
-                files.append((c.name, file))
-            }
-            let newLog = try WriteAheadLog(path: Self.logPath(directory, next), validLength: 0)
-            try Self.writeManifest(directory: directory, generation: next, files: files)
-            // The new manifest is committed: the files the old one named are garbage now. Files no
-            // manifest ever named are left alone.
-            unlink(Self.logPath(directory, s.generation))
-            let keep = Set(files.map(\.1))
-            for file in s.snapshotFiles where !keep.contains(file) { unlink(directory + "/snapshots/" + file) }
-            s.snapshotFiles = files.map(\.1)
-            s.generation = next
-            s.log = newLog
-            logger.info("compacted", metadata: ["generation": "\(next)", "collections": "\(collections.count)"])
+            let next = s.logNumber + 1
+            let views = collections.map { CompactionPlan.Collection(name: $0.name, index: $0.index, view: $0.index.segmentView()) }
+            s.log = try WriteAheadLog(path: Self.logPath(directory, next), validLength: 0)
+            s.logNumber = next
+            Self.syncDirectory(directory)
+            return CompactionPlan(generation: next, collections: views)
         }
+    }
+
+    /// Writes the plan's chunks that no segment holds yet, a snapshot per collection and the manifest
+    /// of the plan's generation, then retires what the old manifest named and the new one does not.
+    /// Writes go on meanwhile (they go to the log the plan started). Chunks written are then mapped
+    /// from their segments (``FlatIndex/adoptSegments(_:written:segmentsDirectory:)``).
+    public func finishCompaction(_ plan: CompactionPlan) throws(FlatVecError) {
+        let snapshots = directory + "/snapshots"
+        var files: [(String, String)] = []
+        var segments = Set<String>()
+        var written: [(CompactionPlan.Collection, [Int: SegmentFile])] = []
+        var bytesWritten = 0
+        for c in plan.collections {
+            let file = "\(c.name).\(plan.generation).flatvec"
+            let result = try FlatIndex.writeSegments(c.view, to: snapshots + "/" + file, segmentsDirectory: snapshots) { chunk in
+                "\(c.name).\(plan.generation).\(chunk).seg"
+            }
+            files.append((c.name, file))
+            segments.formUnion(result.segments.map(\.name))
+            written.append((c, result.written))
+            bytesWritten += result.written.values.reduce(0) { $0 + $1.bytes }
+        }
+        try state.withLock { s throws(FlatVecError) in
+            guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
+            try Self.writeManifest(directory: directory, generation: plan.generation, files: files)
+            // The new manifest is committed: what only the old one named is garbage now. Files no
+            // manifest ever named are left alone.
+            for number in s.generation..<plan.generation { s.garbage.append(Self.logPath(directory, number)) }
+            let keep = Set(files.map(\.1))
+            for file in s.snapshotFiles where !keep.contains(file) { s.garbage.append(snapshots + "/" + file) }
+            for segment in s.segmentFiles where !segments.contains(segment) { s.garbage.append(snapshots + "/" + segment) }
+            s.snapshotFiles = files.map(\.1)
+            s.segmentFiles = segments
+            s.generation = plan.generation
+            deleteGarbage(&s)
+        }
+        for (c, chunks) in written { c.index.adoptSegments(c.view, written: chunks, segmentsDirectory: snapshots) }
+        logger.info("compacted", metadata: [
+            "generation": "\(plan.generation)", "collections": "\(plan.collections.count)", "segment bytes written": "\(bytesWritten)",
+        ])
     }
 
     private func append(_ record: LogRecord) throws(FlatVecError) {
@@ -295,6 +391,34 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     }
 
     static func logPath(_ directory: String, _ generation: Int) -> String { "\(directory)/wal.\(generation).log" }
+
+    /// The segment files the named snapshots name (none for snapshots of versions 1 and 2).
+    static func segmentNames(files: [String], directory: String) -> Set<String> {
+        var names = Set<String>()
+        for file in files {
+            if let segments = try? FlatIndex.segmentNames(ofSnapshot: directory + "/snapshots/" + file) { names.formUnion(segments) }
+        }
+        return names
+    }
+
+    /// Deletes segment files no snapshot of the manifest names: written by a compaction that a crash
+    /// interrupted before its manifest, or retired by one that a crash interrupted after it.
+    static func removeOrphanSegments(directory: String, keeping: Set<String>, logger: Logger) {
+        let orphans = listSegments(directory).filter { !keeping.contains($0) }
+        for orphan in orphans { unlink(directory + "/snapshots/" + orphan) }
+        if !orphans.isEmpty {
+            logger.notice("deleted segment files no snapshot names (left by an interrupted compaction)", metadata: [
+                "directory": "\(directory)", "files": "\(orphans.count)",
+            ])
+        }
+    }
+
+    static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        Glibc.close(fd)
+    }
 
     static func apply(
         _ body: [UInt8], to collections: inout [String: NamedIndex], configuration: FlatIndex.Configuration
@@ -374,6 +498,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
 
     static func listSnapshots(_ directory: String) -> [String] {
         listFiles(directory + "/snapshots").filter { $0.hasSuffix(".flatvec") }
+    }
+
+    static func listSegments(_ directory: String) -> [String] {
+        listFiles(directory + "/snapshots").filter { $0.hasSuffix(".seg") }
     }
 
     static func listLogs(_ directory: String) -> [String] {

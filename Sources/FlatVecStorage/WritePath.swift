@@ -28,6 +28,8 @@ public final class WritePath: Sendable {
     private let storeWriteObserver: (@Sendable (_ op: String, _ took: Duration, _ failed: Bool) -> Void)?
     private let compactionRequests = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     private let closed = Mutex(false)
+    /// Held by a compaction from start to end: one at a time.
+    private let compacting = Mutex(())
 
     /// Creates the write path of a set of collections.
     /// - Parameters:
@@ -185,11 +187,15 @@ public final class WritePath: Sendable {
         }
     }
 
-    /// Compacts the store now, with writes held off (searches go on).
+    /// Compacts the store now: writes are held off only while the store takes a view of every
+    /// collection and starts a new log; the files are written while writes and searches go on.
     public func compact() throws(FlatVecError) {
-        try locks.exclusively { _ throws(FlatVecError) in
-            try checkOpen()
-            try store.compact(registry.all)
+        try compacting.withLock { _ throws(FlatVecError) in
+            let plan = try locks.exclusively { _ throws(FlatVecError) -> CompactionPlan? in
+                try checkOpen()
+                return try store.beginCompaction(registry.all)
+            }
+            if let plan { try store.finishCompaction(plan) }
         }
     }
 

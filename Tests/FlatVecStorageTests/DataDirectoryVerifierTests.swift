@@ -6,8 +6,9 @@ import Foundation
 import Testing
 
 /// `flatvec verify`'s checks: a sound directory passes; a flipped byte in the manifest, a snapshot's
-/// header or body, or a log record, a truncated snapshot and a missing manifest are each found and
-/// located; a torn log tail is a note; nothing in the directory changes.
+/// header or body, a segment's header, vectors, ids or attributes, or a log record, a truncated
+/// snapshot or segment, a missing segment and a missing manifest are each found and located; a torn
+/// log tail is a note; nothing in the directory changes.
 @Suite struct DataDirectoryVerifierTests {
     /// A directory with a snapshot (after a compaction) and a log of later writes.
     static func makeDirectory() async throws -> String {
@@ -61,10 +62,11 @@ import Testing
     @Test func soundDamagedAndTornDirectories() async throws {
         let directory = try await Self.makeDirectory()
         let snapshot = "snapshots/shop.1.flatvec"
+        let segment = "snapshots/shop.1.0.seg"
         let before = try Self.listing(directory)
         let sound = DataDirectoryVerifier.verify(directory: directory)
         #expect(sound.isSound, "\(sound.problems)")
-        #expect(sound.checked.contains("\(snapshot): 300 rows of dimension 4, checksums match"), "\(sound.checked)")
+        #expect(sound.checked.contains("\(snapshot): 300 rows of dimension 4 in 1 segments, checksums match"), "\(sound.checked)")
         #expect(sound.checked.contains("wal.1.log: 6 records, checksums match, 6 applied"), "\(sound.checked)")
         #expect(sound.checked.contains("1 collections, 302 vectors after the log"), "\(sound.checked)")
         let after = try Self.listing(directory)
@@ -74,10 +76,17 @@ import Testing
         }
 
         let cases: [(what: String, damage: (String) throws -> Void, problem: String)] = [
-            ("snapshot body", { try Self.flip($0 + "/" + snapshot, at: 200) }, "snapshots/shop.1.flatvec:"),
+            ("snapshot body", { try Self.flip($0 + "/" + snapshot, at: 70) }, "snapshots/shop.1.flatvec:"),
             ("snapshot header", { try Self.flip($0 + "/" + snapshot, at: 26) }, "snapshots/shop.1.flatvec:"),
             ("snapshot attributes", { try Self.flip($0 + "/" + snapshot, at: -3) }, "snapshots/shop.1.flatvec:"),
-            ("truncated snapshot", { try Self.truncate($0 + "/" + snapshot, by: 100) }, "snapshots/shop.1.flatvec:"),
+            ("truncated snapshot", { try Self.truncate($0 + "/" + snapshot, by: 10) }, "snapshots/shop.1.flatvec:"),
+            ("segment header", { try Self.flip($0 + "/" + segment, at: 20) }, "shop.1.0.seg: header checksum mismatch"),
+            ("segment header page", { try Self.flip($0 + "/" + segment, at: 1000) }, "shop.1.0.seg: the header page's padding"),
+            ("segment vectors", { try Self.flip($0 + "/" + segment, at: 4096 + 10) }, "shop.1.0.seg: block checksum mismatch"),
+            ("segment ids", { try Self.flip($0 + "/" + segment, at: 4096 + 512 * 16 + 8) }, "shop.1.0.seg: block checksum mismatch"),
+            ("segment attributes", { try Self.flip($0 + "/" + segment, at: -2) }, "shop.1.0.seg: tail checksum mismatch"),
+            ("truncated segment", { try Self.truncate($0 + "/" + segment, by: 1) }, "shop.1.0.seg: file is"),
+            ("missing segment", { try FileManager.default.removeItem(atPath: $0 + "/" + segment) }, "cannot open"),
             ("first log record", { try Self.flip($0 + "/wal.1.log", at: 12) }, "wal.1.log: record 1 at offset 0 is damaged"),
             ("manifest generation", { try Self.flip($0 + "/MANIFEST", at: 30) }, "MANIFEST"),
             ("manifest header", { try Self.flip($0 + "/MANIFEST", at: 2) }, "is not a FlatVec manifest"),

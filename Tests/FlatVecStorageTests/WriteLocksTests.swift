@@ -45,7 +45,10 @@ final class RecordingStore: DurableStore {
         record("add \(batch.ids)")
     }
     var wantsCompaction: Bool { false }
-    func compact(_ collections: [NamedIndex]) throws(FlatVecError) { record("compact") }
+    func beginCompaction(_ collections: [NamedIndex]) throws(FlatVecError) -> CompactionPlan? {
+        record("compact")
+        return nil
+    }
 }
 
 /// The lock order of the write path, driven without sockets: compaction waits for writes in the

@@ -112,6 +112,26 @@ struct ChunkedRows {
         chunks[0] = chunks[0].copy(capacity: capacity, rows: rows(inChunk: 0))
     }
 
+    /// Appends a chunk loaded whole (a mapped segment) holding `rows` rows, after the last full chunk.
+    /// - Returns: An id the chunk holds that the index already has (then the index is unusable), or nil.
+    mutating func install(_ chunk: VectorChunk, rows: Int) -> Int64? {
+        precondition(count % rowsPerChunk == 0 && chunks.count == count / rowsPerChunk, "a chunk installed after a partial one")
+        for r in 0..<rows {
+            let id = chunk.ids[r]
+            if idMap.row(of: id) != nil { return id }
+            idMap.set(id, row: count + r)
+        }
+        chunks.append(chunk)
+        count += rows
+        payloadBytes += chunk.payloads.reduce(0) { $0 + ($1?.count ?? 0) }
+        return nil
+    }
+
+    /// Puts `chunk` (the same rows, another home) in place of chunk `index`.
+    mutating func replaceChunk(_ index: Int, with chunk: VectorChunk) {
+        chunks[index] = chunk
+    }
+
     /// Upserts one prepared row: overwrites in place if the id exists, else appends.
     /// - Parameter attributes: The row's attribute values (absent ones become null); values whose
     ///   attribute no longer exists, or changed type since they were checked, are dropped.
@@ -202,6 +222,12 @@ extension ChunkedRows {
             let chunk = writableChunk(index)
             chunk.attributes.append(AttributeColumn(capacity: chunk.capacity))
         }
+        attributeEpoch &+= 1
+    }
+
+    /// Sets the strings of keyword attribute `name` as a snapshot numbered them.
+    mutating func restoreDictionary(_ dictionary: KeywordDictionary, of name: String) {
+        dictionaries[name] = dictionary
         attributeEpoch &+= 1
     }
 

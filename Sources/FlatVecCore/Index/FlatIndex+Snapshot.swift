@@ -142,8 +142,10 @@ extension FlatIndex {
         func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
         guard fv_crc32c(0, raw.baseAddress, 44) == u32(44) else { throw corrupt("header checksum mismatch") }
         let version = u32(8)
-        guard version == SnapshotFormat.version || version == SnapshotFormat.versionWithAttributes else {
-            throw corrupt("format version \(version); this build reads versions 1 and 2")
+        guard version == SnapshotFormat.version || version == SnapshotFormat.versionWithAttributes
+            || version == SegmentFormat.snapshotVersion
+        else {
+            throw corrupt("format version \(version); this build reads versions 1 to 3")
         }
         guard let metric = Metric(rawValue: UInt8(truncatingIfNeeded: u32(12))), u32(12) <= 255 else {
             throw corrupt("unknown metric \(u32(12))")
@@ -155,6 +157,14 @@ extension FlatIndex {
         }
         let count = Int(u64(24))
         let payloadBytes = Int(u64(32))
+        if version == SegmentFormat.snapshotVersion {
+            let body = UnsafeRawBufferPointer(rebasing: raw[SnapshotFormat.headerSize...])
+            guard fv_crc32c(0, body.baseAddress, body.count) == u32(40) else { throw corrupt("body checksum mismatch") }
+            return try decodeSegmented(
+                raw, path: path, metric: metric, dimension: dimension, count: count, payloadBytes: payloadBytes,
+                configuration: configuration
+            )
+        }
         let vectorsOffset = SnapshotFormat.vectorsOffset(count: count, payloadBytes: payloadBytes)
         let (vectorBytes, overflow) = count.multipliedReportingOverflow(by: dimension * 4)
         let attributesOffset = vectorsOffset &+ vectorBytes
@@ -210,7 +220,7 @@ extension FlatIndex {
         return index
     }
 
-    private static func readWholeFile(_ path: String) throws(FlatVecError) -> [UInt8] {
+    static func readWholeFile(_ path: String) throws(FlatVecError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FlatVecError.ioError("cannot open \(path)") }
         defer { close(fd) }
@@ -235,11 +245,8 @@ extension FlatIndex {
         return bytes
     }
 
-    private static func syncDirectory(of path: String) {
+    static func syncDirectory(of path: String) {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
+        syncDirectory(directory)
     }
 }

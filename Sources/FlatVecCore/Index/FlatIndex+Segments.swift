@@ -1,0 +1,340 @@
+import CFlatVecKernels
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension FlatIndex {
+    /// The rows as they are now, for ``writeSegments(_:to:segmentsDirectory:name:)`` while the index
+    /// goes on serving and changing. Takes the reader lock for a moment (a reference per chunk).
+    public func segmentView() -> SegmentView {
+        lock.withReaderLock {
+            SegmentView(
+                dimension: dimension, metric: metric, count: rows.count, payloadBytes: rows.payloadBytes,
+                rowsPerChunk: rows.rowsPerChunk, codes: configuration.effectiveScan == .int8,
+                chunks: Array(rows.chunks.prefix(rows.occupiedChunkCount)), schema: rows.schema, dictionaries: rows.dictionaries
+            )
+        }
+    }
+
+    /// Writes a view as a version 3 snapshot at `path` (atomically: temporary file, fsync, rename,
+    /// fsync of the directory) naming one segment file per chunk: chunks that already have one keep
+    /// it, the others are written to new files in `segmentsDirectory` named by `name` (given the
+    /// chunk's position; names must be new). Takes no lock.
+    /// - Returns: Every segment the snapshot names, by chunk, and which of them were written now.
+    /// - Throws: ``FlatVecError/Code/ioError`` if a file cannot be written.
+    public static func writeSegments(
+        _ view: SegmentView, to path: String, segmentsDirectory: String, name: (Int) -> String
+    ) throws(FlatVecError) -> (segments: [SegmentFile], written: [Int: SegmentFile]) {
+        var segments: [SegmentFile] = []
+        var written: [Int: SegmentFile] = [:]
+        for c in 0..<view.occupiedChunks {
+            let chunk = view.chunks[c]
+            if let kept = chunk.segment {
+                segments.append(kept)
+                continue
+            }
+            let file = try SegmentFormat.write(chunk, rows: view.rows(inChunk: c), to: segmentsDirectory + "/" + name(c))
+            segments.append(file)
+            written[c] = file
+        }
+        if !written.isEmpty { syncDirectory(segmentsDirectory) }
+        let temporary = path + ".tmp"
+        var writer = try SnapshotWriter(creating: temporary)
+        try writer.reserveUnchecksummed(SnapshotFormat.headerSize)
+        try writer.append(UInt32(view.rowsPerChunk))
+        try writer.append(view.codes ? SegmentFormat.codesFlag : 0)
+        try writer.append(UInt32(segments.count))
+        for (c, segment) in segments.enumerated() {
+            try writer.append(UInt32(view.rows(inChunk: c)))
+            try writer.append(UInt64(segment.bytes))
+            try appendString(segment.name, lengthBytes: 2, into: &writer)
+        }
+        try writer.append(UInt32(view.schema.count))
+        for definition in view.schema {
+            try writer.append(definition.type.rawValue)
+            try appendString(definition.name, lengthBytes: 1, into: &writer)
+            guard definition.type == .keyword else { continue }
+            let strings = view.dictionaries[definition.name]?.strings ?? []
+            try writer.append(UInt32(strings.count))
+            for string in strings { try appendString(string, lengthBytes: 4, into: &writer) }
+        }
+        try writer.flush()
+        let header = SnapshotFormat.header(
+            version: SegmentFormat.snapshotVersion, metric: view.metric, dimension: view.dimension, count: view.count,
+            payloadBytes: view.payloadBytes, bodyCRC: writer.crc
+        )
+        try writer.overwrite(header, at: 0)
+        try writer.sync()
+        _ = consume writer
+        guard rename(temporary, path) == 0 else { throw FlatVecError.ioError("cannot rename \(temporary) to \(path)") }
+        syncDirectory(of: path)
+        return (segments, written)
+    }
+
+    private static func appendString(_ string: String, lengthBytes: Int, into writer: inout SnapshotWriter) throws(FlatVecError) {
+        let bytes = Array(string.utf8)
+        switch lengthBytes {
+        case 1: try writer.append(UInt8(bytes.count))
+        case 2: try writer.append(UInt16(bytes.count))
+        default: try writer.append(UInt32(bytes.count))
+        }
+        let result: Result<Void, FlatVecError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(FlatVecError) in try writer.append(bytes: raw) }
+        }
+        try result.get()
+    }
+
+    /// After ``writeSegments(_:to:segmentsDirectory:name:)``: every chunk written that nothing changed
+    /// since the view is replaced by a private mapping of its new file, so its rows leave the
+    /// process's own memory for the page cache, and the next compaction keeps the file. Takes the
+    /// writer lock for a moment (one mapping per chunk written).
+    public func adoptSegments(_ view: SegmentView, written: [Int: SegmentFile], segmentsDirectory: String) {
+        lock.withWriterLock {
+            for (c, file) in written where c < rows.chunks.count && rows.chunks[c] === view.chunks[c] {
+                let old = rows.chunks[c]
+                let rowsInChunk = rows.rows(inChunk: c)
+                if let mapped = try? Self.mapSegment(segmentsDirectory + "/" + file.name, verify: false).get(),
+                   mapped.chunk.layout == old.layout, mapped.rows == rowsInChunk
+                {
+                    mapped.chunk.payloads = old.payloads
+                    mapped.chunk.attributes = old.attributes
+                    mapped.chunk.segment = file
+                    rows.replaceChunk(c, with: mapped.chunk)
+                } else {
+                    old.segment = file
+                }
+            }
+        }
+    }
+
+    /// Maps a segment file privately (copy on write) and checks its header and, with `verify`, its checksums.
+    static func mapSegment(_ path: String, verify: Bool) -> Result<(chunk: VectorChunk, rows: Int), FlatVecError> {
+        func corrupt(_ why: String) -> FlatVecError { FlatVecError(.corruptData, "segment \(path): \(why)") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(FlatVecError.ioError("cannot open \(path): \(String(cString: strerror(errno)))")) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .failure(FlatVecError.ioError("cannot stat \(path)")) }
+        let length = Int(info.st_size)
+        guard length >= SegmentFormat.headerBytes else {
+            return .failure(corrupt("file is \(length) bytes, shorter than the \(SegmentFormat.headerBytes)-byte header"))
+        }
+        guard let start = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), start != MAP_FAILED else {
+            return .failure(FlatVecError.ioError("cannot map \(path): \(String(cString: strerror(errno)))"))
+        }
+        let raw = UnsafeRawBufferPointer(start: start, count: length)
+        let header: SegmentFormat.Header
+        switch SegmentFormat.Header.decode(raw) {
+        case .success(let h): header = h
+        case .failure(let problem):
+            munmap(start, length)
+            return .failure(corrupt(problem.why))
+        }
+        let layout = ChunkLayout(capacity: header.capacity, dimension: header.dimension, codes: header.codes)
+        let block = start + SegmentFormat.headerBytes
+        let tail = UnsafeRawBufferPointer(start: block + layout.bytes, count: header.tailBytes)
+        if verify {
+            #if os(Linux)
+            _ = madvise(start, length, MADV_WILLNEED)
+            #endif
+            guard SegmentFormat.blockCRC(block, layout, rows: header.rows) == header.blockCRC else {
+                munmap(start, length)
+                return .failure(corrupt("block checksum mismatch (vectors, ids, labels or codes)"))
+            }
+            guard fv_crc32c(0, tail.baseAddress, tail.count) == header.tailCRC else {
+                munmap(start, length)
+                return .failure(corrupt("tail checksum mismatch (payloads or attributes)"))
+            }
+        }
+        let chunk = VectorChunk(layout: layout, mappedAt: block, mapping: start, length: length)
+        // The tail: payload lengths, payloads, attribute columns.
+        var cursor = 0
+        func take(_ n: Int) -> UnsafeRawBufferPointer? {
+            guard n >= 0, n <= tail.count - cursor else { return nil }
+            defer { cursor += n }
+            return UnsafeRawBufferPointer(rebasing: tail[cursor..<(cursor + n)])
+        }
+        guard let lengths = take(4 * header.rows) else { return .failure(corrupt("tail ends inside the payload lengths")) }
+        var payloads: [[UInt8]?] = []
+        payloads.reserveCapacity(header.rows)
+        for r in 0..<header.rows {
+            let n = UInt32(littleEndian: lengths.loadUnaligned(fromByteOffset: 4 * r, as: UInt32.self))
+            if n == SnapshotFormat.noPayload {
+                payloads.append(nil)
+            } else {
+                guard Int(n) <= maximumPayloadBytes, let bytes = take(Int(n)) else {
+                    return .failure(corrupt("payload of row \(r) overruns the tail"))
+                }
+                payloads.append(Array(bytes))
+            }
+        }
+        chunk.payloads = payloads
+        for a in 0..<header.attributes {
+            guard let present = take(header.rows), let words = take(8 * header.rows) else {
+                return .failure(corrupt("tail ends inside attribute \(a)"))
+            }
+            let column = AttributeColumn(capacity: header.capacity)
+            for r in 0..<header.rows where present[r] != 0 {
+                guard present[r] == 1 else { return .failure(corrupt("row \(r) of attribute \(a) has presence byte \(present[r])")) }
+                column.set(r, word: Int64(littleEndian: words.loadUnaligned(fromByteOffset: 8 * r, as: Int64.self)))
+            }
+            chunk.attributes.append(column)
+        }
+        guard cursor == tail.count else { return .failure(corrupt("\(tail.count - cursor) bytes follow the tail's last field")) }
+        return .success((chunk, header.rows))
+    }
+
+    /// Loads a version 3 snapshot (the body after the header, already checked): maps every segment it
+    /// names from the snapshot's directory, checking each one's checksums (in parallel), and rebuilds
+    /// the id map. A segment laid out for another chunk size or scan mode is copied in instead.
+    static func decodeSegmented(
+        _ raw: UnsafeRawBufferPointer, path: String, metric: Metric, dimension: Int, count: Int, payloadBytes: Int,
+        configuration: Configuration
+    ) throws(FlatVecError) -> FlatIndex {
+        func corrupt(_ why: String) -> FlatVecError { FlatVecError(.corruptData, "snapshot \(path): \(why)") }
+        var cursor = SnapshotFormat.headerSize
+        func take(_ n: Int, _ what: String) throws(FlatVecError) -> UnsafeRawBufferPointer {
+            guard n >= 0, n <= raw.count - cursor else { throw corrupt("file ends inside \(what)") }
+            defer { cursor += n }
+            return UnsafeRawBufferPointer(rebasing: raw[cursor..<(cursor + n)])
+        }
+        func u32(_ what: String) throws(FlatVecError) -> Int { Int(UInt32(littleEndian: try take(4, what).loadUnaligned(as: UInt32.self))) }
+        func string(_ lengthBytes: Int, _ what: String) throws(FlatVecError) -> String {
+            let field = try take(lengthBytes, what)
+            let n = lengthBytes == 1 ? Int(field[0]) : lengthBytes == 2
+                ? Int(UInt16(littleEndian: field.loadUnaligned(as: UInt16.self))) : Int(UInt32(littleEndian: field.loadUnaligned(as: UInt32.self)))
+            guard let s = String(validating: try take(n, what), as: UTF8.self) else { throw corrupt("\(what) is not UTF-8") }
+            return s
+        }
+        let rowsPerChunk = try u32("the chunk size")
+        _ = try u32("the flags")  // whether the segments hold codes; each segment's header says so too
+        let segmentCount = try u32("the segment count")
+        guard rowsPerChunk > 0, rowsPerChunk % 16 == 0, segmentCount <= count / rowsPerChunk + 1 else {
+            throw corrupt("\(segmentCount) segments of \(rowsPerChunk) rows for \(count) rows")
+        }
+        var segments: [(name: String, rows: Int, bytes: Int)] = []
+        for s in 0..<segmentCount {
+            let rows = try u32("segment \(s)")
+            let bytes = Int(UInt64(littleEndian: try take(8, "segment \(s)").loadUnaligned(as: UInt64.self)))
+            let name = try string(2, "the name of segment \(s)")
+            guard !name.contains("/"), !name.isEmpty else { throw corrupt("segment \(s) has the name '\(name)'") }
+            segments.append((name, rows, bytes))
+        }
+        guard segments.dropLast().allSatisfy({ $0.rows == rowsPerChunk }), segments.reduce(0, { $0 + $1.rows }) == count else {
+            throw corrupt("the segments' rows do not add up to \(count) in chunks of \(rowsPerChunk)")
+        }
+        let index = try FlatIndex(dimension: dimension, metric: metric, configuration: configuration)
+        let attributeCount = try u32("the attribute count")
+        guard attributeCount <= AttributeDefinition.maximumCount else { throw corrupt("\(attributeCount) attributes") }
+        for a in 0..<attributeCount {
+            guard let type = AttributeType(rawValue: try take(1, "attribute \(a)")[0]) else { throw corrupt("attribute \(a) has an unknown type") }
+            let name = try string(1, "the name of attribute \(a)")
+            do {
+                try index.addAttribute(try AttributeDefinition(name: name, type: type))
+            } catch {
+                throw corrupt("attribute \(a): \(error.message)")
+            }
+            guard type == .keyword else { continue }
+            let strings = try u32("the string count of \(name)")
+            var dictionary = KeywordDictionary()
+            for s in 0..<strings {
+                let value = try string(4, "string \(s) of \(name)")
+                guard dictionary.number(of: value) == Int64(s) else { throw corrupt("string \(s) of \(name) appears twice") }
+            }
+            index.lock.withWriterLock { index.rows.restoreDictionary(dictionary, of: name) }
+        }
+        guard cursor == raw.count else { throw corrupt("\(raw.count - cursor) bytes follow the last attribute") }
+
+        // Map and check every segment, two at a time per core.
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let results = Mutex([Result<(chunk: VectorChunk, rows: Int), FlatVecError>?](repeating: nil, count: segments.count))
+        let names = segments.map(\.name)
+        DispatchQueue.concurrentPerform(iterations: names.count) { s in
+            let result = mapSegment(directory + "/" + names[s], verify: true)
+            results.withLock { $0[s] = result }
+        }
+        let mapped = results.withLock { $0 }
+        let wantsCodes = configuration.effectiveScan == .int8
+        var failure: FlatVecError?
+        index.lock.withWriterLock {
+            for (s, result) in mapped.enumerated() {
+                let chunk: VectorChunk
+                let rowsInChunk: Int
+                switch result! {
+                case .failure(let error):
+                    failure = error
+                    return
+                case .success(let loaded): (chunk, rowsInChunk) = loaded
+                }
+                let name = segments[s].name
+                guard chunk.dimension == dimension, rowsInChunk == segments[s].rows, chunk.attributes.count == attributeCount else {
+                    failure = corrupt("segment \(name) holds \(rowsInChunk) rows of dimension \(chunk.dimension) with \(chunk.attributes.count) attributes; the snapshot names \(segments[s].rows) of dimension \(dimension) with \(attributeCount)")
+                    return
+                }
+                let fits = chunk.layout.codes == wantsCodes && index.rows.rowsPerChunk == rowsPerChunk
+                    && (chunk.capacity == rowsPerChunk || segments.count == 1)
+                if fits, let duplicate = index.rows.install(chunk, rows: rowsInChunk) {
+                    failure = corrupt("id \(duplicate) appears twice")
+                    return
+                } else if fits {
+                    chunk.segment = SegmentFile(name: name, bytes: segments[s].bytes)
+                    continue
+                }
+                // Another chunk size or scan mode than the files were written with: copy the rows in.
+                for r in 0..<rowsInChunk {
+                    guard index.rows.row(of: chunk.ids[r]) == nil else {
+                        failure = corrupt("id \(chunk.ids[r]) appears twice")
+                        return
+                    }
+                    index.rows.upsert(id: chunk.ids[r], label: chunk.labels[r], vector: chunk.vector(at: r), payload: chunk.payloads[r])
+                    let row = index.rows.row(of: chunk.ids[r])!
+                    let target = index.rows.writableChunk(row / index.rows.rowsPerChunk)
+                    for (slot, column) in chunk.attributes.enumerated() {
+                        target.attributes[slot].set(row % index.rows.rowsPerChunk, word: column.word(at: r))
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
+        guard index.rows.payloadBytes == payloadBytes else {
+            throw corrupt("the segments hold \(index.rows.payloadBytes) payload bytes, the header says \(payloadBytes)")
+        }
+        return index
+    }
+
+    /// The names of the segment files a snapshot names (empty for versions 1 and 2), from its header
+    /// and segment list alone.
+    /// - Throws: ``FlatVecError/Code/ioError`` if the file cannot be read, `corruptData` if the list is damaged.
+    public static func segmentNames(ofSnapshot path: String) throws(FlatVecError) -> [String] {
+        let bytes = try readWholeFile(path)
+        func u32(_ o: Int) -> Int? {
+            guard o + 4 <= bytes.count else { return nil }
+            return Int(UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24)
+        }
+        guard bytes.count >= SnapshotFormat.headerSize, Array(bytes[0..<8]) == SnapshotFormat.magic else {
+            throw FlatVecError(.corruptData, "snapshot \(path): bad magic; not a FlatVec snapshot")
+        }
+        guard u32(8) == Int(SegmentFormat.snapshotVersion) else { return [] }
+        guard let count = u32(SnapshotFormat.headerSize + 8) else { throw FlatVecError(.corruptData, "snapshot \(path): truncated") }
+        var cursor = SnapshotFormat.headerSize + 12
+        var names: [String] = []
+        for s in 0..<count {
+            guard cursor + 14 <= bytes.count else { throw FlatVecError(.corruptData, "snapshot \(path): file ends inside segment \(s)") }
+            let n = Int(bytes[cursor + 12]) | Int(bytes[cursor + 13]) << 8
+            guard cursor + 14 + n <= bytes.count else { throw FlatVecError(.corruptData, "snapshot \(path): file ends inside segment \(s)") }
+            names.append(String(decoding: bytes[(cursor + 14)..<(cursor + 14 + n)], as: UTF8.self))
+            cursor += 14 + n
+        }
+        return names
+    }
+
+    static func syncDirectory(_ directory: String) {
+        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}

@@ -114,6 +114,86 @@ import Testing
         #expect(snapshots == ["cos.1.0.seg", "cos.2.flatvec", "ip.1.0.seg", "ip.2.flatvec", "ip.backup.flatvec"])
     }
 
+    /// A compaction holds writes out only while it takes its views and starts the next log: writes
+    /// made while it writes its files go to that log. A crash before its manifest (the plan never
+    /// finished) loses nothing (start-up replays both logs); a finished one retires the old log and
+    /// keeps every write made meanwhile; a third compaction keeps the unchanged segments.
+    @Test func writesDuringACompactionAndACrashBeforeItsManifestLoseNothing() async throws {
+        let directory = Store.temporaryDirectory()
+        var expected: [String: UInt32]
+        do {
+            let (engine, store) = try Store.open(directory)
+            try Store.writeSomeHistory(engine, seed: 11)
+            _ = try store.beginCompaction(engine.registry.all)!
+            try engine.add(VectorBatch(id: 50_000, label: 1, vector: [1, 2, 3, 4, 5, 6, 7, 8]), to: "ip")
+            try engine.remove(ids: [2, 3], from: "ip")
+            try engine.createCollection("late", dimension: 2)
+            try engine.add(VectorBatch(id: 1, label: 1, vector: [1, 2]), to: "late")
+            expected = Store.fingerprint(engine)
+            await engine.close()
+        }
+        #expect(FileManager.default.fileExists(atPath: directory + "/wal.0.log") && FileManager.default.fileExists(atPath: directory + "/wal.1.log"))
+        do {
+            let (engine, store) = try Store.open(directory)
+            #expect(Store.fingerprint(engine) == expected, "a crash before the compaction's manifest lost writes")
+            let plan = try store.beginCompaction(engine.registry.all)!
+            try engine.add(VectorBatch(id: 50_001, label: 1, vector: [8, 7, 6, 5, 4, 3, 2, 1]), to: "ip")
+            try engine.remove(ids: [4], from: "ip")
+            try engine.dropCollection("late")
+            try store.finishCompaction(plan)
+            try engine.add(VectorBatch(id: 50_002, label: 1, vector: [1, 1, 1, 1, 1, 1, 1, 1]), to: "ip")
+            expected = Store.fingerprint(engine)
+            await engine.close()
+        }
+        let logs = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".log") }
+        #expect(logs == ["wal.2.log"], "\(logs)")
+        let segmentsBefore = Set(try FileManager.default.contentsOfDirectory(atPath: directory + "/snapshots").filter { $0.hasSuffix(".seg") })
+        do {
+            let (engine, _) = try Store.open(directory)
+            #expect(Store.fingerprint(engine) == expected)
+            #expect(engine.registry.all.map(\.name).sorted() == ["cos", "ip"])
+            // Only "ip" changed since: "cos" keeps its segment.
+            try engine.compact()
+            #expect(Store.fingerprint(engine) == expected)
+            await engine.close()
+        }
+        let segmentsAfter = Set(try FileManager.default.contentsOfDirectory(atPath: directory + "/snapshots").filter { $0.hasSuffix(".seg") })
+        #expect(segmentsAfter.filter { $0.hasPrefix("cos.") } == segmentsBefore.filter { $0.hasPrefix("cos.") })
+        #expect(segmentsAfter.filter { $0.hasPrefix("ip.") } != segmentsBefore.filter { $0.hasPrefix("ip.") })
+        let (engine, _) = try Store.open(directory)
+        #expect(Store.fingerprint(engine) == expected)
+    }
+
+    /// Segment files no snapshot names (a compaction interrupted before its manifest) are deleted at
+    /// start-up; a damaged segment the manifest names stops start-up, naming it.
+    @Test func orphanSegmentsGoAndDamagedOnesStopStartUp() async throws {
+        let directory = Store.temporaryDirectory()
+        do {
+            let (engine, _) = try Store.open(directory)
+            try Store.writeSomeHistory(engine, seed: 12)
+            try engine.compact()
+            await engine.close()
+        }
+        let orphan = directory + "/snapshots/ip.7.0.seg"
+        try Data(repeating: 1, count: 100).write(to: URL(fileURLWithPath: orphan))
+        do {
+            let (engine, _) = try Store.open(directory)
+            #expect(!FileManager.default.fileExists(atPath: orphan))
+            await engine.close()
+        }
+        let segment = try FileManager.default.contentsOfDirectory(atPath: directory + "/snapshots").first { $0.hasPrefix("ip.") && $0.hasSuffix(".seg") }!
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/snapshots/" + segment)))
+        bytes[4096 + 40] ^= 1
+        try Data(bytes).write(to: URL(fileURLWithPath: directory + "/snapshots/" + segment))
+        do {
+            _ = try Store.open(directory)
+            Issue.record("a damaged segment was served")
+        } catch let error as FlatVecError {
+            #expect(error.code == .corruptData)
+            #expect(error.message.contains(segment) && error.message.contains("block checksum mismatch"), "\(error.message)")
+        }
+    }
+
     @Test func aNewDirectoryGetsAManifestAtOnce() throws {
         let directory = Store.temporaryDirectory()
         _ = try Store.open(directory)

@@ -158,7 +158,7 @@ import Testing
         Self.expectCorrupt(resigned { $0.append(0) }, mentioning: "bytes follow the attributes section")
         Self.expectCorrupt(resigned { $0[$0.count - 8] = 2 }, mentioning: "of bool attribute on holds 2")
         Self.expectCorrupt(resigned { $0[$0.count - 17] = 5 }, mentioning: "names string 5 of 1")
-        Self.expectCorrupt(resigned { $0[8] = 3 }, mentioning: "format version 3")
+        Self.expectCorrupt(resigned { $0[8] = 4 }, mentioning: "format version 4")
     }
 
     @Test func missingFileIsAnIOError() {

@@ -25,6 +25,8 @@ struct ChunkedRows {
     /// Bumped whenever the schema changes or a keyword dictionary grows: filters bound to the
     /// previous state must be bound again.
     private(set) var attributeEpoch: UInt64 = 0
+    /// Bumped whenever an attribute is added or dropped (chunks copied before change keep the old columns).
+    private(set) var schemaEpoch: UInt64 = 0
 
     init(dimension: Int, rowsPerChunk: Int? = nil, codes: Bool = false) {
         self.dimension = dimension
@@ -123,7 +125,7 @@ struct ChunkedRows {
         }
         chunks.append(chunk)
         count += rows
-        payloadBytes += chunk.payloads.reduce(0) { $0 + ($1?.count ?? 0) }
+        for r in 0..<rows { payloadBytes += chunk.payloads[r]?.count ?? 0 }
         return nil
     }
 
@@ -156,16 +158,15 @@ struct ChunkedRows {
         } else if offset == chunks[row / rowsPerChunk].capacity {
             grow(to: firstChunkCapacity(for: offset * 2))
         }
-        let chunk = writableChunk(row / rowsPerChunk)
+        // A new row goes past every reader's count: the chunk is written in place even if a segment
+        // view or a listing scan holds it (they read only the rows they counted).
+        let chunk = chunks[row / rowsPerChunk]
+        chunk.segment = nil
         replaceAttributes(chunk: chunk, offset: offset, with: attributes)
         chunk.setVector(at: offset, from: vector)
         chunk.ids[offset] = id
         chunk.labels[offset] = label
-        if chunk.payloads.count == offset {
-            chunk.payloads.append(payload)
-        } else {
-            chunk.payloads[offset] = payload
-        }
+        chunk.payloads[offset] = payload
         payloadBytes += payload?.count ?? 0
         idMap.set(id, row: row)
         count += 1
@@ -204,9 +205,7 @@ struct ChunkedRows {
         while chunks.count > occupiedChunkCount + 1 {
             chunks.removeLast()
         }
-        // The last row's chunk is the tail now: no payload past its rows.
-        let keep = count % rowsPerChunk
-        if lastChunk.payloads.count > keep { lastChunk.payloads.removeSubrange(keep...) }
+        lastChunk.payloads[last % rowsPerChunk] = nil
     }
 }
 
@@ -217,6 +216,7 @@ extension ChunkedRows {
     /// Declares a new attribute: every row has no value for it.
     mutating func addAttribute(_ definition: AttributeDefinition) {
         schema.append(definition)
+        schemaEpoch &+= 1
         if definition.type == .keyword { dictionaries[definition.name] = KeywordDictionary() }
         for index in chunks.indices {
             let chunk = writableChunk(index)
@@ -234,6 +234,7 @@ extension ChunkedRows {
     /// Forgets an attribute and its values.
     mutating func dropAttribute(at slot: Int) {
         let name = schema.remove(at: slot).name
+        schemaEpoch &+= 1
         dictionaries[name] = nil
         for index in chunks.indices { writableChunk(index).attributes.remove(at: slot) }
         attributeEpoch &+= 1

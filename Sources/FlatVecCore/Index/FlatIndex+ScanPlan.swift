@@ -78,7 +78,8 @@ extension FlatIndex {
     }
 
     /// Scans every chunk for one block of queries on the calling thread; a listing scan rescores its
-    /// candidates under one hold of the reader lock, or, if a writer ran meanwhile, scans again.
+    /// candidates under one hold of the reader lock, or, if a removal moved rows or an attribute was
+    /// added or dropped meanwhile, scans again.
     func scanBlock(
         queries: UnsafePointer<Float>, options: ArraySlice<SearchOptions>, mayList: Bool, chunkLimit: Int = .max
     ) -> [HitCollector] {
@@ -87,9 +88,9 @@ extension FlatIndex {
             scanInReverse(queries: queries, count: options.count, collectors: &collectors, chunkLimit: chunkLimit)
             return collectors
         }
-        let writes = lock.withReaderLock { lock.writes }
+        let epochs = lock.withReaderLock { (rows.moveEpoch, rows.schemaEpoch) }
         let listed = scanInReverse(queries: queries, count: options.count, collectors: &collectors, listing: true, chunkLimit: chunkLimit)
-        if let listed, rescoreListed([listed], into: &collectors, queries: queries, unlessWritesPassed: writes) {
+        if let listed, rescoreListed([listed], into: &collectors, queries: queries, unlessChangedSince: epochs) {
             return collectors
         }
         var again = options.map { HitCollector(options: $0) }
@@ -98,15 +99,18 @@ extension FlatIndex {
     }
 
     /// Rescores the candidates a listing scan's threads listed into `collectors`, under one hold of
-    /// the reader lock; returns false, rescoring nothing, if a writer ran since ``ReadWriteLock/writes``
-    /// read `writes` (the listed positions may name other rows now: the caller scans again).
+    /// the reader lock, from the chunks the pass read (adds, upserts and updates since do not
+    /// matter); returns false, rescoring nothing, if since the ``ChunkedRows/moveEpoch`` and
+    /// ``ChunkedRows/schemaEpoch`` of `epochs` a removal moved rows (one may be listed twice) or an
+    /// attribute was added or dropped (the chunks' columns and the schema may disagree): the caller
+    /// scans again.
     func rescoreListed(
         _ parts: [CandidateLists], into collectors: inout [HitCollector], queries: UnsafePointer<Float>,
-        unlessWritesPassed writes: UInt64
+        unlessChangedSince epochs: (moves: UInt64, schema: UInt64)
     ) -> Bool {
         afterListingPass?()
         let rescored: Int? = lock.withReaderLock {
-            guard lock.writes == writes else { return nil }
+            guard rows.moveEpoch == epochs.moves && rows.schemaEpoch == epochs.schema else { return nil }
             return CandidateLists.rescore(parts, into: &collectors, in: rows, queries: queries, dimension: dimension)
         }
         guard let rescored else { return false }
@@ -147,7 +151,7 @@ extension FlatIndex {
         chunkLimit: Int = .max
     ) -> [[SearchHit]]? {
         let nq = options.count
-        let (occupied, epoch, writes) = lock.withReaderLock { (rows.occupiedChunkCount, rows.moveEpoch, lock.writes) }
+        let (occupied, epoch, schema) = lock.withReaderLock { (rows.occupiedChunkCount, rows.moveEpoch, rows.schemaEpoch) }
         let parts = min(threads, occupied, chunkLimit)
         let partials = ResultSlots(count: parts * nq)
         let shared = SharedPointer(queries)
@@ -177,7 +181,7 @@ extension FlatIndex {
             }
             return collector
         }
-        if listing && !rescoreListed(listedByPart.take(), into: &merged, queries: queries, unlessWritesPassed: writes) {
+        if listing && !rescoreListed(listedByPart.take(), into: &merged, queries: queries, unlessChangedSince: (epoch, schema)) {
             return nil
         }
         return merged.map { $0.sortedHits() }

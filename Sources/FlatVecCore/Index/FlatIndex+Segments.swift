@@ -99,8 +99,9 @@ extension FlatIndex {
                 if let mapped = try? Self.mapSegment(segmentsDirectory + "/" + file.name, verify: false).get(),
                    mapped.chunk.layout == old.layout, mapped.rows == rowsInChunk
                 {
-                    mapped.chunk.payloads = old.payloads
-                    mapped.chunk.attributes = old.attributes
+                    // Copies: a listing scan may still read the old chunk's slots and columns.
+                    mapped.chunk.payloads = old.payloads.copy(capacity: old.capacity, rows: rowsInChunk)
+                    mapped.chunk.attributes = old.attributes.map { $0.copy(capacity: old.capacity, rows: rowsInChunk) }
                     mapped.chunk.segment = file
                     rows.replaceChunk(c, with: mapped.chunk)
                 } else {
@@ -158,20 +159,15 @@ extension FlatIndex {
             return UnsafeRawBufferPointer(rebasing: tail[cursor..<(cursor + n)])
         }
         guard let lengths = take(4 * header.rows) else { return .failure(corrupt("tail ends inside the payload lengths")) }
-        var payloads: [[UInt8]?] = []
-        payloads.reserveCapacity(header.rows)
         for r in 0..<header.rows {
             let n = UInt32(littleEndian: lengths.loadUnaligned(fromByteOffset: 4 * r, as: UInt32.self))
-            if n == SnapshotFormat.noPayload {
-                payloads.append(nil)
-            } else {
+            if n != SnapshotFormat.noPayload {
                 guard Int(n) <= maximumPayloadBytes, let bytes = take(Int(n)) else {
                     return .failure(corrupt("payload of row \(r) overruns the tail"))
                 }
-                payloads.append(Array(bytes))
+                chunk.payloads[r] = Array(bytes)
             }
         }
-        chunk.payloads = payloads
         for a in 0..<header.attributes {
             guard let present = take(header.rows), let words = take(8 * header.rows) else {
                 return .failure(corrupt("tail ends inside attribute \(a)"))

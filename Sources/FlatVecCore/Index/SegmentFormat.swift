@@ -135,14 +135,28 @@ enum SegmentFormat {
     }
 
     /// Writes chunk `chunk`'s first `rows` rows to a new segment file at `path` and fsyncs it.
+    ///
+    /// The used bytes are copied out first and the checksum taken of the copy: a row appended to the
+    /// chunk meanwhile changes the padding rows of the codes' last 16-row block, which the block's
+    /// ranges include.
     static func write(_ chunk: VectorChunk, rows: Int, to path: String) throws(FlatVecError) -> SegmentFile {
         let layout = chunk.layout
         let (tail, payloadBytes) = tail(chunk, rows: rows)
+        let ranges = usedRanges(layout, rows: rows)
+        var used = [UInt8](repeating: 0, count: ranges.reduce(0) { $0 + $1.count })
+        var blockCRC: UInt32 = 0
+        used.withUnsafeMutableBytes { out in
+            var at = 0
+            for range in ranges {
+                (out.baseAddress! + at).copyMemory(from: chunk.block.baseAddress! + range.lowerBound, byteCount: range.count)
+                blockCRC = fv_crc32c(blockCRC, out.baseAddress! + at, range.count)
+                at += range.count
+            }
+        }
         let header = Header(
             dimension: layout.dimension, capacity: layout.capacity, rows: rows, codes: layout.codes,
             attributes: chunk.attributes.count, blockBytes: layout.bytes, tailBytes: tail.count, payloadBytes: payloadBytes,
-            blockCRC: blockCRC(chunk.block.baseAddress!, layout, rows: rows),
-            tailCRC: tail.withUnsafeBytes { fv_crc32c(0, $0.baseAddress, $0.count) }
+            blockCRC: blockCRC, tailCRC: tail.withUnsafeBytes { fv_crc32c(0, $0.baseAddress, $0.count) }
         )
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FlatVecError.ioError("cannot create \(path): \(String(cString: strerror(errno)))") }
@@ -161,8 +175,12 @@ enum SegmentFormat {
         }
         let encoded = header.encoded()
         try encoded.withUnsafeBytes { raw in Result { () throws(FlatVecError) in try put(raw, at: 0) } }.get()
-        for range in usedRanges(layout, rows: rows) {
-            try put(UnsafeRawBufferPointer(rebasing: chunk.block[range]), at: headerBytes + range.lowerBound)
+        var at = 0
+        for range in ranges {
+            try used.withUnsafeBytes { raw in
+                Result { () throws(FlatVecError) in try put(UnsafeRawBufferPointer(rebasing: raw[at..<(at + range.count)]), at: headerBytes + range.lowerBound) }
+            }.get()
+            at += range.count
         }
         try tail.withUnsafeBytes { raw in Result { () throws(FlatVecError) in try put(raw, at: headerBytes + layout.bytes) } }.get()
         guard fsync(fd) == 0 else { throw FlatVecError.ioError("fsync of \(path) failed") }

@@ -28,7 +28,8 @@ final class VectorChunk: @unchecked Sendable {
     let vectors: UnsafeMutablePointer<Float>
     let ids: UnsafeMutablePointer<Int64>
     let labels: UnsafeMutablePointer<Int64>
-    var payloads: [[UInt8]?]
+    /// Each row's payload.
+    var payloads: PayloadSlots
     /// int8 codes of every row in blocks of 16 rows (nil when the index scans float32 only).
     let codes: UnsafeMutablePointer<UInt8>?
     /// Scale and error figures of each row's codes, `FV_I8_META_DOUBLES` columns of `capacity` (nil with `codes`).
@@ -50,8 +51,7 @@ final class VectorChunk: @unchecked Sendable {
         layout = ChunkLayout(capacity: capacity, dimension: dimension, codes: withCodes)
         base = Self.allocate(layout.bytes)
         mapping = nil
-        payloads = []
-        payloads.reserveCapacity(capacity)
+        payloads = PayloadSlots(capacity: capacity)
         (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
     }
 
@@ -60,7 +60,7 @@ final class VectorChunk: @unchecked Sendable {
         self.layout = layout
         self.base = base
         mapping = (start, length)
-        payloads = []
+        payloads = PayloadSlots(capacity: layout.capacity)
         (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
     }
 
@@ -141,7 +141,7 @@ final class VectorChunk: @unchecked Sendable {
                 for c in 0..<4 { (toFloats + c * target).update(from: floats + c * capacity, count: rows) }
             }
         }
-        copy.payloads = payloads
+        copy.payloads = payloads.copy(capacity: target, rows: rows)
         copy.attributes = attributes.map { $0.copy(capacity: target, rows: rows) }
         return copy
     }

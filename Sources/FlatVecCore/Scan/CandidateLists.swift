@@ -11,8 +11,10 @@ import CFlatVecKernels
 /// k-th largest lower bound among the rows it listed (those k rows are rescored in the end, so the
 /// final k-th best reaches it), and once every chunk is bounded, ``rescore(_:into:in:queries:dimension:)``
 /// rescores, under one hold of the reader lock, only the rows that can still reach the final bound.
-/// The positions listed name the same rows only if no writer ran since the scan began: the caller
-/// checks ``ReadWriteLock/writes`` and rescans the usual way otherwise.
+/// The lists keep the chunks they name: a writer that changes a listed row meanwhile copies its
+/// chunk first (``ChunkedRows/writableChunk(_:)``) and rows it appends lie past the rows scanned, so
+/// the rows rescored are the rows the pass bounded, whatever writers did since (the search sees the
+/// index as each chunk was when the pass read it, as a search that rescores chunk by chunk does).
 struct CandidateLists {
     /// Per query, the rows listed: chunk in the high 32 bits, row in the low 32, in scan order (the
     /// rows of one chunk together).
@@ -21,6 +23,8 @@ struct CandidateLists {
     private(set) var upper: [[Double]]
     /// Per query, the k largest lower bounds among its listed rows, a min-heap (the k-th at the root).
     private var largest: [[Double]]
+    /// The chunks rows were listed in, by position, as the pass read them.
+    private(set) var chunks: [Int: VectorChunk] = [:]
 
     init(count: Int) {
         positions = Array(repeating: [], count: count)
@@ -37,10 +41,11 @@ struct CandidateLists {
     /// Lists candidates `j < found` of query `q` in chunk `chunk` (their rows and bounds); returns the
     /// query's bound (see ``bound(_:k:)``).
     mutating func append(
-        query q: Int, chunk: Int, found: Int, k: Int,
+        query q: Int, chunk: Int, of object: VectorChunk, found: Int, k: Int,
         indices: UnsafePointer<UInt32>, lower rowLower: UnsafePointer<Double>, upper rowUpper: UnsafePointer<Double>
     ) -> Double {
         let high = UInt64(chunk) << 32
+        if found > 0 && chunks[chunk] == nil { chunks[chunk] = object }
         for j in 0..<found {
             positions[q].append(high | UInt64(indices[j]))
             lower[q].append(rowLower[j])
@@ -79,8 +84,9 @@ struct CandidateLists {
 
     /// Rescores, for every query, the rows listed by `parts` (one per thread, distinct chunks) whose
     /// upper bound reaches the final bound, and offers them to `collectors` (the merged collectors,
-    /// which already hold the rows rescored during the pass). The caller holds the reader lock and has
-    /// checked that no writer ran since the pass began.
+    /// which already hold the rows rescored during the pass), from the chunks the pass read. The
+    /// caller holds the reader lock (the collectors read the attribute schema) and has checked that
+    /// no attribute was added or dropped since the pass began.
     /// - Returns: How many rows were rescored.
     static func rescore(
         _ parts: [CandidateLists],
@@ -127,7 +133,7 @@ struct CandidateLists {
                         }
                         guard !indices.isEmpty else { continue }
                         if scores.count < indices.count { scores = Array(repeating: 0, count: indices.count) }
-                        let c = rows.chunks[chunk]
+                        let c = part.chunks[chunk]!
                         indices.withUnsafeBufferPointer { list in
                             scores.withUnsafeMutableBufferPointer { out in
                                 fv_dot_rows_gather(c.vectors, list.baseAddress!, list.count, dimension, query, out.baseAddress!)

@@ -106,7 +106,9 @@ struct Int8Scan: ~Copyable {
             if listed != nil, found * Self.fallbackFraction <= n {
                 // Listed for rescoring after the scan; the k-th largest lower bound of the rows listed
                 // so far is what the other threads' rows must reach.
-                let bound = listed!.append(query: q, chunk: c, found: found, k: k, indices: indices, lower: lower, upper: upper)
+                let bound = listed!.append(
+                    query: q, chunk: c, of: chunk, found: found, k: k, indices: indices, lower: lower, upper: upper
+                )
                 shared?.raise(q, to: max(collectors[q].admissionThreshold, Self.floatAtMost(bound)))
                 continue
             }

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Checkout lanes while an admin adds products: do searches wait for writers?
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Benchmarks/compare/lanes_under_writes.py [--n 100000] [--seconds 10]
+
+A release `flatvec serve --data DIR` holding N x 512 random unit vectors (loaded, then restarted so
+the catalogue is served as a restart leaves it). 32 lanes (flatvec-client-rtt --clients 32: Swift
+client connections, closed loop, one query each, k = 10) for --seconds, alone and then while one
+more client adds one vector every 10 ms (through the Python client): q/s, p50, p99 of the lanes,
+and the adds' p50 and longest. --flatvec-before names another binary to measure in the same run
+(the build before a change). Writes lanes-under-writes-latest.md beside this script.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from run import ROOT, ensure_venv, free_port, unit_rows  # noqa: E402
+
+ensure_venv()
+import numpy as np  # noqa: E402
+import provenance  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
+from flatvec import Client  # noqa: E402
+
+FLATVEC = os.path.join(ROOT, ".build", "release", "flatvec")
+RTT = os.path.join(ROOT, ".build", "release", "flatvec-client-rtt")
+D = 512
+LANES = 32
+
+
+def serve(flatvec, data):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    process = subprocess.Popen([flatvec, "serve", "--port", str(port), "--log-level", "error", "--data", data], env=env)
+    for _ in range(600):
+        try:
+            client = Client("127.0.0.1:%d" % port)
+            client.ping()
+            return process, port, client
+        except Exception:
+            time.sleep(0.05)
+    process.terminate()
+    raise SystemExit("flatvec serve did not start")
+
+
+def lanes(port, queries, seconds):
+    out = subprocess.check_output([RTT, "--server", "127.0.0.1:%d" % port, "--collection", "catalogue", "--queries", queries,
+                                   "--dim", str(D), "--k", "10", "--clients", str(LANES), "--seconds", str(seconds)])
+    r = json.loads(out)
+    return r["qps"], r["p50"] * 1e3, r["p99"] * 1e3
+
+
+def measure(flatvec, folder, name, base, queries, seconds):
+    data = os.path.join(folder, name)
+    process, port, client = serve(flatvec, data)
+    client.create_collection("catalogue", D)
+    for start in range(0, len(base), 20_000):
+        client.add("catalogue", np.arange(start, min(start + 20_000, len(base))), base[start:start + 20_000])
+    client.close()
+    process.send_signal(signal.SIGTERM)
+    process.wait()
+    process, port, client = serve(flatvec, data)
+    alone = lanes(port, queries, seconds)
+    latencies = []
+    stop = threading.Event()
+    vector = unit_rows(np.random.default_rng(5).standard_normal((1, D), dtype=np.float32))
+
+    def admin():
+        next_id = 1 << 40
+        while not stop.is_set():
+            start = time.perf_counter()
+            client.add("catalogue", [next_id], vector)
+            latencies.append(time.perf_counter() - start)
+            next_id += 1
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=admin)
+    thread.start()
+    written = lanes(port, queries, seconds)
+    stop.set()
+    thread.join()
+    client.close()
+    process.send_signal(signal.SIGTERM)
+    process.wait()
+    lat = np.array(latencies) * 1e3
+    return alone, written, (len(lat), float(np.percentile(lat, 50)), float(lat.max()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--flatvec-before", default=None)
+    args = parser.parse_args()
+    for product in ("flatvec", "flatvec-client-rtt"):
+        subprocess.check_call(["swift", "build", "-c", "release", "--product", product], cwd=ROOT)
+    rng = np.random.default_rng(0)
+    base = unit_rows(rng.standard_normal((args.n, D), dtype=np.float32))
+    folder = tempfile.mkdtemp(prefix="flatvec-lanes-")
+    queries = os.path.join(folder, "q.f32")
+    unit_rows(rng.standard_normal((2_000, D), dtype=np.float32)).tofile(queries)
+    builds = [("this build", FLATVEC)] + ([("before", args.flatvec_before)] if args.flatvec_before else [])
+    rows = []
+    try:
+        for name, binary in builds:
+            rows.append((name,) + measure(binary, folder, name.replace(" ", "-"), base, queries, args.seconds))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    lines = [
+        "# Checkout lanes while an admin adds products (`flatvec serve --data DIR`)",
+        "",
+        "N = %d x %d random unit vectors; %d lanes (Swift client connections, closed loop, k = 10), %d s each;"
+        " the admin adds one vector every 10 ms through the Python client." % (args.n, D, LANES, args.seconds),
+        "",
+        "| build | lanes alone q/s | p50 | p99 | with the admin q/s | p50 | p99 | kept | p99 ratio | admin adds | add p50 | add max |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, alone, written, adds in rows:
+        lines.append("| %s | %.0f | %.2f ms | %.2f ms | %.0f | %.2f ms | %.2f ms | %.0f%% | %.2fx | %d | %.2f ms | %.1f ms |" % (
+            name, alone[0], alone[1], alone[2], written[0], written[1], written[2], 100 * written[0] / alone[0],
+            written[2] / alone[2], adds[0], adds[1], adds[2]))
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(HERE, "lanes-under-writes-latest.md"), "w") as f:
+        f.write(provenance.line(FLATVEC) + "\n\n" + text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

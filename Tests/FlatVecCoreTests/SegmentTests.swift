@@ -157,6 +157,33 @@ import Testing
         #expect(after == before, "a write to a mapped chunk reached its segment file")
     }
 
+    /// The row-by-row codes a filtered scan gathers from are built by the first such scan of a chunk
+    /// and kept up to date by every later write (appends, upserts in place, removals that move rows,
+    /// copies for a view, a growing first chunk), before and after they are built.
+    @Test func rowByRowCodesAreBuiltOnFirstGatherAndKeptUpToDate() throws {
+        var (index, reference, random) = try Self.filled(100, scan: .int8)
+        let sparse = SearchOptions(k: 5, filter: try Filter(parsing: "tier = 't3' and visible"))
+        func expectSame() throws {
+            for _ in 0..<4 {
+                let q = random.quantizedVector(24)
+                let got = try index.search(q, options: sparse)
+                #expect(ReferenceIndex.equivalent([got], [reference.search(q, options: sparse)], metric: .innerProduct, options: sparse))
+            }
+        }
+        #expect(index.lock.withReaderLock { !index.rows.chunks[0].rowCodesReady })
+        try Self.addRows(Array(100..<140), to: index, reference: &reference, random: &random)
+        try expectSame()
+        #expect(index.lock.withReaderLock { index.rows.chunks[0].rowCodesReady })
+        let view = index.segmentView()
+        try Self.addRows([3, 66, 141, 142, 143], to: index, reference: &reference, random: &random)
+        try index.remove(ids: [0, 70, 128])
+        for id: Int64 in [0, 70, 128] { reference.remove(id: id) }
+        try Self.addRows(Array(143..<400), to: index, reference: &reference, random: &random)
+        try expectSame()
+        _ = view
+        #expect(index.lock.withReaderLock { index.rows.chunks.allSatisfy(\.rowCodesReady) })
+    }
+
     @Test func aSmallCollectionHoldsTheMemoryItsRowsNeed() throws {
         var random = SeededRandom(seed: 4)
         let index = try FlatIndex(dimension: 512, configuration: FlatIndex.Configuration(scan: .int8))

@@ -4,9 +4,10 @@ import CFlatVecKernels
 /// segment file holds after its header page, so a segment is mapped as it is; see proto-spec/SNAPSHOT.md).
 ///
 /// Sections, each starting on a 64-byte boundary: float32 vectors (`capacity x dimension`), ids
-/// (i64), labels (i64), then with codes: the int8 codes in blocks of 16 rows, the same codes row by
-/// row (`fv_i8_padded_dim(dimension)` bytes a row), and `FV_I8_META_DOUBLES` columns of `capacity`
-/// doubles (each row's scale and error figures). The block is a whole number of 4 KiB pages.
+/// (i64), labels (i64), then with codes: the int8 codes in blocks of 16 rows, `FV_I8_META_DOUBLES`
+/// columns of `capacity` doubles (each row's scale and error figures), and last the same codes row
+/// by row (`fv_i8_padded_dim(dimension)` bytes a row; built only once a filtered scan gathers rows
+/// of the chunk, so until then its pages are never touched). The block is a whole number of 4 KiB pages.
 struct ChunkLayout: Equatable, Sendable {
     let capacity: Int
     let dimension: Int
@@ -31,9 +32,9 @@ struct ChunkLayout: Equatable, Sendable {
         let afterLabels = labels + line(capacity * 8)
         if codes {
             blockedCodes = afterLabels
-            rowCodes = blockedCodes + line(fv_i8_code_bytes(capacity, dimension))
-            codeMeta = rowCodes + line(capacity * fv_i8_padded_dim(dimension))
-            let end = codeMeta + line(Int(FV_I8_META_DOUBLES) * capacity * 8)
+            codeMeta = blockedCodes + line(fv_i8_code_bytes(capacity, dimension))
+            rowCodes = codeMeta + line(Int(FV_I8_META_DOUBLES) * capacity * 8)
+            let end = rowCodes + line(capacity * fv_i8_padded_dim(dimension))
             bytes = (end + Self.pageBytes - 1) / Self.pageBytes * Self.pageBytes
         } else {
             blockedCodes = afterLabels
@@ -43,6 +44,9 @@ struct ChunkLayout: Equatable, Sendable {
         }
     }
 
-    /// Bytes of int8 codes (both layouts) and their figures (0 without codes).
-    var codeBytes: Int { codes ? codeMeta + Int(FV_I8_META_DOUBLES) * capacity * 8 - blockedCodes : 0 }
+    /// Bytes of the blocked int8 codes and their figures (0 without codes).
+    var blockedCodeBytes: Int { codes ? codeMeta + Int(FV_I8_META_DOUBLES) * capacity * 8 - blockedCodes : 0 }
+
+    /// Bytes of the codes row by row (0 without codes).
+    var rowCodeBytes: Int { codes ? capacity * fv_i8_padded_dim(dimension) : 0 }
 }

@@ -19,16 +19,16 @@ enum SegmentFormat {
     static let codesFlag: UInt32 = 1
 
     /// The byte ranges of the block that hold `rows` rows, in the order the block CRC covers them:
-    /// vectors, ids, labels, then with codes the 16-row blocks of codes holding them, the rows' codes
-    /// row by row, the four figure columns of doubles, and the four of floats.
+    /// vectors, ids, labels, then with codes the 16-row blocks of codes holding them, the four figure
+    /// columns of doubles, the four of floats, and the rows' codes row by row.
     static func usedRanges(_ layout: ChunkLayout, rows: Int) -> [Range<Int>] {
         var ranges = [0..<(rows * layout.dimension * 4), layout.ids..<(layout.ids + rows * 8), layout.labels..<(layout.labels + rows * 8)]
         if layout.codes {
             ranges.append(layout.blockedCodes..<(layout.blockedCodes + fv_i8_code_bytes(rows, layout.dimension)))
-            ranges.append(layout.rowCodes..<(layout.rowCodes + rows * fv_i8_padded_dim(layout.dimension)))
             for c in 0..<4 { ranges.append((layout.codeMeta + c * layout.capacity * 8)..<(layout.codeMeta + c * layout.capacity * 8 + rows * 8)) }
             let floats = layout.codeMeta + 4 * layout.capacity * 8
             for c in 0..<4 { ranges.append((floats + c * layout.capacity * 4)..<(floats + c * layout.capacity * 4 + rows * 4)) }
+            ranges.append(layout.rowCodes..<(layout.rowCodes + rows * fv_i8_padded_dim(layout.dimension)))
         }
         return ranges.filter { !$0.isEmpty }
     }
@@ -148,8 +148,15 @@ enum SegmentFormat {
         used.withUnsafeMutableBytes { out in
             var at = 0
             for range in ranges {
-                (out.baseAddress! + at).copyMemory(from: chunk.block.baseAddress! + range.lowerBound, byteCount: range.count)
-                blockCRC = fv_crc32c(blockCRC, out.baseAddress! + at, range.count)
+                let to = out.baseAddress! + at
+                if layout.codes && range.lowerBound == layout.rowCodes, let codes = chunk.codes {
+                    // Written whether or not the chunk built them: a mapped chunk has them from its file.
+                    let bytes = fv_i8_padded_dim(layout.dimension)
+                    for r in 0..<rows { fv_i8_row_codes(codes, layout.dimension, r, to.assumingMemoryBound(to: UInt8.self) + r * bytes) }
+                } else {
+                    to.copyMemory(from: chunk.block.baseAddress! + range.lowerBound, byteCount: range.count)
+                }
+                blockCRC = fv_crc32c(blockCRC, to, range.count)
                 at += range.count
             }
         }

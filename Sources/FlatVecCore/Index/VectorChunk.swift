@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import CFlatVecKernels
+import Synchronization
 
 /// A fixed-capacity block of rows: vectors (64-byte aligned, row-major, one BLAS block),
 /// ids, labels and payloads, and, when the index scans int8 codes first, the codes of every row
@@ -36,8 +37,12 @@ final class VectorChunk: @unchecked Sendable {
     let codeMeta: UnsafeMutablePointer<Double>?
     /// The same codes row by row (`fv_i8_padded_dim(dimension)` bytes a row), for filtered scans that
     /// gather a few rows: in the blocks, one row's codes are spread over every cache line of its block
-    /// (nil with `codes`).
+    /// (nil with `codes`). Valid only once ``rowCodesReady``: built by the first gathered scan of the
+    /// chunk (``prepareRowCodes(rows:)``), kept up to date by writes from then on.
     let rowCodes: UnsafeMutablePointer<UInt8>?
+    /// Whether ``rowCodes`` holds every row's codes (always, for a chunk mapped from a segment).
+    private let rowCodesBuilt = Atomic<Bool>(false)
+    private let rowCodesBuilding = Mutex(())
     /// One column per attribute of the index, in the order of ``ChunkedRows/schema`` (empty in a spare chunk).
     var attributes: [AttributeColumn] = []
     /// The segment file that holds exactly this chunk's rows, while nothing changed them since it was
@@ -62,6 +67,23 @@ final class VectorChunk: @unchecked Sendable {
         mapping = (start, length)
         payloads = PayloadSlots(capacity: layout.capacity)
         (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
+        rowCodesBuilt.store(true, ordering: .releasing)  // a segment holds them
+    }
+
+    /// Whether ``rowCodes`` holds every row's codes.
+    var rowCodesReady: Bool { rowCodesBuilt.load(ordering: .acquiring) }
+
+    /// Builds ``rowCodes`` for the first `rows` rows unless built already (later rows get theirs as
+    /// they are written). Called under the index's reader lock, so no writer runs meanwhile; readers
+    /// of the same chunk build it once between them.
+    func prepareRowCodes(rows: Int) {
+        guard !rowCodesReady, let codes, let rowCodes else { return }
+        rowCodesBuilding.withLock { _ in
+            guard !rowCodesReady else { return }
+            let bytes = fv_i8_padded_dim(dimension)
+            for r in 0..<rows { fv_i8_row_codes(codes, dimension, r, rowCodes + r * bytes) }
+            rowCodesBuilt.store(true, ordering: .releasing)
+        }
     }
 
     private static func sections(of layout: ChunkLayout, at base: UnsafeMutableRawPointer) -> (
@@ -112,11 +134,11 @@ final class VectorChunk: @unchecked Sendable {
     /// The block of fixed sections (``ChunkLayout/bytes`` bytes).
     var block: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: layout.bytes) }
 
-    /// Touches every page so later writes do not fault (run off the writer's path).
+    /// Touches every page so later writes do not fault (run off the writer's path), but those of the
+    /// row-by-row codes, which only a filtered scan builds.
     func prefault() {
-        memset(base, 0, layout.bytes)
+        memset(base, 0, layout.codes ? layout.rowCodes : layout.bytes)
         if let codes { memset(codes, 128, fv_i8_code_bytes(capacity, dimension)) }
-        if let rowCodes { memset(rowCodes, 128, capacity * fv_i8_padded_dim(dimension)) }
     }
 
     /// A chunk of `newCapacity` rows (the same, or larger for a growing last chunk) holding this
@@ -124,8 +146,9 @@ final class VectorChunk: @unchecked Sendable {
     func copy(capacity newCapacity: Int? = nil, rows: Int) -> VectorChunk {
         let target = newCapacity ?? capacity
         let copy = VectorChunk(capacity: target, dimension: dimension, codes: codes != nil)
+        let withRowCodes = rowCodesReady
         if target == capacity {
-            copy.base.copyMemory(from: base, byteCount: layout.bytes)
+            copy.base.copyMemory(from: base, byteCount: layout.codes && !withRowCodes ? layout.rowCodes : layout.bytes)
         } else {
             copy.vectors.update(from: vectors, count: rows * dimension)
             copy.ids.update(from: ids, count: rows)
@@ -134,13 +157,14 @@ final class VectorChunk: @unchecked Sendable {
                 // The blocks of the first rows are a prefix of the codes whatever the capacity; the
                 // figures are columns of `capacity`: four of doubles, then four of floats.
                 toCodes.update(from: codes, count: fv_i8_code_bytes(rows, dimension))
-                toRowCodes.update(from: rowCodes, count: rows * fv_i8_padded_dim(dimension))
+                if withRowCodes { toRowCodes.update(from: rowCodes, count: rows * fv_i8_padded_dim(dimension)) }
                 for c in 0..<4 { (toMeta + c * target).update(from: codeMeta + c * capacity, count: rows) }
                 let floats = UnsafeMutableRawPointer(codeMeta + 4 * capacity).assumingMemoryBound(to: Float.self)
                 let toFloats = UnsafeMutableRawPointer(toMeta + 4 * target).assumingMemoryBound(to: Float.self)
                 for c in 0..<4 { (toFloats + c * target).update(from: floats + c * capacity, count: rows) }
             }
         }
+        if withRowCodes { copy.rowCodesBuilt.store(true, ordering: .releasing) }
         copy.payloads = payloads.copy(capacity: target, rows: rows)
         copy.attributes = attributes.map { $0.copy(capacity: target, rows: rows) }
         return copy
@@ -153,20 +177,18 @@ final class VectorChunk: @unchecked Sendable {
         vector(at: offset).update(from: source, count: dimension)
         if let codes, let codeMeta, let rowCodes {
             fv_i8_encode_row(source, dimension, codes, codeMeta, capacity, offset)
-            fv_i8_row_codes(codes, dimension, offset, rowCodes + offset * fv_i8_padded_dim(dimension))
+            if rowCodesReady { fv_i8_row_codes(codes, dimension, offset, rowCodes + offset * fv_i8_padded_dim(dimension)) }
         }
     }
 
-    /// Copies row `sourceOffset` of `source` (vector and codes) into row `offset`.
+    /// Copies row `sourceOffset` of `source` (vector and codes) into row `offset` (the row-by-row
+    /// codes from the blocked ones, so the source need not have built them).
     @inline(__always)
     func copyVector(at offset: Int, from source: VectorChunk, offset sourceOffset: Int) {
         vector(at: offset).update(from: source.vector(at: sourceOffset), count: dimension)
-        if let codes, let codeMeta, let rowCodes, let sourceCodes = source.codes, let sourceMeta = source.codeMeta,
-           let sourceRowCodes = source.rowCodes
-        {
+        if let codes, let codeMeta, let rowCodes, let sourceCodes = source.codes, let sourceMeta = source.codeMeta {
             fv_i8_copy_row(sourceCodes, sourceMeta, sourceOffset, codes, codeMeta, offset, capacity, dimension)
-            let bytes = fv_i8_padded_dim(dimension)
-            (rowCodes + offset * bytes).update(from: sourceRowCodes + sourceOffset * bytes, count: bytes)
+            if rowCodesReady { fv_i8_row_codes(codes, dimension, offset, rowCodes + offset * fv_i8_padded_dim(dimension)) }
         }
     }
 
@@ -176,9 +198,10 @@ final class VectorChunk: @unchecked Sendable {
         vectors + offset * dimension
     }
 
-    /// Bytes of vector, id, label and attribute storage (payloads not included), codes included.
-    var fixedBytes: Int { layout.bytes + attributes.reduce(0) { $0 + $1.bytes } }
+    /// Bytes of vector, id, label and attribute storage (payloads not included), codes included
+    /// (the row-by-row codes once built).
+    var fixedBytes: Int { layout.bytes - (rowCodesReady ? 0 : layout.rowCodeBytes) + attributes.reduce(0) { $0 + $1.bytes } }
 
-    /// Bytes of int8 codes (blocked and row by row) and their figures (0 without codes).
-    var codeBytes: Int { layout.codeBytes }
+    /// Bytes of int8 codes (blocked, and row by row once built) and their figures (0 without codes).
+    var codeBytes: Int { layout.blockedCodeBytes + (rowCodesReady ? layout.rowCodeBytes : 0) }
 }

@@ -137,6 +137,7 @@ struct Int8Scan: ~Copyable {
         guard let meta = chunk.codeMeta, let rowCodes = chunk.rowCodes else {
             preconditionFailure("an int8 scan of a chunk without codes")
         }
+        chunk.prepareRowCodes(rows: n)
         for (g, members) in filters.queriesOfGroup.enumerated() {
             let (list, m) = filters.matches(ofGroup: g)
             guard m > 0 else { continue }

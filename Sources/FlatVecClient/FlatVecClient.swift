@@ -340,8 +340,10 @@ public final class FlatVecClient: Sendable {
     }
 
     /// Server statistics.
-    public func stats() async throws(FlatVecError) -> StatsResponse {
-        guard case .stats(let r) = try await send(.stats) else { throw Self.unexpected }
+    /// - Parameter storage: Ask for each collection's mapped and on-disk bytes too (protocol revision
+    ///   4; a revision 3 server refuses the request with `bad_frame`).
+    public func stats(storage: Bool = true) async throws(FlatVecError) -> StatsResponse {
+        guard case .stats(let r) = try await send(.stats(storage: storage)) else { throw Self.unexpected }
         return r
     }
 

@@ -33,8 +33,8 @@ public enum Request: Sendable, Hashable {
     case duplicates(DuplicatesRequest)
     /// BACKUP: a piece of an online backup.
     case backup(BackupRequest)
-    /// STATS.
-    case stats
+    /// STATS; with `storage` (revision 4) the reply ends with each collection's mapped and on-disk bytes.
+    case stats(storage: Bool)
     /// REBUILD of one collection by name, or of all with an empty name.
     case rebuild(String)
 
@@ -102,8 +102,14 @@ public enum Request: Sendable, Hashable {
         case .duplicates: return .duplicates(try DuplicatesRequest.decode(from: &payload, limits: limits))
         case .backup: return .backup(try BackupRequest.decode(from: &payload))
         case .stats:
+            // Empty before revision 4; then an optional flags byte.
+            var storage = false
+            if payload.readableBytes > 0 {
+                let flags = StatsFlags(rawValue: try payload.readFlags("STATS flags", known: StatsFlags.known.rawValue))
+                storage = flags.contains(.storage)
+            }
             try payload.expectFullyRead("STATS")
-            return .stats
+            return .stats(storage: storage)
         case .rebuild:
             let name = try payload.readString("collection name", maxBytes: CollectionName.maximumLength)
             try payload.expectFullyRead("REBUILD")
@@ -120,7 +126,8 @@ public enum Request: Sendable, Hashable {
         case .ping(let bytes): buffer.writeBytes(bytes)
         case .createCollection(let r): r.encode(into: &buffer)
         case .dropCollection(let name), .rebuild(let name), .describeCollection(let name): buffer.writeFlatVecString(name)
-        case .listCollections, .stats: break
+        case .listCollections, .stats(storage: false): break
+        case .stats(storage: true): buffer.writeInteger(StatsFlags.storage.rawValue)
         case .add(let r): r.encode(into: &buffer)
         case .remove(let r): r.encode(into: &buffer)
         case .get(let r): r.encode(into: &buffer)

@@ -13,7 +13,8 @@ public struct StatsResponse: Sendable, Hashable {
         public var metric: Metric
         /// Vectors stored.
         public var count: UInt64
-        /// Bytes held in memory.
+        /// Bytes of the process's own memory the collection holds (vectors, codes and ids not mapped
+        /// from segment files, the id map, payloads, attributes).
         public var memoryBytes: UInt64
         /// Rows of the store's copy that the index could not hold when it was loaded, skipped.
         public var skippedRows: UInt64
@@ -34,12 +35,19 @@ public struct StatsResponse: Sendable, Hashable {
         public var pendingChanges: UInt64
         /// How long the oldest of those has waited, in milliseconds (0 when none): the replication lag.
         public var lagMillis: UInt64
+        /// Bytes of the rows mapped from the store's segment files (file-backed: resident only as far
+        /// as searches read them, and given back to the page cache under pressure); nil unless asked
+        /// (``Request/stats(storage:)``, revision 4).
+        public var mappedBytes: UInt64?
+        /// Bytes of the segment files holding the collection's rows; nil unless asked.
+        public var diskBytes: UInt64?
 
         /// Creates the entry.
         public init(
             name: String, dimension: UInt32, metric: Metric, count: UInt64, memoryBytes: UInt64, skippedRows: UInt64 = 0,
             scan: ScanMode = .float32, codeBytes: UInt64 = 0, rowsBounded: UInt64 = 0, rowsRescored: UInt64 = 0,
-            following: Bool = false, logPosition: UInt64 = 0, pendingChanges: UInt64 = 0, lagMillis: UInt64 = 0
+            following: Bool = false, logPosition: UInt64 = 0, pendingChanges: UInt64 = 0, lagMillis: UInt64 = 0,
+            mappedBytes: UInt64? = nil, diskBytes: UInt64? = nil
         ) {
             self.name = name
             self.dimension = dimension
@@ -55,6 +63,8 @@ public struct StatsResponse: Sendable, Hashable {
             self.logPosition = logPosition
             self.pendingChanges = pendingChanges
             self.lagMillis = lagMillis
+            self.mappedBytes = mappedBytes
+            self.diskBytes = diskBytes
         }
     }
 
@@ -152,6 +162,13 @@ public struct StatsResponse: Sendable, Hashable {
                 p99Micros: try buffer.readU64("p99"), maxMicros: try buffer.readU64("max")
             ))
         }
+        // Revision 4, when asked: each collection's mapped and on-disk bytes.
+        if buffer.readableBytes > 0 {
+            for i in collections.indices {
+                collections[i].mappedBytes = try buffer.readU64("mapped bytes")
+                collections[i].diskBytes = try buffer.readU64("disk bytes")
+            }
+        }
         try buffer.expectFullyRead("STATS reply")
         return StatsResponse(
             uptimeMillis: uptime, blasLibrary: library, blasKernel: kernel, openConnections: open,
@@ -192,6 +209,13 @@ public struct StatsResponse: Sendable, Hashable {
         for o in operations {
             buffer.writeU8(o.opcode.rawValue)
             for v in [o.requests, o.errors, o.p50Micros, o.p90Micros, o.p99Micros, o.maxMicros] { buffer.writeU64(v) }
+        }
+        // Revision 4: the storage figures, when every collection has them (the request asked).
+        if !collections.isEmpty, collections.allSatisfy({ $0.mappedBytes != nil && $0.diskBytes != nil }) {
+            for c in collections {
+                buffer.writeU64(c.mappedBytes!)
+                buffer.writeU64(c.diskBytes!)
+            }
         }
     }
 }

@@ -72,6 +72,19 @@ public struct DuplicatesFlags: OptionSet, Sendable, Hashable {
     public static let known: DuplicatesFlags = [.filter, .end]
 }
 
+/// The flags byte that may make up a STATS request (PROTOCOL.md 4.4, revision 4). Bits not listed
+/// are reserved.
+public struct StatsFlags: OptionSet, Sendable, Hashable {
+    /// The raw byte.
+    public let rawValue: UInt8
+    /// Creates flags from the raw byte.
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// The reply ends with each collection's mapped and on-disk bytes.
+    public static let storage = StatsFlags(rawValue: 1 << 0)
+    /// Every defined bit.
+    public static let known: StatsFlags = [.storage]
+}
+
 /// The extensions byte that may end a SEARCH request (PROTOCOL.md 4.3, revision 3). Bits not listed
 /// are reserved.
 public struct SearchExtensions: OptionSet, Sendable, Hashable {

@@ -2,8 +2,9 @@ import FlatVecCore
 import FlatVecProtocol
 
 extension RequestExecutor {
-    /// The STATS reply: the process, its connections, every collection and every operation.
-    func stats() -> StatsResponse {
+    /// The STATS reply: the process, its connections, every collection and every operation; with
+    /// `storage`, each collection's mapped and on-disk bytes too.
+    func stats(storage: Bool) -> StatsResponse {
         let blas = BLASRuntime.info
         let (open, total, operations) = statistics.snapshot()
         let uptime = ContinuousClock.now - statistics.startedAt
@@ -19,7 +20,8 @@ extension RequestExecutor {
                     count: UInt64(s.count), memoryBytes: UInt64(s.memoryBytes), skippedRows: UInt64($0.skippedRows),
                     scan: s.scan, codeBytes: UInt64(s.codeBytes), rowsBounded: UInt64(s.rescoring.rowsBounded),
                     rowsRescored: UInt64(s.rescoring.rowsRescored), following: followed != nil,
-                    logPosition: followed?.position ?? 0, pendingChanges: followed?.pending ?? 0, lagMillis: followed?.pendingAgeMillis ?? 0
+                    logPosition: followed?.position ?? 0, pendingChanges: followed?.pending ?? 0, lagMillis: followed?.pendingAgeMillis ?? 0,
+                    mappedBytes: storage ? UInt64(s.mappedBytes) : nil, diskBytes: storage ? UInt64(s.diskBytes) : nil
                 )
             },
             operations: operations

@@ -176,8 +176,8 @@ public struct RequestExecutor: Sendable {
             return try backup(r, frameLimit: Int(ProtocolLimits().maxFrameBytes))
         case .rebuild(let name):
             return .rebuilt(try engine.rebuild(name.isEmpty ? nil : name).map { Self.info($0, withSkippedRows: true) })
-        case .stats:
-            return .stats(stats())
+        case .stats(let storage):
+            return .stats(stats(storage: storage))
         }
     }
 

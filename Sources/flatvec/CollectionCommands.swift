@@ -107,11 +107,12 @@ struct StatsCommand: AsyncParsableCommand {
         print("")
         let following = s.collections.contains(where: \.following)
         printTable(
-            ["collection", "dimension", "metric", "count", "memory MiB", "scan", "codes MiB", "rescored / bounded"]
+            ["collection", "dimension", "metric", "count", "memory MiB", "mapped MiB", "disk MiB", "scan", "codes MiB", "rescored / bounded"]
                 + (following ? ["log position", "pending", "lag ms"] : []),
             s.collections.map {
                 [
                     $0.name, "\($0.dimension)", "\($0.metric)", "\($0.count)", String(format1: Double($0.memoryBytes) / 1_048_576),
+                    String(format1: Double($0.mappedBytes ?? 0) / 1_048_576), String(format1: Double($0.diskBytes ?? 0) / 1_048_576),
                     "\($0.scan)", String(format1: Double($0.codeBytes) / 1_048_576),
                     $0.scan == .int8 ? "\($0.rowsRescored) / \($0.rowsBounded)" : "-",
                 ] + (following ? ["\($0.logPosition)", "\($0.pendingChanges)", "\($0.lagMillis)"] : [])

@@ -37,6 +37,20 @@ import Testing
         #expect(try CreateCollectionRequest.decode(from: &without).attributes.isEmpty)
     }
 
+    /// STATS: empty (before revision 4) or one flags byte whose bit 0 asks for the storage figures;
+    /// a reserved bit is `unsupported_feature`, a second byte `bad_frame`.
+    @Test func statsTakesAnOptionalFlagsByte() throws {
+        func decode(_ bytes: [UInt8]) throws(FlatVecError) -> Request {
+            var payload = Self.buffer { $0.writeBytes(bytes) }
+            return try Request.decode(opcode: .stats, payload: &payload, limits: ProtocolLimits())
+        }
+        #expect(try decode([]) == .stats(storage: false))
+        #expect(try decode([0]) == .stats(storage: false))
+        #expect(try decode([1]) == .stats(storage: true))
+        Self.refused(.unsupportedFeature, "bit 1") { () throws(FlatVecError) in _ = try decode([2]) }
+        Self.refused(.badFrame, "STATS") { () throws(FlatVecError) in _ = try decode([1, 0]) }
+    }
+
     @Test func attributeValuesOutOfOrderAreRefused() throws {
         var outOfOrder = Self.buffer {
             $0.writeU8(2)

@@ -73,7 +73,17 @@ struct TestVector: Sendable, CustomTestStringConvertible {
                        ]])), opcode: .search)),
             TestVector(name: "search-reply-vectors", description: "SEARCH reply to id 11: flags 4 (vectors), dimension 2, 2 queries: first 1 hit id 7 label 100 score 0.5 vector [1.0, 0.5]; second no hits", requestID: 11,
                        message: .response(.searched(SearchResponse(withPayloads: false, withVectors: true, dimension: 2, results: [[SearchHit(id: 7, label: 100, score: 0.5, vector: [1.0, 0.5])], []])), opcode: .search)),
-            TestVector(name: "stats-request", description: "STATS request id 12: empty payload", requestID: 12, message: .request(.stats)),
+            TestVector(name: "stats-request", description: "STATS request id 12: empty payload", requestID: 12, message: .request(.stats(storage: false))),
+            TestVector(name: "stats-request-storage", description: "STATS request id 13 (revision 4): flags 1 (storage figures)", requestID: 13, message: .request(.stats(storage: true))),
+            TestVector(name: "stats-reply-storage", description: "STATS reply to id 13 (revision 4): uptime 2000 ms, BLAS \"OpenBLAS 0.3.21\" kernel \"Cooperlake\", 1 open / 1 total connections, collection \"p\" (2, ip, 2 vectors, 8192 bytes, 0 skipped rows, scan int8 (1), 2048 code bytes, 0 rows bounded, 0 rescored, not following), no operations, then the storage figures: 12288 mapped bytes, 16384 disk bytes", requestID: 13,
+                       message: .response(.stats(StatsResponse(
+                           uptimeMillis: 2000, blasLibrary: "OpenBLAS 0.3.21", blasKernel: "Cooperlake", openConnections: 1, totalConnections: 1,
+                           collections: [.init(
+                               name: "p", dimension: 2, metric: .innerProduct, count: 2, memoryBytes: 8192, scan: .int8, codeBytes: 2048,
+                               mappedBytes: 12288, diskBytes: 16384
+                           )],
+                           operations: []
+                       )), opcode: .stats)),
             TestVector(name: "stats-reply", description: "STATS reply to id 12: uptime 1500 ms, BLAS \"OpenBLAS 0.3.21\" kernel \"Haswell\", 1 open / 3 total connections, collection \"p\" (2, ip, 2 vectors, 4096 bytes, 1 skipped row, scan int8 (1), 1024 code bytes, 300 rows bounded, 12 rescored, following (1) at log position 9001 with 3 pending changes, lag 40 ms), SEARCH: 10 requests, 1 error, p50 100 us, p90 200 us, p99 300 us, max 400 us", requestID: 12,
                        message: .response(.stats(StatsResponse(
                            uptimeMillis: 1500, blasLibrary: "OpenBLAS 0.3.21", blasKernel: "Haswell", openConnections: 1, totalConnections: 3,

@@ -194,6 +194,34 @@ import Testing
         }
     }
 
+    /// After a compaction the rows it wrote are mapped from their segments: the index's own memory
+    /// drops to what is left (id map, payloads), the mapped bytes and the segment files' size appear
+    /// in its statistics and in STATS with the storage flag; a restart maps them the same way.
+    @Test func compactedRowsAreMappedAndCountedAsSuch() async throws {
+        let directory = Store.temporaryDirectory()
+        var random = SeededRandom(seed: 21)
+        do {
+            let (engine, _) = try Store.open(directory)
+            try engine.createCollection("c", dimension: 64)
+            let ids = (0..<Int64(5_000)).map { $0 }
+            try engine.add(try VectorBatch(dimension: 64, ids: ids, labels: ids, vectors: ids.flatMap { _ in random.quantizedVector(64) }), to: "c")
+            let index = try engine.registry.collection(named: "c").index
+            let before = index.statistics
+            #expect(before.mappedBytes == 0 && before.diskBytes == 0)
+            try engine.compact()
+            let after = index.statistics
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/snapshots").filter { $0.hasSuffix(".seg") }
+            let onDisk = try files.reduce(0) { $0 + (try LocalDirectoryStoreRecoveryTests.fileSize(directory + "/snapshots/" + $1)) }
+            #expect(after.diskBytes == onDisk && onDisk > 0)
+            #expect(after.mappedBytes > 5_000 * 64 * 4 && after.memoryBytes < before.memoryBytes - 5_000 * 64 * 4, "\(before) \(after)")
+            #expect(after.count == 5_000)
+            await engine.close()
+        }
+        let (engine, _) = try Store.open(directory)
+        let restarted = try engine.registry.collection(named: "c").index.statistics
+        #expect(restarted.mappedBytes > 5_000 * 64 * 4 && restarted.diskBytes > 0 && restarted.count == 5_000)
+    }
+
     @Test func aNewDirectoryGetsAManifestAtOnce() throws {
         let directory = Store.temporaryDirectory()
         _ = try Store.open(directory)

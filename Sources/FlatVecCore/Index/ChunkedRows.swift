@@ -63,9 +63,18 @@ struct ChunkedRows {
 
     func row(of id: Int64) -> Int? { idMap.row(of: id) }
 
+    /// Bytes of the process's own memory: chunks not mapped from segments, every chunk's attribute
+    /// columns, the id map, payloads and keyword strings.
     var memoryBytes: Int {
-        chunks.reduce(0) { $0 + $1.fixedBytes } + idMap.memoryBytes + payloadBytes + dictionaryBytes
+        chunks.reduce(0) { $0 + ($1.isMapped ? $1.fixedBytes - $1.layout.bytes : $1.fixedBytes) } + idMap.memoryBytes
+            + payloadBytes + dictionaryBytes
     }
+
+    /// Bytes of the chunks mapped from segment files.
+    var mappedBytes: Int { chunks.reduce(0) { $0 + ($1.isMapped ? $1.layout.bytes : 0) } }
+
+    /// Bytes of the segment files that hold chunks as they are now.
+    var segmentBytes: Int { chunks.reduce(0) { $0 + ($1.segment?.bytes ?? 0) } }
 
     /// Bytes of int8 codes and their figures (included in ``memoryBytes``).
     var codeBytes: Int { chunks.reduce(0) { $0 + $1.codeBytes } }

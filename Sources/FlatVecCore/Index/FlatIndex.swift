@@ -156,6 +156,8 @@ public final class FlatIndex: @unchecked Sendable {
                 chunkCount: rows.chunks.count,
                 rowsPerChunk: rows.rowsPerChunk,
                 memoryBytes: rows.memoryBytes,
+                mappedBytes: rows.mappedBytes,
+                diskBytes: rows.segmentBytes,
                 payloadBytes: rows.payloadBytes,
                 codeBytes: rows.codeBytes,
                 scan: configuration.effectiveScan,
@@ -376,11 +378,17 @@ public struct IndexStatistics: Sendable, Hashable {
     public var chunkCount: Int
     /// Rows per chunk.
     public var rowsPerChunk: Int
-    /// Bytes held by vectors, ids, labels, payloads and the id map.
+    /// Bytes of the process's own memory the index holds: vectors, codes, ids and labels not mapped
+    /// from segment files, attribute values, payloads and the id map.
     public var memoryBytes: Int
+    /// Bytes of vectors, codes, ids and labels mapped from segment files (file-backed: resident only
+    /// as far as searches read them).
+    public var mappedBytes: Int = 0
+    /// Bytes of the segment files that hold the index's chunks as they are now (0 in memory or PostgreSQL).
+    public var diskBytes: Int = 0
     /// Bytes of payloads.
     public var payloadBytes: Int
-    /// Bytes of int8 codes and their error figures (included in `memoryBytes`; 0 under float32).
+    /// Bytes of int8 codes and their error figures (included in `memoryBytes` or `mappedBytes`; 0 under float32).
     public var codeBytes: Int
     /// How searches read the vectors: `int8` or `float32` (never `auto`).
     public var scan: ScanMode

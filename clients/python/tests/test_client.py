@@ -61,6 +61,8 @@ def test_every_operation(server) -> None:
         assert c.list_collections()[1].count == 298
         stats = c.stats()
         assert {s.name for s in stats.collections} == {"p", "cos"} and stats.open_connections >= 1
+        # Revision 4's storage figures: nothing compacted yet, so nothing mapped or in segments.
+        assert all(s.mapped_bytes == 0 and s.disk_bytes == 0 and s.memory_bytes > 0 for s in stats.collections)
         with pytest.raises(flatvec.InvalidArgument):
             c.rebuild()  # the local store has no external copy
         c.drop_collection("cos")

@@ -59,8 +59,10 @@ def reencode_request(opcode: int, payload: bytes) -> bytes:
         out = codec.update_request(collection, updates)
     elif opcode in (codec.DROP, codec.REBUILD, codec.DESCRIBE):
         out = codec.string(r.string())
-    elif opcode in (codec.LIST, codec.STATS):
+    elif opcode == codec.LIST:
         out = b""
+    elif opcode == codec.STATS:
+        out = bytes([r.u8()]) if r.remaining() else b""
     elif opcode == codec.ADD:
         collection = r.string()
         n, d, flags = r.unpack("IIB")

@@ -17,6 +17,8 @@ HEADER_SIZE = 12  # after the length prefix
 
 HELLO, PING, CREATE, DROP, LIST, ADD_ATTRIBUTE, DROP_ATTRIBUTE, DESCRIBE = 0x01, 0x02, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15
 ADD, REMOVE, GET, UPDATE, SEARCH, STATS, REBUILD = 0x20, 0x21, 0x22, 0x23, 0x30, 0x40, 0x50
+# STATS request flags (revision 4): bit 0 asks for each collection's mapped and on-disk bytes.
+STATS_STORAGE = 0x01
 DUPLICATES = 0x31
 
 FLAG_REPLY, FLAG_ERROR = 0x0001, 0x0002
@@ -91,6 +93,9 @@ class Reader:
     def array(self, dtype: str, count: int) -> np.ndarray:
         size = np.dtype(dtype).itemsize
         return np.frombuffer(self.take(count * size), dtype=dtype).copy()
+
+    def remaining(self) -> int:
+        return len(self.data) - self.offset
 
     def end(self, what: str) -> None:
         if self.offset != len(self.data):
@@ -433,7 +438,10 @@ class CollectionStats:
     """One collection in STATS: its size, how its searches read the vectors (``scan``:
     ``"float32"`` or ``"int8"``, with the memory its codes take and the rows bounded and rescored),
     and, on a server following PostgreSQL's change log, its place there (``log_position``) and the
-    changes it has not applied yet (``pending_changes``, the oldest ``lag_ms`` old)."""
+    changes it has not applied yet (``pending_changes``, the oldest ``lag_ms`` old).
+    ``memory_bytes`` is the server's own memory; ``mapped_bytes`` the rows mapped from the data
+    directory's segment files and ``disk_bytes`` those files' size (protocol revision 4: ``None``
+    from a server that was not asked for them)."""
 
     name: str
     dimension: int
@@ -449,6 +457,8 @@ class CollectionStats:
     log_position: int = 0
     pending_changes: int = 0
     lag_ms: int = 0
+    mapped_bytes: Optional[int] = None
+    disk_bytes: Optional[int] = None
 
 
 @dataclass
@@ -614,6 +624,9 @@ def decode_stats(payload: bytes) -> Stats:
         ))
     for _ in range(r.u32()):
         stats.operations.append(OperationStats(*r.unpack("BQQQQQQ")))
+    if r.remaining():  # revision 4, when asked: each collection's mapped and on-disk bytes
+        for c in stats.collections:
+            c.mapped_bytes, c.disk_bytes = r.unpack("QQ")
     r.end("STATS reply")
     return stats
 
@@ -630,6 +643,9 @@ def encode_stats(s: Stats) -> bytes:
     parts.append(struct.pack("<I", len(s.operations)))
     for o in s.operations:
         parts.append(struct.pack("<BQQQQQQ", o.opcode, o.requests, o.errors, o.p50_us, o.p90_us, o.p99_us, o.max_us))
+    if s.collections and all(c.mapped_bytes is not None and c.disk_bytes is not None for c in s.collections):
+        for c in s.collections:
+            parts.append(struct.pack("<QQ", c.mapped_bytes, c.disk_bytes))
     return b"".join(parts)
 
 

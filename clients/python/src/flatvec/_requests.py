@@ -307,7 +307,7 @@ def joined_pages(pages: List[codec.DuplicatePage]) -> codec.DuplicatePage:
 
 
 def stats() -> Operation:
-    return Operation(codec.STATS, b"", True, codec.decode_stats)
+    return Operation(codec.STATS, bytes([codec.STATS_STORAGE]), True, codec.decode_stats)
 
 
 def rebuild(collection: str = "") -> Operation:

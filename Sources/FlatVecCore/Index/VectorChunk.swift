@@ -18,11 +18,14 @@ import Synchronization
 /// or mapped privately from a segment file (copy on write: a write to a mapped chunk touches only
 /// the pages it changes, which become the process's own; the file never changes).
 final class VectorChunk: @unchecked Sendable {
-    // @unchecked: a chunk in an index is read and written only under FlatIndex's reader/writer lock,
-    // and written only while its index holds the only reference (ChunkedRows copies a chunk a
-    // segment view shares before writing to it); a spare chunk is touched only by the background
-    // thread that prefaults it, and is handed to the index through ChunkReserve's mutex, which
-    // orders the prefault before any use.
+    // @unchecked: a chunk in an index is read and written under FlatIndex's reader/writer lock. A
+    // segment view or a listing scan may also hold it and read its first rows without the lock:
+    // ChunkedRows copies the chunk before changing any row it already holds, and writes a new row in
+    // place only past the rows such a reader counted (distinct memory, but for the padding rows of
+    // the codes' last 16-row block, which readers never use and a segment writer checksums from its
+    // own copy). The row-by-row codes are built once, under a mutex, by readers holding the reader
+    // lock. A spare chunk is touched only by the background thread that prefaults it, and is handed
+    // to the index through ChunkReserve's mutex, which orders the prefault before any use.
     let layout: ChunkLayout
     var capacity: Int { layout.capacity }
     var dimension: Int { layout.dimension }

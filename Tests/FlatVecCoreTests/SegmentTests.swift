@@ -138,6 +138,23 @@ import Testing
         #expect(index.allRows() == reference.allRows())
     }
 
+    /// Rows appended to the last chunk between a view and the adoption of its segments (in place:
+    /// appends go past the rows the view holds) keep that chunk out of the adoption, and the next
+    /// compaction writes it again with them.
+    @Test func rowsAppendedBeforeTheAdoptionAreWrittenByTheNextCompaction() throws {
+        var (index, reference, random) = try Self.filled(100, scan: .int8)
+        let directory = Self.directory()
+        let view = index.segmentView()
+        let one = try FlatIndex.writeSegments(view, to: directory + "/c.1.flatvec", segmentsDirectory: directory) { "c.1.\($0).seg" }
+        try Self.addRows(Array(100..<120), to: index, reference: &reference, random: &random)
+        index.adoptSegments(view, written: one.written, segmentsDirectory: directory)
+        #expect(index.lock.withReaderLock { index.rows.chunks[0].isMapped && !index.rows.chunks[1].isMapped })
+        let two = try FlatIndex.writeSegments(index.segmentView(), to: directory + "/c.2.flatvec", segmentsDirectory: directory) { "c.2.\($0).seg" }
+        #expect(Set(two.written.keys) == [1])
+        let loaded = try FlatIndex.loadSnapshot(from: directory + "/c.2.flatvec", configuration: Self.configuration(scan: .int8))
+        #expect(loaded.allRows() == reference.allRows())
+    }
+
     @Test func mappedChunksTakeWritesAndTheirFilesStayAsWritten() throws {
         var (index, reference, random) = try Self.filled(300, scan: .int8)
         let directory = Self.directory()

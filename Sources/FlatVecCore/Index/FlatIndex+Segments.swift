@@ -11,10 +11,11 @@ extension FlatIndex {
     /// goes on serving and changing. Takes the reader lock for a moment (a reference per chunk).
     public func segmentView() -> SegmentView {
         lock.withReaderLock {
-            SegmentView(
+            let chunks = Array(rows.chunks.prefix(rows.occupiedChunkCount))
+            return SegmentView(
                 dimension: dimension, metric: metric, count: rows.count, payloadBytes: rows.payloadBytes,
                 rowsPerChunk: rows.rowsPerChunk, codes: configuration.effectiveScan == .int8,
-                chunks: Array(rows.chunks.prefix(rows.occupiedChunkCount)), schema: rows.schema, dictionaries: rows.dictionaries
+                chunks: chunks, segments: chunks.map(\.segment), schema: rows.schema, dictionaries: rows.dictionaries
             )
         }
     }
@@ -32,7 +33,7 @@ extension FlatIndex {
         var written: [Int: SegmentFile] = [:]
         for c in 0..<view.occupiedChunks {
             let chunk = view.chunks[c]
-            if let kept = chunk.segment {
+            if let kept = view.segments[c] {
                 segments.append(kept)
                 continue
             }
@@ -93,7 +94,10 @@ extension FlatIndex {
     /// writer lock for a moment (one mapping per chunk written).
     public func adoptSegments(_ view: SegmentView, written: [Int: SegmentFile], segmentsDirectory: String) {
         lock.withWriterLock {
-            for (c, file) in written where c < rows.chunks.count && rows.chunks[c] === view.chunks[c] {
+            // The same chunk with the same rows: nothing changed it since the view (a change to a row
+            // the view holds copies the chunk first; an append adds rows).
+            for (c, file) in written
+            where c < rows.chunks.count && rows.chunks[c] === view.chunks[c] && rows.rows(inChunk: c) == view.rows(inChunk: c) {
                 let old = rows.chunks[c]
                 let rowsInChunk = rows.rows(inChunk: c)
                 if let mapped = try? Self.mapSegment(segmentsDirectory + "/" + file.name, verify: false).get(),

@@ -17,6 +17,9 @@ public struct SegmentView: @unchecked Sendable {
     let rowsPerChunk: Int
     let codes: Bool
     let chunks: [VectorChunk]
+    /// The segment file holding each chunk at the instant, if one does (read under the lock: a
+    /// writer appending to a chunk afterwards clears the chunk's own mark).
+    let segments: [SegmentFile?]
     let schema: [AttributeDefinition]
     let dictionaries: [String: KeywordDictionary]
 
@@ -27,5 +30,5 @@ public struct SegmentView: @unchecked Sendable {
     func rows(inChunk index: Int) -> Int { max(0, min(rowsPerChunk, count - index * rowsPerChunk)) }
 
     /// The segment files that already hold a chunk of the view (written by an earlier compaction, or mapped at start-up).
-    public var keptSegments: [SegmentFile] { chunks.prefix(occupiedChunks).compactMap(\.segment) }
+    public var keptSegments: [SegmentFile] { segments.compactMap { $0 } }
 }

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Checkout lanes while an admin adds products: do searches wait for writers?
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Benchmarks/compare/lanes_under_writes.py [--n 100000] [--seconds 10]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 Benchmarks/compare/lanes_under_writes.py [--n 100000] [--seconds 10] [--lanes 32]
 
 A release `flatvec serve --data DIR` holding N x 512 random unit vectors (loaded, then restarted so
-the catalogue is served as a restart leaves it). 32 lanes (flatvec-client-rtt --clients 32: Swift
-client connections, closed loop, one query each, k = 10) for --seconds, alone and then while one
-more client adds one vector every 10 ms (through the Python client): q/s, p50, p99 of the lanes,
-and the adds' p50 and longest. --flatvec-before names another binary to measure in the same run
-(the build before a change). Writes lanes-under-writes-latest.md beside this script.
+the catalogue is served as a restart leaves it). For each count of --lanes (default 32; e.g.
+`--lanes 1,32`): that many lanes (flatvec-client-rtt --clients L: Swift client connections, closed
+loop, one query each, k = 10) for --seconds, alone and then while one more client adds one vector
+every 10 ms (through the Python client): q/s, p50, p99 of the lanes, and the adds' p50 and longest.
+--flatvec-before names another binary to measure in the same run (the build before a change).
+Writes lanes-under-writes-latest.md (or --out) beside this script.
 """
 import argparse
 import json
@@ -53,47 +54,52 @@ def serve(flatvec, data):
     raise SystemExit("flatvec serve did not start")
 
 
-def lanes(port, queries, seconds):
+def lanes(port, queries, seconds, count):
     out = subprocess.check_output([RTT, "--server", "127.0.0.1:%d" % port, "--collection", "catalogue", "--queries", queries,
-                                   "--dim", str(D), "--k", "10", "--clients", str(LANES), "--seconds", str(seconds)])
+                                   "--dim", str(D), "--k", "10", "--clients", str(count), "--seconds", str(seconds)])
     r = json.loads(out)
     return r["qps"], r["p50"] * 1e3, r["p99"] * 1e3
 
 
-def measure(flatvec, folder, name, base, queries, seconds):
+def measure(flatvec, folder, name, n, queries, seconds, lane_counts):
     data = os.path.join(folder, name)
     process, port, client = serve(flatvec, data)
     client.create_collection("catalogue", D)
-    for start in range(0, len(base), 20_000):
-        client.add("catalogue", np.arange(start, min(start + 20_000, len(base))), base[start:start + 20_000])
+    for start in range(0, n, 20_000):
+        end = min(start + 20_000, n)
+        block = unit_rows(np.random.default_rng(1000 + start // 20_000).standard_normal((end - start, D), dtype=np.float32))
+        client.add("catalogue", np.arange(start, end), block)
     client.close()
     process.send_signal(signal.SIGTERM)
     process.wait()
     process, port, client = serve(flatvec, data)
-    alone = lanes(port, queries, seconds)
-    latencies = []
-    stop = threading.Event()
-    vector = unit_rows(np.random.default_rng(5).standard_normal((1, D), dtype=np.float32))
+    results = []
+    next_id = [1 << 40]
+    for count in lane_counts:
+        alone = lanes(port, queries, seconds, count)
+        latencies = []
+        stop = threading.Event()
+        vector = unit_rows(np.random.default_rng(5).standard_normal((1, D), dtype=np.float32))
 
-    def admin():
-        next_id = 1 << 40
-        while not stop.is_set():
-            start = time.perf_counter()
-            client.add("catalogue", [next_id], vector)
-            latencies.append(time.perf_counter() - start)
-            next_id += 1
-            time.sleep(0.01)
+        def admin():
+            while not stop.is_set():
+                start = time.perf_counter()
+                client.add("catalogue", [next_id[0]], vector)
+                latencies.append(time.perf_counter() - start)
+                next_id[0] += 1
+                time.sleep(0.01)
 
-    thread = threading.Thread(target=admin)
-    thread.start()
-    written = lanes(port, queries, seconds)
-    stop.set()
-    thread.join()
+        thread = threading.Thread(target=admin)
+        thread.start()
+        written = lanes(port, queries, seconds, count)
+        stop.set()
+        thread.join()
+        lat = np.array(latencies) * 1e3
+        results.append((count, alone, written, (len(lat), float(np.percentile(lat, 50)), float(lat.max()))))
     client.close()
     process.send_signal(signal.SIGTERM)
     process.wait()
-    lat = np.array(latencies) * 1e3
-    return alone, written, (len(lat), float(np.percentile(lat, 50)), float(lat.max()))
+    return results
 
 
 def main() -> None:
@@ -101,11 +107,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--flatvec-before", default=None)
+    parser.add_argument("--lanes", default=str(LANES), help="comma-separated lane counts")
+    parser.add_argument("--out", default="lanes-under-writes-latest.md")
     args = parser.parse_args()
+    lane_counts = [int(x) for x in args.lanes.split(",")]
     for product in ("flatvec", "flatvec-client-rtt"):
         subprocess.check_call(["swift", "build", "-c", "release", "--product", product], cwd=ROOT)
     rng = np.random.default_rng(0)
-    base = unit_rows(rng.standard_normal((args.n, D), dtype=np.float32))
     folder = tempfile.mkdtemp(prefix="flatvec-lanes-")
     queries = os.path.join(folder, "q.f32")
     unit_rows(rng.standard_normal((2_000, D), dtype=np.float32)).tofile(queries)
@@ -113,24 +121,25 @@ def main() -> None:
     rows = []
     try:
         for name, binary in builds:
-            rows.append((name,) + measure(binary, folder, name.replace(" ", "-"), base, queries, args.seconds))
+            for result in measure(binary, folder, name.replace(" ", "-"), args.n, queries, args.seconds, lane_counts):
+                rows.append((name,) + result)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     lines = [
         "# Checkout lanes while an admin adds products (`flatvec serve --data DIR`)",
         "",
-        "N = %d x %d random unit vectors; %d lanes (Swift client connections, closed loop, k = 10), %d s each;"
-        " the admin adds one vector every 10 ms through the Python client." % (args.n, D, LANES, args.seconds),
+        "N = %d x %d random unit vectors, served after a restart; lanes are Swift client connections (closed loop,"
+        " k = 10), %d s each; the admin adds one vector every 10 ms through the Python client." % (args.n, D, args.seconds),
         "",
-        "| build | lanes alone q/s | p50 | p99 | with the admin q/s | p50 | p99 | kept | p99 ratio | admin adds | add p50 | add max |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| build | lanes | alone q/s | p50 | p99 | with the admin q/s | p50 | p99 | kept | p99 ratio | admin adds | add p50 | add max |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, alone, written, adds in rows:
-        lines.append("| %s | %.0f | %.2f ms | %.2f ms | %.0f | %.2f ms | %.2f ms | %.0f%% | %.2fx | %d | %.2f ms | %.1f ms |" % (
-            name, alone[0], alone[1], alone[2], written[0], written[1], written[2], 100 * written[0] / alone[0],
+    for name, count, alone, written, adds in rows:
+        lines.append("| %s | %d | %.0f | %.2f ms | %.2f ms | %.0f | %.2f ms | %.2f ms | %.0f%% | %.2fx | %d | %.2f ms | %.1f ms |" % (
+            name, count, alone[0], alone[1], alone[2], written[0], written[1], written[2], 100 * written[0] / alone[0],
             written[2] / alone[2], adds[0], adds[1], adds[2]))
     text = "\n".join(lines) + "\n"
-    with open(os.path.join(HERE, "lanes-under-writes-latest.md"), "w") as f:
+    with open(os.path.join(HERE, args.out), "w") as f:
         f.write(provenance.line(FLATVEC) + "\n\n" + text)
     print(text)
 

@@ -66,8 +66,7 @@ struct ChunkedRows {
     /// Bytes of the process's own memory: chunks not mapped from segments, every chunk's attribute
     /// columns, the id map, payloads and keyword strings.
     var memoryBytes: Int {
-        chunks.reduce(0) { $0 + ($1.isMapped ? $1.fixedBytes - $1.layout.bytes : $1.fixedBytes) } + idMap.memoryBytes
-            + payloadBytes + dictionaryBytes
+        chunks.reduce(0) { $0 + $1.ownBytes + $1.attributeBytes } + idMap.memoryBytes + payloadBytes + dictionaryBytes
     }
 
     /// Bytes of the chunks mapped from segment files.

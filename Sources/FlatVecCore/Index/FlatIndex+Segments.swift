@@ -100,7 +100,10 @@ extension FlatIndex {
             where c < rows.chunks.count && rows.chunks[c] === view.chunks[c] && rows.rows(inChunk: c) == view.rows(inChunk: c) {
                 let old = rows.chunks[c]
                 let rowsInChunk = rows.rows(inChunk: c)
-                if let mapped = try? Self.mapSegment(segmentsDirectory + "/" + file.name, verify: false).get(),
+                let mapping = Self.mapSegment(
+                    segmentsDirectory + "/" + file.name, verify: false, pool: rows.reserve.codePool, codesFrom: old.codeSection
+                )
+                if let mapped = try? mapping.get(),
                    mapped.chunk.layout == old.layout, mapped.rows == rowsInChunk
                 {
                     // Copies: a listing scan may still read the old chunk's slots and columns.
@@ -115,8 +118,12 @@ extension FlatIndex {
         }
     }
 
-    /// Maps a segment file privately (copy on write) and checks its header and, with `verify`, its checksums.
-    static func mapSegment(_ path: String, verify: Bool) -> Result<(chunk: VectorChunk, rows: Int), FlatVecError> {
+    /// Maps a segment file privately (copy on write) and checks its header and, with `verify`, its
+    /// checksums. The codes go to a piece of `pool` when it is for the segment's layout (a full
+    /// chunk), copied from `codesFrom` if given (the same codes, already in memory) or from the file.
+    static func mapSegment(
+        _ path: String, verify: Bool, pool: CodePool?, codesFrom: UnsafeRawPointer? = nil
+    ) -> Result<(chunk: VectorChunk, rows: Int), FlatVecError> {
         func corrupt(_ why: String) -> FlatVecError { FlatVecError(.corruptData, "segment \(path): \(why)") }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(FlatVecError.ioError("cannot open \(path): \(String(cString: strerror(errno)))")) }
@@ -154,7 +161,10 @@ extension FlatIndex {
                 return .failure(corrupt("tail checksum mismatch (payloads or attributes)"))
             }
         }
-        let chunk = VectorChunk(layout: layout, mappedAt: block, mapping: start, length: length)
+        let chunk = VectorChunk(
+            layout: layout, mappedAt: block, mapping: start, length: length, pool: pool?.layout == layout ? pool : nil,
+            codesFrom: codesFrom
+        )
         // The tail: payload lengths, payloads, attribute columns.
         var cursor = 0
         func take(_ n: Int) -> UnsafeRawBufferPointer? {
@@ -252,8 +262,9 @@ extension FlatIndex {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let results = Mutex([Result<(chunk: VectorChunk, rows: Int), FlatVecError>?](repeating: nil, count: segments.count))
         let names = segments.map(\.name)
+        let pool = index.rows.reserve.codePool
         DispatchQueue.concurrentPerform(iterations: names.count) { s in
-            let result = mapSegment(directory + "/" + names[s], verify: true)
+            let result = mapSegment(directory + "/" + names[s], verify: true, pool: pool)
             results.withLock { $0[s] = result }
         }
         let mapped = results.withLock { $0 }

@@ -153,6 +153,9 @@ enum SegmentFormat {
                     // Written whether or not the chunk built them: a mapped chunk has them from its file.
                     let bytes = fv_i8_padded_dim(layout.dimension)
                     for r in 0..<rows { fv_i8_row_codes(codes, layout.dimension, r, to.assumingMemoryBound(to: UInt8.self) + r * bytes) }
+                } else if layout.codes && range.lowerBound >= layout.blockedCodes, let section = chunk.codeSection {
+                    // Codes and figures: where the chunk keeps them (its block, or a piece of its own).
+                    to.copyMemory(from: section + (range.lowerBound - layout.blockedCodes), byteCount: range.count)
                 } else {
                     to.copyMemory(from: chunk.block.baseAddress! + range.lowerBound, byteCount: range.count)
                 }

@@ -54,24 +54,52 @@ final class VectorChunk: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
     /// Where `base` came from: nil for an allocation, else the mapping to unmap (start and length).
     private let mapping: (start: UnsafeMutableRawPointer, length: Int)?
+    /// For a mapped chunk: where its codes and figures live instead of the mapping (a piece of
+    /// `pool`, or an allocation of its own when `pool` is nil); nil otherwise.
+    private let ownCodes: (piece: UnsafeMutableRawPointer, pool: CodePool?)?
 
     init(capacity: Int, dimension: Int, codes withCodes: Bool) {
         layout = ChunkLayout(capacity: capacity, dimension: dimension, codes: withCodes)
         base = Self.allocate(layout.bytes)
         mapping = nil
+        ownCodes = nil
         payloads = PayloadSlots(capacity: capacity)
         (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
     }
 
-    /// A chunk over the block at `base` of a private mapping (`start`, `length`), unmapped with the chunk.
-    init(layout: ChunkLayout, mappedAt base: UnsafeMutableRawPointer, mapping start: UnsafeMutableRawPointer, length: Int) {
+    /// Bytes of the codes and figures section (from the blocked codes to the row-by-row codes).
+    static func codeSectionBytes(_ layout: ChunkLayout) -> Int { layout.codes ? layout.rowCodes - layout.blockedCodes : 0 }
+
+    /// A chunk over the block at `base` of a private mapping (`start`, `length`), unmapped with the
+    /// chunk. Its codes and figures are copied from `codesFrom` (the mapping's own by default) into
+    /// a piece of `pool` (or an allocation of their own without one): see ``CodePool``.
+    init(
+        layout: ChunkLayout, mappedAt base: UnsafeMutableRawPointer, mapping start: UnsafeMutableRawPointer, length: Int,
+        pool: CodePool?, codesFrom source: UnsafeRawPointer? = nil
+    ) {
         self.layout = layout
         self.base = base
         mapping = (start, length)
         payloads = PayloadSlots(capacity: layout.capacity)
-        (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
+        let mapped = Self.sections(of: layout, at: base)
+        (vectors, ids, labels, rowCodes) = (mapped.0, mapped.1, mapped.2, mapped.5)
+        if layout.codes {
+            let bytes = Self.codeSectionBytes(layout)
+            let piece = pool.map { $0.take() } ?? Self.allocate(bytes)
+            piece.copyMemory(from: source ?? UnsafeRawPointer(base + layout.blockedCodes), byteCount: bytes)
+            ownCodes = (piece, pool)
+            codes = piece.assumingMemoryBound(to: UInt8.self)
+            codeMeta = (piece + (layout.codeMeta - layout.blockedCodes)).assumingMemoryBound(to: Double.self)
+        } else {
+            ownCodes = nil
+            codes = nil
+            codeMeta = nil
+        }
         rowCodesBuilt.store(true, ordering: .releasing)  // a segment holds them
     }
+
+    /// Where the codes and figures section starts (in the block, or in the chunk's own piece).
+    var codeSection: UnsafeMutableRawPointer? { codes.map { UnsafeMutableRawPointer($0) } }
 
     /// Whether ``rowCodes`` holds every row's codes.
     var rowCodesReady: Bool { rowCodesBuilt.load(ordering: .acquiring) }
@@ -129,6 +157,16 @@ final class VectorChunk: @unchecked Sendable {
         } else {
             free(base)
         }
+        if let ownCodes {
+            if let pool = ownCodes.pool { pool.give(ownCodes.piece) } else { free(ownCodes.piece) }
+        }
+    }
+
+    /// Bytes of the process's own memory the chunk holds beyond its attribute columns: the block, or
+    /// for a mapped chunk its codes and figures.
+    var ownBytes: Int {
+        guard isMapped else { return layout.bytes - (rowCodesReady ? 0 : layout.rowCodeBytes) }
+        return ownCodes == nil ? 0 : Self.codeSectionBytes(layout)
     }
 
     /// Whether the fixed sections are mapped from a segment file.
@@ -152,6 +190,9 @@ final class VectorChunk: @unchecked Sendable {
         let withRowCodes = rowCodesReady
         if target == capacity {
             copy.base.copyMemory(from: base, byteCount: layout.codes && !withRowCodes ? layout.rowCodes : layout.bytes)
+            if ownCodes != nil, let from = codeSection, let to = copy.codeSection {
+                to.copyMemory(from: from, byteCount: Self.codeSectionBytes(layout))
+            }
         } else {
             copy.vectors.update(from: vectors, count: rows * dimension)
             copy.ids.update(from: ids, count: rows)
@@ -204,6 +245,9 @@ final class VectorChunk: @unchecked Sendable {
     /// Bytes of vector, id, label and attribute storage (payloads not included), codes included
     /// (the row-by-row codes once built).
     var fixedBytes: Int { layout.bytes - (rowCodesReady ? 0 : layout.rowCodeBytes) + attributes.reduce(0) { $0 + $1.bytes } }
+
+    /// Bytes of attribute columns.
+    var attributeBytes: Int { attributes.reduce(0) { $0 + $1.bytes } }
 
     /// Bytes of int8 codes (blocked, and row by row once built) and their figures (0 without codes).
     var codeBytes: Int { layout.blockedCodeBytes + (rowCodesReady ? layout.rowCodeBytes : 0) }

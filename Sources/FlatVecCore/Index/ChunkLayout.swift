@@ -7,7 +7,8 @@ import CFlatVecKernels
 /// (i64), labels (i64), then with codes: the int8 codes in blocks of 16 rows, `FV_I8_META_DOUBLES`
 /// columns of `capacity` doubles (each row's scale and error figures), and last the same codes row
 /// by row (`fv_i8_padded_dim(dimension)` bytes a row; built only once a filtered scan gathers rows
-/// of the chunk, so until then its pages are never touched). The block is a whole number of 4 KiB pages.
+/// of the chunk, so until then its pages are never touched, and never stored in a segment). The
+/// block is a whole number of 4 KiB pages.
 struct ChunkLayout: Equatable, Sendable {
     let capacity: Int
     let dimension: Int

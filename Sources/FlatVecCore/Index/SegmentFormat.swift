@@ -20,7 +20,8 @@ enum SegmentFormat {
 
     /// The byte ranges of the block that hold `rows` rows, in the order the block CRC covers them:
     /// vectors, ids, labels, then with codes the 16-row blocks of codes holding them, the four figure
-    /// columns of doubles, the four of floats, and the rows' codes row by row.
+    /// columns of doubles and the four of floats. The codes row by row are not stored (a filtered
+    /// scan builds them from the blocks, as for any chunk): their section is a hole.
     static func usedRanges(_ layout: ChunkLayout, rows: Int) -> [Range<Int>] {
         var ranges = [0..<(rows * layout.dimension * 4), layout.ids..<(layout.ids + rows * 8), layout.labels..<(layout.labels + rows * 8)]
         if layout.codes {
@@ -28,7 +29,6 @@ enum SegmentFormat {
             for c in 0..<4 { ranges.append((layout.codeMeta + c * layout.capacity * 8)..<(layout.codeMeta + c * layout.capacity * 8 + rows * 8)) }
             let floats = layout.codeMeta + 4 * layout.capacity * 8
             for c in 0..<4 { ranges.append((floats + c * layout.capacity * 4)..<(floats + c * layout.capacity * 4 + rows * 4)) }
-            ranges.append(layout.rowCodes..<(layout.rowCodes + rows * fv_i8_padded_dim(layout.dimension)))
         }
         return ranges.filter { !$0.isEmpty }
     }
@@ -149,11 +149,7 @@ enum SegmentFormat {
             var at = 0
             for range in ranges {
                 let to = out.baseAddress! + at
-                if layout.codes && range.lowerBound == layout.rowCodes, let codes = chunk.codes {
-                    // Written whether or not the chunk built them: a mapped chunk has them from its file.
-                    let bytes = fv_i8_padded_dim(layout.dimension)
-                    for r in 0..<rows { fv_i8_row_codes(codes, layout.dimension, r, to.assumingMemoryBound(to: UInt8.self) + r * bytes) }
-                } else if layout.codes && range.lowerBound >= layout.blockedCodes, let section = chunk.codeSection {
+                if layout.codes && range.lowerBound >= layout.blockedCodes, let section = chunk.codeSection {
                     // Codes and figures: where the chunk keeps them (its block, or a piece of its own).
                     to.copyMemory(from: section + (range.lowerBound - layout.blockedCodes), byteCount: range.count)
                 } else {

@@ -43,7 +43,8 @@ final class VectorChunk: @unchecked Sendable {
     /// (nil with `codes`). Valid only once ``rowCodesReady``: built by the first gathered scan of the
     /// chunk (``prepareRowCodes(rows:)``), kept up to date by writes from then on.
     let rowCodes: UnsafeMutablePointer<UInt8>?
-    /// Whether ``rowCodes`` holds every row's codes (always, for a chunk mapped from a segment).
+    /// Whether ``rowCodes`` holds every row's codes (segments do not store them: a mapped chunk builds
+    /// them too, into its own pages).
     private let rowCodesBuilt = Atomic<Bool>(false)
     private let rowCodesBuilding = Mutex(())
     /// One column per attribute of the index, in the order of ``ChunkedRows/schema`` (empty in a spare chunk).
@@ -95,7 +96,6 @@ final class VectorChunk: @unchecked Sendable {
             codes = nil
             codeMeta = nil
         }
-        rowCodesBuilt.store(true, ordering: .releasing)  // a segment holds them
     }
 
     /// Where the codes and figures section starts (in the block, or in the chunk's own piece).
@@ -163,10 +163,12 @@ final class VectorChunk: @unchecked Sendable {
     }
 
     /// Bytes of the process's own memory the chunk holds beyond its attribute columns: the block, or
-    /// for a mapped chunk its codes and figures.
+    /// for a mapped chunk its codes and figures, and the row-by-row codes once built (in pages of
+    /// the mapping that became its own).
     var ownBytes: Int {
-        guard isMapped else { return layout.bytes - (rowCodesReady ? 0 : layout.rowCodeBytes) }
-        return ownCodes == nil ? 0 : Self.codeSectionBytes(layout)
+        let rowCodeBytes = rowCodesReady ? layout.rowCodeBytes : 0
+        guard isMapped else { return layout.bytes - layout.rowCodeBytes + rowCodeBytes }
+        return (ownCodes == nil ? 0 : Self.codeSectionBytes(layout)) + rowCodeBytes
     }
 
     /// Whether the fixed sections are mapped from a segment file.

@@ -13,11 +13,13 @@ Two runs of a release `flatvec serve --data DIR` on a fresh directory in a tempo
   (/proc/PID/io, so compactions included) against the bytes of vectors added, the directory's size,
   memory after the load and after searches, one lane's q/s. Then SIGTERM and a restart on the same
   directory: time until the port answers and until a first exact answer (checked against numpy),
-  memory after a restart and searches.
+  memory after a restart and searches, and then 1 and 32 lanes (flatvec-client-rtt: Swift client
+  connections, closed loop, k = 10) for --search-seconds each: q/s, p50, p99.
 
-Writes storage-latest.md beside this script.
+Writes storage-latest.md (or --out) beside this script.
 """
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -38,6 +40,7 @@ import provenance  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
 from flatvec import Client  # noqa: E402
 
+RTT = os.path.join(ROOT, ".build", "release", "flatvec-client-rtt")
 D = 512
 MIB = 1 << 20
 
@@ -115,6 +118,14 @@ def small_collections(flatvec, folder, count):
     return {"collections": count, "anon": anon, "file": file, "vector_bytes": count * 10 * D * 4}
 
 
+def lanes(port, queries_path, seconds, count):
+    """(q/s, p50 ms, p99 ms) of `count` Swift client lanes."""
+    out = subprocess.check_output([RTT, "--server", "127.0.0.1:%d" % port, "--collection", "catalogue", "--queries", queries_path,
+                                   "--dim", str(D), "--k", "10", "--clients", str(count), "--seconds", str(int(seconds))])
+    r = json.loads(out)
+    return r["qps"], r["p50"] * 1e3, r["p99"] * 1e3
+
+
 def lane_qps(client, queries, seconds):
     done = 0
     start = time.perf_counter()
@@ -186,6 +197,10 @@ def catalogue(flatvec, folder, n, search_seconds):
     result["after_restart"] = memory(server.process.pid)
     result["qps_restarted"] = lane_qps(client, queries, search_seconds)
     result["after_restart_search"] = memory(server.process.pid)
+    queries_path = os.path.join(folder, "q.f32")
+    queries.tofile(queries_path)
+    result["lanes"] = [(count,) + lanes(server.port, queries_path, search_seconds, count) for count in (1, 32)]
+    result["after_lanes"] = memory(server.process.pid)
     client.close()
     server.stop()
     return result
@@ -201,9 +216,11 @@ def main() -> None:
     parser.add_argument("--collections", type=int, default=1_000)
     parser.add_argument("--search-seconds", type=float, default=20.0)
     parser.add_argument("--flatvec", default=os.path.join(ROOT, ".build", "release", "flatvec"))
+    parser.add_argument("--out", default="storage-latest.md")
     args = parser.parse_args()
     if args.flatvec == os.path.join(ROOT, ".build", "release", "flatvec"):
-        subprocess.check_call(["swift", "build", "-c", "release", "--product", "flatvec"], cwd=ROOT)
+        for product in ("flatvec", "flatvec-client-rtt"):
+            subprocess.check_call(["swift", "build", "-c", "release", "--product", product], cwd=ROOT)
     folder = tempfile.mkdtemp(prefix="flatvec-storage-")
     try:
         small = small_collections(args.flatvec, folder, args.collections)
@@ -238,9 +255,13 @@ def main() -> None:
         "| resident after the restart | %s / %s |" % tuple(mib(x) for x in big["after_restart"]),
         "| one lane after the restart | %.0f q/s |" % big["qps_restarted"],
         "| resident after %.0f s of searches | %s / %s |" % ((args.search_seconds,) + tuple(mib(x) for x in big["after_restart_search"])),
+    ] + [
+        "| %d Swift lanes after the restart | %.0f q/s, p50 %.1f ms, p99 %.1f ms |" % lane for lane in big["lanes"]
+    ] + [
+        "| resident after the lanes | %s / %s |" % tuple(mib(x) for x in big["after_lanes"]),
     ]
     text = "\n".join(lines) + "\n"
-    with open(os.path.join(HERE, "storage-latest.md"), "w") as f:
+    with open(os.path.join(HERE, args.out), "w") as f:
         f.write(provenance.line(args.flatvec) + "\n\n" + text)
     print(text)
 

@@ -16,11 +16,17 @@ def _git(*args: str) -> str:
     return subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True, check=False).stdout.strip()
 
 
+def _is_report(path: str) -> bool:
+    """Whether `path` is a harness's output (a report, the Benchmarks README, a plot), not code."""
+    return path.startswith("Benchmarks/") and (path.endswith("-latest.md") or path.endswith(".png") or path == "Benchmarks/README.md")
+
+
 def commit() -> str:
-    """The commit under test, with `+changes` if the working tree differs from it."""
+    """The commit under test, with `+changes` if the working tree's code differs from it (reports
+    other harnesses rewrote meanwhile do not count)."""
     head = _git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
-    return head + ("+changes" if dirty else "")
+    changed = [line[3:] for line in _git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    return head + ("+changes" if any(not _is_report(path) for path in changed) else "")
 
 
 def cpu_model() -> str:

@@ -25,7 +25,7 @@ def commit() -> str:
     """The commit under test, with `+changes` if the working tree's code differs from it (reports
     other harnesses rewrote meanwhile do not count)."""
     head = _git("rev-parse", "--short", "HEAD") or "unknown"
-    changed = [line[3:] for line in _git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    changed = [line.split(maxsplit=1)[-1] for line in _git("status", "--porcelain", "--untracked-files=no").splitlines()]
     return head + ("+changes" if any(not _is_report(path) for path in changed) else "")
 
 

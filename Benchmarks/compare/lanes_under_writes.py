@@ -24,7 +24,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from run import ROOT, ensure_venv, free_port, unit_rows  # noqa: E402
+from run import ROOT, ensure_venv, start_flatvec_server, unit_rows  # noqa: E402
 
 ensure_venv()
 import numpy as np  # noqa: E402
@@ -39,21 +39,6 @@ D = 512
 LANES = 32
 
 
-def serve(flatvec, data):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    process = subprocess.Popen([flatvec, "serve", "--port", str(port), "--log-level", "error", "--data", data], env=env)
-    for _ in range(600):
-        try:
-            client = Client("127.0.0.1:%d" % port)
-            client.ping()
-            return process, port, client
-        except Exception:
-            time.sleep(0.05)
-    process.terminate()
-    raise SystemExit("flatvec serve did not start")
-
-
 def lanes(port, queries, seconds, count):
     out = subprocess.check_output([RTT, "--server", "127.0.0.1:%d" % port, "--collection", "catalogue", "--queries", queries,
                                    "--dim", str(D), "--k", "10", "--clients", str(count), "--seconds", str(seconds)])
@@ -63,7 +48,7 @@ def lanes(port, queries, seconds, count):
 
 def measure(flatvec, folder, name, n, queries, seconds, lane_counts):
     data = os.path.join(folder, name)
-    process, port, client = serve(flatvec, data)
+    process, port, client = start_flatvec_server(["--data", data], Client, flatvec=flatvec)
     client.create_collection("catalogue", D)
     for start in range(0, n, 20_000):
         end = min(start + 20_000, n)
@@ -72,7 +57,7 @@ def measure(flatvec, folder, name, n, queries, seconds, lane_counts):
     client.close()
     process.send_signal(signal.SIGTERM)
     process.wait()
-    process, port, client = serve(flatvec, data)
+    process, port, client = start_flatvec_server(["--data", data], Client, flatvec=flatvec)
     results = []
     next_id = [1 << 40]
     for count in lane_counts:

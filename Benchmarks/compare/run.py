@@ -148,12 +148,12 @@ def timed(run, repeats):
     return times[0] * 1e3, times[len(times) // 2] * 1e3
 
 
-def start_flatvec_server(arguments, client_class):
-    """A release `flatvec serve` on a free loopback port (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
-    unset), once a client of `client_class` connects: (process, port, client)."""
+def start_flatvec_server(arguments, client_class, flatvec=FLATVEC):
+    """A release `flatvec serve` (or the binary `flatvec`) on a free loopback port (OPENBLAS_CORETYPE
+    and OPENBLAS_L2_SIZE unset), once a client of `client_class` connects: (process, port, client)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
-    server = subprocess.Popen([FLATVEC, "serve", "--port", str(port), "--log-level", "error"] + arguments, env=env)
+    server = subprocess.Popen([flatvec, "serve", "--port", str(port), "--log-level", "error"] + arguments, env=env)
     for _ in range(300):
         try:
             client = client_class("127.0.0.1:%d" % port)

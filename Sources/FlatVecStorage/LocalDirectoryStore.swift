@@ -272,29 +272,21 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
             var files: [BackupPlan.File] = []
             var manifest = "flatvec-manifest 1\ngeneration \(s.generation)\n"
-            let named = try Self.readManifest(directory: directory)?.1 ?? []
-            for (name, file) in named {
-                let path = directory + "/snapshots/" + file
+            /// A file of the directory as it is now (the log written now: as far as it is written).
+            func file(_ name: String, length: Int? = nil) throws(FlatVecError) -> BackupPlan.File {
+                let path = directory + "/" + name
+                if let length { return BackupPlan.File(name: name, path: path, length: length) }
                 var status = stat()
                 guard stat(path, &status) == 0 else { throw FlatVecError(.ioError, "cannot back up \(path): \(String(cString: strerror(errno)))") }
-                files.append(BackupPlan.File(name: "snapshots/" + file, path: path, length: Int(status.st_size)))
-                manifest += "collection \(name) \(file)\n"
+                return BackupPlan.File(name: name, path: path, length: Int(status.st_size))
             }
-            for segment in s.segmentFiles.sorted() {
-                let path = directory + "/snapshots/" + segment
-                var status = stat()
-                guard stat(path, &status) == 0 else { throw FlatVecError(.ioError, "cannot back up \(path): \(String(cString: strerror(errno)))") }
-                files.append(BackupPlan.File(name: "snapshots/" + segment, path: path, length: Int(status.st_size)))
+            for (name, snapshot) in try Self.readManifest(directory: directory)?.1 ?? [] {
+                files.append(try file("snapshots/" + snapshot))
+                manifest += "collection \(name) \(snapshot)\n"
             }
+            for segment in s.segmentFiles.sorted() { files.append(try file("snapshots/" + segment)) }
             for number in s.generation...s.logNumber {
-                let path = Self.logPath(directory, number)
-                var length = s.log.size
-                if number < s.logNumber {
-                    var status = stat()
-                    guard stat(path, &status) == 0 else { throw FlatVecError(.ioError, "cannot back up \(path): \(String(cString: strerror(errno)))") }
-                    length = Int(status.st_size)
-                }
-                files.append(BackupPlan.File(name: "wal.\(number).log", path: path, length: length))
+                files.append(try file("wal.\(number).log", length: number == s.logNumber ? s.log.size : nil))
             }
             let pin = s.nextBackup
             s.nextBackup += 1

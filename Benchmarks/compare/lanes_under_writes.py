@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--flatvec-before", default=None)
+    parser.add_argument("--before-label", default="before", help="what the table calls --flatvec-before (e.g. its commit)")
     parser.add_argument("--lanes", default=str(LANES), help="comma-separated lane counts")
     parser.add_argument("--out", default="lanes-under-writes-latest.md")
     args = parser.parse_args()
@@ -102,7 +103,7 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="flatvec-lanes-")
     queries = os.path.join(folder, "q.f32")
     unit_rows(rng.standard_normal((2_000, D), dtype=np.float32)).tofile(queries)
-    builds = [("this build", FLATVEC)] + ([("before", args.flatvec_before)] if args.flatvec_before else [])
+    builds = [("this build", FLATVEC)] + ([(args.before_label, args.flatvec_before)] if args.flatvec_before else [])
     rows = []
     try:
         for name, binary in builds:

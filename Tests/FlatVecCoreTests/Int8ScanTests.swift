@@ -537,6 +537,9 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         let vectorBytes = index.lock.withReaderLock { index.rows.chunks.reduce(0) { $0 + $1.capacity } } * 512 * 4
         #expect(s.scan == .int8)
         #expect(Double(s.codeBytes) / Double(vectorBytes) > 0.25 && Double(s.codeBytes) / Double(vectorBytes) < 0.28, "\(s.codeBytes)")
+        // A filter that matches no row of the chunk gathers nothing and builds nothing.
+        _ = try index.search([Float](repeating: 0.5, count: 512), options: SearchOptions(k: 1, filter: try Filter(parsing: "id in (1000)")))
+        #expect(index.statistics.codeBytes == s.codeBytes)
         _ = try index.search([Float](repeating: 0.5, count: 512), options: SearchOptions(k: 1, filter: try Filter(parsing: "id in (1)")))
         let gathered = index.statistics
         #expect(Double(gathered.codeBytes) / Double(vectorBytes) > 0.50 && Double(gathered.codeBytes) / Double(vectorBytes) < 0.53, "\(gathered.codeBytes)")

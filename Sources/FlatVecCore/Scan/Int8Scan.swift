@@ -137,10 +137,11 @@ struct Int8Scan: ~Copyable {
         guard let meta = chunk.codeMeta, let rowCodes = chunk.rowCodes else {
             preconditionFailure("an int8 scan of a chunk without codes")
         }
-        chunk.prepareRowCodes(rows: n)
         for (g, members) in filters.queriesOfGroup.enumerated() {
             let (list, m) = filters.matches(ofGroup: g)
             guard m > 0 else { continue }
+            // Built by the first scan that gathers rows of this chunk (a chunk no filter matches never needs them).
+            chunk.prepareRowCodes(rows: n)
             for q in members {
                 let gathered = fv_i8_gather_variant(
                     variant, rowCodes, dimension, list, m, queryCodes + q * paddedDimension, dots, meta, chunk.capacity

@@ -36,7 +36,7 @@ extension Engine {
         }
     }
 
-    /// Compacts on a thread of its own (it writes every collection's snapshot), logging the outcome.
+    /// Compacts on a thread of its own (it writes the chunks that changed), logging the outcome.
     private func compactInTheBackground() async {
         let writes = self.writes
         let started = ContinuousClock.now

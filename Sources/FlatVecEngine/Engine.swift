@@ -196,8 +196,9 @@ public final class Engine: Sendable {
         return try writes.rebuild(name).map(Self.describe)
     }
 
-    /// Compacts the store now (the local directory writes snapshots and starts a new log), with
-    /// writes held off; searches go on.
+    /// Compacts the store now: the local directory starts a new log with writes held off for a
+    /// moment, then writes the chunks that changed as segments and a new manifest while writes and
+    /// searches go on (``LocalDirectoryStore``).
     /// - Throws: The store's error; its log then keeps every write.
     public func compact() throws(FlatVecError) {
         try checkOpen()

@@ -125,13 +125,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
                     throw FlatVecError(.corruptData, "\(rotated): record \(records.records.count + 1) at offset \(records.validLength) is damaged, "
                         + "and later logs follow; refusing to start, no file was changed. Restore the directory from a backup")
                 }
-                for (n, record) in records.records.enumerated() {
-                    do throws(FlatVecError) {
-                        try Self.apply(record, to: &collections, configuration: indexConfiguration)
-                    } catch {
-                        throw FlatVecError(.corruptData, "\(rotated): record \(n + 1) cannot be applied: \(error)")
-                    }
-                }
+                try Self.replay(records.records, of: rotated, to: &collections, configuration: indexConfiguration)
                 replayed += records.records.count
             }
             contents = try WriteAheadLog.readRecords(path: logPath)
@@ -148,13 +142,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
                     "dropped bytes": "\(contents.fileLength - contents.validLength)",
                 ])
             }
-            for (n, record) in contents.records.enumerated() {
-                do throws(FlatVecError) {
-                    try Self.apply(record, to: &collections, configuration: indexConfiguration)
-                } catch {
-                    throw FlatVecError(.corruptData, "\(logPath): record \(n + 1) cannot be applied: \(error)")
-                }
-            }
+            try Self.replay(contents.records, of: logPath, to: &collections, configuration: indexConfiguration)
         } catch {
             Glibc.close(lockFD)
             throw error
@@ -410,6 +398,19 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         guard fd >= 0 else { return }
         fsync(fd)
         Glibc.close(fd)
+    }
+
+    /// Applies a log's records in order; a record that does not apply is `corruptData` naming the log and the record.
+    private static func replay(
+        _ records: [[UInt8]], of log: String, to collections: inout [String: NamedIndex], configuration: FlatIndex.Configuration
+    ) throws(FlatVecError) {
+        for (n, record) in records.enumerated() {
+            do throws(FlatVecError) {
+                try apply(record, to: &collections, configuration: configuration)
+            } catch {
+                throw FlatVecError(.corruptData, "\(log): record \(n + 1) cannot be applied: \(error)")
+            }
+        }
     }
 
     static func apply(

@@ -59,6 +59,7 @@ final class CodePool: @unchecked Sendable {
 
     /// Gives a piece back.
     func give(_ piece: UnsafeMutableRawPointer) {
+        // Through its address: the mutex's closure may not capture a non-Sendable pointer.
         let address = UInt(bitPattern: piece)
         state.withLock { $0.free.append(UnsafeMutableRawPointer(bitPattern: address)!) }
     }

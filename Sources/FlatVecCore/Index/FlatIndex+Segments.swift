@@ -204,43 +204,16 @@ extension FlatIndex {
         _ raw: UnsafeRawBufferPointer, path: String, metric: Metric, dimension: Int, count: Int, payloadBytes: Int,
         configuration: Configuration
     ) throws(FlatVecError) -> FlatIndex {
-        func corrupt(_ why: String) -> FlatVecError { FlatVecError(.corruptData, "snapshot \(path): \(why)") }
-        var cursor = SnapshotFormat.headerSize
-        func take(_ n: Int, _ what: String) throws(FlatVecError) -> UnsafeRawBufferPointer {
-            guard n >= 0, n <= raw.count - cursor else { throw corrupt("file ends inside \(what)") }
-            defer { cursor += n }
-            return UnsafeRawBufferPointer(rebasing: raw[cursor..<(cursor + n)])
-        }
-        func u32(_ what: String) throws(FlatVecError) -> Int { Int(UInt32(littleEndian: try take(4, what).loadUnaligned(as: UInt32.self))) }
-        func string(_ lengthBytes: Int, _ what: String) throws(FlatVecError) -> String {
-            let field = try take(lengthBytes, what)
-            let n = lengthBytes == 1 ? Int(field[0]) : lengthBytes == 2
-                ? Int(UInt16(littleEndian: field.loadUnaligned(as: UInt16.self))) : Int(UInt32(littleEndian: field.loadUnaligned(as: UInt32.self)))
-            guard let s = String(validating: try take(n, what), as: UTF8.self) else { throw corrupt("\(what) is not UTF-8") }
-            return s
-        }
-        let rowsPerChunk = try u32("the chunk size")
-        _ = try u32("the flags")  // whether the segments hold codes; each segment's header says so too
-        let segmentCount = try u32("the segment count")
-        guard rowsPerChunk > 0, rowsPerChunk % 16 == 0, segmentCount <= count / rowsPerChunk + 1 else {
-            throw corrupt("\(segmentCount) segments of \(rowsPerChunk) rows for \(count) rows")
-        }
-        var segments: [(name: String, rows: Int, bytes: Int)] = []
-        for s in 0..<segmentCount {
-            let rows = try u32("segment \(s)")
-            let bytes = Int(UInt64(littleEndian: try take(8, "segment \(s)").loadUnaligned(as: UInt64.self)))
-            let name = try string(2, "the name of segment \(s)")
-            guard !name.contains("/"), !name.isEmpty else { throw corrupt("segment \(s) has the name '\(name)'") }
-            segments.append((name, rows, bytes))
-        }
-        guard segments.dropLast().allSatisfy({ $0.rows == rowsPerChunk }), segments.reduce(0, { $0 + $1.rows }) == count else {
-            throw corrupt("the segments' rows do not add up to \(count) in chunks of \(rowsPerChunk)")
-        }
+        var reader = SegmentListReader(raw: raw, path: path)
+        func corrupt(_ why: String) -> FlatVecError { reader.corrupt(why) }
+        func u32(_ what: String) throws(FlatVecError) -> Int { try reader.u32(what) }
+        func string(_ lengthBytes: Int, _ what: String) throws(FlatVecError) -> String { try reader.string(lengthBytes, what) }
+        let (rowsPerChunk, segments) = try reader.segmentList(count: count)
         let index = try FlatIndex(dimension: dimension, metric: metric, configuration: configuration)
         let attributeCount = try u32("the attribute count")
         guard attributeCount <= AttributeDefinition.maximumCount else { throw corrupt("\(attributeCount) attributes") }
         for a in 0..<attributeCount {
-            guard let type = AttributeType(rawValue: try take(1, "attribute \(a)")[0]) else { throw corrupt("attribute \(a) has an unknown type") }
+            guard let type = AttributeType(rawValue: try reader.take(1, "attribute \(a)")[0]) else { throw corrupt("attribute \(a) has an unknown type") }
             let name = try string(1, "the name of attribute \(a)")
             do {
                 try index.addAttribute(try AttributeDefinition(name: name, type: type))
@@ -256,7 +229,7 @@ extension FlatIndex {
             }
             index.lock.withWriterLock { index.rows.restoreDictionary(dictionary, of: name) }
         }
-        guard cursor == raw.count else { throw corrupt("\(raw.count - cursor) bytes follow the last attribute") }
+        guard reader.cursor == raw.count else { throw corrupt("\(raw.count - reader.cursor) bytes follow the last attribute") }
 
         // Map and check every segment, two at a time per core.
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
@@ -321,25 +294,18 @@ extension FlatIndex {
     /// - Throws: ``FlatVecError/Code/ioError`` if the file cannot be read, `corruptData` if the list is damaged.
     public static func segmentNames(ofSnapshot path: String) throws(FlatVecError) -> [String] {
         let bytes = try readWholeFile(path)
-        func u32(_ o: Int) -> Int? {
-            guard o + 4 <= bytes.count else { return nil }
-            return Int(UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24)
+        let result: Result<[String], FlatVecError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(FlatVecError) -> [String] in
+                guard raw.count >= SnapshotFormat.headerSize, Array(raw[0..<8]) == SnapshotFormat.magic else {
+                    throw FlatVecError(.corruptData, "snapshot \(path): bad magic; not a FlatVec snapshot")
+                }
+                guard raw.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == SegmentFormat.snapshotVersion.littleEndian else { return [] }
+                let count = Int(truncatingIfNeeded: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+                var reader = SegmentListReader(raw: raw, path: path)
+                return try reader.segmentList(count: count).segments.map(\.name)
+            }
         }
-        guard bytes.count >= SnapshotFormat.headerSize, Array(bytes[0..<8]) == SnapshotFormat.magic else {
-            throw FlatVecError(.corruptData, "snapshot \(path): bad magic; not a FlatVec snapshot")
-        }
-        guard u32(8) == Int(SegmentFormat.snapshotVersion) else { return [] }
-        guard let count = u32(SnapshotFormat.headerSize + 8) else { throw FlatVecError(.corruptData, "snapshot \(path): truncated") }
-        var cursor = SnapshotFormat.headerSize + 12
-        var names: [String] = []
-        for s in 0..<count {
-            guard cursor + 14 <= bytes.count else { throw FlatVecError(.corruptData, "snapshot \(path): file ends inside segment \(s)") }
-            let n = Int(bytes[cursor + 12]) | Int(bytes[cursor + 13]) << 8
-            guard cursor + 14 + n <= bytes.count else { throw FlatVecError(.corruptData, "snapshot \(path): file ends inside segment \(s)") }
-            names.append(String(decoding: bytes[(cursor + 14)..<(cursor + 14 + n)], as: UTF8.self))
-            cursor += 14 + n
-        }
-        return names
+        return try result.get()
     }
 
     static func syncDirectory(_ directory: String) {

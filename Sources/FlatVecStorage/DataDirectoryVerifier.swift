@@ -99,9 +99,10 @@ public enum DataDirectoryVerifier {
                     )
                 }
                 var applied = 0
+                var replay = LogReplay(configuration: configuration)
                 for (n, record) in contents.records.enumerated() {
                     do {
-                        try LocalDirectoryStore.apply(record, to: &collections, configuration: configuration)
+                        try replay.apply(record, to: &collections)
                         applied += 1
                     } catch {
                         report.problems.append("\(logName): record \(n + 1) does not apply: \(error.message)")
@@ -109,6 +110,12 @@ public enum DataDirectoryVerifier {
                     }
                 }
                 report.checked.append("\(logName): \(contents.records.count) records, checksums match, \(applied) applied")
+                if replay.uncommittedStages > 0 {
+                    report.notes.append(
+                        "\(logName): \(replay.uncommittedStages) staged ADDs were never committed (failed or cut short by a crash, "
+                            + "never acknowledged; replay ignores them)"
+                    )
+                }
             } catch {
                 report.problems.append("\(logName): \(error.message)")
             }

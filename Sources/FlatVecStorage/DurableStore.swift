@@ -38,6 +38,13 @@ public protocol DurableStore: Sendable {
 
     /// Stores a removal (every id is known to exist).
     func remove(collection: String, ids: [Int64]) throws(FlatVecError)
+    /// Writes a large upsert batch ahead of its turn, outside the collection's write order (other
+    /// writes of the collection may be stored meanwhile). Nothing of it counts as stored, on a
+    /// restart or in a backup, until ``commitAdd(_:)`` returns; a failure here changes nothing.
+    func stageAdd(collection: String, batch: VectorBatch) throws(FlatVecError) -> StagedAdd
+    /// Stores a staged batch in the collection's write order, as ``add(collection:batch:)`` would at
+    /// this point.
+    func commitAdd(_ staged: StagedAdd) throws(FlatVecError)
 
     /// Whether the store would like a compaction (its log has grown large).
     var wantsCompaction: Bool { get }
@@ -99,6 +106,14 @@ extension DurableStore {
     /// Nothing to compact.
     public func beginCompaction(_ collections: [NamedIndex]) throws(FlatVecError) -> CompactionPlan? { nil }
 
+    /// Nothing written ahead: the commit stores the batch whole.
+    public func stageAdd(collection: String, batch: VectorBatch) throws(FlatVecError) -> StagedAdd {
+        StagedAdd(collection: collection, batch: batch)
+    }
+    /// Stores the batch whole (``add(collection:batch:)``).
+    public func commitAdd(_ staged: StagedAdd) throws(FlatVecError) {
+        try add(collection: staged.collection, batch: staged.batch)
+    }
     /// Nothing to compact.
     public func finishCompaction(_ plan: CompactionPlan) throws(FlatVecError) {}
 

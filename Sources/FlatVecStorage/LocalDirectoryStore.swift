@@ -11,7 +11,7 @@ import Glibc
 ///
 /// ```
 /// DIR/LOCK                        held (flock) by the running server
-/// DIR/MANIFEST                    "flatvec-manifest 1", "generation G", one "collection NAME FILE" per collection
+/// DIR/MANIFEST                    "flatvec-manifest 2", "generation G", one "collection NAME FILE" per collection
 /// DIR/snapshots/NAME.G.flatvec    each collection as of log G: a version 3 snapshot naming its segments
 /// DIR/snapshots/NAME.G.C.seg      chunk C of a collection, written by the compaction of generation G (kept by
 ///                                 later ones while nothing changes it), mapped at start-up (proto-spec/SNAPSHOT.md)
@@ -45,6 +45,9 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         /// Files a committed compaction retired while a backup was copying them: deleted when no backup runs.
         var garbage: [String] = []
         var log: WriteAheadLog
+        /// The number of the next staged ADD in this log: never one a record in it uses (it starts at
+        /// the log's length when opened, and a stage's number is at most its first part's offset).
+        var nextStage: UInt64
         /// Set by ``close()``: the lock is released and nothing more is written.
         var closed = false
         /// Online backups holding this generation's files, with their last sign of life.
@@ -166,7 +169,8 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         let segmentFiles = Self.segmentNames(files: files.map(\.1), directory: directory)
         Self.removeOrphanSegments(directory: directory, keeping: segmentFiles, logger: logger)
         state = Mutex(State(
-            generation: generation, logNumber: logNumber, snapshotFiles: files.map(\.1), segmentFiles: segmentFiles, log: log
+            generation: generation, logNumber: logNumber, snapshotFiles: files.map(\.1), segmentFiles: segmentFiles, log: log,
+            nextStage: UInt64(contents.validLength)
         ))
         loaded = Mutex(collections.values.sorted { $0.name < $1.name })
         logger.info("opened data directory", metadata: [
@@ -178,7 +182,14 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     /// Reads the manifest; creates it for a new directory. A directory with data files but no
     /// manifest is damaged, not empty.
     private static func openManifest(directory: String, logger: Logger) throws(FlatVecError) -> (Int, [(String, String)]) {
-        if let manifest = try readManifest(directory: directory) { return manifest }
+        if let manifest = try readManifestFile(directory: directory) {
+            // Version 2 says the logs may hold staged ADDs (LOG.md), which builds reading only
+            // version 1 would take for a torn tail: they refuse the directory instead.
+            if manifest.version != 2 {
+                try writeManifest(directory: directory, generation: manifest.generation, files: manifest.files)
+            }
+            return (manifest.generation, manifest.files)
+        }
         let snapshots = listSnapshots(directory)
         let logs = listLogs(directory)
         if !snapshots.isEmpty || logs.contains(where: { $0 != "wal.0.log" }) {
@@ -244,6 +255,49 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         try append(.add(collection: collection, batch: batch))
     }
 
+    /// The size of a staged ADD's parts: each is written and synced on its own, so a small write of
+    /// another caller never waits for more than one part's bytes to reach the disk.
+    static let stagePartBytes = 1 << 20
+
+    /// Writes the ADD record of a batch larger than a part ahead of its commit, in parts of
+    /// ``stagePartBytes`` (LOG.md: STAGED_PART), each synced on its own; a smaller batch is left
+    /// for the commit. A failure leaves only parts no commit names: nothing is stored.
+    public func stageAdd(collection: String, batch: VectorBatch) throws(FlatVecError) -> StagedAdd {
+        let body = LogRecord.add(collection: collection, batch: batch).encoded()
+        guard body.count > Self.stagePartBytes else { return StagedAdd(collection: collection, batch: batch) }
+        let (log, logNumber, stage) = try state.withLock { s throws(FlatVecError) -> (WriteAheadLog, Int, UInt64) in
+            guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
+            defer { s.nextStage += 1 }
+            return (s.log, s.logNumber, s.nextStage)
+        }
+        var parts = 0
+        for start in stride(from: 0, to: body.count, by: Self.stagePartBytes) {
+            let part = Array(body[start..<min(start + Self.stagePartBytes, body.count)])
+            do throws(FlatVecError) {
+                try log.append(LogRecord.stagedPart(stage: stage, part: parts, bytes: part).encoded())
+            } catch where error.isOutcomeUnknown {
+                throw FlatVecError(.unavailable, "writing a batch ahead of its commit failed, nothing was stored: \(error.message)")
+            }
+            parts += 1
+        }
+        return StagedAdd(collection: collection, batch: batch, stage: (logNumber, stage, parts))
+    }
+
+    /// Logs the commit of a staged ADD (a few bytes); an ADD nothing was staged for, or staged in a
+    /// log a compaction has since retired, is logged whole.
+    public func commitAdd(_ staged: StagedAdd) throws(FlatVecError) {
+        // Writes are held out while a compaction starts the next log (the write path's gate), so the
+        // log read here is the one the commit goes to.
+        let (log, current) = try state.withLock { s throws(FlatVecError) -> (WriteAheadLog, Int) in
+            guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
+            return (s.log, s.logNumber)
+        }
+        guard let stage = staged.stage, stage.log == current else {
+            return try add(collection: staged.collection, batch: staged.batch)
+        }
+        try log.append(LogRecord.commitStaged(stage: stage.number, parts: stage.parts).encoded())
+    }
+
     /// Logs a REMOVE.
     public func remove(collection: String, ids: [Int64]) throws(FlatVecError) {
         try append(.remove(collection: collection, ids: ids))
@@ -259,7 +313,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         try state.withLock { s throws(FlatVecError) -> BackupPlan in
             guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
             var files: [BackupPlan.File] = []
-            var manifest = "flatvec-manifest 1\ngeneration \(s.generation)\n"
+            var manifest = "\(Self.manifestHeader)\ngeneration \(s.generation)\n"
             /// A file of the directory as it is now (the log written now: as far as it is written).
             func file(_ name: String, length: Int? = nil) throws(FlatVecError) -> BackupPlan.File {
                 let path = directory + "/" + name
@@ -316,6 +370,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             let views = collections.map { CompactionPlan.Collection(name: $0.name, index: $0.index, view: $0.index.segmentView()) }
             s.log = try WriteAheadLog(path: Self.logPath(directory, next), validLength: 0)
             s.logNumber = next
+            s.nextStage = 0
             Self.syncDirectory(directory)
             return CompactionPlan(generation: next, collections: views)
         }
@@ -404,47 +459,22 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     private static func replay(
         _ records: [[UInt8]], of log: String, to collections: inout [String: NamedIndex], configuration: FlatIndex.Configuration
     ) throws(FlatVecError) {
+        var replay = LogReplay(configuration: configuration)
         for (n, record) in records.enumerated() {
             do throws(FlatVecError) {
-                try apply(record, to: &collections, configuration: configuration)
+                try replay.apply(record, to: &collections)
             } catch {
                 throw FlatVecError(.corruptData, "\(log): record \(n + 1) cannot be applied: \(error)")
             }
         }
     }
 
-    static func apply(
-        _ body: [UInt8], to collections: inout [String: NamedIndex], configuration: FlatIndex.Configuration
-    ) throws(FlatVecError) {
-        switch try LogRecord.decode(body) {
-        case .create(let name, let dimension, let metric, let attributes):
-            collections[name] = NamedIndex(
-                name: name,
-                index: try FlatIndex(
-                    dimension: dimension, metric: metric, configuration: configuration.forCollection(name), attributes: attributes
-                )
-            )
-        case .drop(let name):
-            collections[name] = nil
-        case .add(let collection, let batch):
-            guard let c = collections[collection] else { throw FlatVecError(.corruptData, "ADD to unknown collection \(collection)") }
-            try c.index.restore(batch)
-        case .remove(let collection, let ids):
-            guard let c = collections[collection] else { throw FlatVecError(.corruptData, "REMOVE from unknown collection \(collection)") }
-            try c.index.remove(ids: ids)
-        case .addAttribute(let collection, let definition):
-            guard let c = collections[collection] else { throw FlatVecError(.corruptData, "attribute of unknown collection \(collection)") }
-            try c.index.addAttribute(definition)
-        case .dropAttribute(let collection, let name):
-            guard let c = collections[collection] else { throw FlatVecError(.corruptData, "attribute of unknown collection \(collection)") }
-            try c.index.dropAttribute(named: name)
-        case .update(let collection, let updates):
-            guard let c = collections[collection] else { throw FlatVecError(.corruptData, "UPDATE of unknown collection \(collection)") }
-            try c.index.update(updates)
-        }
+    static func readManifest(directory: String) throws(FlatVecError) -> (Int, [(String, String)])? {
+        try readManifestFile(directory: directory).map { ($0.generation, $0.files) }
     }
 
-    static func readManifest(directory: String) throws(FlatVecError) -> (Int, [(String, String)])? {
+    /// The manifest's version (1 or 2), generation and collections, or nil if there is none.
+    private static func readManifestFile(directory: String) throws(FlatVecError) -> (version: Int, generation: Int, files: [(String, String)])? {
         let path = directory + "/MANIFEST"
         guard let file = fopen(path, "r") else {
             if errno == ENOENT { return nil }
@@ -456,8 +486,11 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         var capacity = 0
         defer { free(line) }
         while getline(&line, &capacity, file) > 0 { lines.append(String(cString: line!).trimmingWhitespace()) }
-        guard lines.first == "flatvec-manifest 1", lines.count >= 2, lines[1].hasPrefix("generation "),
-              let generation = Int(lines[1].dropFirst("generation ".count))
+        guard let header = lines.first, header == manifestHeader || header == "flatvec-manifest 1" else {
+            throw FlatVecError(.corruptData, "\(path) is not a FlatVec manifest of a version this build reads (1 or 2)")
+        }
+        let version = header == manifestHeader ? 2 : 1
+        guard lines.count >= 2, lines[1].hasPrefix("generation "), let generation = Int(lines[1].dropFirst("generation ".count))
         else { throw FlatVecError(.corruptData, "\(path) is not a FlatVec manifest") }
         var files: [(String, String)] = []
         for entry in lines.dropFirst(2) where !entry.isEmpty {
@@ -465,11 +498,15 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             guard parts.count == 3, parts[0] == "collection" else { throw FlatVecError(.corruptData, "\(path): bad line '\(entry)'") }
             files.append((String(parts[1]), String(parts[2])))
         }
-        return (generation, files)
+        return (version, generation, files)
     }
 
+    /// The first line of the manifests this build writes: version 2, whose logs may hold staged
+    /// ADDs (version 1, read too, is the same format without them).
+    static let manifestHeader = "flatvec-manifest 2"
+
     static func writeManifest(directory: String, generation: Int, files: [(String, String)]) throws(FlatVecError) {
-        var text = "flatvec-manifest 1\ngeneration \(generation)\n"
+        var text = "\(manifestHeader)\ngeneration \(generation)\n"
         for (name, file) in files { text += "collection \(name) \(file)\n" }
         let path = directory + "/MANIFEST"
         let temporary = path + ".tmp"

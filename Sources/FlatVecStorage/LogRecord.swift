@@ -25,6 +25,12 @@ enum LogRecord: Equatable {
     /// `7, string collection, u32 n, n × (i64 id, u8 flags (bit 0: label, bit 1: set payload, bit 2:
     /// clear payload), i64 label (if bit 0), bytes payload (if bit 1), values set, u8 c, c × string cleared)`
     case update(collection: String, updates: [RowUpdate])
+    /// `8, u64 stage, u32 part, bytes`: part `part` (from 0) of the body of an ADD record written
+    /// ahead of its commit, the bytes running to the end of the record; `stage` is unique within its log
+    case stagedPart(stage: UInt64, part: Int, bytes: [UInt8])
+    /// `9, u64 stage, u32 parts`: the ADD record whose body is parts `0..<parts` of `stage`
+    /// concatenated, applied here in the log's order
+    case commitStaged(stage: UInt64, parts: Int)
 
     /// The first byte of every record body.
     enum Kind: UInt8 {
@@ -35,6 +41,8 @@ enum LogRecord: Equatable {
         case addAttribute = 5
         case dropAttribute = 6
         case update = 7
+        case stagedPart = 8
+        case commitStaged = 9
     }
 
     /// The record's body.
@@ -111,6 +119,16 @@ enum LogRecord: Equatable {
                 out.u8(UInt8(update.clear.count))
                 for name in update.clear.sorted() { out.string(name) }
             }
+        case .stagedPart(let stage, let part, let bytes):
+            out.bytes.reserveCapacity(13 + bytes.count)
+            out.u8(Kind.stagedPart.rawValue)
+            out.array([stage])
+            out.u32(UInt32(part))
+            out.bytes += bytes
+        case .commitStaged(let stage, let parts):
+            out.u8(Kind.commitStaged.rawValue)
+            out.array([stage])
+            out.u32(UInt32(parts))
         }
         return out.bytes
     }
@@ -190,6 +208,13 @@ enum LogRecord: Equatable {
                 updates.append(update)
             }
             record = .update(collection: collection, updates: updates)
+        case .stagedPart:
+            let stage: UInt64 = (try r.array(1) as [UInt64])[0]
+            let part = Int(try r.u32())
+            record = .stagedPart(stage: stage, part: part, bytes: try r.take(r.remaining))
+        case .commitStaged:
+            let stage: UInt64 = (try r.array(1) as [UInt64])[0]
+            record = .commitStaged(stage: stage, parts: Int(try r.u32()))
         }
         guard r.remaining == 0 else { throw FlatVecError(.corruptData, "\(r.remaining) bytes after the record") }
         return record

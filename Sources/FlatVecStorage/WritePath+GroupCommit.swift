@@ -1,6 +1,34 @@
 import FlatVecCore
 
 extension WritePath {
+    /// Batches above this many bytes of ids and vectors are staged (``addStaged(_:_:rejectAbove:_:)``)
+    /// instead of joining a group.
+    static let stagedAddBytes = 1 << 20
+
+    /// Stores and applies a large ADD: the store writes its bytes ahead (``DurableStore/stageAdd(collection:batch:)``)
+    /// outside the collection's write order, so the smaller writes of the collection go on meanwhile;
+    /// only its commit and its application to the index wait in the write order. Duplicates, when
+    /// refused, are checked there, against every write stored before the commit.
+    func addStaged(
+        _ collection: NamedIndex, _ validated: ValidatedBatch, rejectAbove: Float?, _ scope: WriteScope
+    ) throws(FlatVecError) -> AddResult {
+        var staged: StagedAdd?
+        try durably("stage_add", { () throws(FlatVecError) in
+            staged = try store.stageAdd(collection: collection.name, batch: validated.batch)
+        }, ifOutcomeUnknown: {})
+        return try scope.inWriteOrder(of: collection) { state throws(FlatVecError) -> AddResult in
+            try checkLive(collection, state)
+            try reconcile(collection, &state)
+            if let threshold = rejectAbove {
+                let matches = try collection.index.duplicates(of: validated, threshold: threshold, pending: [])
+                guard matches.isEmpty else { throw .duplicateVectors(matches, threshold: threshold) }
+            }
+            try durably("add", { () throws(FlatVecError) in try store.commitAdd(staged!) },
+                        ifOutcomeUnknown: { state.inDoubt.formUnion(validated.batch.ids) })
+            return collection.index.add(validated)
+        }
+    }
+
     /// Stores and applies an ADD together with the ADDs of the same collection waiting meanwhile: one
     /// store write for all of them (one PostgreSQL transaction, one log sync), then each applied to the
     /// index in arrival order. All or none are stored; each caller gets its own counts, or the group's

@@ -144,7 +144,11 @@ public final class WritePath: Sendable {
         let result = try locks.writing { scope throws(FlatVecError) -> AddResult in
             try checkOpen()
             let collection = try registry.collection(named: name)
-            return try addInGroup(collection, try collection.index.validate(batch), rejectAbove: rejectAbove, scope)
+            let validated = try collection.index.validate(batch)
+            if batch.count * (16 + 4 * batch.dimension) > Self.stagedAddBytes {
+                return try addStaged(collection, validated, rejectAbove: rejectAbove, scope)
+            }
+            return try addInGroup(collection, validated, rejectAbove: rejectAbove, scope)
         }
         compactIfWanted()
         return result

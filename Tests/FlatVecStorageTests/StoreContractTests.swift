@@ -50,9 +50,14 @@ import Testing
         try engine!.dropAttribute(named: "stock", from: "shop")
         try engine!.add(VectorBatch(id: 5, label: 1, vector: [1, 2]), to: "plain")
         try engine!.dropCollection("gone")
+        // A batch above a MiB: staged by the local store, stored whole by the others.
+        try engine!.createCollection("wide", dimension: 1_024, attributes: attributes)
+        let wide = try engine!.add(Self.batch(Array(0..<400), dimension: 1_024, seed: 3), to: "wide")
+        #expect(wide.inserted == 400)
 
         let served = try Self.contents(engine!)
-        #expect(served.keys.sorted() == ["plain", "shop"])
+        #expect(served.keys.sorted() == ["plain", "shop", "wide"])
+        #expect(served["wide"]!.rows.count == 400)
         #expect(served["shop"]!.rows.count == 300 - 43)
         #expect(served["shop"]!.attributes.map(\.name) == ["shelf", "visible"])
         let one = try engine!.get(ids: [1, 2], from: "shop")

@@ -10,6 +10,7 @@ import Testing
 final class RecordingStore: DurableStore {
     private let log = Mutex<[String]>([])
     private let held = Mutex<DispatchSemaphore?>(nil)
+    private let heldStage = Mutex<DispatchSemaphore?>(nil)
     /// Signalled when a held ADD is inside the store.
     let entered = DispatchSemaphore(value: 0)
     /// Thrown by the next ADD, once (a statement the store refuses).
@@ -22,6 +23,14 @@ final class RecordingStore: DurableStore {
     func holdNextAdd() -> DispatchSemaphore {
         let gate = DispatchSemaphore(value: 0)
         held.withLock { $0 = gate }
+        return gate
+    }
+
+    /// Makes the next staged ADD wait inside ``stageAdd(collection:batch:)`` until the returned
+    /// semaphore is signalled.
+    func holdNextStage() -> DispatchSemaphore {
+        let gate = DispatchSemaphore(value: 0)
+        heldStage.withLock { $0 = gate }
         return gate
     }
 
@@ -43,6 +52,14 @@ final class RecordingStore: DurableStore {
             gate.wait()
         }
         record("add \(batch.ids)")
+    }
+    func stageAdd(collection: String, batch: VectorBatch) throws(FlatVecError) -> StagedAdd {
+        if let gate = heldStage.withLock({ h -> DispatchSemaphore? in defer { h = nil }; return h }) {
+            entered.signal()
+            gate.wait()
+        }
+        record("stage \(batch.count)")
+        return StagedAdd(collection: collection, batch: batch)
     }
     var wantsCompaction: Bool { false }
     func beginCompaction(_ collections: [NamedIndex]) throws(FlatVecError) -> CompactionPlan? {

@@ -1,0 +1,210 @@
+import Dispatch
+import FlatVecCore
+import FlatVecEngine
+@testable import FlatVecStorage
+import FlatVecTestSupport
+import Foundation
+import Synchronization
+import Testing
+
+/// Large ADDs are written ahead of their turn in parts and committed by a small record: what a
+/// restart, a crash before the commit, a compaction in between and damage make of them.
+@Suite(.timeLimit(.minutes(5))) struct StagedAddTests {
+    typealias Store = LocalDirectoryStoreTests
+
+    /// A batch of `count` rows of dimension 512 (above the staging threshold from 512 rows on),
+    /// with payloads and attributes.
+    static func batch(ids: Range<Int64>, seed: UInt64) throws -> VectorBatch {
+        var random = SeededRandom(seed: seed)
+        let ids = Array(ids)
+        return try VectorBatch(
+            dimension: 512, ids: ids, labels: ids.map { $0 % 11 }, vectors: (0..<(ids.count * 512)).map { _ in Float.random(in: -1...1, using: &random) },
+            payloads: ids.map { $0 % 4 == 0 ? nil : Array("p\($0)".utf8) },
+            attributes: ids.map { $0 % 3 == 0 ? [:] : ["tier": .int64($0 % 5)] }
+        )
+    }
+
+    static func create(_ name: String, _ engine: Engine) throws {
+        try engine.createCollection(name, dimension: 512, attributes: [AttributeDefinition(name: "tier", type: .int64)])
+    }
+
+    /// The kind byte of every record of a log, in order.
+    static func recordKinds(_ path: String) throws -> [UInt8] {
+        try WriteAheadLog.readRecords(path: path).records.map { $0[0] }
+    }
+
+    static func rows(_ engine: Engine, _ name: String) throws -> [StoredVector] {
+        try engine.registry.collection(named: name).index.allRowsSorted()
+    }
+
+    @Test func aLargeAddIsStagedInPartsAndReplaysExactly() async throws {
+        let directory = Store.temporaryDirectory()
+        let expected: [StoredVector]
+        do {
+            let (engine, _) = try Store.open(directory)
+            try Self.create("big", engine)
+            try engine.add(Self.batch(ids: 0..<10, seed: 1), to: "big")
+            let result = try engine.add(Self.batch(ids: 5..<1_505, seed: 2), to: "big")
+            #expect(result.inserted == 1_495 && result.replaced == 5)
+            expected = try Self.rows(engine, "big")
+            #expect(expected.count == 1_505)
+            await engine.close()
+        }
+        // 1,500 rows of 2 KiB and more: 3 parts of 1 MiB and a commit, after the CREATE and the small ADD.
+        let kinds = try Self.recordKinds(directory + "/wal.0.log")
+        #expect(kinds == [1, 3, 8, 8, 8, 9], "\(kinds)")
+        #expect(DataDirectoryVerifier.verify(directory: directory).isSound)
+        let (engine, _) = try Store.open(directory)
+        #expect(try Self.rows(engine, "big") == expected)
+        // A compaction keeps it, and the next restart reads it from segments.
+        try engine.compact()
+        await engine.close()
+        let (again, _) = try Store.open(directory)
+        #expect(try Self.rows(again, "big") == expected)
+    }
+
+    /// A crash after the parts and before the commit: the batch was never acknowledged and is not
+    /// stored; what was logged around it is, and later stages in the same log replay too.
+    @Test func partsWithoutACommitAreNotStored() async throws {
+        let directory = Store.temporaryDirectory()
+        let expected: [StoredVector]
+        do {
+            let (engine, store) = try Store.open(directory)
+            try Self.create("big", engine)
+            try engine.add(Self.batch(ids: 0..<3, seed: 1), to: "big")
+            let staged = try store.stageAdd(collection: "big", batch: Self.batch(ids: 100..<700, seed: 3))
+            #expect(staged.stage?.parts == 2)
+            try engine.add(Self.batch(ids: 3..<4, seed: 4), to: "big")
+            expected = try Self.rows(engine, "big")
+            await engine.close()
+        }
+        let report = DataDirectoryVerifier.verify(directory: directory)
+        #expect(report.isSound, "\(report.problems)")
+        #expect(report.notes.contains { $0.contains("1 staged ADDs were never committed") }, "\(report.notes)")
+        let later: [StoredVector]
+        do {
+            let (engine, _) = try Store.open(directory)
+            #expect(try Self.rows(engine, "big") == expected)
+            // The log goes on: a new stage's number cannot be taken for the uncommitted one's.
+            try engine.add(Self.batch(ids: 1_000..<1_600, seed: 5), to: "big")
+            later = try Self.rows(engine, "big")
+            #expect(later.count == expected.count + 600)
+            await engine.close()
+        }
+        let (engine, _) = try Store.open(directory)
+        #expect(try Self.rows(engine, "big") == later)
+    }
+
+    /// A crash in the middle of a part: a torn tail, cut at start-up like any other.
+    @Test func aPartCutShortIsATornTail() async throws {
+        let directory = Store.temporaryDirectory()
+        let expected: [StoredVector]
+        do {
+            let (engine, store) = try Store.open(directory)
+            try Self.create("big", engine)
+            try engine.add(Self.batch(ids: 0..<2, seed: 1), to: "big")
+            expected = try Self.rows(engine, "big")
+            _ = try store.stageAdd(collection: "big", batch: Self.batch(ids: 100..<700, seed: 3))
+            await engine.close()
+        }
+        let log = directory + "/wal.0.log"
+        let size = try LocalDirectoryStoreRecoveryTests.fileSize(log)
+        #expect(truncate(log, off_t(size - 1_000)) == 0)
+        let (engine, _) = try Store.open(directory)
+        #expect(try Self.rows(engine, "big") == expected)
+    }
+
+    /// A compaction that starts the next log between a stage and its commit (the write path's gate
+    /// keeps it from happening; the store does not rely on that): the commit stores the batch whole
+    /// in the new log, and a restart before the compaction's manifest still has it.
+    @Test func aCommitAfterTheLogWasRotatedStoresTheBatchWhole() async throws {
+        let directory = Store.temporaryDirectory()
+        let batch = try Self.batch(ids: 100..<700, seed: 3)
+        do {
+            let (engine, store) = try Store.open(directory)
+            try Self.create("big", engine)
+            let staged = try store.stageAdd(collection: "big", batch: batch)
+            _ = try store.beginCompaction(engine.registry.all)
+            try store.commitAdd(staged)
+            await engine.close()
+        }
+        #expect(try Self.recordKinds(directory + "/wal.1.log") == [3])
+        let (engine, _) = try Store.open(directory)
+        #expect(try Self.rows(engine, "big").map(\.id) == batch.ids)
+    }
+
+    /// A directory whose manifest is version 1 (written before staged ADDs) gets a version 2
+    /// manifest when opened, before anything is logged: builds that read only version 1 then refuse
+    /// it instead of taking staged records for a torn tail.
+    @Test func aVersion1ManifestIsUpgradedWhenOpened() async throws {
+        let directory = Store.temporaryDirectory()
+        let expected: [StoredVector]
+        do {
+            let (engine, _) = try Store.open(directory)
+            try Self.create("big", engine)
+            try engine.add(Self.batch(ids: 0..<3, seed: 1), to: "big")
+            expected = try Self.rows(engine, "big")
+            await engine.close()
+        }
+        let path = directory + "/MANIFEST"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.hasPrefix("flatvec-manifest 2\n"))
+        try text.replacingOccurrences(of: "flatvec-manifest 2", with: "flatvec-manifest 1").write(toFile: path, atomically: true, encoding: .utf8)
+        let (engine, _) = try Store.open(directory)
+        #expect(try Self.rows(engine, "big") == expected)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
+    }
+
+    /// A commit naming parts the log does not hold, or parts out of order, is damage.
+    @Test func commitsAndPartsThatDoNotAddUpAreCorruptData() throws {
+        let body = LogRecord.add(collection: "c", batch: try VectorBatch(dimension: 2, ids: [1, 2], labels: [0, 0], vectors: [1, 2, 3, 4])).encoded()
+        let create = LogRecord.create(name: "c", dimension: 2, metric: .innerProduct, attributes: []).encoded()
+        let part0 = LogRecord.stagedPart(stage: 7, part: 0, bytes: Array(body[..<10])).encoded()
+        let part1 = LogRecord.stagedPart(stage: 7, part: 1, bytes: Array(body[10...])).encoded()
+        func replay(_ records: [[UInt8]]) throws(FlatVecError) -> [String: NamedIndex] {
+            var collections: [String: NamedIndex] = [:]
+            var replay = LogReplay(configuration: .init())
+            for record in records { try replay.apply(record, to: &collections) }
+            return collections
+        }
+        let whole = try replay([create, part0, part1, LogRecord.commitStaged(stage: 7, parts: 2).encoded()])
+        #expect(whole["c"]?.index.count == 2)
+        let uncommitted = try replay([create, part0, part1])
+        #expect(uncommitted["c"]?.index.count == 0)
+        for (records, fragment) in [
+            ([create, part0, LogRecord.commitStaged(stage: 7, parts: 2).encoded()], "names 2 parts; the log holds 1"),
+            ([create, part0, part1, LogRecord.commitStaged(stage: 8, parts: 2).encoded()], "names 2 parts; the log holds 0"),
+            ([create, part1], "part 1 of stage 7 follows 0 parts"),
+            ([create, LogRecord.stagedPart(stage: 7, part: 0, bytes: create).encoded(), LogRecord.commitStaged(stage: 7, parts: 1).encoded()],
+             "holds a record other than an ADD"),
+        ] {
+            #expect(performing: { _ = try replay(records) }, throws: { error in
+                (error as? FlatVecError)?.code == .corruptData && "\(error)".contains(fragment)
+            })
+        }
+    }
+
+    /// A smaller ADD of the same collection is stored and applied while a large one is being staged
+    /// (it does not wait for the large one's bytes), and the large one's commit follows it.
+    @Test func aSmallAddGoesOnWhileALargeOneIsStaged() throws {
+        let store = RecordingStore()
+        let engine = Engine(registry: CollectionRegistry(), store: store)
+        try Self.create("c", engine)
+        let gate = store.holdNextStage()
+        let large = try Self.batch(ids: 100..<700, seed: 3)
+        let failure = Mutex<(any Error)?>(nil)
+        let done = WriteLocksTests.inThread {
+            do { try engine.add(large, to: "c") } catch { failure.withLock { $0 = error } }
+            store.entered.signal()
+        }
+        store.entered.wait()
+        try #require(failure.withLock { $0 } == nil)
+        try engine.add(Self.batch(ids: 1..<2, seed: 1), to: "c")
+        #expect(try engine.registry.collection(named: "c").index.count == 1)
+        gate.signal()
+        done.wait()
+        #expect(try engine.registry.collection(named: "c").index.count == 601)
+        // The small ADD reached the store while the large one's bytes were held; the commit came after.
+        #expect(store.operations.map { String($0.prefix(12)) } == ["create c", "add [1]", "stage 600", "add [100, 10"])
+    }
+}

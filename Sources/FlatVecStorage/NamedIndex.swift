@@ -42,6 +42,16 @@ public final class NamedIndex: Sendable {
         /// Whether an ADD_ATTRIBUTE or DROP_ATTRIBUTE had an unknown outcome: the index's attributes
         /// are brought in line with the store's before the next write.
         var attributesInDoubt = false
+        /// A large ADD, stored, part of whose rows are not in the index yet.
+        var slicedApply: SlicedApply?
+
+        /// Applies the rest of a large ADD part-way into the index, if there is one: before any
+        /// write that the store orders after it.
+        mutating func finishSlicedApply(_ index: FlatIndex) {
+            guard let slicedApply else { return }
+            slicedApply.finish(index)
+            self.slicedApply = nil
+        }
     }
 
     /// Rows of the store's copy that the index could not hold when it was loaded (another program

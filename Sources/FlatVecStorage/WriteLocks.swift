@@ -73,8 +73,19 @@ struct WriteScope {
     }
 
     /// Runs `body` under a collection's write order (no namespace change runs on it meanwhile
-    /// unless it also waits for this order).
+    /// unless it also waits for this order), once a large ADD part-way into the index is all in.
     func inWriteOrder<T, E: Error>(of collection: NamedIndex, _ body: (inout NamedIndex.WriteState) throws(E) -> T) throws(E) -> T {
+        try collection.writeOrder.withLock { state throws(E) -> T in
+            state.finishSlicedApply(collection.index)
+            return try body(&state)
+        }
+    }
+
+    /// Runs `body` under a collection's write order, with a large ADD possibly part-way into the
+    /// index (``NamedIndex/WriteState/slicedApply``): `body` finishes it if it must.
+    func inWriteOrderBesideSlicedApply<T, E: Error>(
+        of collection: NamedIndex, _ body: (inout NamedIndex.WriteState) throws(E) -> T
+    ) throws(E) -> T {
         try collection.writeOrder.withLock { state throws(E) -> T in try body(&state) }
     }
 }
@@ -84,8 +95,11 @@ struct WriteScope {
 struct NamespaceScope {
     fileprivate init() {}
 
-    /// Runs `body` under a collection's write order.
+    /// Runs `body` under a collection's write order, once a large ADD part-way into the index is all in.
     func inWriteOrder<T, E: Error>(of collection: NamedIndex, _ body: (inout NamedIndex.WriteState) throws(E) -> T) throws(E) -> T {
-        try collection.writeOrder.withLock { state throws(E) -> T in try body(&state) }
+        try collection.writeOrder.withLock { state throws(E) -> T in
+            state.finishSlicedApply(collection.index)
+            return try body(&state)
+        }
     }
 }

@@ -1,5 +1,9 @@
 import FlatVecCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension WritePath {
     /// Batches above this many bytes of ids and vectors are staged (``addStaged(_:_:rejectAbove:_:)``)
     /// instead of joining a group.
@@ -7,8 +11,10 @@ extension WritePath {
 
     /// Stores and applies a large ADD: the store writes its bytes ahead (``DurableStore/stageAdd(collection:batch:)``)
     /// outside the collection's write order, so the smaller writes of the collection go on meanwhile;
-    /// only its commit and its application to the index wait in the write order. Duplicates, when
-    /// refused, are checked there, against every write stored before the commit.
+    /// only its commit waits in the write order. Duplicates, when refused, are checked there, against
+    /// every write stored before the commit. It then goes into the index a slice at a time
+    /// (``SlicedApply``), letting the ADDs queued meanwhile in between: searches see it part-way in
+    /// while it is applied.
     func addStaged(
         _ collection: NamedIndex, _ validated: ValidatedBatch, rejectAbove: Float?, _ scope: WriteScope
     ) throws(FlatVecError) -> AddResult {
@@ -16,7 +22,7 @@ extension WritePath {
         try durably("stage_add", { () throws(FlatVecError) in
             staged = try store.stageAdd(collection: collection.name, batch: validated.batch)
         }, ifOutcomeUnknown: {})
-        return try scope.inWriteOrder(of: collection) { state throws(FlatVecError) -> AddResult in
+        let sliced = try scope.inWriteOrder(of: collection) { state throws(FlatVecError) -> SlicedApply in
             try checkLive(collection, state)
             try reconcile(collection, &state)
             if let threshold = rejectAbove {
@@ -25,7 +31,31 @@ extension WritePath {
             }
             try durably("add", { () throws(FlatVecError) in try store.commitAdd(staged!) },
                         ifOutcomeUnknown: { state.inDoubt.formUnion(validated.batch.ids) })
-            return collection.index.add(validated)
+            let sliced = SlicedApply(validated)
+            sliced.applyNext(to: collection.index)
+            if !sliced.isDone { state.slicedApply = sliced }
+            return sliced
+        }
+        while true {
+            Self.letQueuedAddsIn(collection)
+            let result = scope.inWriteOrderBesideSlicedApply(of: collection) { state -> AddResult? in
+                // Another write may have finished it.
+                if state.slicedApply === sliced {
+                    sliced.applyNext(to: collection.index)
+                    if sliced.isDone { state.slicedApply = nil }
+                }
+                return sliced.isDone ? sliced.result : nil
+            }
+            if let result { return result }
+        }
+    }
+
+    /// Waits (a millisecond at most) until the ADDs queued for the collection's write order have
+    /// taken it: a thread letting the lock go and taking it again at once would otherwise keep it.
+    private static func letQueuedAddsIn(_ collection: NamedIndex) {
+        let deadline = ContinuousClock.now + .milliseconds(1)
+        while !collection.pendingAdds.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
+            usleep(20)
         }
     }
 
@@ -41,22 +71,30 @@ extension WritePath {
     ) throws(FlatVecError) -> AddResult {
         let mine = NamedIndex.PendingAdd(validated, rejectAbove: rejectAbove)
         collection.pendingAdds.withLock { $0.append(mine) }
-        return try scope.inWriteOrder(of: collection) { state throws(FlatVecError) -> AddResult in
+        return try scope.inWriteOrderBesideSlicedApply(of: collection) { state throws(FlatVecError) -> AddResult in
             // Another thread may have stored this ADD while this one waited for the write order.
             if let outcome = mine.outcome { return try outcome.get() }
             do throws(FlatVecError) {
                 try checkLive(collection, state)
+                if !state.inDoubt.isEmpty || state.attributesInDoubt { state.finishSlicedApply(collection.index) }
                 try reconcile(collection, &state)
             } catch {
                 // Under the write order, so no other thread can have taken it from the queue meanwhile.
                 collection.pendingAdds.withLock { $0.removeAll { $0 === mine } }
                 throw error
             }
-            var group: [NamedIndex.PendingAdd] = []
-            for add in collection.pendingAdds.withLock({ queue in
+            let queued = collection.pendingAdds.withLock { queue in
                 defer { queue.removeAll() }
                 return queue
-            }) {
+            }
+            // ADDs may pass a large one part-way into the index only where the order between them
+            // cannot show: ids it does not hold, and no duplicate check (which must see all of it).
+            if let sliced = state.slicedApply,
+               queued.contains(where: { $0.rejectAbove != nil || $0.batch.batch.ids.contains(where: sliced.ids.contains) }) {
+                state.finishSlicedApply(collection.index)
+            }
+            var group: [NamedIndex.PendingAdd] = []
+            for add in queued {
                 if let threshold = add.rejectAbove {
                     do throws(FlatVecError) {
                         let matches = try collection.index.duplicates(of: add.batch, threshold: threshold, pending: group.map(\.batch.batch))

@@ -127,7 +127,9 @@ public final class WritePath: Sendable {
     }
 
     /// Upserts a batch, stored together with the ADDs of the same collection that wait meanwhile
-    /// (group commit: one store write for all of them).
+    /// (group commit: one store write for all of them). A batch above ``stagedAddBytes`` is staged
+    /// instead (written ahead, outside the write order) and enters the index a slice at a time
+    /// (``addStaged(_:_:rejectAbove:_:)``).
     /// - Parameters:
     ///   - batch: The vectors.
     ///   - name: The collection.

@@ -207,4 +207,83 @@ import Testing
         // The small ADD reached the store while the large one's bytes were held; the commit came after.
         #expect(store.operations.map { String($0.prefix(12)) } == ["create c", "add [1]", "stage 600", "add [100, 10"])
     }
+
+    /// A large ADD part-way into the index (simulated: stored, one slice applied): an ADD of other
+    /// ids passes it; an ADD sharing an id, one checking duplicates, and any other write finish it
+    /// first, so the index ends as the store's order gives, and a restart agrees.
+    @Test func writesPassALargeAddPartWayInOnlyWhereTheOrderCannotShow() async throws {
+        let directory = Store.temporaryDirectory()
+        let expected: [StoredVector]
+        do {
+            let (engine, store) = try Store.open(directory)
+            try Self.create("big", engine)
+            let collection = try engine.registry.collection(named: "big")
+            func partWayIn(_ ids: Range<Int64>, seed: UInt64) throws -> SlicedApply {
+                let validated = try collection.index.validate(Self.batch(ids: ids, seed: seed))
+                try store.commitAdd(try store.stageAdd(collection: "big", batch: validated.batch))
+                let sliced = SlicedApply(validated)
+                sliced.applyNext(to: collection.index)
+                collection.writeOrder.withLock { $0.slicedApply = sliced }
+                return sliced
+            }
+            var sliced = try partWayIn(0..<5_000, seed: 1)
+            #expect(collection.index.count == SlicedApply.rowsPerSlice)
+            try engine.add(Self.batch(ids: 10_000..<10_001, seed: 2), to: "big")
+            #expect(collection.index.count == SlicedApply.rowsPerSlice + 1)
+            #expect(collection.writeOrder.withLock { $0.slicedApply === sliced })
+            let overlapping = try Self.batch(ids: 4_999..<5_000, seed: 3)
+            let replaced = try engine.add(overlapping, to: "big")
+            #expect(replaced.inserted == 0 && replaced.replaced == 1)
+            #expect(collection.writeOrder.withLock { $0.slicedApply == nil } && sliced.isDone)
+            #expect(sliced.result?.inserted == 5_000 && sliced.result?.replaced == 0)
+            #expect(try engine.get(ids: [4_999], from: "big")[0].vector == overlapping.vectors)
+
+            sliced = try partWayIn(20_000..<25_000, seed: 4)
+            _ = try engine.add(Self.batch(ids: 30_000..<30_001, seed: 5), to: "big", rejectingDuplicatesAbove: 10_000)
+            #expect(sliced.isDone && collection.index.count == 10_002)
+            sliced = try partWayIn(40_000..<45_000, seed: 6)
+            try engine.remove(ids: [44_999], from: "big")
+            #expect(sliced.isDone && collection.index.count == 15_001)
+            expected = try Self.rows(engine, "big")
+            await engine.close()
+        }
+        let (engine, _) = try Store.open(directory)
+        #expect(try Self.rows(engine, "big") == expected)
+    }
+
+    /// Single ADDs racing large ADDs of the same collection, half of them on the large ones' ids:
+    /// every ADD is served, and a restart gives back exactly the index served.
+    @Test func singleAddsRacingLargeOnesReplayToTheIndexServed() async throws {
+        let directory = Store.temporaryDirectory()
+        let expected: [StoredVector]
+        do {
+            let (engine, _) = try Store.open(directory)
+            try Self.create("big", engine)
+            let failures = Mutex<[String]>([])
+            let stop = Atomic<Bool>(false)
+            let singles = WriteLocksTests.inThread {
+                var random = SeededRandom(seed: 42)
+                var n = 0
+                while !stop.load(ordering: .relaxed) || n < 50 {
+                    let id = Int64.random(in: 0..<40_000, using: &random)
+                    do { try engine.add(Self.batch(ids: id..<(id + 1), seed: UInt64(n)), to: "big") } catch {
+                        failures.withLock { $0.append("\(error)") }
+                    }
+                    n += 1
+                }
+            }
+            for round in 0..<4 {
+                let start = Int64(round * 5_000)
+                try engine.add(Self.batch(ids: start..<(start + 6_000), seed: 100 + UInt64(round)), to: "big")
+            }
+            stop.store(true, ordering: .relaxed)
+            singles.wait()
+            #expect(failures.withLock { $0 }.isEmpty)
+            expected = try Self.rows(engine, "big")
+            #expect(expected.count >= 21_000)
+            await engine.close()
+        }
+        let (engine, _) = try Store.open(directory)
+        #expect(try Self.rows(engine, "big") == expected)
+    }
 }

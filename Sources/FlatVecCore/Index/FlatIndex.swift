@@ -230,14 +230,27 @@ public final class FlatIndex: @unchecked Sendable {
     /// - Returns: How many ids were new and how many replaced a stored vector.
     @discardableResult
     public func add(_ validated: ValidatedBatch) -> AddResult {
+        add(validated, rows: 0..<validated.batch.count)
+    }
+
+    /// Adds rows `range` of a batch validated by ``validate(_:)``; cannot fail. Adding a batch's
+    /// ranges one after another in order leaves what adding it whole does (its ids are distinct),
+    /// and holds the writer lock for one range at a time.
+    /// - Parameters:
+    ///   - validated: A batch validated by an index of the same dimension and metric.
+    ///   - range: The rows of the batch to add.
+    /// - Returns: How many of those rows were new ids and how many replaced a stored vector.
+    @discardableResult
+    public func add(_ validated: ValidatedBatch, rows range: Range<Int>) -> AddResult {
         precondition(validated.dimension == dimension && validated.metric == metric, "batch validated for another index")
         let batch = validated.batch
-        guard !batch.isEmpty else { return AddResult(inserted: 0, replaced: 0) }
+        precondition(range.lowerBound >= 0 && range.upperBound <= batch.count, "rows beyond the batch")
+        guard !range.isEmpty else { return AddResult(inserted: 0, replaced: 0) }
         return batch.vectors.withUnsafeBufferPointer { vectors in
             lock.withWriterLock {
                 let before = rows.count
-                rows.reserve(rows: before + batch.count)
-                for i in 0..<batch.count {
+                rows.reserve(rows: before + range.count)
+                for i in range {
                     rows.upsert(
                         id: batch.ids[i],
                         label: batch.labels[i],
@@ -247,7 +260,7 @@ public final class FlatIndex: @unchecked Sendable {
                     )
                 }
                 let inserted = rows.count - before
-                return AddResult(inserted: inserted, replaced: batch.count - inserted)
+                return AddResult(inserted: inserted, replaced: range.count - inserted)
             }
         }
     }

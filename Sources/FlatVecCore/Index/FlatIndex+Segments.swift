@@ -90,30 +90,44 @@ extension FlatIndex {
 
     /// After ``writeSegments(_:to:segmentsDirectory:name:)``: every chunk written that nothing changed
     /// since the view is replaced by a private mapping of its new file, so its rows leave the
-    /// process's own memory for the page cache, and the next compaction keeps the file. Takes the
-    /// writer lock for a moment (one mapping per chunk written).
+    /// process's own memory for the page cache, and the next compaction keeps the file.
+    ///
+    /// The files are mapped and their codes copied with no lock held (the view keeps each chunk
+    /// alive, and nothing changes the rows it counted); the writer lock is taken once, for the swaps
+    /// (and the copies of payload slots and attribute columns a listing scan may still read), so
+    /// searches and writes wait for a moment, not for the mappings.
     public func adoptSegments(_ view: SegmentView, written: [Int: SegmentFile], segmentsDirectory: String) {
+        /// Whether chunk `c` is still the view's, with the view's rows (read under a lock).
+        func unchanged(_ c: Int) -> Bool {
+            c < rows.chunks.count && rows.chunks[c] === view.chunks[c] && rows.rows(inChunk: c) == view.rows(inChunk: c)
+        }
+        let pool = lock.withReaderLock { rows.reserve.codePool }
+        var mapped: [(c: Int, file: SegmentFile, chunk: VectorChunk?)] = []
+        for (c, file) in written.sorted(by: { $0.key < $1.key }) {
+            guard lock.withReaderLock({ unchanged(c) }) else { continue }
+            let old = view.chunks[c]
+            let mapping = Self.mapSegment(segmentsDirectory + "/" + file.name, verify: false, pool: pool, codesFrom: old.codeSection)
+            if let result = try? mapping.get(), result.chunk.layout == old.layout, result.rows == view.rows(inChunk: c) {
+                mapped.append((c, file, result.chunk))
+            } else {
+                mapped.append((c, file, nil))
+            }
+        }
         lock.withWriterLock {
-            // The same chunk with the same rows: nothing changed it since the view (a change to a row
-            // the view holds copies the chunk first; an append adds rows).
-            for (c, file) in written
-            where c < rows.chunks.count && rows.chunks[c] === view.chunks[c] && rows.rows(inChunk: c) == view.rows(inChunk: c) {
+            // A chunk a writer copied or appended to since it was mapped keeps its memory; its file
+            // was written from the view, so it is not its segment either.
+            for (c, file, chunk) in mapped where unchanged(c) {
                 let old = rows.chunks[c]
-                let rowsInChunk = rows.rows(inChunk: c)
-                let mapping = Self.mapSegment(
-                    segmentsDirectory + "/" + file.name, verify: false, pool: rows.reserve.codePool, codesFrom: old.codeSection
-                )
-                if let mapped = try? mapping.get(),
-                   mapped.chunk.layout == old.layout, mapped.rows == rowsInChunk
-                {
-                    // Copies: a listing scan may still read the old chunk's slots and columns.
-                    mapped.chunk.payloads = old.payloads.copy(capacity: old.capacity, rows: rowsInChunk)
-                    mapped.chunk.attributes = old.attributes.map { $0.copy(capacity: old.capacity, rows: rowsInChunk) }
-                    mapped.chunk.segment = file
-                    rows.replaceChunk(c, with: mapped.chunk)
-                } else {
+                guard let chunk else {
                     old.segment = file
+                    continue
                 }
+                let rowsInChunk = rows.rows(inChunk: c)
+                // Copies: a listing scan may still read the old chunk's slots and columns.
+                chunk.payloads = old.payloads.copy(capacity: old.capacity, rows: rowsInChunk)
+                chunk.attributes = old.attributes.map { $0.copy(capacity: old.capacity, rows: rowsInChunk) }
+                chunk.segment = file
+                rows.replaceChunk(c, with: chunk)
             }
         }
     }

@@ -344,17 +344,19 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
 
     /// Ends a backup's hold on compaction, and deletes what a compaction retired meanwhile.
     public func endBackup(_ pin: UInt64) {
-        state.withLock { s in
+        let doomed = state.withLock { s in
             s.backups.removeValue(forKey: pin)
-            deleteGarbage(&s)
+            return takeGarbage(&s)
         }
+        for path in doomed { unlink(path) }
     }
 
-    /// Deletes the files compactions retired, unless a backup is copying files.
-    private func deleteGarbage(_ s: inout State) {
-        guard !s.garbage.isEmpty, !s.backupInProgress() else { return }
-        for path in s.garbage { unlink(path) }
-        s.garbage = []
+    /// The files compactions retired, to delete once the lock is let go (deleting a log of 256 MiB
+    /// takes a while, and every write takes this lock), unless a backup is copying files.
+    private func takeGarbage(_ s: inout State) -> [String] {
+        guard !s.garbage.isEmpty, !s.backupInProgress() else { return [] }
+        defer { s.garbage = [] }
+        return s.garbage
     }
 
     /// Takes a view of every collection and starts the next log; the caller keeps writes out while
@@ -396,9 +398,11 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             written.append((c, result.written))
             bytesWritten += result.written.values.reduce(0) { $0 + $1.bytes }
         }
-        try state.withLock { s throws(FlatVecError) in
-            guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
-            try Self.writeManifest(directory: directory, generation: plan.generation, files: files)
+        // Compactions run one at a time, and only they (and opening) write the manifest: it is
+        // committed with no lock held, so writes do not wait for its fsyncs.
+        guard !state.withLock({ $0.closed }) else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
+        try Self.writeManifest(directory: directory, generation: plan.generation, files: files)
+        let doomed = state.withLock { s -> [String] in
             // The new manifest is committed: what only the old one named is garbage now. Files no
             // manifest ever named are left alone.
             for number in s.generation..<plan.generation { s.garbage.append(Self.logPath(directory, number)) }
@@ -408,8 +412,9 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             s.snapshotFiles = files.map(\.1)
             s.segmentFiles = segments
             s.generation = plan.generation
-            deleteGarbage(&s)
+            return takeGarbage(&s)
         }
+        for path in doomed { unlink(path) }
         for (c, chunks) in written { c.index.adoptSegments(c.view, written: chunks, segmentsDirectory: snapshots) }
         logger.info("compacted", metadata: [
             "generation": "\(plan.generation)", "collections": "\(plan.collections.count)", "segment bytes written": "\(bytesWritten)",

@@ -11,7 +11,7 @@ import FlatVecCore
 final class SlicedApply: @unchecked Sendable {
     // @unchecked: every field is read and written only under the collection's write order.
     /// Rows applied under one hold of the write order (and of the index's writer lock).
-    static let rowsPerSlice = 2_048
+    static let rowsPerSlice = 1_024
 
     let batch: ValidatedBatch
     /// The batch's ids.

@@ -32,8 +32,7 @@ extension WritePath {
             try durably("add", { () throws(FlatVecError) in try store.commitAdd(staged!) },
                         ifOutcomeUnknown: { state.inDoubt.formUnion(validated.batch.ids) })
             let sliced = SlicedApply(validated)
-            sliced.applyNext(to: collection.index)
-            if !sliced.isDone { state.slicedApply = sliced }
+            state.slicedApply = sliced
             return sliced
         }
         while true {
@@ -50,10 +49,11 @@ extension WritePath {
         }
     }
 
-    /// Waits (a millisecond at most) until the ADDs queued for the collection's write order have
-    /// taken it: a thread letting the lock go and taking it again at once would otherwise keep it.
+    /// Waits (5 ms at most: a woken thread may wait that long for a core) until the ADDs queued for
+    /// the collection's write order have taken it: a thread letting the lock go and taking it again
+    /// at once would otherwise keep it.
     private static func letQueuedAddsIn(_ collection: NamedIndex) {
-        let deadline = ContinuousClock.now + .milliseconds(1)
+        let deadline = ContinuousClock.now + .milliseconds(5)
         while !collection.pendingAdds.withLock({ $0.isEmpty }) && ContinuousClock.now < deadline {
             usleep(20)
         }

@@ -204,4 +204,13 @@ public final class Engine: Sendable {
         try checkOpen()
         try writes.compact()
     }
+
+    /// Compacts if the store holds log records a start would replay, so the next start maps
+    /// segments and replays nothing (``compact()`` otherwise). `flatvec serve` does this when it
+    /// stops cleanly (SIGTERM, SIGINT); a crash leaves the log, which the next start replays.
+    /// - Throws: `unavailable` while an online backup is being taken, or a store failure.
+    public func checkpoint() throws(FlatVecError) {
+        try checkOpen()
+        try writes.checkpoint()
+    }
 }

@@ -126,6 +126,13 @@ public final class FlatVecServer: Service, Sendable {
         }
         maintenance.cancel()
         await maintenance.value
+        // Every request is answered: compact what the log holds, so the next start maps segments
+        // and replays nothing (a crash instead leaves the log to replay).
+        do {
+            try await writePool.runIfActive { [executor] in try executor.checkpoint() }
+        } catch {
+            logger.warning("stopping without a final compaction: the next start replays the log", metadata: ["error": "\(error)"])
+        }
         try? await threadPool.shutdownGracefully()
         try? await writePool.shutdownGracefully()
         logger.info("stopped")

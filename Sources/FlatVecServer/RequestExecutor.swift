@@ -292,6 +292,9 @@ public struct RequestExecutor: Sendable {
     /// Compacts the store now, with writes held off (searches go on).
     public func compact() throws(FlatVecError) { try engine.compact() }
 
+    /// Compacts if the log holds records a start would replay (``Engine/checkpoint()``).
+    public func checkpoint() throws(FlatVecError) { try engine.checkpoint() }
+
     /// Reconciles every write whose outcome was unknown with the store, if it can be reached.
     /// - Returns: Whether nothing is left in doubt.
     @discardableResult

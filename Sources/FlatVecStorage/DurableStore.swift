@@ -48,6 +48,8 @@ public protocol DurableStore: Sendable {
 
     /// Whether the store would like a compaction (its log has grown large).
     var wantsCompaction: Bool { get }
+    /// Whether a start would replay log records now (a compaction makes it false until the next write).
+    var hasLogToReplay: Bool { get }
 
     /// Starts a compaction, with writes held out: takes a view of every collection and starts a new
     /// log for the writes after it, in a moment (nothing of the size of the data is written).
@@ -102,6 +104,8 @@ extension DurableStore {
 
     /// Stores without a log never need compaction.
     public var wantsCompaction: Bool { false }
+    /// Stores without a log replay nothing.
+    public var hasLogToReplay: Bool { false }
 
     /// Nothing to compact.
     public func beginCompaction(_ collections: [NamedIndex]) throws(FlatVecError) -> CompactionPlan? { nil }

@@ -303,6 +303,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         try append(.remove(collection: collection, ids: ids))
     }
 
+    /// Whether the logs since the manifest's generation hold a record (a log started by a
+    /// compaction that has not committed its manifest counts).
+    public var hasLogToReplay: Bool { state.withLock { $0.log.size > 0 || $0.logNumber > $0.generation } }
+
     /// Whether the log has grown past the compaction threshold (never while a backup holds the files).
     public var wantsCompaction: Bool { state.withLock { !$0.backupInProgress() && $0.log.size >= compactionThreshold } }
 

@@ -205,6 +205,13 @@ public final class WritePath: Sendable {
         }
     }
 
+    /// Compacts if the store has log records a start would replay (``DurableStore/hasLogToReplay``):
+    /// after it, a start maps the segments and replays nothing. A server does this as it stops.
+    public func checkpoint() throws(FlatVecError) {
+        guard store.hasLogToReplay else { return }
+        try compact()
+    }
+
     /// Starts an online backup of the store (``DurableStore/beginBackup()``) with writes held off
     /// just while the files are listed: every write acknowledged before it is in the plan.
     public func beginBackup() throws(FlatVecError) -> BackupPlan {

@@ -21,7 +21,8 @@ struct ServeCommand: AsyncParsableCommand {
             With no arguments: listens on 127.0.0.1:7070 without authentication and serves the sample \
             catalogue as the collection 'products', in memory only (the catalogue is found in ./data, \
             beside or above the executable, or in the checkout it was built from; --sample-data names \
-            another). SIGTERM or SIGINT stops accepting, answers every request already read, and exits 0.
+            another). SIGTERM or SIGINT stops accepting, answers every request already read, compacts a \
+            --data directory's log (the next start replays nothing), and exits 0.
             """
     )
 

@@ -4,8 +4,9 @@ import FlatVecTestSupport
 import Foundation
 import Testing
 
-/// `flatvec verify` through the binary: a stopped server's directory is sound (exit 0), a flipped
-/// byte in its log is found and located (exit 1), and a directory that does not exist is refused.
+/// `flatvec verify` through the binary: a crashed server's directory is sound (exit 0), a flipped
+/// byte in its log is found and located (exit 1), and a directory that does not exist is refused; a
+/// cleanly stopped server leaves no log to replay.
 @Suite(.timeLimit(.minutes(2))) struct VerifyCommandTests {
     @Test func verifyPassesASoundDirectoryAndLocatesDamage() async throws {
         let directory = TestDirectory.path("flatvec-verify")
@@ -15,7 +16,8 @@ import Testing
         try await client.createCollection("v", dimension: 3)
         for i in 0..<4 { _ = try await client.add(collection: "v", batch: VectorBatch(id: Int64(i), label: 0, vector: [1, Float(i), 0])) }
         await client.close()
-        server.stop()
+        // Killed: a clean stop would compact the log away.
+        server.kill9()
         let sound = try runFlatVec(["verify", "--data", directory])
         #expect(sound.status == 0 && sound.stdout.contains("ok: wal.0.log: 5 records, checksums match, 5 applied") && sound.stdout.hasSuffix("is sound\n"), "\(sound.stdout) \(sound.stderr)")
         // Damage the first record: records after it still pass their checksums, so it is corruption.
@@ -27,5 +29,30 @@ import Testing
         #expect(damaged.status == 1 && damaged.stderr.contains("problem: wal.0.log: record 1 at offset 0 is damaged"), "\(damaged.stderr)")
         let missing = try runFlatVec(["verify", "--data", directory + "/nope"])
         #expect(missing.status == 1 && missing.stderr.contains("is not a directory"), "\(missing.stderr)")
+    }
+
+    /// SIGTERM answers what was read, then compacts: the directory holds segments and an empty log,
+    /// and the next start serves every row without replaying anything.
+    @Test func aCleanStopLeavesNothingToReplay() async throws {
+        let directory = TestDirectory.path("flatvec-clean-stop")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try ServerProcess(["--data", directory])
+        let client = try await server.connect()
+        try await client.createCollection("v", dimension: 3)
+        for i in 0..<4 { _ = try await client.add(collection: "v", batch: VectorBatch(id: Int64(i), label: 0, vector: [1, Float(i), 0])) }
+        await client.close()
+        server.stop()
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        #expect(files.filter { $0.hasSuffix(".log") } == ["wal.1.log"], "\(files)")
+        #expect(try FileManager.default.attributesOfItem(atPath: directory + "/wal.1.log")[.size] as? Int == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/snapshots").contains { $0.hasSuffix(".seg") })
+        let verified = try runFlatVec(["verify", "--data", directory])
+        #expect(verified.status == 0 && verified.stdout.contains("ok: wal.1.log: 0 records"), "\(verified.stdout)")
+        try server.start()
+        let again = try await server.connect()
+        #expect(try await again.get(collection: "v", ids: [0, 1, 2, 3]).map(\.id) == [0, 1, 2, 3])
+        await again.close()
+        server.stop()
+        #expect(server.log.contains("log records replayed=0") || server.log.contains("\"log records replayed\": 0") || server.log.contains("log records replayed: 0"), "\(server.log.suffix(2_000))")
     }
 }

@@ -55,7 +55,9 @@ import Glibc
         }
         await client.close()
         #expect(Self.get("/readyz", port: metricsPort)?.status == 200)
-        server!.stop()
+        // Killed, so the restart replays the log (a clean stop compacts it: the restart would be
+        // ready before the first probe).
+        server!.kill9()
         server = nil
 
         // Restart and watch the probes from the first moment.

@@ -163,7 +163,7 @@ enum LogRecord: Equatable {
             else { throw FlatVecError(.corruptData, "ADD record of \(n) vectors of dimension \(dimension) is longer than its body") }
             let ids: [Int64] = try r.array(n)
             let labels: [Int64] = try r.array(n)
-            let bits: [UInt32] = try r.array(n * dimension)
+            let vectors = try r.floats(n * dimension)
             var payloads: [[UInt8]?] = []
             if flags & 1 != 0 {
                 payloads.reserveCapacity(n)
@@ -178,7 +178,7 @@ enum LogRecord: Equatable {
                 for _ in 0..<n { attributes.append(try r.values()) }
             }
             record = .add(collection: collection, batch: try VectorBatch(
-                dimension: dimension, ids: ids, labels: labels, vectors: bits.map(Float.init(bitPattern:)), payloads: payloads,
+                dimension: dimension, ids: ids, labels: labels, vectors: vectors, payloads: payloads,
                 attributes: attributes
             ))
         case .remove:
@@ -304,10 +304,31 @@ enum LogRecord: Equatable {
             return values
         }
         mutating func array<T: FixedWidthInteger>(_ n: Int) throws(FlatVecError) -> [T] {
+            let values: [T] = try copy(n)
+            #if _endian(little)
+            return values
+            #else
+            return values.map { T(littleEndian: $0) }
+            #endif
+        }
+        /// `n` little-endian IEEE-754 floats.
+        mutating func floats(_ n: Int) throws(FlatVecError) -> [Float] {
+            #if _endian(little)
+            return try copy(n)
+            #else
+            return (try array(n) as [UInt32]).map(Float.init(bitPattern:))
+            #endif
+        }
+        /// The next `n` values' bytes as they are, in one copy.
+        private mutating func copy<T>(_ n: Int) throws(FlatVecError) -> [T] {
             let size = MemoryLayout<T>.size
             guard n >= 0, n <= remaining / size else { throw FlatVecError(.corruptData, "record ends early") }
-            let values = bytes.withUnsafeBytes { raw in
-                (0..<n).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: offset + $0 * size, as: T.self)) }
+            let start = offset
+            let values = [T](unsafeUninitializedCapacity: n) { buffer, count in
+                bytes.withUnsafeBytes { raw in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[start..<(start + n * size)]))
+                }
+                count = n
             }
             offset += n * size
             return values

@@ -14,7 +14,9 @@ Two runs of a release `flatvec serve --data DIR` on a fresh directory in a tempo
   memory after the load and after searches, one lane's q/s. Then SIGTERM and a restart on the same
   directory: time until the port answers and until a first exact answer (checked against numpy),
   memory after a restart and searches, and then 1 and 32 lanes (flatvec-client-rtt: Swift client
-  connections, closed loop, k = 10) for --search-seconds each: q/s, p50, p99.
+  connections, closed loop, k = 10) for --search-seconds each: q/s, p50, p99. (SIGTERM is a clean
+  stop: the server compacts its log first.) Last, 100,000 more vectors, SIGKILL, and a restart that
+  replays their log: time to the port and to a first exact answer.
 
 Writes storage-latest.md (or --out) beside this script.
 """
@@ -207,6 +209,21 @@ def catalogue(flatvec, folder, n, search_seconds):
     queries.tofile(queries_path)
     result["lanes"] = [(count,) + lanes(server.port, queries_path, search_seconds, count) for count in (1, 32)]
     result["after_lanes"] = memory(server.process.pid)
+    # A crash with a log to replay: 100,000 more vectors (about 200 MiB of log, below the 256 MiB
+    # that triggers a compaction), then SIGKILL and a restart.
+    for start in range(n, n + 100_000, 20_000):
+        block = unit_rows(np.random.default_rng(start).standard_normal((20_000, D), dtype=np.float32))
+        client.add("catalogue", np.arange(start, start + 20_000), block)
+    client.close()
+    result["crash_log"] = sum(os.path.getsize(os.path.join(data, f)) for f in os.listdir(data) if f.endswith(".log"))
+    server.process.kill()
+    server.process.wait()
+    server = Server(flatvec, data)
+    client, listening = server.connect()
+    hits = client.search("catalogue", kept[7], k=1)
+    result["crash_listening"] = listening
+    result["crash_first_answer"] = time.perf_counter() - server.started
+    result["crash_exact"] = int(hits.ids[0][0]) == 7 and client.list_collections()[0].count == n + 100_000 + result["single_adds"]
     client.close()
     server.stop()
     return result
@@ -265,6 +282,8 @@ def main() -> None:
         "| %d Swift lanes after the restart | %.0f q/s, p50 %.1f ms, p99 %.1f ms |" % lane for lane in big["lanes"]
     ] + [
         "| resident after the lanes | %s / %s |" % tuple(mib(x) for x in big["after_lanes"]),
+        "| restart after SIGKILL with %s of log to replay: port answers / first answer (exact, every row: %s) | %.2f s / %.2f s |" % (
+            mib(big["crash_log"]), "yes" if big["crash_exact"] else "NO", big["crash_listening"], big["crash_first_answer"]),
     ]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(HERE, args.out), "w") as f:

@@ -46,12 +46,12 @@ import Glibc
         let arguments = ["--data", directory, "--metrics-port", "\(metricsPort)"]
         var server: ServerProcess? = try ServerProcess(arguments)
         let client = try await server!.connect()
-        try await client.createCollection("big", dimension: 32)
-        var random = SeededRandom(seed: 1)
+        // About 200 MiB of log for the restart to replay: long enough for the probes to see it load.
+        try await client.createCollection("big", dimension: 256)
         for start in stride(from: 0, to: 200_000, by: 20_000) {
             let ids = (start..<(start + 20_000)).map { Int64($0) }
-            let vectors = (0..<(20_000 * 32)).map { _ in Float.random(in: -1...1, using: &random) }
-            _ = try await client.add(collection: "big", batch: VectorBatch(dimension: 32, ids: ids, labels: ids, vectors: vectors))
+            let vectors = [Float](repeating: Float(start / 20_000 + 1) / 16, count: 20_000 * 256)
+            _ = try await client.add(collection: "big", batch: VectorBatch(dimension: 256, ids: ids, labels: ids, vectors: vectors))
         }
         await client.close()
         #expect(Self.get("/readyz", port: metricsPort)?.status == 200)

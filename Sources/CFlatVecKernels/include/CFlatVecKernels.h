@@ -220,11 +220,6 @@ void fv_atomic_raise_float(uint32_t *word, float value);
 /// Names the calling thread (at most 15 bytes are kept); a no-op where the C library has no such call.
 void fv_name_this_thread(const char *name);
 
-/// Writes a file range back to the disk and waits for it (sync_file_range with WAIT_BEFORE, WRITE and
-/// WAIT_AFTER: data only, no metadata and no disk cache flush, so not a durability barrier); 0 where
-/// unsupported. Paces large writes so they never queue much at the disk ahead of a log's fdatasync.
-int fv_write_back(int fd, long long offset, long long count);
-
 #ifdef __cplusplus
 }
 #endif

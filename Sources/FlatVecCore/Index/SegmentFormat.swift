@@ -139,9 +139,6 @@ enum SegmentFormat {
     /// The used bytes are copied out first and the checksum taken of the copy: a row appended to the
     /// chunk meanwhile changes the padding rows of the codes' last 16-row block, which the block's
     /// ranges include.
-    /// How much of a segment is written before waiting for it to reach the disk.
-    static let writebackBytes = 1 << 20
-
     static func write(_ chunk: VectorChunk, rows: Int, to path: String) throws(FlatVecError) -> SegmentFile {
         let layout = chunk.layout
         let (tail, payloadBytes) = tail(chunk, rows: rows)
@@ -170,15 +167,12 @@ enum SegmentFormat {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FlatVecError.ioError("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        // Written back a MiB at a time, waiting for each: a compaction then never has more than a
-        // MiB queued at the disk ahead of the log's fdatasync (an ADD waits for that sync).
         func put(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(FlatVecError) {
             var done = 0
             while done < bytes.count {
-                let n = pwrite(fd, bytes.baseAddress! + done, min(bytes.count - done, Self.writebackBytes), off_t(offset + done))
+                let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else { throw FlatVecError.ioError("write to \(path) failed: \(String(cString: strerror(errno)))") }
-                _ = fv_write_back(fd, Int64(offset + done), Int64(n))
                 done += n
             }
         }

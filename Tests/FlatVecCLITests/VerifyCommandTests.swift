@@ -8,14 +8,20 @@ import Testing
 /// byte in its log is found and located (exit 1), and a directory that does not exist is refused; a
 /// cleanly stopped server leaves no log to replay.
 @Suite(.timeLimit(.minutes(2))) struct VerifyCommandTests {
-    @Test func verifyPassesASoundDirectoryAndLocatesDamage() async throws {
-        let directory = TestDirectory.path("flatvec-verify")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+    /// A server on `directory` holding collection "v" with ids 0 to 3 (a CREATE and four ADDs logged).
+    static func serverWithFourRows(_ directory: String) async throws -> ServerProcess {
         let server = try ServerProcess(["--data", directory])
         let client = try await server.connect()
         try await client.createCollection("v", dimension: 3)
         for i in 0..<4 { _ = try await client.add(collection: "v", batch: VectorBatch(id: Int64(i), label: 0, vector: [1, Float(i), 0])) }
         await client.close()
+        return server
+    }
+
+    @Test func verifyPassesASoundDirectoryAndLocatesDamage() async throws {
+        let directory = TestDirectory.path("flatvec-verify")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try await Self.serverWithFourRows(directory)
         // Killed: a clean stop would compact the log away.
         server.kill9()
         let sound = try runFlatVec(["verify", "--data", directory])
@@ -36,11 +42,7 @@ import Testing
     @Test func aCleanStopLeavesNothingToReplay() async throws {
         let directory = TestDirectory.path("flatvec-clean-stop")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let server = try ServerProcess(["--data", directory])
-        let client = try await server.connect()
-        try await client.createCollection("v", dimension: 3)
-        for i in 0..<4 { _ = try await client.add(collection: "v", batch: VectorBatch(id: Int64(i), label: 0, vector: [1, Float(i), 0])) }
-        await client.close()
+        let server = try await Self.serverWithFourRows(directory)
         server.stop()
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         #expect(files.filter { $0.hasSuffix(".log") } == ["wal.1.log"], "\(files)")

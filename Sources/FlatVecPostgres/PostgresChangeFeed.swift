@@ -128,7 +128,7 @@ final class PostgresChangeFeed: ChangeFeed {
             return []
         }
         var rows: [StoredVector] = []
-        loaded.index.forEachRow { id, label, vector, payload, attributes in
+        try loaded.index.forEachRow { id, label, vector, payload, attributes in
             rows.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes))
         }
         return rows

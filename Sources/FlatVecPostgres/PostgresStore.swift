@@ -343,7 +343,7 @@ public final class PostgresStore: DurableStore, Sendable {
         }
         guard let loaded else { return [] }
         var rows: [StoredVector] = []
-        loaded.index.forEachRow { id, label, vector, payload, attributes in
+        try loaded.index.forEachRow { id, label, vector, payload, attributes in
             rows.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes))
         }
         return rows

@@ -215,7 +215,13 @@ public struct RequestExecutor: Sendable {
                 .invalidArgument, "collection '\(r.collection)' was dropped or rebuilt during the duplicate sweep: start a new one"
             )
         }
-        let page = entry.sweep.nextPage(maxPairs: Int(r.maxPairs), budget: Self.sweepPageBudget, isCancelled: isCancelled)
+        let page: DuplicatePage
+        do {
+            page = try entry.sweep.nextPage(maxPairs: Int(r.maxPairs), budget: Self.sweepPageBudget, isCancelled: isCancelled)
+        } catch {
+            _ = sweeps.end(cursor)
+            throw error
+        }
         sweeps.give(back: cursor, finished: page.finished)
         return .duplicates(DuplicatesResponse(cursor: page.finished ? 0 : cursor, page: page))
     }

@@ -63,6 +63,7 @@ public enum DataDirectoryVerifier {
             if collections[name] != nil { report.problems.append("MANIFEST names collection '\(name)' twice") }
             do {
                 let index = try FlatIndex.loadSnapshot(from: path, configuration: configuration)
+                try index.checkStoredVectors()
                 collections[name] = NamedIndex(name: name, index: index)
                 let segments = try FlatIndex.segmentNames(ofSnapshot: path)
                 segmentNames.formUnion(segments)

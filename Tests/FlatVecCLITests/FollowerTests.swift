@@ -89,7 +89,7 @@ final class ServerProcess: @unchecked Sendable {
         var result: [String: [StoredVector]] = [:]
         for c in try PostgresStore(url: url, logger: quiet).loadCollections() {
             var rows: [StoredVector] = []
-            c.index.forEachRow { id, label, vector, payload, attributes in
+            try c.index.forEachRow { id, label, vector, payload, attributes in
                 rows.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes))
             }
             result[c.name] = rows.sorted { $0.id < $1.id }

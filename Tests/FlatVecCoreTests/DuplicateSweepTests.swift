@@ -63,12 +63,12 @@ import Testing
     }
 
     /// Runs a sweep to its end in pages of `pageSize`, checking that no pair comes twice.
-    static func drain(_ sweep: DuplicateSweep, pageSize: Int, between: (Int) throws -> Void = { _ in }) rethrows -> (pairs: [Pair: Float], last: DuplicatePage) {
+    static func drain(_ sweep: DuplicateSweep, pageSize: Int, between: (Int) throws -> Void = { _ in }) throws -> (pairs: [Pair: Float], last: DuplicatePage) {
         var pairs: [Pair: Float] = [:]
         var page: DuplicatePage
         var pages = 0
         repeat {
-            page = sweep.nextPage(maxPairs: pageSize, budget: .milliseconds(5))
+            page = try sweep.nextPage(maxPairs: pageSize, budget: .milliseconds(5))
             #expect(page.pairs.count <= pageSize)
             for pair in page.pairs {
                 #expect(pair.a < pair.b)

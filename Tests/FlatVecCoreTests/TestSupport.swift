@@ -1,4 +1,5 @@
 @testable import FlatVecCore
+import Testing
 @_exported import FlatVecTestSupport
 
 extension FlatIndex {
@@ -10,8 +11,12 @@ extension FlatIndex {
     /// Every row, sorted by id, for comparing with a reference.
     func allRows() -> [StoredVector] {
         var all: [StoredVector] = []
-        forEachRow { id, label, vector, payload, attributes in
-            all.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes))
+        do {
+            try forEachRow { id, label, vector, payload, attributes in
+                all.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes))
+            }
+        } catch {
+            Issue.record(error)
         }
         return all.sorted { $0.id < $1.id }
     }

@@ -78,7 +78,13 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
     var result: [String: [StoredVector]] = [:]
     for c in executor.registry.all {
         var rows: [StoredVector] = []
-        c.index.forEachRow { id, label, vector, payload, attributes in rows.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes)) }
+        do {
+            try c.index.forEachRow { id, label, vector, payload, attributes in
+                rows.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes))
+            }
+        } catch {
+            Issue.record(error)
+        }
         result[c.name] = rows.sorted { $0.id < $1.id }
     }
     return result
@@ -380,7 +386,7 @@ func fingerprint(_ executor: RequestExecutor) -> [String: [StoredVector]] {
         #expect(acknowledged == Array(0..<10) + Array(20..<30))
         let restarted = try PostgresStore(url: url, logger: TestDatabase.logger).loadCollections()
         var stored: [Int64] = []
-        restarted.first!.index.forEachRow { id, _, _, _, _ in stored.append(id) }
+        try restarted.first!.index.forEachRow { id, _, _, _, _ in stored.append(id) }
         #expect(stored.sorted() == acknowledged)
     }
 }

@@ -171,8 +171,11 @@ import Testing
     }
 
     /// Segment files no snapshot names (a compaction interrupted before its manifest) are deleted at
-    /// start-up; a damaged segment the manifest names stops start-up, naming it.
-    @Test func orphanSegmentsGoAndDamagedOnesStopStartUp() async throws {
+    /// start-up. A damaged id (or label, code, header, tail) in a segment the manifest names stops
+    /// start-up, naming it. Damaged vectors are checked as reads first meet them (start-up reads the
+    /// codes, not every vector): the read that meets them fails naming the segment and rows, and from
+    /// then on the collection answers no search and compacts nothing, while the others go on.
+    @Test func orphanSegmentsGoAndDamageIsNamedNeverServed() async throws {
         let directory = Store.temporaryDirectory()
         do {
             let (engine, _) = try Store.open(directory)
@@ -188,9 +191,17 @@ import Testing
             await engine.close()
         }
         let segment = try FileManager.default.contentsOfDirectory(atPath: directory + "/snapshots").first { $0.hasPrefix("ip.") && $0.hasSuffix(".seg") }!
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/snapshots/" + segment)))
-        bytes[4096 + 40] ^= 1
-        try Data(bytes).write(to: URL(fileURLWithPath: directory + "/snapshots/" + segment))
+        let path = directory + "/snapshots/" + segment
+        let sound = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let capacity = Int(sound[16]) | Int(sound[17]) << 8 | Int(sound[18]) << 16
+        func damaged(at offset: Int) throws {
+            var bytes = sound
+            bytes[offset] ^= 1
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+        }
+
+        // The id of row 0 (ids follow the `capacity x 8` floats of vectors).
+        try damaged(at: 4096 + capacity * 8 * 4 + 3)
         do {
             _ = try Store.open(directory)
             Issue.record("a damaged segment was served")
@@ -198,6 +209,26 @@ import Testing
             #expect(error.code == .corruptData)
             #expect(error.message.contains(segment) && error.message.contains("block checksum mismatch"), "\(error.message)")
         }
+
+        // A component of row 1's vector: groups of 512 rows at d = 8.
+        try damaged(at: 4096 + 40)
+        let (engine, _) = try Store.open(directory)
+        let everything = SearchOptions(k: 5_000)
+        #expect(try engine.search([Float](repeating: 1, count: 5), in: "cos", options: everything).count > 0)
+        for attempt in 0..<2 {
+            do {
+                _ = try engine.search([Float](repeating: 1, count: 8), in: "ip", options: everything)
+                Issue.record("damaged vectors were served (search \(attempt))")
+            } catch {
+                #expect(error.code == .corruptData)
+                #expect(error.message.contains(segment) && error.message.contains("the vectors of rows 0..<512 do not match their checksum"), "\(error.message)")
+            }
+        }
+        #expect(throws: FlatVecError.self) { try engine.compact() }
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) != sound, "the damaged file was rewritten")
+        await engine.close()
+        let report = DataDirectoryVerifier.verify(directory: directory)
+        #expect(report.problems.contains { $0.contains(segment) && $0.contains("the vectors of rows 0..<512") }, "\(report.problems)")
     }
 
     /// After a compaction the rows it wrote are mapped from their segments: the index's own memory

@@ -212,7 +212,13 @@ import Testing
 extension FlatIndex {
     func allRowsSorted() -> [StoredVector] {
         var all: [StoredVector] = []
-        forEachRow { id, label, vector, payload, attributes in all.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes)) }
+        do {
+            try forEachRow { id, label, vector, payload, attributes in
+                all.append(StoredVector(id: id, label: label, vector: Array(vector), payload: payload, attributes: attributes))
+            }
+        } catch {
+            Issue.record(error)
+        }
         return all.sorted { $0.id < $1.id }
     }
 }

@@ -67,17 +67,19 @@ public final class DuplicateSweep: Sendable {
     ///   - budget: How long to sweep before returning what is ready (possibly no pair, with progress).
     ///   - isCancelled: Polled between scans; true returns at once with what is ready.
     /// - Returns: The page.
+    /// - Throws: `corruptData` naming a segment whose vectors do not match their checksum.
     public func nextPage(
         maxPairs: Int, budget: Duration = .milliseconds(250), isCancelled: () -> Bool = { false }
-    ) -> DuplicatePage {
+    ) throws(FlatVecError) -> DuplicatePage {
         let maxPairs = max(1, maxPairs)
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: budget)
-        return state.withLock { state in
+        return try state.withLock { (state) throws(FlatVecError) -> DuplicatePage in
             while state.pending.count - state.pendingStart < maxPairs && !isFinished(state) {
                 sweepNextBlock(&state)
                 if clock.now >= deadline || isCancelled() { break }
             }
+            try index.vectorDamage.check()
             let end = min(state.pending.count, state.pendingStart + maxPairs)
             let pairs = Array(state.pending[state.pendingStart..<end])
             state.pendingStart = end
@@ -158,6 +160,7 @@ public final class DuplicateSweep: Sendable {
             }
             ids.reserveCapacity(n)
             vectors.reserveCapacity(n * dimension)
+            chunk.vectorChecks?.check(0..<n)
             for r in 0..<n {
                 if let mask, mask[r] != FilterProgram.trueByte { continue }
                 let id = chunk.ids[r]

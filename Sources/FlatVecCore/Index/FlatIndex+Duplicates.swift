@@ -60,7 +60,7 @@ extension FlatIndex {
             let sweep = try scratch.duplicateSweep(minScore: threshold, partnerLimit: FlatVecLimits.maximumRangeHits)
             var page: DuplicatePage
             repeat {
-                page = sweep.nextPage(maxPairs: 100_000, budget: .seconds(3_600))
+                page = try sweep.nextPage(maxPairs: 100_000, budget: .seconds(3_600))
                 for pair in page.pairs {
                     offer(DuplicateMatch(id: pair.a, other: pair.b, score: pair.score, otherIsStored: false))
                     offer(DuplicateMatch(id: pair.b, other: pair.a, score: pair.score, otherIsStored: false))

@@ -26,6 +26,7 @@ extension FlatIndex {
                         continue
                     }
                     let (chunk, offset) = rows.location(of: row)
+                    chunk.vectorChecks?.check(row: offset)
                     // Stored vectors are finite and, under cosine, already unit length: used as they are.
                     vectors.append(contentsOf: UnsafeBufferPointer(start: chunk.vector(at: offset), count: dimension))
                 }
@@ -34,6 +35,7 @@ extension FlatIndex {
             if !unknown.isEmpty {
                 throw FlatVecError(.unknownID, "search by stored vector: unknown \(Self.describe(ids: unknown))")
             }
+            try vectorDamage.check()
             if excluding {
                 checked = ids.indices.map { i in
                     var option = checked.count == 1 ? checked[0] : checked[i]

@@ -15,7 +15,8 @@ extension FlatIndex {
             return SegmentView(
                 dimension: dimension, metric: metric, count: rows.count, payloadBytes: rows.payloadBytes,
                 rowsPerChunk: rows.rowsPerChunk, codes: configuration.effectiveScan == .int8,
-                chunks: chunks, segments: chunks.map(\.segment), schema: rows.schema, dictionaries: rows.dictionaries
+                chunks: chunks, segments: chunks.map(\.segment), schema: rows.schema, dictionaries: rows.dictionaries,
+                damage: vectorDamage
             )
         }
     }
@@ -25,10 +26,12 @@ extension FlatIndex {
     /// it, the others are written to new files in `segmentsDirectory` named by `name` (given the
     /// chunk's position; names must be new). Takes no lock.
     /// - Returns: Every segment the snapshot names, by chunk, and which of them were written now.
-    /// - Throws: ``FlatVecError/Code/ioError`` if a file cannot be written.
+    /// - Throws: ``FlatVecError/Code/ioError`` if a file cannot be written; `corruptData` naming a
+    ///   segment whose vectors were found damaged (the index's files stay as they are).
     public static func writeSegments(
         _ view: SegmentView, to path: String, segmentsDirectory: String, name: (Int) -> String
     ) throws(FlatVecError) -> (segments: [SegmentFile], written: [Int: SegmentFile]) {
+        try view.damage.check()
         var segments: [SegmentFile] = []
         var written: [Int: SegmentFile] = [:]
         for c in 0..<view.occupiedChunks {
@@ -63,6 +66,7 @@ extension FlatIndex {
             for string in strings { try appendString(string, lengthBytes: 4, into: &writer) }
         }
         try writer.flush()
+        try view.damage.check()
         let header = SnapshotFormat.header(
             version: SegmentFormat.snapshotVersion, metric: view.metric, dimension: view.dimension, count: view.count,
             payloadBytes: view.payloadBytes, bodyCRC: writer.crc
@@ -133,10 +137,12 @@ extension FlatIndex {
     }
 
     /// Maps a segment file privately (copy on write) and checks its header and, with `verify`, its
-    /// checksums. The codes go to a piece of `pool` when it is for the segment's layout (a full
-    /// chunk), copied from `codesFrom` if given (the same codes, already in memory) or from the file.
+    /// checksums: all of them, but for a version 2 segment with codes given `damage`, whose vectors
+    /// are left to their first readers (``VectorChecks``, recording damage in `damage`). The codes go
+    /// to a piece of `pool` when it is for the segment's layout (a full chunk), copied from
+    /// `codesFrom` if given (the same codes, already in memory) or from the file.
     static func mapSegment(
-        _ path: String, verify: Bool, pool: CodePool?, codesFrom: UnsafeRawPointer? = nil
+        _ path: String, verify: Bool, pool: CodePool?, codesFrom: UnsafeRawPointer? = nil, damage: VectorDamage? = nil
     ) -> Result<(chunk: VectorChunk, rows: Int), FlatVecError> {
         func corrupt(_ why: String) -> FlatVecError { FlatVecError(.corruptData, "segment \(path): \(why)") }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -151,35 +157,48 @@ extension FlatIndex {
         guard let start = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), start != MAP_FAILED else {
             return .failure(FlatVecError.ioError("cannot map \(path): \(String(cString: strerror(errno)))"))
         }
+        var mapped = true
+        defer { if mapped { munmap(start, length) } }
         let raw = UnsafeRawBufferPointer(start: start, count: length)
         let header: SegmentFormat.Header
         switch SegmentFormat.Header.decode(raw) {
         case .success(let h): header = h
-        case .failure(let problem):
-            munmap(start, length)
-            return .failure(corrupt(problem.why))
+        case .failure(let problem): return .failure(corrupt(problem.why))
         }
         let layout = ChunkLayout(capacity: header.capacity, dimension: header.dimension, codes: header.codes)
         let block = start + SegmentFormat.headerBytes
-        let tail = UnsafeRawBufferPointer(start: block + layout.bytes, count: header.tailBytes)
+        let lazy = verify && header.version != 1 && layout.codes && damage != nil
         if verify {
             #if os(Linux)
-            _ = madvise(start, length, MADV_WILLNEED)
+            // Read ahead what is checked now: without the vectors when they are checked later.
+            let from = lazy ? layout.ids / ChunkLayout.pageBytes * ChunkLayout.pageBytes : 0
+            _ = madvise(block + from, length - SegmentFormat.headerBytes - from, MADV_WILLNEED)
             #endif
-            guard SegmentFormat.blockCRC(block, layout, rows: header.rows) == header.blockCRC else {
-                munmap(start, length)
-                return .failure(corrupt("block checksum mismatch (vectors, ids, labels or codes)"))
+            guard SegmentFormat.blockCRC(block, layout, rows: header.rows, version: header.version) == header.blockCRC else {
+                return .failure(corrupt(header.version == 1
+                    ? "block checksum mismatch (vectors, ids, labels or codes)" : "block checksum mismatch (ids, labels or codes)"))
             }
-            guard fv_crc32c(0, tail.baseAddress, tail.count) == header.tailCRC else {
-                munmap(start, length)
-                return .failure(corrupt("tail checksum mismatch (payloads or attributes)"))
+            guard fv_crc32c(0, block + layout.bytes, header.tailBytes) == header.tailCRC else {
+                return .failure(corrupt("tail checksum mismatch (payloads, attributes or vector checksums)"))
             }
         }
-        let chunk = VectorChunk(
-            layout: layout, mappedAt: block, mapping: start, length: length, pool: pool?.layout == layout ? pool : nil,
-            codesFrom: codesFrom
-        )
-        // The tail: payload lengths, payloads, attribute columns.
+        // The tail: payload lengths, payloads, attribute columns, then (version 2) the vector groups' checksums.
+        let groups = header.vectorGroups
+        guard 4 * groups <= header.tailBytes else { return .failure(corrupt("tail too short for \(groups) vector checksums")) }
+        let tail = UnsafeRawBufferPointer(start: block + layout.bytes, count: header.tailBytes - 4 * groups)
+        let checksums = (0..<groups).map { g in
+            UInt32(littleEndian: (block + layout.bytes).loadUnaligned(fromByteOffset: tail.count + 4 * g, as: UInt32.self))
+        }
+        if verify && header.version != 1 && !lazy,
+           let rows = VectorChecks.firstMismatch(block, dimension: layout.dimension, rows: header.rows, groupRows: header.groupRows, checksums: checksums)
+        {
+            return .failure(VectorChecks.damaged(segment: path, rows: rows))
+        }
+        let checks = lazy
+            ? VectorChecks(
+                segment: path, vectors: block.assumingMemoryBound(to: Float.self), dimension: layout.dimension, rows: header.rows,
+                groupRows: header.groupRows, checksums: checksums, damage: damage!
+            ) : nil
         var cursor = 0
         func take(_ n: Int) -> UnsafeRawBufferPointer? {
             guard n >= 0, n <= tail.count - cursor else { return nil }
@@ -187,15 +206,17 @@ extension FlatIndex {
             return UnsafeRawBufferPointer(rebasing: tail[cursor..<(cursor + n)])
         }
         guard let lengths = take(4 * header.rows) else { return .failure(corrupt("tail ends inside the payload lengths")) }
+        let payloads = PayloadSlots(capacity: layout.capacity)
         for r in 0..<header.rows {
             let n = UInt32(littleEndian: lengths.loadUnaligned(fromByteOffset: 4 * r, as: UInt32.self))
             if n != SnapshotFormat.noPayload {
                 guard Int(n) <= maximumPayloadBytes, let bytes = take(Int(n)) else {
                     return .failure(corrupt("payload of row \(r) overruns the tail"))
                 }
-                chunk.payloads[r] = Array(bytes)
+                payloads[r] = Array(bytes)
             }
         }
+        var attributes: [AttributeColumn] = []
         for a in 0..<header.attributes {
             guard let present = take(header.rows), let words = take(8 * header.rows) else {
                 return .failure(corrupt("tail ends inside attribute \(a)"))
@@ -205,15 +226,23 @@ extension FlatIndex {
                 guard present[r] == 1 else { return .failure(corrupt("row \(r) of attribute \(a) has presence byte \(present[r])")) }
                 column.set(r, word: Int64(littleEndian: words.loadUnaligned(fromByteOffset: 8 * r, as: Int64.self)))
             }
-            chunk.attributes.append(column)
+            attributes.append(column)
         }
         guard cursor == tail.count else { return .failure(corrupt("\(tail.count - cursor) bytes follow the tail's last field")) }
+        mapped = false
+        let chunk = VectorChunk(
+            layout: layout, mappedAt: block, mapping: start, length: length, pool: pool?.layout == layout ? pool : nil,
+            codesFrom: codesFrom, vectorChecks: checks
+        )
+        chunk.payloads = payloads
+        chunk.attributes = attributes
         return .success((chunk, header.rows))
     }
 
     /// Loads a version 3 snapshot (the body after the header, already checked): maps every segment it
-    /// names from the snapshot's directory, checking each one's checksums (in parallel), and rebuilds
-    /// the id map. A segment laid out for another chunk size or scan mode is copied in instead.
+    /// names from the snapshot's directory, checking each one's checksums (in parallel; the vectors of
+    /// version 2 segments with codes as searches first read them, see ``checkStoredVectors()``), and
+    /// rebuilds the id map. A segment laid out for another chunk size or scan mode is copied in instead.
     static func decodeSegmented(
         _ raw: UnsafeRawBufferPointer, path: String, metric: Metric, dimension: Int, count: Int, payloadBytes: Int,
         configuration: Configuration
@@ -250,8 +279,9 @@ extension FlatIndex {
         let results = Mutex([Result<(chunk: VectorChunk, rows: Int), FlatVecError>?](repeating: nil, count: segments.count))
         let names = segments.map(\.name)
         let pool = index.rows.reserve.codePool
+        let damage = index.vectorDamage
         DispatchQueue.concurrentPerform(iterations: names.count) { s in
-            let result = mapSegment(directory + "/" + names[s], verify: true, pool: pool)
+            let result = mapSegment(directory + "/" + names[s], verify: true, pool: pool, damage: damage)
             results.withLock { $0[s] = result }
         }
         let mapped = results.withLock { $0 }
@@ -282,6 +312,11 @@ extension FlatIndex {
                     continue
                 }
                 // Another chunk size or scan mode than the files were written with: copy the rows in.
+                chunk.vectorChecks?.check(0..<rowsInChunk)
+                if let damage = index.vectorDamage.error {
+                    failure = damage
+                    return
+                }
                 for r in 0..<rowsInChunk {
                     guard index.rows.row(of: chunk.ids[r]) == nil else {
                         failure = corrupt("id \(chunk.ids[r]) appears twice")
@@ -320,6 +355,23 @@ extension FlatIndex {
             }
         }
         return try result.get()
+    }
+
+    /// Checks every stored vector not checked yet against its segment's checksums.
+    ///
+    /// An index loaded from segments checks their vectors a group of rows at a time as reads first
+    /// touch them, so a restart reads the codes and not the whole catalogue; this reads the rest
+    /// (`flatvec verify` does). Takes the reader lock one chunk at a time.
+    /// - Throws: `corruptData` naming the first segment and rows whose vectors do not match.
+    public func checkStoredVectors() throws(FlatVecError) {
+        let chunks = lock.withReaderLock { rows.occupiedChunkCount }
+        for c in 0..<chunks {
+            lock.withReaderLock {
+                guard c < rows.chunks.count, let checks = rows.chunks[c].vectorChecks else { return }
+                checks.check(0..<checks.rows)
+            }
+            try vectorDamage.check()
+        }
     }
 
     static func syncDirectory(_ directory: String) {

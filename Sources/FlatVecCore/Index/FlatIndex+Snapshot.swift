@@ -45,7 +45,8 @@ extension FlatIndex {
     /// leaves either the old snapshot or the new one. Adds and removes wait while rows are copied
     /// out (they see a consistent cut); the fsync happens after the lock is released.
     /// - Parameter path: The snapshot file.
-    /// - Throws: ``FlatVecError/Code/ioError`` if writing fails.
+    /// - Throws: ``FlatVecError/Code/ioError`` if writing fails; `corruptData` naming a segment
+    ///   whose vectors do not match their checksum.
     public func writeSnapshot(to path: String) throws(FlatVecError) {
         let temporary = path + ".tmp"
         var writer = try SnapshotWriter(creating: temporary)
@@ -100,6 +101,8 @@ extension FlatIndex {
         var remaining = count
         for chunk in rows.chunks where remaining > 0 {
             let n = min(remaining, rows.rowsPerChunk)
+            chunk.vectorChecks?.check(0..<n)
+            try vectorDamage.check()
             try writer.append(bytes: UnsafeRawBufferPointer(start: chunk.vectors, count: n * dimension * 4))
             remaining -= n
         }

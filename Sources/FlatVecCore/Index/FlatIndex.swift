@@ -108,6 +108,9 @@ public final class FlatIndex: @unchecked Sendable {
     let coalescer: SearchCoalescer
     /// What the int8 first pass rescored.
     let rescoreCounters = RescoreCounters()
+    /// Damage found in the vectors of a mapped segment: once recorded, searches and compactions of
+    /// the index fail with it (see ``VectorDamage``).
+    let vectorDamage = VectorDamage()
     /// Tests only: called between a listing scan's pass and its rescoring, with no lock held.
     nonisolated(unsafe) var afterListingPass: (@Sendable () -> Void)?
     // nonisolated(unsafe): set by a test before it searches, read by the search afterwards.
@@ -304,7 +307,8 @@ public final class FlatIndex: @unchecked Sendable {
 
     /// Returns the stored vectors of `ids`, in the order asked.
     /// - Parameter ids: The ids.
-    /// - Throws: ``FlatVecError/Code/unknownID`` naming the unknown ids.
+    /// - Throws: ``FlatVecError/Code/unknownID`` naming the unknown ids; `corruptData` naming a
+    ///   segment whose vectors do not match their checksum.
     public func get(ids: [Int64]) throws(FlatVecError) -> [StoredVector] {
         var unknown: [Int64] = []
         let found: [StoredVector] = lock.withReaderLock {
@@ -316,6 +320,7 @@ public final class FlatIndex: @unchecked Sendable {
                     continue
                 }
                 let (chunk, offset) = rows.location(of: row)
+                chunk.vectorChecks?.check(row: offset)
                 found.append(
                     StoredVector(
                         id: id,
@@ -329,22 +334,29 @@ public final class FlatIndex: @unchecked Sendable {
             return found
         }
         if !unknown.isEmpty { throw FlatVecError(.unknownID, "unknown \(Self.describe(ids: unknown))") }
+        try vectorDamage.check()
         return found
     }
 
     /// Calls `body` with every stored row under the reader lock, in row order.
     /// Writers wait until it returns, so keep `body` short of I/O waits.
     /// - Parameter body: Receives id, label, vector, payload and attribute values (nulls omitted) of each row.
-    public func forEachRow<E: Error>(
+    /// - Throws: What `body` throws; `corruptData` naming a segment whose vectors do not match their
+    ///   checksum (each chunk's are checked before its rows are handed over).
+    public func forEachRow(
         _ body: (
             _ id: Int64, _ label: Int64, _ vector: UnsafeBufferPointer<Float>, _ payload: [UInt8]?,
             _ attributes: [String: AttributeValue]
-        ) throws(E) -> Void
-    ) throws(E) {
-        try lock.withReaderLock { () throws(E) in
+        ) throws(FlatVecError) -> Void
+    ) throws(FlatVecError) {
+        try lock.withReaderLock { () throws(FlatVecError) in
             let hasAttributes = !rows.schema.isEmpty
             for row in 0..<rows.count {
                 let (chunk, offset) = rows.location(of: row)
+                if offset == 0 {
+                    chunk.vectorChecks?.check(0..<rows.rows(inChunk: row / rows.rowsPerChunk))
+                    try vectorDamage.check()
+                }
                 try body(
                     chunk.ids[offset],
                     chunk.labels[offset],

@@ -11,19 +11,33 @@ import Glibc
 /// values. Only the bytes of stored rows are written; the rest of the block is a hole (zeros).
 enum SegmentFormat {
     static let magic: [UInt8] = Array("FVSEGMT\0".utf8)
-    static let version: UInt32 = 1
+    /// The version written: 2 checks the vectors apart, a group of rows at a time.
+    static let version: UInt32 = 2
     static let headerBytes = ChunkLayout.pageBytes
-    /// Bytes of the header's fields (the rest of its page is zero).
-    static let headerFields = 68
     static let snapshotVersion: UInt32 = 3
     static let codesFlag: UInt32 = 1
+    /// Most bytes of vectors one group's checksum covers (version 2).
+    static let vectorGroupBytes = 16384
+
+    /// Bytes of a header's fields (the rest of its page is zero): version 1 has no vector groups.
+    static func headerFields(version: UInt32) -> Int { version == 1 ? 68 : 72 }
+
+    /// Rows of a vector group at `dimension`: the largest power of two whose vectors take at most
+    /// ``vectorGroupBytes`` (at least one row).
+    static func vectorGroupRows(dimension: Int) -> Int {
+        var rows = 1
+        while rows * 2 * dimension * 4 <= vectorGroupBytes { rows *= 2 }
+        return rows
+    }
 
     /// The byte ranges of the block that hold `rows` rows, in the order the block CRC covers them:
-    /// vectors, ids, labels, then with codes the 16-row blocks of codes holding them, the four figure
-    /// columns of doubles and the four of floats. The codes row by row are not stored (a filtered
-    /// scan builds them from the blocks, as for any chunk): their section is a hole.
-    static func usedRanges(_ layout: ChunkLayout, rows: Int) -> [Range<Int>] {
-        var ranges = [0..<(rows * layout.dimension * 4), layout.ids..<(layout.ids + rows * 8), layout.labels..<(layout.labels + rows * 8)]
+    /// vectors (unless `vectors` is false), ids, labels, then with codes the 16-row blocks of codes
+    /// holding them, the four figure columns of doubles and the four of floats. The codes row by row
+    /// are not stored (a filtered scan builds them from the blocks, as for any chunk): their section
+    /// is a hole.
+    static func usedRanges(_ layout: ChunkLayout, rows: Int, vectors: Bool = true) -> [Range<Int>] {
+        var ranges = [layout.ids..<(layout.ids + rows * 8), layout.labels..<(layout.labels + rows * 8)]
+        if vectors { ranges.insert(0..<(rows * layout.dimension * 4), at: 0) }
         if layout.codes {
             ranges.append(layout.blockedCodes..<(layout.blockedCodes + fv_i8_code_bytes(rows, layout.dimension)))
             for c in 0..<4 { ranges.append((layout.codeMeta + c * layout.capacity * 8)..<(layout.codeMeta + c * layout.capacity * 8 + rows * 8)) }
@@ -33,12 +47,14 @@ enum SegmentFormat {
         return ranges.filter { !$0.isEmpty }
     }
 
-    /// The CRC-32C of the used ranges of a block.
-    static func blockCRC(_ block: UnsafeRawPointer, _ layout: ChunkLayout, rows: Int) -> UInt32 {
-        usedRanges(layout, rows: rows).reduce(0) { crc, range in fv_crc32c(crc, block + range.lowerBound, range.count) }
+    /// The CRC-32C of the ranges of a block that its header's block CRC covers: every used range in
+    /// version 1, all but the vectors in version 2.
+    static func blockCRC(_ block: UnsafeRawPointer, _ layout: ChunkLayout, rows: Int, version: UInt32) -> UInt32 {
+        usedRanges(layout, rows: rows, vectors: version == 1).reduce(0) { crc, range in fv_crc32c(crc, block + range.lowerBound, range.count) }
     }
 
     struct Header {
+        var version: UInt32 = SegmentFormat.version
         var dimension: Int
         var capacity: Int
         var rows: Int
@@ -49,13 +65,18 @@ enum SegmentFormat {
         var payloadBytes: Int
         var blockCRC: UInt32
         var tailCRC: UInt32
+        /// Rows of a vector group (version 2; 0 in version 1).
+        var groupRows: Int = 0
+
+        /// Vector groups, each with a checksum at the end of the tail (version 2; 0 in version 1).
+        var vectorGroups: Int { version == 1 ? 0 : VectorChecks.groups(rows: rows, groupRows: groupRows) }
 
         var fileBytes: Int { SegmentFormat.headerBytes + blockBytes + tailBytes }
 
         func encoded() -> [UInt8] {
             var h = SegmentFormat.magic
             func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { h.append(contentsOf: $0) } }
-            put(SegmentFormat.version)
+            put(version)
             put(UInt32(dimension))
             put(UInt32(capacity))
             put(UInt32(rows))
@@ -66,6 +87,7 @@ enum SegmentFormat {
             put(UInt64(payloadBytes))
             put(blockCRC)
             put(tailCRC)
+            if version != 1 { put(UInt32(groupRows)) }
             put(h.withUnsafeBytes { fv_crc32c(0, $0.baseAddress, $0.count) })
             h.append(contentsOf: repeatElement(0, count: SegmentFormat.headerBytes - h.count))
             return h
@@ -84,15 +106,19 @@ enum SegmentFormat {
             guard Array(raw[0..<8]) == SegmentFormat.magic else { return .failure(Problem(why: "bad magic; not a FlatVec segment")) }
             func u32(_ o: Int) -> UInt32 { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
             func u64(_ o: Int) -> Int { Int(truncatingIfNeeded: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self))) }
-            guard fv_crc32c(0, raw.baseAddress, 64) == u32(64) else { return .failure(Problem(why: "header checksum mismatch")) }
-            guard raw[SegmentFormat.headerFields..<SegmentFormat.headerBytes].allSatisfy({ $0 == 0 }) else {
+            let version = u32(8)
+            guard version == 1 || version == 2 else {
+                return .failure(Problem(why: "segment version \(version); this build reads versions 1 and 2"))
+            }
+            let fields = SegmentFormat.headerFields(version: version)
+            guard fv_crc32c(0, raw.baseAddress, fields - 4) == u32(fields - 4) else { return .failure(Problem(why: "header checksum mismatch")) }
+            guard raw[fields..<SegmentFormat.headerBytes].allSatisfy({ $0 == 0 }) else {
                 return .failure(Problem(why: "the header page's padding is not zero"))
             }
-            guard u32(8) == SegmentFormat.version else { return .failure(Problem(why: "segment version \(u32(8)); this build reads version 1")) }
             let header = Header(
-                dimension: Int(u32(12)), capacity: Int(u32(16)), rows: Int(u32(20)), codes: u32(24) & SegmentFormat.codesFlag != 0,
-                attributes: Int(u32(28)), blockBytes: u64(32), tailBytes: u64(40), payloadBytes: u64(48),
-                blockCRC: u32(56), tailCRC: u32(60)
+                version: version, dimension: Int(u32(12)), capacity: Int(u32(16)), rows: Int(u32(20)),
+                codes: u32(24) & SegmentFormat.codesFlag != 0, attributes: Int(u32(28)), blockBytes: u64(32), tailBytes: u64(40),
+                payloadBytes: u64(48), blockCRC: u32(56), tailCRC: u32(60), groupRows: version == 1 ? 0 : Int(u32(64))
             )
             guard (1...FlatIndex.maximumDimension).contains(header.dimension) else {
                 return .failure(Problem(why: "dimension \(header.dimension) out of range"))
@@ -103,6 +129,9 @@ enum SegmentFormat {
             let layout = ChunkLayout(capacity: header.capacity, dimension: header.dimension, codes: header.codes)
             guard header.blockBytes == layout.bytes else {
                 return .failure(Problem(why: "block of \(header.blockBytes) bytes, the layout needs \(layout.bytes)"))
+            }
+            guard header.version == 1 || (header.groupRows > 0 && header.groupRows <= 1 << 20 && header.groupRows & (header.groupRows - 1) == 0) else {
+                return .failure(Problem(why: "vector groups of \(header.groupRows) rows (a power of two up to 2^20)"))
             }
             guard header.tailBytes >= 0, header.tailBytes < 1 << 40, header.attributes <= AttributeDefinition.maximumCount else {
                 return .failure(Problem(why: "tail length or attribute count out of range"))
@@ -115,7 +144,8 @@ enum SegmentFormat {
     }
 
     /// The tail of a segment: each row's payload length (`0xFFFFFFFF` for none), the payloads, then
-    /// for each attribute a presence byte and a 64-bit word per row.
+    /// for each attribute a presence byte and a 64-bit word per row (the vector groups' checksums
+    /// follow, see ``write(_:rows:to:)``).
     static func tail(_ chunk: VectorChunk, rows: Int) -> (bytes: [UInt8], payloadBytes: Int) {
         var tail: [UInt8] = []
         var payloadBytes = 0
@@ -134,14 +164,20 @@ enum SegmentFormat {
         return (tail, payloadBytes)
     }
 
-    /// Writes chunk `chunk`'s first `rows` rows to a new segment file at `path` and fsyncs it.
+    /// Writes chunk `chunk`'s first `rows` rows to a new segment file at `path` (version 2) and fsyncs it.
     ///
-    /// The used bytes are copied out first and the checksum taken of the copy: a row appended to the
-    /// chunk meanwhile changes the padding rows of the codes' last 16-row block, which the block's
-    /// ranges include.
+    /// The used bytes are copied out first and the checksums taken of the copy: a row appended to
+    /// the chunk meanwhile changes the padding rows of the codes' last 16-row block, which the
+    /// block's ranges include. Vectors still unchecked in the chunk's own segment (a mapped chunk
+    /// that took rows since) are checked first, so damage is never written under a new checksum.
+    /// - Throws: `corruptData` naming the damaged segment, ``FlatVecError/Code/ioError`` if the file
+    ///   cannot be written.
     static func write(_ chunk: VectorChunk, rows: Int, to path: String) throws(FlatVecError) -> SegmentFile {
+        if let checks = chunk.vectorChecks, !checks.check(0..<rows) {
+            throw checks.damage.error ?? FlatVecError(.corruptData, "segment \(checks.segment): damaged vectors")
+        }
         let layout = chunk.layout
-        let (tail, payloadBytes) = tail(chunk, rows: rows)
+        var (tail, payloadBytes) = tail(chunk, rows: rows)
         let ranges = usedRanges(layout, rows: rows)
         var used = [UInt8](repeating: 0, count: ranges.reduce(0) { $0 + $1.count })
         var blockCRC: UInt32 = 0
@@ -155,14 +191,19 @@ enum SegmentFormat {
                 } else {
                     to.copyMemory(from: chunk.block.baseAddress! + range.lowerBound, byteCount: range.count)
                 }
-                blockCRC = fv_crc32c(blockCRC, to, range.count)
+                // Every range but the vectors' (the only one at 0).
+                if range.lowerBound != 0 { blockCRC = fv_crc32c(blockCRC, to, range.count) }
                 at += range.count
             }
         }
+        // The vectors come first in the copy; their groups' checksums end the tail.
+        let groupRows = vectorGroupRows(dimension: layout.dimension)
+        let checksums = used.withUnsafeBytes { VectorChecks.checksums(of: $0.baseAddress!, dimension: layout.dimension, rows: rows, groupRows: groupRows) }
+        for crc in checksums { withUnsafeBytes(of: crc.littleEndian) { tail.append(contentsOf: $0) } }
         let header = Header(
             dimension: layout.dimension, capacity: layout.capacity, rows: rows, codes: layout.codes,
             attributes: chunk.attributes.count, blockBytes: layout.bytes, tailBytes: tail.count, payloadBytes: payloadBytes,
-            blockCRC: blockCRC, tailCRC: tail.withUnsafeBytes { fv_crc32c(0, $0.baseAddress, $0.count) }
+            blockCRC: blockCRC, tailCRC: tail.withUnsafeBytes { fv_crc32c(0, $0.baseAddress, $0.count) }, groupRows: groupRows
         )
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FlatVecError.ioError("cannot create \(path): \(String(cString: strerror(errno)))") }

@@ -22,6 +22,9 @@ public struct SegmentView: @unchecked Sendable {
     let segments: [SegmentFile?]
     let schema: [AttributeDefinition]
     let dictionaries: [String: KeywordDictionary]
+    /// The index's record of damaged vectors: a view of a damaged index is never written (a chunk
+    /// copied from damaged bytes would get checksums of its own).
+    let damage: VectorDamage
 
     /// Chunks that hold rows.
     var occupiedChunks: Int { (count + rowsPerChunk - 1) / rowsPerChunk }

@@ -49,6 +49,11 @@ final class VectorChunk: @unchecked Sendable {
     private let rowCodesBuilding = Mutex(())
     /// One column per attribute of the index, in the order of ``ChunkedRows/schema`` (empty in a spare chunk).
     var attributes: [AttributeColumn] = []
+    /// For a chunk mapped from a segment whose vectors were not checked when it was mapped: their
+    /// checksums, which every reader of the vectors consults first (nil otherwise). A writer checks a
+    /// row's group before it changes the row in place, so a group is never checked against bytes
+    /// its checksum does not cover.
+    let vectorChecks: VectorChecks?
     /// The segment file that holds exactly this chunk's rows, while nothing changed them since it was
     /// written or mapped (nil otherwise): a compaction keeps that file instead of writing the chunk again.
     var segment: SegmentFile?
@@ -64,6 +69,7 @@ final class VectorChunk: @unchecked Sendable {
         base = Self.allocate(layout.bytes)
         mapping = nil
         ownCodes = nil
+        vectorChecks = nil
         payloads = PayloadSlots(capacity: capacity)
         (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
     }
@@ -74,12 +80,14 @@ final class VectorChunk: @unchecked Sendable {
     /// A chunk over the block at `base` of a private mapping (`start`, `length`), unmapped with the
     /// chunk. Its codes and figures are copied from `codesFrom` (the mapping's own by default) into
     /// a piece of `pool` (or an allocation of their own without one): see ``CodePool``.
+    /// `vectorChecks` are its vectors' checksums when they are still to be checked.
     init(
         layout: ChunkLayout, mappedAt base: UnsafeMutableRawPointer, mapping start: UnsafeMutableRawPointer, length: Int,
-        pool: CodePool?, codesFrom source: UnsafeRawPointer? = nil
+        pool: CodePool?, codesFrom source: UnsafeRawPointer? = nil, vectorChecks: VectorChecks? = nil
     ) {
         self.layout = layout
         self.base = base
+        self.vectorChecks = vectorChecks
         mapping = (start, length)
         payloads = PayloadSlots(capacity: layout.capacity)
         let mapped = Self.sections(of: layout, at: base)
@@ -185,8 +193,10 @@ final class VectorChunk: @unchecked Sendable {
     }
 
     /// A chunk of `newCapacity` rows (the same, or larger for a growing last chunk) holding this
-    /// one's first `rows` rows: vectors, ids, labels, payloads, attributes and codes.
+    /// one's first `rows` rows: vectors, ids, labels, payloads, attributes and codes. Vectors still
+    /// unchecked are checked first (the copy has no checksums: damage is recorded, never copied unseen).
     func copy(capacity newCapacity: Int? = nil, rows: Int) -> VectorChunk {
+        vectorChecks?.check(0..<rows)
         let target = newCapacity ?? capacity
         let copy = VectorChunk(capacity: target, dimension: dimension, codes: codes != nil)
         let withRowCodes = rowCodesReady
@@ -220,6 +230,7 @@ final class VectorChunk: @unchecked Sendable {
     /// so a code is never stale).
     @inline(__always)
     func setVector(at offset: Int, from source: UnsafePointer<Float>) {
+        vectorChecks?.check(row: offset)
         vector(at: offset).update(from: source, count: dimension)
         if let codes, let codeMeta, let rowCodes {
             fv_i8_encode_row(source, dimension, codes, codeMeta, capacity, offset)
@@ -231,6 +242,8 @@ final class VectorChunk: @unchecked Sendable {
     /// codes from the blocked ones, so the source need not have built them).
     @inline(__always)
     func copyVector(at offset: Int, from source: VectorChunk, offset sourceOffset: Int) {
+        source.vectorChecks?.check(row: sourceOffset)
+        vectorChecks?.check(row: offset)
         vector(at: offset).update(from: source.vector(at: sourceOffset), count: dimension)
         if let codes, let codeMeta, let rowCodes, let sourceCodes = source.codes, let sourceMeta = source.codeMeta {
             fv_i8_copy_row(sourceCodes, sourceMeta, sourceOffset, codes, codeMeta, offset, capacity, dimension)

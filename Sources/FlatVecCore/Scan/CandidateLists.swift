@@ -136,6 +136,7 @@ struct CandidateLists {
                         let c = part.chunks[chunk]!
                         indices.withUnsafeBufferPointer { list in
                             scores.withUnsafeMutableBufferPointer { out in
+                                c.vectorChecks?.check(rows: list.baseAddress!, count: list.count)
                                 fv_dot_rows_gather(c.vectors, list.baseAddress!, list.count, dimension, query, out.baseAddress!)
                                 collectors[q].consume(
                                     rows: list.baseAddress!, scores: out.baseAddress!, count: list.count, chunk: c, rows: rows

@@ -100,7 +100,7 @@ struct HitCollector {
                 label: label,
                 score: score,
                 payload: wantsPayload ? chunk.payloads[offset] : nil,
-                vector: wantsVector
+                vector: wantsVector && chunk.vectorChecks?.check(row: offset) != false
                     ? Array(UnsafeBufferPointer(start: chunk.vector(at: offset), count: chunk.dimension)) : nil,
                 attributes: attributes
             )

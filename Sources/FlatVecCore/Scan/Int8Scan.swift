@@ -215,6 +215,7 @@ struct Int8Scan: ~Copyable {
             }
         }
         if found * Self.fallbackFraction > n {
+            chunk.vectorChecks?.check(0..<n)
             fv_dot_rows(chunk.vectors, n, dimension, query, floatScores)
             collectors[q].consume(scores: floatScores, count: n, chunk: chunk, indices: floatIndices, mask: mask, rows: rows)
             chunksInFloat32 += 1
@@ -245,6 +246,7 @@ struct Int8Scan: ~Copyable {
         rows: borrowing ChunkedRows
     ) {
         guard count > 0 else { return }
+        chunk.vectorChecks?.check(rows: indices + start, count: count)
         fv_dot_rows_gather(chunk.vectors, indices + start, count, dimension, query, scores)
         rowsRescored += count
         collector.consume(rows: indices + start, scores: scores, count: count, chunk: chunk, rows: rows)

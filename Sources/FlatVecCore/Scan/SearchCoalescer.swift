@@ -80,6 +80,8 @@ final class SearchCoalescer: Sendable {
         var answered = 0
         var results: [[SearchHit]]
         var cancelled = false
+        /// Damage a scan of the search met (see ``VectorDamage``): the search fails with it.
+        var failure: FlatVecError?
         var wake: Wake?
 
         init(queries: [Float], count: Int, options: [SearchOptions], isCancelled: @escaping @Sendable () -> Bool, waiter: Waiter) {
@@ -98,7 +100,9 @@ final class SearchCoalescer: Sendable {
         var isFinished: Bool { cancelled || answered == count }
 
         var outcome: Result<[[SearchHit]], FlatVecError> {
-            cancelled ? .failure(FlatVecError(.unavailable, "search cancelled: its caller has gone")) : .success(results)
+            if cancelled { return .failure(FlatVecError(.unavailable, "search cancelled: its caller has gone")) }
+            if let failure { return .failure(failure) }
+            return .success(results)
         }
     }
 
@@ -185,12 +189,15 @@ final class SearchCoalescer: Sendable {
             if !segments.isEmpty {
                 let started = ContinuousClock.now
                 let hits = index.scanCoalesced(segments)
+                // Checked after the scan: a scan that read damaged vectors recorded them before it ended.
+                let damage = index.vectorDamage.error
                 let took = ContinuousClock.now - started
                 var finished: [Ticket] = []
                 var offset = 0
                 state.withLock { state in
                     for segment in segments {
                         let t = segment.ticket
+                        if let damage { t.failure = damage }
                         for i in 0..<segment.length { t.results[segment.start + i] = hits[offset + i] }
                         offset += segment.length
                         t.answered += segment.length

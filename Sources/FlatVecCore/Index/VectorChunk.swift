@@ -147,26 +147,58 @@ final class VectorChunk: @unchecked Sendable {
     /// rescores or gathers are scattered over hundreds of megabytes: with 4 KiB pages nearly every
     /// one costs a page walk, with 2 MiB pages the translations of a whole index fit the TLB. Small
     /// chunks (small collections) stay on small pages, so they hold only the memory they use.
-    private static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
-        var raw: UnsafeMutableRawPointer?
-        let huge = bytes >= hugePageBytes
-        guard posix_memalign(&raw, huge ? hugePageBytes : ChunkLayout.pageBytes, bytes) == 0, let raw else {
-            fatalError("FlatVec: out of memory allocating a chunk of \(bytes) bytes")
+    ///
+    /// Huge blocks are mapped from the system, not taken from malloc: chunks are replaced all the
+    /// time (a compaction maps a file in place of each one it wrote), and a freed block must go back
+    /// to the system at once. From malloc, blocks of a few MiB come from its heaps once its mmap
+    /// threshold has risen past them, and stay there, scattered, as resident memory nobody uses.
+    static func allocate(_ bytes: Int) -> UnsafeMutableRawPointer {
+        guard bytes >= hugePageBytes else {
+            var raw: UnsafeMutableRawPointer?
+            guard posix_memalign(&raw, ChunkLayout.pageBytes, bytes) == 0, let raw else {
+                fatalError("FlatVec: out of memory allocating a chunk of \(bytes) bytes")
+            }
+            return raw
         }
+        // Map a huge page more than needed, then unmap what lies outside the aligned block.
+        let length = bytes + hugePageBytes
+        guard let start = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), start != MAP_FAILED else {
+            fatalError("FlatVec: out of memory mapping a chunk of \(bytes) bytes")
+        }
+        let address = UInt(bitPattern: start)
+        let aligned = (address + UInt(hugePageBytes - 1)) & ~UInt(hugePageBytes - 1)
+        let head = Int(aligned - address)
+        if head > 0 { munmap(start, head) }
+        let tail = length - head - bytes
+        let block = start + head
+        if tail > 0 { munmap(block + bytes, tail) }
         #if os(Linux)
-        if huge { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+        _ = madvise(block, bytes, MADV_HUGEPAGE)
         #endif
-        return raw
+        return block
+    }
+
+    /// Returns a block from ``allocate(_:)``.
+    static func deallocate(_ block: UnsafeMutableRawPointer, bytes: Int) {
+        if bytes >= hugePageBytes {
+            munmap(block, bytes)
+        } else {
+            free(block)
+        }
     }
 
     deinit {
         if let mapping {
             munmap(mapping.start, mapping.length)
         } else {
-            free(base)
+            Self.deallocate(base, bytes: layout.bytes)
         }
         if let ownCodes {
-            if let pool = ownCodes.pool { pool.give(ownCodes.piece) } else { free(ownCodes.piece) }
+            if let pool = ownCodes.pool {
+                pool.give(ownCodes.piece)
+            } else {
+                Self.deallocate(ownCodes.piece, bytes: Self.codeSectionBytes(layout))
+            }
         }
     }
 

@@ -33,4 +33,24 @@ import Testing
         #expect(map.row(of: .min) == nil)
         #expect(map.count == 4)
     }
+
+    /// A map reserved for a load holds one table of the size it needs; inserting only absent keys
+    /// names the first present one and leaves its row alone.
+    @Test func aReservedMapTakesItsLoadInOneTableAndRefusesPresentKeys() {
+        var map = IDMap()
+        map.reserve(100_000)
+        let reserved = map.memoryBytes
+        #expect(reserved == 262_144 * 16)
+        var inserted = 0
+        for k in 0..<Int64(100_000) where map.insertIfAbsent(k &* 7_919, row: Int(k)) { inserted += 1 }
+        #expect(inserted == 100_000)
+        #expect(map.memoryBytes == reserved && map.count == 100_000)
+        let again = map.insertIfAbsent(5 &* 7_919, row: 42)
+        #expect(!again)
+        #expect(map.row(of: 5 &* 7_919) == 5)
+        for k in 0..<Int64(100_000) { #expect(map.row(of: k &* 7_919) == Int(k)) }
+        // Reserving a map that holds ids changes nothing.
+        map.reserve(10_000_000)
+        #expect(map.memoryBytes == reserved)
+    }
 }

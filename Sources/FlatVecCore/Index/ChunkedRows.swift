@@ -126,16 +126,17 @@ struct ChunkedRows {
     /// - Returns: An id the chunk holds that the index already has (then the index is unusable), or nil.
     mutating func install(_ chunk: VectorChunk, rows: Int) -> Int64? {
         precondition(count % rowsPerChunk == 0 && chunks.count == count / rowsPerChunk, "a chunk installed after a partial one")
-        for r in 0..<rows {
-            let id = chunk.ids[r]
-            if idMap.row(of: id) != nil { return id }
-            idMap.set(id, row: count + r)
+        for r in 0..<rows where !idMap.insertIfAbsent(chunk.ids[r], row: count + r) {
+            return chunk.ids[r]
         }
         chunks.append(chunk)
         count += rows
         for r in 0..<rows { payloadBytes += chunk.payloads[r]?.count ?? 0 }
         return nil
     }
+
+    /// Makes room in the id map for `total` ids while it is empty.
+    mutating func reserveIDs(_ total: Int) { idMap.reserve(total) }
 
     /// Puts `chunk` (the same rows, another home) in place of chunk `index`.
     mutating func replaceChunk(_ index: Int, with chunk: VectorChunk) {

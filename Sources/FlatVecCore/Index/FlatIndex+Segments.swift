@@ -304,6 +304,8 @@ extension FlatIndex {
         let mapped = results.withLock { $0 }
         var failure: FlatVecError?
         index.lock.withWriterLock {
+            // Room for the rows the segments hold (not the header's count: files not checked yet could claim any).
+            index.rows.reserveIDs(mapped.reduce(0) { total, result in total + ((try? result?.get())?.rows ?? 0) })
             for (s, result) in mapped.enumerated() {
                 let chunk: VectorChunk
                 let rowsInChunk: Int

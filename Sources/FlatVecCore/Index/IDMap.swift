@@ -117,6 +117,25 @@ struct IDMap {
     /// Whether `key` is in the map.
     func contains(_ key: Int64) -> Bool { row(of: key) != nil }
 
+    /// Makes room for `total` ids at once while the map is empty (a load that knows its count
+    /// builds one table instead of every smaller one on the way).
+    mutating func reserve(_ total: Int) {
+        guard count == 0, draining == nil else { return }
+        var capacity = table.capacity
+        while total * 10 > capacity * 7 { capacity *= 2 }
+        if capacity > table.capacity { table = Table(capacity: capacity) }
+    }
+
+    /// Inserts `key` at `row` unless it is present; returns whether it was inserted.
+    mutating func insertIfAbsent(_ key: Int64, row: Int) -> Bool {
+        guard self.row(of: key) == nil else { return false }
+        growIfNeeded()
+        table.insertAbsent(key, stored: Int64(row) + 1)
+        liveInTable += 1
+        drainStep()
+        return true
+    }
+
     /// Sets the row of `key`, inserting it if absent.
     mutating func set(_ key: Int64, row: Int) {
         let value = Int64(row) + 1

@@ -46,12 +46,13 @@ import Glibc
         let arguments = ["--data", directory, "--metrics-port", "\(metricsPort)"]
         var server: ServerProcess? = try ServerProcess(arguments)
         let client = try await server!.connect()
-        // About 200 MiB of log for the restart to replay: long enough for the probes to see it load.
-        try await client.createCollection("big", dimension: 256)
-        for start in stride(from: 0, to: 200_000, by: 20_000) {
-            let ids = (start..<(start + 20_000)).map { Int64($0) }
-            let vectors = [Float](repeating: Float(start / 20_000 + 1) / 16, count: 20_000 * 256)
-            _ = try await client.add(collection: "big", batch: VectorBatch(dimension: 256, ids: ids, labels: ids, vectors: vectors))
+        // 2,000,000 rows of log for the restart to replay (about 190 MiB): long enough for the probes
+        // to see it load. Many small rows, because replay's cost is mostly per row.
+        try await client.createCollection("big", dimension: 16)
+        for start in stride(from: 0, to: 2_000_000, by: 50_000) {
+            let ids = (start..<(start + 50_000)).map { Int64($0) }
+            let vectors = [Float](repeating: Float(start / 50_000 + 1) / 64, count: 50_000 * 16)
+            _ = try await client.add(collection: "big", batch: VectorBatch(dimension: 16, ids: ids, labels: ids, vectors: vectors))
         }
         await client.close()
         #expect(Self.get("/readyz", port: metricsPort)?.status == 200)
@@ -76,7 +77,7 @@ import Glibc
         #expect(seen.first?.hasPrefix("503 not ready: loading collections: from local directory") == true, "\(seen)")
         #expect(Self.get("/healthz", port: metricsPort).map { $0 == (200, "ok\n") } == true)
         let after = try await restarted.connect()
-        #expect(try await after.listCollections().first?.count == 200_000)
+        #expect(try await after.listCollections().first?.count == 2_000_000)
         await after.close()
     }
 }

@@ -284,19 +284,18 @@ extension FlatIndex {
         let pool = index.rows.reserve.codePool
         let damage = index.vectorDamage
         let wantsCodes = configuration.effectiveScan == .int8
-        let started = Atomic<Int>(0)
+        // The reader takes one of `window` per segment, a checker gives one back as it starts one.
+        let window = DispatchSemaphore(value: Self.segmentsReadAhead)
         let readerDone = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             defer { readerDone.signal() }
-            for s in 0..<names.count {
-                while s > started.load(ordering: .relaxed) + Self.segmentsReadAhead {
-                    usleep(200)
-                }
-                readAhead(directory + "/" + names[s], vectors: !wantsCodes)
+            for name in names {
+                window.wait()
+                readAhead(directory + "/" + name, vectors: !wantsCodes)
             }
         }
         DispatchQueue.concurrentPerform(iterations: names.count) { s in
-            started.add(1, ordering: .relaxed)
+            window.signal()
             let result = mapSegment(directory + "/" + names[s], verify: true, pool: pool, damage: damage)
             results.withLock { $0[s] = result }
         }

@@ -59,13 +59,18 @@ final class VectorChecks: @unchecked Sendable {
     /// Groups of `groupRows` rows in `rows` rows.
     static func groups(rows: Int, groupRows: Int) -> Int { (rows + groupRows - 1) / groupRows }
 
+    /// The rows of group `g`.
+    static func rows(ofGroup g: Int, rows: Int, groupRows: Int) -> Range<Int> { (g * groupRows)..<min((g + 1) * groupRows, rows) }
+
+    /// The CRC-32C of group `g`'s vectors.
+    static func checksum(ofGroup g: Int, _ vectors: UnsafeRawPointer, dimension: Int, rows: Int, groupRows: Int) -> UInt32 {
+        let range = Self.rows(ofGroup: g, rows: rows, groupRows: groupRows)
+        return fv_crc32c(0, vectors + range.lowerBound * dimension * 4, range.count * dimension * 4)
+    }
+
     /// The CRC-32C of each group's vectors.
     static func checksums(of vectors: UnsafeRawPointer, dimension: Int, rows: Int, groupRows: Int) -> [UInt32] {
-        (0..<groups(rows: rows, groupRows: groupRows)).map { g in
-            let first = g * groupRows
-            let count = min(groupRows, rows - first)
-            return fv_crc32c(0, vectors + first * dimension * 4, count * dimension * 4)
-        }
+        (0..<groups(rows: rows, groupRows: groupRows)).map { checksum(ofGroup: $0, vectors, dimension: dimension, rows: rows, groupRows: groupRows) }
     }
 
     /// The error naming damaged vectors.
@@ -75,12 +80,8 @@ final class VectorChecks: @unchecked Sendable {
 
     /// The first group of `rows` rows' vectors at `vectors` that does not match `checksums`, as rows.
     static func firstMismatch(_ vectors: UnsafeRawPointer, dimension: Int, rows: Int, groupRows: Int, checksums: [UInt32]) -> Range<Int>? {
-        for (g, crc) in checksums.enumerated() {
-            let first = g * groupRows
-            let count = min(groupRows, rows - first)
-            if fv_crc32c(0, vectors + first * dimension * 4, count * dimension * 4) != crc { return first..<(first + count) }
-        }
-        return nil
+        let g = checksums.indices.first { checksum(ofGroup: $0, vectors, dimension: dimension, rows: rows, groupRows: groupRows) != checksums[$0] }
+        return g.map { Self.rows(ofGroup: $0, rows: rows, groupRows: groupRows) }
     }
 
     /// Groups found sound so far.
@@ -124,11 +125,8 @@ final class VectorChecks: @unchecked Sendable {
     private func checkGroup(_ g: Int) -> Bool {
         let bit = UInt64(1) << UInt64(g & 63)
         if checked[g >> 6].load(ordering: .relaxed) & bit != 0 { return true }
-        let first = g << groupShift
-        let count = min(groupRows, rows - first)
-        let crc = fv_crc32c(0, vectors + first * dimension, count * dimension * 4)
-        guard crc == checksums[g] else {
-            damage.record(Self.damaged(segment: segment, rows: first..<(first + count)))
+        guard Self.checksum(ofGroup: g, vectors, dimension: dimension, rows: rows, groupRows: groupRows) == checksums[g] else {
+            damage.record(Self.damaged(segment: segment, rows: Self.rows(ofGroup: g, rows: rows, groupRows: groupRows)))
             return false
         }
         if checked[g >> 6].bitwiseOr(bit, ordering: .relaxed).oldValue & bit == 0 {

@@ -96,8 +96,8 @@ extension FlatIndex {
     /// since the view is replaced by a private mapping of its new file, so its rows leave the
     /// process's own memory for the page cache, and the next compaction keeps the file.
     ///
-    /// The files are mapped and their codes copied with no lock held (the view keeps each chunk
-    /// alive, and nothing changes the rows it counted); the writer lock is taken once, for the swaps
+    /// The files are mapped with no lock held (the view keeps each chunk alive, and nothing changes
+    /// the rows it counted); the writer lock is taken once, for the swaps
     /// (and the copies of payload slots and attribute columns a listing scan may still read), so
     /// searches and writes wait for a moment, not for the mappings.
     public func adoptSegments(_ view: SegmentView, written: [Int: SegmentFile], segmentsDirectory: String) {
@@ -105,12 +105,11 @@ extension FlatIndex {
         func unchanged(_ c: Int) -> Bool {
             c < rows.chunks.count && rows.chunks[c] === view.chunks[c] && rows.rows(inChunk: c) == view.rows(inChunk: c)
         }
-        let pool = lock.withReaderLock { rows.reserve.codePool }
         var mapped: [(c: Int, file: SegmentFile, chunk: VectorChunk?)] = []
         for (c, file) in written.sorted(by: { $0.key < $1.key }) {
             guard lock.withReaderLock({ unchanged(c) }) else { continue }
             let old = view.chunks[c]
-            let mapping = Self.mapSegment(segmentsDirectory + "/" + file.name, verify: false, pool: pool, codesFrom: old.codeSection)
+            let mapping = Self.mapSegment(segmentsDirectory + "/" + file.name, verify: false)
             if let result = try? mapping.get(), result.chunk.layout == old.layout, result.rows == view.rows(inChunk: c) {
                 mapped.append((c, file, result.chunk))
             } else {
@@ -138,12 +137,9 @@ extension FlatIndex {
 
     /// Maps a segment file privately (copy on write) and checks its header and, with `verify`, its
     /// checksums: all of them, but for a version 2 segment with codes given `damage`, whose vectors
-    /// are left to their first readers (``VectorChecks``, recording damage in `damage`). The codes go
-    /// to a piece of `pool` when it is for the segment's layout (a full chunk), copied from
-    /// `codesFrom` if given (the same codes, already in memory) or from the file.
-    static func mapSegment(
-        _ path: String, verify: Bool, pool: CodePool?, codesFrom: UnsafeRawPointer? = nil, damage: VectorDamage? = nil
-    ) -> Result<(chunk: VectorChunk, rows: Int), FlatVecError> {
+    /// are left to their first readers (``VectorChecks``, recording damage in `damage`). The chunk
+    /// reads every section from the mapping, its int8 codes included.
+    static func mapSegment(_ path: String, verify: Bool, damage: VectorDamage? = nil) -> Result<(chunk: VectorChunk, rows: Int), FlatVecError> {
         func corrupt(_ why: String) -> FlatVecError { FlatVecError(.corruptData, "segment \(path): \(why)") }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(FlatVecError.ioError("cannot open \(path): \(String(cString: strerror(errno)))")) }
@@ -233,8 +229,7 @@ extension FlatIndex {
         guard cursor == tail.count else { return .failure(corrupt("\(tail.count - cursor) bytes follow the tail's last field")) }
         mapped = false
         let chunk = VectorChunk(
-            layout: layout, mappedAt: block, mapping: start, length: length, pool: pool?.layout == layout ? pool : nil,
-            codesFrom: codesFrom, vectorChecks: checks
+            layout: layout, mappedAt: block, mapping: start, length: length, vectorChecks: checks
         )
         chunk.payloads = payloads
         chunk.attributes = attributes
@@ -281,7 +276,6 @@ extension FlatIndex {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let results = Mutex([Result<(chunk: VectorChunk, rows: Int), FlatVecError>?](repeating: nil, count: segments.count))
         let names = segments.map(\.name)
-        let pool = index.rows.reserve.codePool
         let damage = index.vectorDamage
         let wantsCodes = configuration.effectiveScan == .int8
         // The reader takes one of `window` per segment, a checker gives one back as it starts one.
@@ -296,7 +290,7 @@ extension FlatIndex {
         }
         DispatchQueue.concurrentPerform(iterations: names.count) { s in
             window.signal()
-            let result = mapSegment(directory + "/" + names[s], verify: true, pool: pool, damage: damage)
+            let result = mapSegment(directory + "/" + names[s], verify: true, damage: damage)
             results.withLock { $0[s] = result }
         }
         readerDone.wait()
@@ -380,7 +374,7 @@ extension FlatIndex {
     /// Asks the system to read a segment's bytes into the page cache in the background: the header
     /// page, ids, labels, codes and tail, and the vectors only with `vectors` or for a version 1
     /// segment (whose checksum covers them); never the hole of the row-by-row codes. A file that
-    /// cannot be read or makes no sense is left to ``mapSegment(_:verify:pool:codesFrom:damage:)`` to name.
+    /// cannot be read or makes no sense is left to ``mapSegment(_:verify:damage:)`` to name.
     static func readAhead(_ path: String, vectors: Bool) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }

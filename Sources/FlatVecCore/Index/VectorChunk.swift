@@ -60,15 +60,11 @@ final class VectorChunk: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
     /// Where `base` came from: nil for an allocation, else the mapping to unmap (start and length).
     private let mapping: (start: UnsafeMutableRawPointer, length: Int)?
-    /// For a mapped chunk: where its codes and figures live instead of the mapping (a piece of
-    /// `pool`, or an allocation of its own when `pool` is nil); nil otherwise.
-    private let ownCodes: (piece: UnsafeMutableRawPointer, pool: CodePool?)?
 
     init(capacity: Int, dimension: Int, codes withCodes: Bool) {
         layout = ChunkLayout(capacity: capacity, dimension: dimension, codes: withCodes)
         base = Self.allocate(layout.bytes)
         mapping = nil
-        ownCodes = nil
         vectorChecks = nil
         payloads = PayloadSlots(capacity: capacity)
         (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
@@ -78,36 +74,20 @@ final class VectorChunk: @unchecked Sendable {
     static func codeSectionBytes(_ layout: ChunkLayout) -> Int { layout.codes ? layout.rowCodes - layout.blockedCodes : 0 }
 
     /// A chunk over the block at `base` of a private mapping (`start`, `length`), unmapped with the
-    /// chunk. Its codes and figures are copied from `codesFrom` (the mapping's own by default) into
-    /// a piece of `pool` (or an allocation of their own without one): see ``CodePool``.
-    /// `vectorChecks` are its vectors' checksums when they are still to be checked.
+    /// chunk. Every section stays in the mapping, the int8 codes the scans stream included: they
+    /// live in the page cache, shared with the file, and a write in place copies only the pages it
+    /// changes. `vectorChecks` are its vectors' checksums when they are still to be checked.
     init(
         layout: ChunkLayout, mappedAt base: UnsafeMutableRawPointer, mapping start: UnsafeMutableRawPointer, length: Int,
-        pool: CodePool?, codesFrom source: UnsafeRawPointer? = nil, vectorChecks: VectorChecks? = nil
+        vectorChecks: VectorChecks? = nil
     ) {
         self.layout = layout
         self.base = base
         self.vectorChecks = vectorChecks
         mapping = (start, length)
         payloads = PayloadSlots(capacity: layout.capacity)
-        let mapped = Self.sections(of: layout, at: base)
-        (vectors, ids, labels, rowCodes) = (mapped.0, mapped.1, mapped.2, mapped.5)
-        if layout.codes {
-            let bytes = Self.codeSectionBytes(layout)
-            let piece = pool.map { $0.take() } ?? Self.allocate(bytes)
-            piece.copyMemory(from: source ?? UnsafeRawPointer(base + layout.blockedCodes), byteCount: bytes)
-            ownCodes = (piece, pool)
-            codes = piece.assumingMemoryBound(to: UInt8.self)
-            codeMeta = (piece + (layout.codeMeta - layout.blockedCodes)).assumingMemoryBound(to: Double.self)
-        } else {
-            ownCodes = nil
-            codes = nil
-            codeMeta = nil
-        }
+        (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
     }
-
-    /// Where the codes and figures section starts (in the block, or in the chunk's own piece).
-    var codeSection: UnsafeMutableRawPointer? { codes.map { UnsafeMutableRawPointer($0) } }
 
     /// Whether ``rowCodes`` holds every row's codes.
     var rowCodesReady: Bool { rowCodesBuilt.load(ordering: .acquiring) }
@@ -193,13 +173,6 @@ final class VectorChunk: @unchecked Sendable {
         } else {
             Self.deallocate(base, bytes: layout.bytes)
         }
-        if let ownCodes {
-            if let pool = ownCodes.pool {
-                pool.give(ownCodes.piece)
-            } else {
-                Self.deallocate(ownCodes.piece, bytes: Self.codeSectionBytes(layout))
-            }
-        }
     }
 
     /// Bytes of the process's own memory the chunk holds beyond its attribute columns: the block, or
@@ -208,7 +181,7 @@ final class VectorChunk: @unchecked Sendable {
     var ownBytes: Int {
         let rowCodeBytes = rowCodesReady ? layout.rowCodeBytes : 0
         guard isMapped else { return layout.bytes - layout.rowCodeBytes + rowCodeBytes }
-        return (ownCodes == nil ? 0 : Self.codeSectionBytes(layout)) + rowCodeBytes
+        return rowCodeBytes
     }
 
     /// Whether the fixed sections are mapped from a segment file.
@@ -234,9 +207,6 @@ final class VectorChunk: @unchecked Sendable {
         let withRowCodes = rowCodesReady
         if target == capacity {
             copy.base.copyMemory(from: base, byteCount: layout.codes && !withRowCodes ? layout.rowCodes : layout.bytes)
-            if ownCodes != nil, let from = codeSection, let to = copy.codeSection {
-                to.copyMemory(from: from, byteCount: Self.codeSectionBytes(layout))
-            }
         } else {
             copy.vectors.update(from: vectors, count: rows * dimension)
             copy.ids.update(from: ids, count: rows)

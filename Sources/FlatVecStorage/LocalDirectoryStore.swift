@@ -1,3 +1,4 @@
+import Dispatch
 import FlatVecCore
 import Logging
 import Synchronization
@@ -177,6 +178,17 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             "directory": "\(directory)", "generation": "\(generation)", "collections": "\(collections.count)",
             "log records replayed": "\(replayed + contents.records.count)",
         ])
+        // Searches read the codes of the mapped segments from the page cache until they are moved
+        // into memory: start-up answers first, and the scans reach full speed a few seconds later.
+        let indexes = collections.values.map(\.index)
+        DispatchQueue.global(qos: .utility).async { [logger] in
+            let started = ContinuousClock.now
+            let moved = indexes.reduce(0) { $0 + $1.moveMappedCodesIntoMemory() }
+            guard moved > 0 else { return }
+            logger.info("moved the int8 codes of mapped segments into memory", metadata: [
+                "chunks": "\(moved)", "duration": "\(ContinuousClock.now - started)",
+            ])
+        }
     }
 
     /// Reads the manifest; creates it for a new directory. A directory with data files but no

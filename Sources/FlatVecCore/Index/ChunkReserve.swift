@@ -18,10 +18,15 @@ final class ChunkReserve: Sendable {
     private let spare = Mutex<VectorChunk?>(nil)
     private let preparing = Atomic<Bool>(false)
 
+    /// Where full chunks mapped from segments keep their codes (nil without codes).
+    let codePool: CodePool?
+
     init(capacity: Int, dimension: Int, codes: Bool) {
         self.capacity = capacity
         self.dimension = dimension
         self.codes = codes
+        let layout = ChunkLayout(capacity: capacity, dimension: dimension, codes: codes)
+        codePool = codes ? CodePool(layout: layout) : nil
     }
 
     /// The spare chunk if one is ready, else a fresh one (pages faulted lazily); then starts preparing the next.

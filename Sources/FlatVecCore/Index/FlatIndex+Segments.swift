@@ -96,8 +96,8 @@ extension FlatIndex {
     /// since the view is replaced by a private mapping of its new file, so its rows leave the
     /// process's own memory for the page cache, and the next compaction keeps the file.
     ///
-    /// The files are mapped with no lock held (the view keeps each chunk alive, and nothing changes
-    /// the rows it counted); the writer lock is taken once, for the swaps
+    /// The files are mapped and their codes copied into memory with no lock held (the view keeps each chunk
+    /// alive, and nothing changes the rows it counted); the writer lock is taken once, for the swaps
     /// (and the copies of payload slots and attribute columns a listing scan may still read), so
     /// searches and writes wait for a moment, not for the mappings.
     public func adoptSegments(_ view: SegmentView, written: [Int: SegmentFile], segmentsDirectory: String) {
@@ -105,12 +105,18 @@ extension FlatIndex {
         func unchanged(_ c: Int) -> Bool {
             c < rows.chunks.count && rows.chunks[c] === view.chunks[c] && rows.rows(inChunk: c) == view.rows(inChunk: c)
         }
+        let pool = lock.withReaderLock { rows.reserve.codePool }
         var mapped: [(c: Int, file: SegmentFile, chunk: VectorChunk?)] = []
         for (c, file) in written.sorted(by: { $0.key < $1.key }) {
             guard lock.withReaderLock({ unchanged(c) }) else { continue }
             let old = view.chunks[c]
-            let mapping = Self.mapSegment(segmentsDirectory + "/" + file.name, verify: false)
+            let mapping = Self.mapSegment(segmentsDirectory + "/" + file.name, verify: false, pool: pool)
             if let result = try? mapping.get(), result.chunk.layout == old.layout, result.rows == view.rows(inChunk: c) {
+                // The codes are in memory already: copied, not read back from the file.
+                if result.chunk.layout.codes {
+                    let piece = result.chunk.newCodePiece(touched: false)
+                    if !result.chunk.moveCodes(into: piece, from: old.codeSection) { result.chunk.discardCodePiece(piece) }
+                }
                 mapped.append((c, file, result.chunk))
             } else {
                 mapped.append((c, file, nil))
@@ -135,11 +141,55 @@ extension FlatIndex {
         }
     }
 
+    /// Moves the int8 codes of the chunks mapped from segment files at load, which scans read from
+    /// the page cache until then, into the process's memory (the code pool's huge pages; see
+    /// ``CodePool``), a chunk at a time while searches and writes go on. Start-up answers as soon as
+    /// the segments are mapped, and the scans reach their full speed once this returns.
+    ///
+    /// Each chunk's codes are copied under the reader lock (searches go on; a writer waits for one
+    /// chunk's copy, about 1 MiB at d = 512), into memory faulted in before the lock is taken. One
+    /// call works at a time: another returns at once.
+    /// - Returns: The chunks whose codes it moved.
+    @discardableResult
+    public func moveMappedCodesIntoMemory() -> Int {
+        guard movingCodes.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return 0 }
+        defer { movingCodes.store(false, ordering: .releasing) }
+        let pool = lock.withReaderLock { rows.reserve.codePool }
+        var spare: UnsafeMutableRawPointer?
+        var moved = 0
+        var c = 0
+        while true {
+            if spare == nil, let pool {
+                spare = pool.take()
+                memset(spare!, 0, pool.pieceBytes)
+            }
+            let done = lock.withReaderLock { () -> Bool in
+                guard c < rows.chunks.count else { return true }
+                let chunk = rows.chunks[c]
+                guard chunk.codesInMapping else { return false }
+                if let piece = spare, chunk.layout == pool?.layout {
+                    if chunk.moveCodes(into: piece) { (spare, moved) = (nil, moved + 1) }
+                } else {
+                    // Not the pool's layout (a collection's last, smaller chunk): a piece of its own.
+                    let piece = chunk.newCodePiece(touched: false)
+                    if chunk.moveCodes(into: piece) { moved += 1 } else { chunk.discardCodePiece(piece) }
+                }
+                return false
+            }
+            if done { break }
+            c += 1
+        }
+        if let spare { pool?.give(spare) }
+        return moved
+    }
+
     /// Maps a segment file privately (copy on write) and checks its header and, with `verify`, its
     /// checksums: all of them, but for a version 2 segment with codes given `damage`, whose vectors
-    /// are left to their first readers (``VectorChecks``, recording damage in `damage`). The chunk
-    /// reads every section from the mapping, its int8 codes included.
-    static func mapSegment(_ path: String, verify: Bool, damage: VectorDamage? = nil) -> Result<(chunk: VectorChunk, rows: Int), FlatVecError> {
+    /// are left to their first readers (``VectorChecks``, recording damage in `damage`). The codes are
+    /// read from the mapping until moved to a piece of `pool` (see ``VectorChunk/moveCodes(into:from:)``).
+    static func mapSegment(
+        _ path: String, verify: Bool, pool: CodePool?, damage: VectorDamage? = nil
+    ) -> Result<(chunk: VectorChunk, rows: Int), FlatVecError> {
         func corrupt(_ why: String) -> FlatVecError { FlatVecError(.corruptData, "segment \(path): \(why)") }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(FlatVecError.ioError("cannot open \(path): \(String(cString: strerror(errno)))")) }
@@ -229,7 +279,7 @@ extension FlatIndex {
         guard cursor == tail.count else { return .failure(corrupt("\(tail.count - cursor) bytes follow the tail's last field")) }
         mapped = false
         let chunk = VectorChunk(
-            layout: layout, mappedAt: block, mapping: start, length: length, vectorChecks: checks
+            layout: layout, mappedAt: block, mapping: start, length: length, pool: pool, vectorChecks: checks
         )
         chunk.payloads = payloads
         chunk.attributes = attributes
@@ -276,6 +326,7 @@ extension FlatIndex {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let results = Mutex([Result<(chunk: VectorChunk, rows: Int), FlatVecError>?](repeating: nil, count: segments.count))
         let names = segments.map(\.name)
+        let pool = index.rows.reserve.codePool
         let damage = index.vectorDamage
         let wantsCodes = configuration.effectiveScan == .int8
         // The reader takes one of `window` per segment, a checker gives one back as it starts one.
@@ -290,7 +341,7 @@ extension FlatIndex {
         }
         DispatchQueue.concurrentPerform(iterations: names.count) { s in
             window.signal()
-            let result = mapSegment(directory + "/" + names[s], verify: true, damage: damage)
+            let result = mapSegment(directory + "/" + names[s], verify: true, pool: pool, damage: damage)
             results.withLock { $0[s] = result }
         }
         readerDone.wait()
@@ -374,7 +425,7 @@ extension FlatIndex {
     /// Asks the system to read a segment's bytes into the page cache in the background: the header
     /// page, ids, labels, codes and tail, and the vectors only with `vectors` or for a version 1
     /// segment (whose checksum covers them); never the hole of the row-by-row codes. A file that
-    /// cannot be read or makes no sense is left to ``mapSegment(_:verify:damage:)`` to name.
+    /// cannot be read or makes no sense is left to ``mapSegment(_:verify:pool:damage:)`` to name.
     static func readAhead(_ path: String, vectors: Bool) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return }

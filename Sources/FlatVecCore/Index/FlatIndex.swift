@@ -1,6 +1,7 @@
 #if canImport(Dispatch)
 import CFlatVecKernels
 import Dispatch
+import Synchronization
 #endif
 #if canImport(Glibc)
 import Glibc
@@ -111,6 +112,8 @@ public final class FlatIndex: @unchecked Sendable {
     /// Damage found in the vectors of a mapped segment: once recorded, searches and compactions of
     /// the index fail with it (see ``VectorDamage``).
     let vectorDamage = VectorDamage()
+    /// Whether ``moveMappedCodesIntoMemory()`` is running.
+    let movingCodes = Atomic<Bool>(false)
     /// Tests only: called between a listing scan's pass and its rescoring, with no lock held.
     nonisolated(unsafe) var afterListingPass: (@Sendable () -> Void)?
     // nonisolated(unsafe): set by a test before it searches, read by the search afterwards.

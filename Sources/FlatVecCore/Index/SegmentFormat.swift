@@ -185,7 +185,12 @@ enum SegmentFormat {
             var at = 0
             for range in ranges {
                 let to = out.baseAddress! + at
-                to.copyMemory(from: chunk.block.baseAddress! + range.lowerBound, byteCount: range.count)
+                if layout.codes && range.lowerBound >= layout.blockedCodes, let section = chunk.codeSection {
+                    // Codes and figures: where the chunk keeps them (its block, or a piece of its own).
+                    to.copyMemory(from: section + (range.lowerBound - layout.blockedCodes), byteCount: range.count)
+                } else {
+                    to.copyMemory(from: chunk.block.baseAddress! + range.lowerBound, byteCount: range.count)
+                }
                 // Every range but the vectors' (the only one at 0).
                 if range.lowerBound != 0 { blockCRC = fv_crc32c(blockCRC, to, range.count) }
                 at += range.count

@@ -24,7 +24,8 @@ final class VectorChunk: @unchecked Sendable {
     // place only past the rows such a reader counted (distinct memory, but for the padding rows of
     // the codes' last 16-row block, which readers never use and a segment writer checksums from its
     // own copy). The row-by-row codes are built once, under a mutex, by readers holding the reader
-    // lock. A spare chunk is touched only by the background thread that prefaults it, and is handed
+    // lock. A mapped chunk's codes move once at most, with no writer running, to memory holding the
+    // same bytes (their address is an atomic; the mapping outlives every reader of the old one). A spare chunk is touched only by the background thread that prefaults it, and is handed
     // to the index through ChunkReserve's mutex, which orders the prefault before any use.
     let layout: ChunkLayout
     var capacity: Int { layout.capacity }
@@ -34,10 +35,18 @@ final class VectorChunk: @unchecked Sendable {
     let labels: UnsafeMutablePointer<Int64>
     /// Each row's payload.
     var payloads: PayloadSlots
-    /// int8 codes of every row in blocks of 16 rows (nil when the index scans float32 only).
-    let codes: UnsafeMutablePointer<UInt8>?
-    /// Scale and error figures of each row's codes, `FV_I8_META_DOUBLES` columns of `capacity` (nil with `codes`).
-    let codeMeta: UnsafeMutablePointer<Double>?
+    /// int8 codes of every row in blocks of 16 rows (nil when the index scans float32 only): in the
+    /// block, or in a piece of their own once ``moveCodes(into:from:)`` moved them there.
+    var codes: UnsafeMutablePointer<UInt8>? { codeSection?.assumingMemoryBound(to: UInt8.self) }
+    /// Scale and error figures of each row's codes, `FV_I8_META_DOUBLES` columns of `capacity` (nil
+    /// with `codes`); they follow the codes wherever these live.
+    var codeMeta: UnsafeMutablePointer<Double>? {
+        codeSection.map { ($0 + (layout.codeMeta - layout.blockedCodes)).assumingMemoryBound(to: Double.self) }
+    }
+    /// Where the codes and figures section starts (0 without codes). It changes once at most, from
+    /// the block of a mapped chunk to a piece of memory holding the same bytes, with no writer running:
+    /// a reader that took the old address finishes on bytes that are still mapped and still the same.
+    private let codeSectionAddress: Atomic<UInt>
     /// The same codes row by row (`fv_i8_padded_dim(dimension)` bytes a row), for filtered scans that
     /// gather a few rows: in the blocks, one row's codes are spread over every cache line of its block
     /// (nil with `codes`). Valid only once ``rowCodesReady``: built by the first gathered scan of the
@@ -60,33 +69,100 @@ final class VectorChunk: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
     /// Where `base` came from: nil for an allocation, else the mapping to unmap (start and length).
     private let mapping: (start: UnsafeMutableRawPointer, length: Int)?
+    /// For a mapped chunk with the code pool's layout: the pool its codes' piece comes from.
+    private let codePool: CodePool?
+    /// For a mapped chunk whose codes were moved out of the mapping: the piece (from `codePool`, or
+    /// an allocation of its own without one) as an address; 0 otherwise.
+    private let codePiece = Atomic<UInt>(0)
 
     init(capacity: Int, dimension: Int, codes withCodes: Bool) {
         layout = ChunkLayout(capacity: capacity, dimension: dimension, codes: withCodes)
         base = Self.allocate(layout.bytes)
         mapping = nil
+        codePool = nil
         vectorChecks = nil
         payloads = PayloadSlots(capacity: capacity)
-        (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
+        let codes: UnsafeMutablePointer<UInt8>?
+        (vectors, ids, labels, codes, _, rowCodes) = Self.sections(of: layout, at: base)
+        codeSectionAddress = Atomic(UInt(bitPattern: codes))
     }
 
     /// Bytes of the codes and figures section (from the blocked codes to the row-by-row codes).
     static func codeSectionBytes(_ layout: ChunkLayout) -> Int { layout.codes ? layout.rowCodes - layout.blockedCodes : 0 }
 
     /// A chunk over the block at `base` of a private mapping (`start`, `length`), unmapped with the
-    /// chunk. Every section stays in the mapping, the int8 codes the scans stream included: they
-    /// live in the page cache, shared with the file, and a write in place copies only the pages it
-    /// changes. `vectorChecks` are its vectors' checksums when they are still to be checked.
+    /// chunk. Its codes and figures are read from the mapping (the page cache) until
+    /// ``moveCodes(into:from:)`` moves them to a piece of `pool` (when `pool` is for this layout) or
+    /// of their own: see ``CodePool``. `vectorChecks` are its vectors' checksums when they are still
+    /// to be checked.
     init(
         layout: ChunkLayout, mappedAt base: UnsafeMutableRawPointer, mapping start: UnsafeMutableRawPointer, length: Int,
-        vectorChecks: VectorChecks? = nil
+        pool: CodePool?, vectorChecks: VectorChecks? = nil
     ) {
         self.layout = layout
         self.base = base
         self.vectorChecks = vectorChecks
         mapping = (start, length)
+        codePool = pool?.layout == layout ? pool : nil
         payloads = PayloadSlots(capacity: layout.capacity)
-        (vectors, ids, labels, codes, codeMeta, rowCodes) = Self.sections(of: layout, at: base)
+        let codes: UnsafeMutablePointer<UInt8>?
+        (vectors, ids, labels, codes, _, rowCodes) = Self.sections(of: layout, at: base)
+        codeSectionAddress = Atomic(UInt(bitPattern: codes))
+    }
+
+    /// Where the codes and figures section starts (in the block, or in the chunk's own piece).
+    var codeSection: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: codeSectionAddress.load(ordering: .acquiring)) }
+
+    /// Whether the chunk's codes are still read from its segment's mapping.
+    var codesInMapping: Bool { isMapped && layout.codes && codePiece.load(ordering: .acquiring) == 0 }
+
+    /// A piece of memory for this chunk's codes and figures (``codeSectionBytes(_:)`` bytes): from
+    /// its code pool, or an allocation of its own. With `touched`, every page of it is written, so
+    /// that copying into it later faults nothing (the first touch of fresh memory is what costs).
+    func newCodePiece(touched: Bool) -> UnsafeMutableRawPointer {
+        let bytes = Self.codeSectionBytes(layout)
+        let piece = codePool?.take() ?? Self.allocate(bytes)
+        if touched { memset(piece, 0, bytes) }
+        return piece
+    }
+
+    /// Gives back a piece from ``newCodePiece(touched:)`` that holds no codes.
+    func discardCodePiece(_ piece: UnsafeMutableRawPointer) {
+        if let codePool {
+            codePool.give(piece)
+        } else {
+            Self.deallocate(piece, bytes: Self.codeSectionBytes(layout))
+        }
+    }
+
+    /// Moves a mapped chunk's codes and figures into `piece` (from ``newCodePiece(touched:)``),
+    /// copied from `source` (the same bytes already in memory) or from the mapping, and reads them
+    /// from there on: scans stream memory on huge pages faster than the page cache's 4 KiB pages.
+    /// Called with no writer running (under the index's reader lock, or before the index holds the
+    /// chunk) and by one thread at a time. A reader that took the mapping's address finishes on the
+    /// same bytes, which stay mapped.
+    ///
+    /// The mapping's pages of the codes are then handed back to the system (`MADV_PAGEOUT`): kept,
+    /// they would hold the codes twice, and at 10M x 512 that is 5 GiB the page cache no longer has
+    /// for the vectors searches rescore. Paging out never changes what the mapping reads (a page
+    /// the process wrote is its own and stays), so a reader still on the old address reads the same
+    /// bytes, from the file again if it must.
+    /// - Returns: Whether it moved them (not when they were moved already: `piece` is then unused).
+    func moveCodes(into piece: UnsafeMutableRawPointer, from source: UnsafeRawPointer? = nil) -> Bool {
+        guard codesInMapping, let section = codeSection else { return false }
+        let bytes = Self.codeSectionBytes(layout)
+        piece.copyMemory(from: source ?? UnsafeRawPointer(section), byteCount: bytes)
+        codePiece.store(UInt(bitPattern: piece), ordering: .releasing)
+        codeSectionAddress.store(UInt(bitPattern: piece), ordering: .releasing)
+        #if os(Linux)
+        // Whole pages inside the section only: the pages it shares with the labels and the
+        // row-by-row codes are still read.
+        let page = UInt(ChunkLayout.pageBytes)
+        let first = (UInt(bitPattern: section) + page - 1) & ~(page - 1)
+        let end = (UInt(bitPattern: section) + UInt(bytes)) & ~(page - 1)
+        if end > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), Int(end - first), MADV_PAGEOUT) }
+        #endif
+        return true
     }
 
     /// Whether ``rowCodes`` holds every row's codes.
@@ -173,6 +249,9 @@ final class VectorChunk: @unchecked Sendable {
         } else {
             Self.deallocate(base, bytes: layout.bytes)
         }
+        if let piece = UnsafeMutableRawPointer(bitPattern: codePiece.load(ordering: .acquiring)) {
+            discardCodePiece(piece)
+        }
     }
 
     /// Bytes of the process's own memory the chunk holds beyond its attribute columns: the block, or
@@ -181,7 +260,7 @@ final class VectorChunk: @unchecked Sendable {
     var ownBytes: Int {
         let rowCodeBytes = rowCodesReady ? layout.rowCodeBytes : 0
         guard isMapped else { return layout.bytes - layout.rowCodeBytes + rowCodeBytes }
-        return rowCodeBytes
+        return (codePiece.load(ordering: .relaxed) == 0 ? 0 : Self.codeSectionBytes(layout)) + rowCodeBytes
     }
 
     /// Whether the fixed sections are mapped from a segment file.
@@ -207,6 +286,9 @@ final class VectorChunk: @unchecked Sendable {
         let withRowCodes = rowCodesReady
         if target == capacity {
             copy.base.copyMemory(from: base, byteCount: layout.codes && !withRowCodes ? layout.rowCodes : layout.bytes)
+            if codePiece.load(ordering: .acquiring) != 0, let from = codeSection, let to = copy.codeSection {
+                to.copyMemory(from: from, byteCount: Self.codeSectionBytes(layout))
+            }
         } else {
             copy.vectors.update(from: vectors, count: rows * dimension)
             copy.ids.update(from: ids, count: rows)

@@ -6,8 +6,11 @@
 A release `flatvec serve --data DIR` holding N x 512 random unit vectors (loaded, then restarted so
 the catalogue is served as a restart leaves it). For each count of --lanes (default 32; e.g.
 `--lanes 1,32`): that many lanes (flatvec-client-rtt --clients L: Swift client connections, closed
-loop, one query each, k = 10) for --seconds, alone and then while one more client adds one vector
-every 10 ms (through the Python client): q/s, p50, p99 of the lanes, and the adds' p50 and longest.
+loop, one query each, k = 10) for --seconds, alone, while one more client pings every 10 ms (a
+second client that writes nothing: on a 2-core machine its wake-ups alone take a share of the
+cores), and while it adds one vector every 10 ms (through the Python client). --rounds rounds of the
+three, in a rotating order so that drift falls on each alike; the table gives each one's median:
+q/s, p50, p99 of the lanes, and the adds' p50 and longest.
 --flatvec-before names another binary to measure in the same run (the build before a change).
 Writes lanes-under-writes-latest.md (or --out) beside this script.
 """
@@ -46,7 +49,7 @@ def lanes(port, queries, seconds, count):
     return r["qps"], r["p50"] * 1e3, r["p99"] * 1e3
 
 
-def measure(flatvec, folder, name, n, queries, seconds, lane_counts):
+def measure(flatvec, folder, name, n, queries, seconds, lane_counts, rounds):
     data = os.path.join(folder, name)
     process, port, client = start_flatvec_server(["--data", data], Client, flatvec=flatvec)
     client.create_collection("catalogue", D)
@@ -60,27 +63,42 @@ def measure(flatvec, folder, name, n, queries, seconds, lane_counts):
     process, port, client = start_flatvec_server(["--data", data], Client, flatvec=flatvec)
     results = []
     next_id = [1 << 40]
-    for count in lane_counts:
-        alone = lanes(port, queries, seconds, count)
-        latencies = []
+    vector = unit_rows(np.random.default_rng(5).standard_normal((1, D), dtype=np.float32))
+    modes = ("alone", "ping", "add")
+
+    def run(count, mode, latencies):
+        """The lanes' (q/s, p50, p99) with the admin doing `mode` every 10 ms meanwhile."""
         stop = threading.Event()
-        vector = unit_rows(np.random.default_rng(5).standard_normal((1, D), dtype=np.float32))
 
         def admin():
             while not stop.is_set():
                 start = time.perf_counter()
-                client.add("catalogue", [next_id[0]], vector)
-                latencies.append(time.perf_counter() - start)
-                next_id[0] += 1
+                if mode == "add":
+                    client.add("catalogue", [next_id[0]], vector)
+                    latencies.append(time.perf_counter() - start)
+                    next_id[0] += 1
+                else:
+                    client.ping()
                 time.sleep(0.01)
 
-        thread = threading.Thread(target=admin)
-        thread.start()
-        written = lanes(port, queries, seconds, count)
+        thread = threading.Thread(target=admin) if mode != "alone" else None
+        if thread:
+            thread.start()
+        result = lanes(port, queries, seconds, count)
         stop.set()
-        thread.join()
+        if thread:
+            thread.join()
+        return result
+
+    for count in lane_counts:
+        measured = {mode: [] for mode in modes}
+        latencies = []
+        for r in range(rounds):
+            for mode in modes[r % 3:] + modes[:r % 3]:
+                measured[mode].append(run(count, mode, latencies))
+        median = {mode: tuple(float(np.median([m[i] for m in measured[mode]])) for i in range(3)) for mode in modes}
         lat = np.array(latencies) * 1e3
-        results.append((count, alone, written, (len(lat), float(np.percentile(lat, 50)), float(lat.max()))))
+        results.append((count, median["alone"], median["ping"], median["add"], (len(lat), float(np.percentile(lat, 50)), float(lat.max()))))
     client.close()
     process.send_signal(signal.SIGTERM)
     process.wait()
@@ -91,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of alone, pinging and adding")
     parser.add_argument("--flatvec-before", default=None)
     parser.add_argument("--before-label", default="before", help="what the table calls --flatvec-before (e.g. its commit)")
     parser.add_argument("--lanes", default=str(LANES), help="comma-separated lane counts")
@@ -107,7 +126,7 @@ def main() -> None:
     rows = []
     try:
         for name, binary in builds:
-            for result in measure(binary, folder, name.replace(" ", "-"), args.n, queries, args.seconds, lane_counts):
+            for result in measure(binary, folder, name.replace(" ", "-"), args.n, queries, args.seconds, lane_counts, args.rounds):
                 rows.append((name,) + result)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -115,15 +134,17 @@ def main() -> None:
         "# Checkout lanes while an admin adds products (`flatvec serve --data DIR`)",
         "",
         "N = %d x %d random unit vectors, served after a restart; lanes are Swift client connections (closed loop,"
-        " k = 10), %d s each; the admin adds one vector every 10 ms through the Python client." % (args.n, D, args.seconds),
+        " k = 10), %d s each; a second client pings, or adds one vector, every 10 ms (the Python client)."
+        " Medians of %d rounds; kept and the p99 ratio compare the adding admin with the lanes alone, and"
+        " in brackets with the pinging one." % (args.n, D, args.seconds, args.rounds),
         "",
-        "| build | lanes | alone q/s | p50 | p99 | with the admin q/s | p50 | p99 | kept | p99 ratio | admin adds | add p50 | add max |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| build | lanes | alone q/s | p50 | p99 | pinging q/s | p99 | adding q/s | p50 | p99 | kept | p99 ratio | admin adds | add p50 | add max |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, count, alone, written, adds in rows:
-        lines.append("| %s | %d | %.0f | %.2f ms | %.2f ms | %.0f | %.2f ms | %.2f ms | %.0f%% | %.2fx | %d | %.2f ms | %.1f ms |" % (
-            name, count, alone[0], alone[1], alone[2], written[0], written[1], written[2], 100 * written[0] / alone[0],
-            written[2] / alone[2], adds[0], adds[1], adds[2]))
+    for name, count, alone, ping, written, adds in rows:
+        lines.append("| %s | %d | %.0f | %.2f ms | %.2f ms | %.0f | %.2f ms | %.0f | %.2f ms | %.2f ms | %.0f%% (%.0f%%) | %.2fx (%.2fx) | %d | %.2f ms | %.1f ms |" % (
+            name, count, alone[0], alone[1], alone[2], ping[0], ping[2], written[0], written[1], written[2],
+            100 * written[0] / alone[0], 100 * written[0] / ping[0], written[2] / alone[2], written[2] / ping[2], adds[0], adds[1], adds[2]))
     text = "\n".join(lines) + "\n"
     with open(os.path.join(HERE, args.out), "w") as f:
         f.write(provenance.line(FLATVEC) + "\n\n" + text)

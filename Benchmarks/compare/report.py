@@ -37,7 +37,7 @@ WORKLOADS = [
     ("Storage at 10M", "compare/storage-10m-latest.md",
      "python3 Benchmarks/compare/storage.py --n 10000000 --collections 10 --out storage-10m-latest.md"),
     ("Checkout lanes while an admin adds products", "compare/lanes-under-writes-latest.md",
-     "python3 Benchmarks/compare/lanes_under_writes.py --flatvec-before OLD --before-label 'before (COMMIT)'"),
+     "python3 Benchmarks/compare/lanes_under_writes.py [--flatvec-before OLD --before-label 'before (COMMIT)']"),
     ("One lane and 32 at 1M, before and after segments", "compare/lanes-1m-latest.md",
      "python3 Benchmarks/compare/lanes_under_writes.py --n 1000000 --lanes 1,32 --flatvec-before OLD --before-label 'before (COMMIT)' --out lanes-1m-latest.md"),
     ("Followers", "compare/followers-latest.md", "python3 Benchmarks/compare/followers.py"),

@@ -92,19 +92,7 @@ import Testing
         /// Upserts in place, removals that move rows, and appends.
         func write(_ rounds: Int) throws {
             for round in 0..<rounds {
-                let upserted = Int64(random.next() % 1_000)
-                let vector = random.quantizedVector(Self.dimension)
-                try index.add(VectorBatch(dimension: Self.dimension, ids: [upserted], labels: [upserted], vectors: vector))
-                reference.upsert(id: upserted, label: upserted, vector: vector)
-                let removed = Int64(random.next() % 1_000)
-                if reference.rows[removed] != nil {
-                    try index.remove(ids: [removed])
-                    reference.remove(id: removed)
-                }
-                let added = Int64(10_000 + rounds * 1_000 + round)
-                let more = random.quantizedVector(Self.dimension)
-                try index.add(VectorBatch(dimension: Self.dimension, ids: [added], labels: [added], vectors: more))
-                reference.upsert(id: added, label: added, vector: more)
+                try VectorChecksTests.writeRound(index, &reference, &random, stored: 1_000, added: Int64(10_000 + rounds * 1_000 + round))
             }
         }
         try write(20)

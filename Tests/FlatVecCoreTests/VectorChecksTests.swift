@@ -103,6 +103,26 @@ import Testing
         withExtendedLifetime(view) {}
     }
 
+    /// One round of writes to rows written by ``written(_:seed:)``: an upsert in place of one of the
+    /// first `stored` ids, a removal (moving the last row) of another if present, then an append of
+    /// id `added` past the rows; `reference` follows.
+    static func writeRound(
+        _ index: FlatIndex, _ reference: inout ReferenceIndex, _ random: inout SeededRandom, stored: Int, added: Int64
+    ) throws {
+        let upserted = Int64(random.next() % UInt64(stored))
+        let vector = random.quantizedVector(dimension)
+        try index.add(VectorBatch(dimension: dimension, ids: [upserted], labels: [upserted], vectors: vector))
+        reference.upsert(id: upserted, label: upserted, vector: vector)
+        let removed = Int64(random.next() % UInt64(stored))
+        if reference.rows[removed] != nil {
+            try index.remove(ids: [removed])
+            reference.remove(id: removed)
+        }
+        let more = random.quantizedVector(dimension)
+        try index.add(VectorBatch(dimension: dimension, ids: [added], labels: [added], vectors: more))
+        reference.upsert(id: added, label: added, vector: more)
+    }
+
     /// Upserts in place, removals that move rows, and appends into rows a removal freed (still
     /// covered by a group's checksum) check the group before changing it, so no sound group is ever
     /// taken for damaged, alone or with searches running.
@@ -129,20 +149,7 @@ import Testing
         }
         do {
             for round in 0..<60 {
-                // An upsert in place, a removal moving the last row, then an append past the rows.
-                let upserted = Int64(random.next() % 200)
-                let vector = random.quantizedVector(Self.dimension)
-                try index.add(VectorBatch(dimension: Self.dimension, ids: [upserted], labels: [upserted], vectors: vector))
-                reference.upsert(id: upserted, label: upserted, vector: vector)
-                let removed = Int64(random.next() % 200)
-                if reference.rows[removed] != nil {
-                    try index.remove(ids: [removed])
-                    reference.remove(id: removed)
-                }
-                let added = Int64(1_000 + round)
-                let more = random.quantizedVector(Self.dimension)
-                try index.add(VectorBatch(dimension: Self.dimension, ids: [added], labels: [added], vectors: more))
-                reference.upsert(id: added, label: added, vector: more)
+                try Self.writeRound(index, &reference, &random, stored: 200, added: Int64(1_000 + round))
             }
         } catch {
             failures.withLock { $0.append("writer: \(error)") }

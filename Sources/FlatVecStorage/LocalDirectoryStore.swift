@@ -68,6 +68,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     static let backupIdleLimit = Duration.seconds(60)
     private let state: Mutex<State>
     private let loaded: Mutex<[NamedIndex]>
+    /// Set by ``close()`` to stop the thread moving the codes out of the segments' mappings.
+    private let stopMovingCodes = Atomic<Bool>(false)
+    /// Signalled once that thread is done.
+    private let codesMoved = DispatchSemaphore(value: 0)
 
 
     /// Opens the directory (creating it), loads its snapshots and replays its log.
@@ -181,9 +185,12 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         // Searches read the codes of the mapped segments from the page cache until they are moved
         // into memory: start-up answers first, and the scans reach full speed a few seconds later.
         let indexes = collections.values.map(\.index)
-        DispatchQueue.global(qos: .utility).async { [logger] in
+        DispatchQueue.global(qos: .utility).async { [self] in
+            defer { codesMoved.signal() }
             let started = ContinuousClock.now
-            let moved = indexes.reduce(0) { $0 + $1.moveMappedCodesIntoMemory() }
+            let moved = indexes.reduce(0) { sum, index in
+                sum + index.moveMappedCodesIntoMemory(until: { stopMovingCodes.load(ordering: .relaxed) })
+            }
             guard moved > 0 else { return }
             logger.info("moved the int8 codes of mapped segments into memory", metadata: [
                 "chunks": "\(moved)", "duration": "\(ContinuousClock.now - started)",
@@ -220,13 +227,19 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         if !state.withLock({ $0.closed }) { Glibc.close(lockFD) }
     }
 
-    /// Releases the directory's lock (another process may open it now); later writes fail.
+    /// Releases the directory's lock (another process may open it now); later writes fail. Stops
+    /// moving codes out of the segments' mappings first (no read of the files outlives the store:
+    /// once another process owns the directory, it may replace them).
     public func close() {
-        state.withLock { s in
-            guard !s.closed else { return }
+        let closing = state.withLock { s in
+            guard !s.closed else { return false }
             s.closed = true
-            Glibc.close(lockFD)
+            return true
         }
+        guard closing else { return }
+        stopMovingCodes.store(true, ordering: .relaxed)
+        codesMoved.wait()
+        Glibc.close(lockFD)
     }
 
     /// Describes the store.

@@ -1,4 +1,4 @@
-import FlatVecCore
+@testable import FlatVecCore
 import FlatVecEngine
 @testable import FlatVecStorage
 import FlatVecTestSupport
@@ -257,6 +257,36 @@ import Testing
         let (engine, _) = try Store.open(directory)
         let restarted = try engine.registry.collection(named: "c").index.statistics
         #expect(restarted.mappedBytes > 5_000 * 64 * 4 && restarted.diskBytes > 0 && restarted.count == 5_000)
+    }
+
+    /// A restart moves the mapped segments' codes into memory on a background thread; closing the
+    /// store stops that thread before it returns, so no read of a segment outlives the store
+    /// (another process may replace the files once it owns the directory). Truncating every segment
+    /// right after the close would otherwise crash this process (SIGBUS) in that thread.
+    @Test func closingStopsMovingCodesOutOfTheSegments() async throws {
+        let directory = Store.temporaryDirectory()
+        var random = SeededRandom(seed: 23)
+        do {
+            let (engine, _) = try Store.open(directory)
+            try engine.createCollection("c", dimension: 512)
+            for start in stride(from: Int64(0), to: 30_000, by: 10_000) {
+                let ids = (start..<(start + 10_000)).map { $0 }
+                try engine.add(try VectorBatch(dimension: 512, ids: ids, labels: ids, vectors: ids.flatMap { _ in random.quantizedVector(512) }), to: "c")
+            }
+            try engine.compact()
+            await engine.close()
+        }
+        // Segments of 2,048 rows (1 MiB of codes each) whose codes the restart starts moving, and a close at once.
+        let (engine, _) = try Store.open(directory)
+        let index = try engine.registry.collection(named: "c").index
+        await engine.close()
+        let segments = try FileManager.default.contentsOfDirectory(atPath: directory + "/snapshots").filter { $0.hasSuffix(".seg") }
+        #expect(segments.count == 15)
+        for name in segments { #expect(truncate(directory + "/snapshots/" + name, 0) == 0) }
+        // A thread still moving codes would meet the truncated files within this.
+        try await Task.sleep(for: .milliseconds(100))
+        let moving = index.movingCodes.load(ordering: .acquiring)
+        #expect(!moving && index.statistics.count == 30_000)
     }
 
     @Test func aNewDirectoryGetsAManifestAtOnce() throws {

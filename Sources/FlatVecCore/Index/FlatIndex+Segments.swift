@@ -149,16 +149,18 @@ extension FlatIndex {
     /// Each chunk's codes are copied under the reader lock (searches go on; a writer waits for one
     /// chunk's copy, about 1 MiB at d = 512), into memory faulted in before the lock is taken. One
     /// call works at a time: another returns at once.
+    /// - Parameter stop: Asked before each chunk; once it answers true, the call returns (the
+    ///   chunks not moved yet are read from their mappings, as before).
     /// - Returns: The chunks whose codes it moved.
     @discardableResult
-    public func moveMappedCodesIntoMemory() -> Int {
+    public func moveMappedCodesIntoMemory(until stop: () -> Bool = { false }) -> Int {
         guard movingCodes.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return 0 }
         defer { movingCodes.store(false, ordering: .releasing) }
         let pool = lock.withReaderLock { rows.reserve.codePool }
         var spare: UnsafeMutableRawPointer?
         var moved = 0
         var c = 0
-        while true {
+        while !stop() {
             if spare == nil, let pool {
                 spare = pool.take()
                 memset(spare!, 0, pool.pieceBytes)

@@ -1,4 +1,3 @@
-import Dispatch
 import FlatVecCore
 import Logging
 import Synchronization
@@ -68,10 +67,8 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     static let backupIdleLimit = Duration.seconds(60)
     private let state: Mutex<State>
     private let loaded: Mutex<[NamedIndex]>
-    /// Set by ``close()`` to stop the thread moving the codes out of the segments' mappings.
-    private let stopMovingCodes = Atomic<Bool>(false)
-    /// Signalled once that thread is done.
-    private let codesMoved = DispatchSemaphore(value: 0)
+    /// Moves the codes of the segments mapped at start-up into memory.
+    private let codeMover: CodeMover
 
 
     /// Opens the directory (creating it), loads its snapshots and replays its log.
@@ -178,24 +175,11 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             nextStage: UInt64(contents.validLength)
         ))
         loaded = Mutex(collections.values.sorted { $0.name < $1.name })
+        codeMover = CodeMover(indexes: collections.values.map(\.index), logger: logger)
         logger.info("opened data directory", metadata: [
             "directory": "\(directory)", "generation": "\(generation)", "collections": "\(collections.count)",
             "log records replayed": "\(replayed + contents.records.count)",
         ])
-        // Searches read the codes of the mapped segments from the page cache until they are moved
-        // into memory: start-up answers first, and the scans reach full speed a few seconds later.
-        let indexes = collections.values.map(\.index)
-        DispatchQueue.global(qos: .utility).async { [self] in
-            defer { codesMoved.signal() }
-            let started = ContinuousClock.now
-            let moved = indexes.reduce(0) { sum, index in
-                sum + index.moveMappedCodesIntoMemory(until: { stopMovingCodes.load(ordering: .relaxed) })
-            }
-            guard moved > 0 else { return }
-            logger.info("moved the int8 codes of mapped segments into memory", metadata: [
-                "chunks": "\(moved)", "duration": "\(ContinuousClock.now - started)",
-            ])
-        }
     }
 
     /// Reads the manifest; creates it for a new directory. A directory with data files but no
@@ -224,6 +208,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     }
 
     deinit {
+        codeMover.stop()
         if !state.withLock({ $0.closed }) { Glibc.close(lockFD) }
     }
 
@@ -237,8 +222,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             return true
         }
         guard closing else { return }
-        stopMovingCodes.store(true, ordering: .relaxed)
-        codesMoved.wait()
+        codeMover.stop()
         Glibc.close(lockFD)
     }
 

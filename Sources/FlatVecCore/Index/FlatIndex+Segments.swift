@@ -96,10 +96,10 @@ extension FlatIndex {
     /// since the view is replaced by a private mapping of its new file, so its rows leave the
     /// process's own memory for the page cache, and the next compaction keeps the file.
     ///
-    /// The files are mapped and their codes copied into memory with no lock held (the view keeps each chunk
-    /// alive, and nothing changes the rows it counted); the writer lock is taken once, for the swaps
-    /// (and the copies of payload slots and attribute columns a listing scan may still read), so
-    /// searches and writes wait for a moment, not for the mappings.
+    /// The files are mapped and their codes copied into memory with no lock held (the view keeps
+    /// each chunk alive, and nothing changes the rows it counted); the writer lock is taken once, for
+    /// the swaps (and the copies of payload slots and attribute columns a listing scan may still
+    /// read), so searches and writes wait for a moment, not for the mappings.
     public func adoptSegments(_ view: SegmentView, written: [Int: SegmentFile], segmentsDirectory: String) {
         /// Whether chunk `c` is still the view's, with the view's rows (read under a lock).
         func unchanged(_ c: Int) -> Bool {
@@ -169,7 +169,7 @@ extension FlatIndex {
                 guard c < rows.chunks.count else { return true }
                 let chunk = rows.chunks[c]
                 guard chunk.codesInMapping else { return false }
-                if let piece = spare, chunk.layout == pool?.layout {
+                if let piece = spare, let pool, chunk.codePool === pool {
                     if chunk.moveCodes(into: piece) { (spare, moved) = (nil, moved + 1) }
                 } else {
                     // Not the pool's layout (a collection's last, smaller chunk): a piece of its own.

@@ -1,8 +1,8 @@
 #if canImport(Dispatch)
 import CFlatVecKernels
 import Dispatch
-import Synchronization
 #endif
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -112,7 +112,7 @@ public final class FlatIndex: @unchecked Sendable {
     /// Damage found in the vectors of a mapped segment: once recorded, searches and compactions of
     /// the index fail with it (see ``VectorDamage``).
     let vectorDamage = VectorDamage()
-    /// Whether ``moveMappedCodesIntoMemory()`` is running.
+    /// Whether ``moveMappedCodesIntoMemory(until:)`` is running.
     let movingCodes = Atomic<Bool>(false)
     /// Tests only: called between a listing scan's pass and its rescoring, with no lock held.
     nonisolated(unsafe) var afterListingPass: (@Sendable () -> Void)?

@@ -25,8 +25,9 @@ final class VectorChunk: @unchecked Sendable {
     // the codes' last 16-row block, which readers never use and a segment writer checksums from its
     // own copy). The row-by-row codes are built once, under a mutex, by readers holding the reader
     // lock. A mapped chunk's codes move once at most, with no writer running, to memory holding the
-    // same bytes (their address is an atomic; the mapping outlives every reader of the old one). A spare chunk is touched only by the background thread that prefaults it, and is handed
-    // to the index through ChunkReserve's mutex, which orders the prefault before any use.
+    // same bytes (their address is an atomic; the mapping outlives every reader of the old one). A
+    // spare chunk is touched only by the background thread that prefaults it, and is handed to the
+    // index through ChunkReserve's mutex, which orders the prefault before any use.
     let layout: ChunkLayout
     var capacity: Int { layout.capacity }
     var dimension: Int { layout.dimension }
@@ -70,7 +71,7 @@ final class VectorChunk: @unchecked Sendable {
     /// Where `base` came from: nil for an allocation, else the mapping to unmap (start and length).
     private let mapping: (start: UnsafeMutableRawPointer, length: Int)?
     /// For a mapped chunk with the code pool's layout: the pool its codes' piece comes from.
-    private let codePool: CodePool?
+    let codePool: CodePool?
     /// For a mapped chunk whose codes were moved out of the mapping: the piece (from `codePool`, or
     /// an allocation of its own without one) as an address; 0 otherwise.
     private let codePiece = Atomic<UInt>(0)

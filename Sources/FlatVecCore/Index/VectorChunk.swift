@@ -143,7 +143,8 @@ final class VectorChunk: @unchecked Sendable {
     /// chunk) and by one thread at a time. A reader that took the mapping's address finishes on the
     /// same bytes, which stay mapped.
     ///
-    /// The mapping's pages of the codes are then handed back to the system (`MADV_PAGEOUT`): kept,
+    /// When the codes were read through the mapping (no `source`), the mapping's pages of them are
+    /// then handed back to the system (`MADV_PAGEOUT`): kept,
     /// they would hold the codes twice, and at 10M x 512 that is 5 GiB the page cache no longer has
     /// for the vectors searches rescore. Paging out never changes what the mapping reads (a page
     /// the process wrote is its own and stays), so a reader still on the old address reads the same
@@ -156,6 +157,7 @@ final class VectorChunk: @unchecked Sendable {
         codePiece.store(UInt(bitPattern: piece), ordering: .releasing)
         codeSectionAddress.store(UInt(bitPattern: piece), ordering: .releasing)
         #if os(Linux)
+        guard source == nil else { return true }
         // Whole pages inside the section only: the pages it shares with the labels and the
         // row-by-row codes are still read.
         let page = UInt(ChunkLayout.pageBytes)

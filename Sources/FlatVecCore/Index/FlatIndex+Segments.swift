@@ -34,13 +34,16 @@ extension FlatIndex {
         try view.damage.check()
         var segments: [SegmentFile] = []
         var written: [Int: SegmentFile] = [:]
+        // One copy buffer for every segment: a fresh one per segment would fault in (and zero) a
+        // chunk's worth of new pages each time.
+        var scratch: [UInt8] = []
         for c in 0..<view.occupiedChunks {
             let chunk = view.chunks[c]
             if let kept = view.segments[c] {
                 segments.append(kept)
                 continue
             }
-            let file = try SegmentFormat.write(chunk, rows: view.rows(inChunk: c), to: segmentsDirectory + "/" + name(c))
+            let file = try SegmentFormat.write(chunk, rows: view.rows(inChunk: c), to: segmentsDirectory + "/" + name(c), scratch: &scratch)
             segments.append(file)
             written[c] = file
         }

@@ -170,18 +170,21 @@ enum SegmentFormat {
     /// the chunk meanwhile changes the padding rows of the codes' last 16-row block, which the
     /// block's ranges include. Vectors still unchecked in the chunk's own segment (a mapped chunk
     /// that took rows since) are checked first, so damage is never written under a new checksum.
+    /// - Parameter scratch: Where the used bytes are copied (grown when too small; its contents do
+    ///   not matter): one buffer reused for many segments faults its pages in once.
     /// - Throws: `corruptData` naming the damaged segment, ``FlatVecError/Code/ioError`` if the file
     ///   cannot be written.
-    static func write(_ chunk: VectorChunk, rows: Int, to path: String) throws(FlatVecError) -> SegmentFile {
+    static func write(_ chunk: VectorChunk, rows: Int, to path: String, scratch: inout [UInt8]) throws(FlatVecError) -> SegmentFile {
         if let checks = chunk.vectorChecks, !checks.check(0..<rows) {
             throw checks.damage.error ?? FlatVecError(.corruptData, "segment \(checks.segment): damaged vectors")
         }
         let layout = chunk.layout
         var (tail, payloadBytes) = tail(chunk, rows: rows)
         let ranges = usedRanges(layout, rows: rows)
-        var used = [UInt8](repeating: 0, count: ranges.reduce(0) { $0 + $1.count })
+        let usedBytes = ranges.reduce(0) { $0 + $1.count }
+        if scratch.count < usedBytes { scratch = [UInt8](repeating: 0, count: usedBytes) }
         var blockCRC: UInt32 = 0
-        used.withUnsafeMutableBytes { out in
+        scratch.withUnsafeMutableBytes { out in
             var at = 0
             for range in ranges {
                 let to = out.baseAddress! + at
@@ -198,7 +201,7 @@ enum SegmentFormat {
         }
         // The vectors come first in the copy; their groups' checksums end the tail.
         let groupRows = vectorGroupRows(dimension: layout.dimension)
-        let checksums = used.withUnsafeBytes { VectorChecks.checksums(of: $0.baseAddress!, dimension: layout.dimension, rows: rows, groupRows: groupRows) }
+        let checksums = scratch.withUnsafeBytes { VectorChecks.checksums(of: $0.baseAddress!, dimension: layout.dimension, rows: rows, groupRows: groupRows) }
         for crc in checksums { withUnsafeBytes(of: crc.littleEndian) { tail.append(contentsOf: $0) } }
         let header = Header(
             dimension: layout.dimension, capacity: layout.capacity, rows: rows, codes: layout.codes,
@@ -224,7 +227,7 @@ enum SegmentFormat {
         try encoded.withUnsafeBytes { raw in Result { () throws(FlatVecError) in try put(raw, at: 0) } }.get()
         var at = 0
         for range in ranges {
-            try used.withUnsafeBytes { raw in
+            try scratch.withUnsafeBytes { raw in
                 Result { () throws(FlatVecError) in try put(UnsafeRawBufferPointer(rebasing: raw[at..<(at + range.count)]), at: headerBytes + range.lowerBound) }
             }.get()
             at += range.count

@@ -361,7 +361,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             s.backups.removeValue(forKey: pin)
             return takeGarbage(&s)
         }
-        for path in doomed { unlink(path) }
+        Self.delete(doomed)
     }
 
     /// The files compactions retired, to delete once the lock is let go (deleting a log of 256 MiB
@@ -427,8 +427,8 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             s.generation = plan.generation
             return takeGarbage(&s)
         }
-        for path in doomed { unlink(path) }
         for (c, chunks) in written { c.index.adoptSegments(c.view, written: chunks, segmentsDirectory: snapshots) }
+        Self.delete(doomed)
         logger.info("compacted", metadata: [
             "generation": "\(plan.generation)", "collections": "\(plan.collections.count)", "segment bytes written": "\(bytesWritten)",
         ])
@@ -452,6 +452,15 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             if let segments = try? FlatIndex.segmentNames(ofSnapshot: directory + "/snapshots/" + file) { names.formUnion(segments) }
         }
         return names
+    }
+
+    /// Deletes retired files: a log a step at a time (``FileRemoval``), so the current log's syncs
+    /// never wait for all of its blocks to be freed; a segment or snapshot by its name alone, since a
+    /// chunk or a search may still map it (the mapping keeps its pages until it goes).
+    static func delete(_ paths: [String]) {
+        for path in paths {
+            if path.hasSuffix(".log") { FileRemoval.remove(path) } else { unlink(path) }
+        }
     }
 
     /// Deletes segment files no snapshot of the manifest names: written by a compaction that a crash

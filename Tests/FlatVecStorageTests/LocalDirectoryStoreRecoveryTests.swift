@@ -259,6 +259,32 @@ import Testing
         #expect(restarted.mappedBytes > 5_000 * 64 * 4 && restarted.diskBytes > 0 && restarted.count == 5_000)
     }
 
+    /// A scan in flight may still read a chunk through the mapping of a segment that a compaction
+    /// has just retired: the segment loses its name only. (A retired log is cut down before it goes;
+    /// cutting a mapped segment so would crash this process with SIGBUS at the read below.)
+    @Test func aRetiredSegmentStaysReadableThroughItsMapping() async throws {
+        let directory = Store.temporaryDirectory()
+        var random = SeededRandom(seed: 22)
+        let (engine, _) = try Store.open(directory)
+        try engine.createCollection("c", dimension: 512)
+        let ids = (0..<Int64(2_100)).map { $0 }
+        let vectors = ids.flatMap { _ in random.quantizedVector(512) }
+        try engine.add(try VectorBatch(dimension: 512, ids: ids, labels: ids, vectors: vectors), to: "c")
+        try engine.compact()
+        let index = try engine.registry.collection(named: "c").index
+        // What a scan holds while it reads chunk 0.
+        let held = index.lock.withReaderLock { index.rows.chunks[0] }
+        let rows = index.lock.withReaderLock { index.rows.rows(inChunk: 0) }
+        let segment = try #require(held.segment)
+        #expect(held.isMapped && segment.bytes > FileRemoval.stepBytes)
+        try engine.add(try VectorBatch(dimension: 512, ids: [0], labels: [0], vectors: random.quantizedVector(512)), to: "c")
+        try engine.compact()
+        #expect(!FileManager.default.fileExists(atPath: directory + "/snapshots/" + segment.name), "chunk 0's first segment was retired")
+        let read = Array(UnsafeBufferPointer(start: held.vectors, count: rows * 512))
+        #expect(read == Array(vectors[0..<(rows * 512)]))
+        await engine.close()
+    }
+
     /// A restart moves the mapped segments' codes into memory on a background thread; closing the
     /// store stops that thread before it returns, so no read of a segment outlives the store
     /// (another process may replace the files once it owns the directory). Truncating every segment

@@ -137,12 +137,16 @@ def lane_qps(client, queries, seconds):
     return done / (time.perf_counter() - start)
 
 
-def admin_adds(address, vector, stop, results):
-    """Adds one vector every 10 ms until `stop`, then puts the latencies (seconds) on `results`."""
+def admin_adds(address, seed, stop, results):
+    """Adds one new vector every 10 ms until `stop`, then puts the latencies (seconds) on `results`."""
     admin = Client(address)
+    rng = np.random.default_rng(seed)
     latencies = []
     next_id = 1 << 40
     while not stop.is_set():
+        # A vector of its own each time: one vector added again and again would fill chunks with
+        # exact ties, which slow the searches measured after the load.
+        vector = unit_rows(rng.standard_normal((1, D), dtype=np.float32))
         start = time.perf_counter()
         admin.add("catalogue", [next_id], vector)
         latencies.append(time.perf_counter() - start)
@@ -159,12 +163,11 @@ def catalogue(flatvec, folder, n, search_seconds):
     loader.create_collection("catalogue", D)
     rng = np.random.default_rng(0)
     queries = unit_rows(rng.standard_normal((64, D), dtype=np.float32))
-    single = unit_rows(rng.standard_normal((1, D), dtype=np.float32))
     # The admin runs in its own process, as another service would: a thread here would share the
     # loader's GIL and time the loader's encoding along with the server.
     stop = multiprocessing.Event()
     results = multiprocessing.Queue()
-    admin = multiprocessing.Process(target=admin_adds, args=(server.address, single, stop, results))
+    admin = multiprocessing.Process(target=admin_adds, args=(server.address, 7, stop, results))
     base_written = written_bytes(server.process.pid)
     admin.start()
     batch = 20_000

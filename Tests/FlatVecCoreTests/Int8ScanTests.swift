@@ -373,6 +373,46 @@ struct ScanChoice: Sendable, CustomTestStringConvertible {
         }
     }
 
+    /// Copies of one vector under many ids (one photo for many products) tie on every query: the
+    /// hits among them are those of the smallest ids, on every scan, whichever order the ids lie in
+    /// the chunks (shuffled, ascending, descending), with grouping, payloads and a floor at the tie.
+    @Test(arguments: ScanChoice.all)
+    func copiesOfOneVectorTieBySmallerIDOnEveryScan(choice: ScanChoice) throws {
+        var random = SeededRandom(seed: 77)
+        let d = 64
+        let copy = random.quantizedVector(d)
+        for order in ["shuffled", "ascending", "descending"] {
+            let index = try FlatIndex(dimension: d, configuration: choice.configuration(rowsPerChunk: 256))
+            var reference = ReferenceIndex(dimension: d)
+            var ids = (0..<Int64(3_000)).map { $0 * 7 + 2 }
+            switch order {
+            case "shuffled": ids.shuffle(using: &random)
+            case "descending": ids.reverse()
+            default: break
+            }
+            for (i, id) in ids.enumerated() {
+                // The first half random rows, the second half copies, added one at a time as an
+                // admin adds products.
+                let vector = i < 1_500 ? random.quantizedVector(d) : copy
+                let label = Int64(i % 5)
+                let payload: [UInt8]? = i % 3 == 0 ? Array("p\(id)".utf8) : nil
+                try index.add(VectorBatch(dimension: d, ids: [id], labels: [label], vectors: vector, payloads: [payload]))
+                reference.upsert(id: id, label: label, vector: vector, payload: payload)
+            }
+            let queries = [copy, copy.map { -$0 }] + (0..<6).map { _ in random.quantizedVector(d) }
+            for q in queries {
+                let tie = zip(q, copy).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                var optionSets = [1, 10, 300, 2_000].map { SearchOptions(k: $0, includePayloads: true) }
+                optionSets += [SearchOptions(k: 3, groupByLabel: true), SearchOptions(k: 50, minScore: tie)]
+                for options in optionSets {
+                    let got = try index.search(q, options: options)
+                    let expected = reference.search(q, options: options)
+                    #expect(ReferenceIndex.equivalent([got], [expected], metric: .innerProduct, options: options), "\(order) \(options)")
+                }
+            }
+        }
+    }
+
     /// A batch of 16 or more plain queries lists its candidates and rescores, after the whole index
     /// is bounded, only those that can reach the final bound: exactly the float32 hits, with fewer
     /// rows rescored than the same queries in batches of 8 (rescored chunk by chunk).

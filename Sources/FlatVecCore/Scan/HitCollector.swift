@@ -19,6 +19,11 @@ struct HitCollector {
     /// An id that may not enter.
     let excludedID: Int64?
     private(set) var heap: [SearchHit] = []
+    /// The score and id of the root (the worst hit kept) once the heap holds `k` hits: read for
+    /// every row offered, without copying a hit out of the heap (its payload, vector and attributes
+    /// would be retained and released each time).
+    private var worstScore: Float = -.infinity
+    private var worstID: Int64 = .max
     private var labelPosition: [Int64: Int] = [:]
     private var memberIDs: Set<Int64>?
 
@@ -39,7 +44,7 @@ struct HitCollector {
     /// Scores below this cannot enter.
     @inline(__always)
     var admissionThreshold: Float {
-        heap.count < k ? floor : max(floor, heap[0].score)
+        heap.count < k ? floor : max(floor, worstScore)
     }
 
     /// Turns on id deduplication (plain mode; grouping dedupes by label already).
@@ -88,6 +93,9 @@ struct HitCollector {
     @inline(__always)
     private mutating func offerRow(_ offset: Int, score: Float, chunk: VectorChunk, rows: borrowing ChunkedRows) {
         guard score >= admissionThreshold else { return }
+        // A tie with the worst hit enters only with a smaller id. Copies of one vector (one photo
+        // under many ids) all tie: they are turned away here, before anything else of them is read.
+        if !groupByLabel, heap.count == k, score == worstScore, chunk.ids[offset] >= worstID { return }
         if let excludedID, chunk.ids[offset] == excludedID { return }
         let label = chunk.labels[offset]
         if let labelFilter, !labelFilter.contains(label) { return }
@@ -116,11 +124,11 @@ struct HitCollector {
     @inline(__always)
     private mutating func offer(score: Float, id: Int64, label: Int64, make: () -> SearchHit) {
         guard score >= floor else { return }
-        let probe = SearchHit(id: id, label: label, score: score)
         if groupByLabel, let position = labelPosition[label] {
-            if probe.ranks(before: heap[position]) {
+            if heap.withUnsafeBufferPointer({ Self.ranks(score, id, before: $0[position].score, $0[position].id) }) {
                 heap[position] = make()
                 siftDown(position)
+                noteRoot()
             }
             return
         }
@@ -129,12 +137,20 @@ struct HitCollector {
             heap.append(make())
             note(inserted: heap.count - 1)
             siftUp(heap.count - 1)
-        } else if probe.ranks(before: heap[0]) {
+        } else if Self.ranks(score, id, before: worstScore, worstID) {
             note(evicted: heap[0])
             heap[0] = make()
             note(inserted: 0)
             siftDown(0)
         }
+        noteRoot()
+    }
+
+    /// Keeps ``worstScore`` and ``worstID`` those of the root.
+    @inline(__always)
+    private mutating func noteRoot() {
+        guard heap.count == k else { return }
+        (worstScore, worstID) = heap.withUnsafeBufferPointer { ($0[0].score, $0[0].id) }
     }
 
     @inline(__always)
@@ -149,10 +165,17 @@ struct HitCollector {
         memberIDs?.remove(hit.id)
     }
 
+    /// Whether a row of `score` and `id` ranks before the hit of `otherScore` and `otherID`
+    /// (``SearchHit/ranks(before:)``, without making a hit of the row first).
+    @inline(__always)
+    private static func ranks(_ score: Float, _ id: Int64, before otherScore: Float, _ otherID: Int64) -> Bool {
+        score > otherScore || (score == otherScore && id < otherID)
+    }
+
     /// `a` is worse than `b`: it belongs nearer the root.
     @inline(__always)
     private func isWorse(_ a: Int, _ b: Int) -> Bool {
-        heap[b].ranks(before: heap[a])
+        heap.withUnsafeBufferPointer { Self.ranks($0[b].score, $0[b].id, before: $0[a].score, $0[a].id) }
     }
 
     private mutating func swapAt(_ a: Int, _ b: Int) {

@@ -282,6 +282,15 @@ extension FlatIndex {
             attributes.append(column)
         }
         guard cursor == tail.count else { return .failure(corrupt("\(tail.count - cursor) bytes follow the tail's last field")) }
+        #if os(Linux)
+        if layout.codes {
+            // With codes, the scans read the vectors only for the rows they rescore, a few rows of a
+            // chunk: a fault there reads those pages alone, not the device's read-ahead window around
+            // them (8 MiB on some disks: most of the chunk's vectors, for one row). Reads of many rows
+            // ask for them ahead (``VectorChunk/readAhead(rows:)``).
+            _ = madvise(block, layout.ids, MADV_RANDOM)
+        }
+        #endif
         mapped = false
         let chunk = VectorChunk(
             layout: layout, mappedAt: block, mapping: start, length: length, pool: pool, vectorChecks: checks
@@ -379,6 +388,7 @@ extension FlatIndex {
                     continue
                 }
                 // Another chunk size or scan mode than the files were written with: copy the rows in.
+                chunk.readAheadVectors(0..<rowsInChunk)
                 chunk.vectorChecks?.check(0..<rowsInChunk)
                 if let damage = index.vectorDamage.error {
                     failure = damage

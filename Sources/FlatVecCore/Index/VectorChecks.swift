@@ -1,6 +1,10 @@
 import CFlatVecKernels
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The checksums of a mapped segment's vectors, checked a group of rows at a time when first read.
 ///
 /// Start-up checks the bytes every search reads (ids, labels, codes and their figures, the tail) and
@@ -62,6 +66,17 @@ final class VectorChecks: @unchecked Sendable {
     /// The rows of group `g`.
     static func rows(ofGroup g: Int, rows: Int, groupRows: Int) -> Range<Int> { (g * groupRows)..<min((g + 1) * groupRows, rows) }
 
+    /// Asks the system to read the pages of `rows`' vectors now, in one request (the mapping of a
+    /// segment with codes reads a page per fault otherwise).
+    static func readAhead(_ vectors: UnsafeRawPointer, rows: Range<Int>, dimension: Int) {
+        #if os(Linux)
+        let page = UInt(ChunkLayout.pageBytes)
+        let first = UInt(bitPattern: vectors + rows.lowerBound * dimension * 4) & ~(page - 1)
+        let end = UInt(bitPattern: vectors + rows.upperBound * dimension * 4)
+        if end > first { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), Int(end - first), MADV_WILLNEED) }
+        #endif
+    }
+
     /// The CRC-32C of group `g`'s vectors.
     static func checksum(ofGroup g: Int, _ vectors: UnsafeRawPointer, dimension: Int, rows: Int, groupRows: Int) -> UInt32 {
         let range = Self.rows(ofGroup: g, rows: rows, groupRows: groupRows)
@@ -99,8 +114,10 @@ final class VectorChecks: @unchecked Sendable {
         guard !isComplete else { return true }
         let upper = min(range.upperBound, rows)
         guard range.lowerBound < upper else { return true }
+        let (first, last) = (range.lowerBound >> groupShift, (upper - 1) >> groupShift)
+        if last > first { Self.readAhead(vectors, rows: range.lowerBound..<upper, dimension: dimension) }
         var sound = true
-        for g in (range.lowerBound >> groupShift)...((upper - 1) >> groupShift) where !checkGroup(g) { sound = false }
+        for g in first...last where !checkGroup(g) { sound = false }
         return sound
     }
 
@@ -125,6 +142,7 @@ final class VectorChecks: @unchecked Sendable {
     private func checkGroup(_ g: Int) -> Bool {
         let bit = UInt64(1) << UInt64(g & 63)
         if checked[g >> 6].load(ordering: .relaxed) & bit != 0 { return true }
+        Self.readAhead(vectors, rows: Self.rows(ofGroup: g, rows: rows, groupRows: groupRows), dimension: dimension)
         guard Self.checksum(ofGroup: g, vectors, dimension: dimension, rows: rows, groupRows: groupRows) == checksums[g] else {
             damage.record(Self.damaged(segment: segment, rows: Self.rows(ofGroup: g, rows: rows, groupRows: groupRows)))
             return false

@@ -269,6 +269,14 @@ final class VectorChunk: @unchecked Sendable {
     /// Whether the fixed sections are mapped from a segment file.
     var isMapped: Bool { mapping != nil }
 
+    /// Asks the system to read the vectors of `rows` ahead, in one request, when they come from a
+    /// mapping: a mapped chunk with codes reads a page per fault otherwise (its vectors are mapped
+    /// for random access). Called before every read of a chunk's vectors whole.
+    func readAheadVectors(_ rows: Range<Int>) {
+        guard isMapped, !rows.isEmpty else { return }
+        VectorChecks.readAhead(UnsafeRawPointer(vectors), rows: rows, dimension: dimension)
+    }
+
     /// The block of fixed sections (``ChunkLayout/bytes`` bytes).
     var block: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: layout.bytes) }
 
@@ -283,6 +291,7 @@ final class VectorChunk: @unchecked Sendable {
     /// one's first `rows` rows: vectors, ids, labels, payloads, attributes and codes. Vectors still
     /// unchecked are checked first (the copy has no checksums: damage is recorded, never copied unseen).
     func copy(capacity newCapacity: Int? = nil, rows: Int) -> VectorChunk {
+        readAheadVectors(0..<rows)
         vectorChecks?.check(0..<rows)
         let target = newCapacity ?? capacity
         let copy = VectorChunk(capacity: target, dimension: dimension, codes: codes != nil)

@@ -7,7 +7,7 @@ import Glibc
 /// Unlinking a large file frees all of its blocks in one journal commit of the file system, and on
 /// one mounted with `discard` that commit also trims them: an `fdatasync` of the log that has to
 /// wait for the commit waits for all of it (a retired log of 450 MB held a single ADD's sync for
-/// 25-40 ms). A file larger than ``stepBytes`` is therefore cut down a step at a time first, each
+/// 25-60 ms). A file larger than ``stepBytes`` is therefore cut down a step at a time first, each
 /// cut synced on its own, so no commit frees more than a step; then its name goes. RocksDB's delete
 /// scheduler cuts large files the same way (`bytes_max_delete_chunk`).
 enum FileRemoval {

@@ -287,7 +287,7 @@ extension FlatIndex {
             // With codes, the scans read the vectors only for the rows they rescore, a few rows of a
             // chunk: a fault there reads those pages alone, not the device's read-ahead window around
             // them (8 MiB on some disks: most of the chunk's vectors, for one row). Reads of many rows
-            // ask for them ahead (``VectorChunk/readAhead(rows:)``).
+            // ask for them ahead (``VectorChunk/readAheadVectors(_:)``).
             _ = madvise(block, layout.ids, MADV_RANDOM)
         }
         #endif

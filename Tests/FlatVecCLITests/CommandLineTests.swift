@@ -266,16 +266,23 @@ import Glibc
         #expect(!postgres.stderr.contains("secret-pw"))
     }
 
+    /// The fastest of three stops: a stop that waits for something (a timer, an idle connection)
+    /// is slow every time, while the other suites running meanwhile on two cores can hold one stop
+    /// back by chance (CI saw 752 ms once; a stop takes about 0.1 s).
     @Test func anIdleServerStopsPromptly() async throws {
-        let port = CrashRecoveryTests.freePort()
-        let server = try CrashRecoveryTests.startServer(storeArguments: [], port: port)
-        let client = try await CrashRecoveryTests.connect(port: port)
-        await client.close()
-        let clock = ContinuousClock()
-        let start = clock.now
-        kill(server.processIdentifier, SIGTERM)
-        while server.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(clock.now - start < .milliseconds(750), "an idle server took \(clock.now - start) to stop")
-        #expect(server.terminationStatus == 0)
+        var stops: [Duration] = []
+        for _ in 0..<3 {
+            let port = CrashRecoveryTests.freePort()
+            let server = try CrashRecoveryTests.startServer(storeArguments: [], port: port)
+            let client = try await CrashRecoveryTests.connect(port: port)
+            await client.close()
+            let clock = ContinuousClock()
+            let start = clock.now
+            kill(server.processIdentifier, SIGTERM)
+            while server.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+            stops.append(clock.now - start)
+            #expect(server.terminationStatus == 0)
+        }
+        #expect(stops.min()! < .milliseconds(750), "an idle server took \(stops) to stop")
     }
 }

@@ -160,8 +160,7 @@ public final class DuplicateSweep: Sendable {
             }
             ids.reserveCapacity(n)
             vectors.reserveCapacity(n * dimension)
-            chunk.readAheadVectors(0..<n)
-            chunk.vectorChecks?.check(0..<n)
+            chunk.prepareVectors(0..<n)
             for r in 0..<n {
                 if let mask, mask[r] != FilterProgram.trueByte { continue }
                 let id = chunk.ids[r]

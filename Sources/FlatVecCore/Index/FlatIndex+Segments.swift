@@ -287,7 +287,7 @@ extension FlatIndex {
             // With codes, the scans read the vectors only for the rows they rescore, a few rows of a
             // chunk: a fault there reads those pages alone, not the device's read-ahead window around
             // them (8 MiB on some disks: most of the chunk's vectors, for one row). Reads of many rows
-            // ask for them ahead (``VectorChunk/readAheadVectors(_:)``).
+            // ask for them ahead (``VectorChunk/prepareVectors(_:)``).
             _ = madvise(block, layout.ids, MADV_RANDOM)
         }
         #endif
@@ -388,8 +388,7 @@ extension FlatIndex {
                     continue
                 }
                 // Another chunk size or scan mode than the files were written with: copy the rows in.
-                chunk.readAheadVectors(0..<rowsInChunk)
-                chunk.vectorChecks?.check(0..<rowsInChunk)
+                chunk.prepareVectors(0..<rowsInChunk)
                 if let damage = index.vectorDamage.error {
                     failure = damage
                     return
@@ -471,7 +470,7 @@ extension FlatIndex {
         for c in 0..<chunks {
             lock.withReaderLock {
                 guard c < rows.chunks.count, let checks = rows.chunks[c].vectorChecks else { return }
-                checks.check(0..<checks.rows)
+                rows.chunks[c].prepareVectors(0..<checks.rows)
             }
             try vectorDamage.check()
         }

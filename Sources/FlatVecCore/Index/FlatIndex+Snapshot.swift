@@ -101,8 +101,7 @@ extension FlatIndex {
         var remaining = count
         for chunk in rows.chunks where remaining > 0 {
             let n = min(remaining, rows.rowsPerChunk)
-            chunk.readAheadVectors(0..<n)
-            chunk.vectorChecks?.check(0..<n)
+            chunk.prepareVectors(0..<n)
             try vectorDamage.check()
             try writer.append(bytes: UnsafeRawBufferPointer(start: chunk.vectors, count: n * dimension * 4))
             remaining -= n

@@ -357,8 +357,7 @@ public final class FlatIndex: @unchecked Sendable {
             for row in 0..<rows.count {
                 let (chunk, offset) = rows.location(of: row)
                 if offset == 0 {
-                    chunk.readAheadVectors(0..<rows.rows(inChunk: row / rows.rowsPerChunk))
-                    chunk.vectorChecks?.check(0..<rows.rows(inChunk: row / rows.rowsPerChunk))
+                    chunk.prepareVectors(0..<rows.rows(inChunk: row / rows.rowsPerChunk))
                     try vectorDamage.check()
                 }
                 try body(

@@ -175,7 +175,7 @@ enum SegmentFormat {
     /// - Throws: `corruptData` naming the damaged segment, ``FlatVecError/Code/ioError`` if the file
     ///   cannot be written.
     static func write(_ chunk: VectorChunk, rows: Int, to path: String, scratch: inout [UInt8]) throws(FlatVecError) -> SegmentFile {
-        if let checks = chunk.vectorChecks, !checks.check(0..<rows) {
+        if !chunk.prepareVectors(0..<rows), let checks = chunk.vectorChecks {
             throw checks.damage.error ?? FlatVecError(.corruptData, "segment \(checks.segment): damaged vectors")
         }
         let layout = chunk.layout

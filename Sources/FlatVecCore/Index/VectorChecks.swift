@@ -114,10 +114,8 @@ final class VectorChecks: @unchecked Sendable {
         guard !isComplete else { return true }
         let upper = min(range.upperBound, rows)
         guard range.lowerBound < upper else { return true }
-        let (first, last) = (range.lowerBound >> groupShift, (upper - 1) >> groupShift)
-        if last > first { Self.readAhead(vectors, rows: range.lowerBound..<upper, dimension: dimension) }
         var sound = true
-        for g in first...last where !checkGroup(g) { sound = false }
+        for g in (range.lowerBound >> groupShift)...((upper - 1) >> groupShift) where !checkGroup(g) { sound = false }
         return sound
     }
 

@@ -269,12 +269,15 @@ final class VectorChunk: @unchecked Sendable {
     /// Whether the fixed sections are mapped from a segment file.
     var isMapped: Bool { mapping != nil }
 
-    /// Asks the system to read the vectors of `rows` ahead, in one request, when they come from a
-    /// mapping: a mapped chunk with codes reads a page per fault otherwise (its vectors are mapped
-    /// for random access). Called before every read of a chunk's vectors whole.
-    func readAheadVectors(_ rows: Range<Int>) {
-        guard isMapped, !rows.isEmpty else { return }
-        VectorChecks.readAhead(UnsafeRawPointer(vectors), rows: rows, dimension: dimension)
+    /// Readies the vectors of `rows` for a read of them all: asks the system for their pages in one
+    /// request when they come from a mapping (a mapped chunk with codes reads a page per fault
+    /// otherwise: its vectors are mapped for random access), then checks their groups
+    /// (``VectorChecks/check(_:)``). Called before every read of a chunk's vectors whole.
+    /// - Returns: false if a group is damaged (recorded in the index's damage).
+    @discardableResult
+    func prepareVectors(_ rows: Range<Int>) -> Bool {
+        if isMapped, !rows.isEmpty { VectorChecks.readAhead(UnsafeRawPointer(vectors), rows: rows, dimension: dimension) }
+        return vectorChecks?.check(rows) ?? true
     }
 
     /// The block of fixed sections (``ChunkLayout/bytes`` bytes).
@@ -291,8 +294,7 @@ final class VectorChunk: @unchecked Sendable {
     /// one's first `rows` rows: vectors, ids, labels, payloads, attributes and codes. Vectors still
     /// unchecked are checked first (the copy has no checksums: damage is recorded, never copied unseen).
     func copy(capacity newCapacity: Int? = nil, rows: Int) -> VectorChunk {
-        readAheadVectors(0..<rows)
-        vectorChecks?.check(0..<rows)
+        prepareVectors(0..<rows)
         let target = newCapacity ?? capacity
         let copy = VectorChunk(capacity: target, dimension: dimension, codes: codes != nil)
         let withRowCodes = rowCodesReady

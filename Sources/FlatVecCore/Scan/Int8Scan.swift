@@ -215,8 +215,7 @@ struct Int8Scan: ~Copyable {
             }
         }
         if found * Self.fallbackFraction > n {
-            chunk.readAheadVectors(0..<n)
-            chunk.vectorChecks?.check(0..<n)
+            chunk.prepareVectors(0..<n)
             fv_dot_rows(chunk.vectors, n, dimension, query, floatScores)
             collectors[q].consume(scores: floatScores, count: n, chunk: chunk, indices: floatIndices, mask: mask, rows: rows)
             chunksInFloat32 += 1

@@ -48,7 +48,7 @@ public struct BackupRequest: Sendable, Hashable {
 public struct BackupResponse: Sendable, Hashable {
     /// The cursor of the next piece; 0 with the last one (the MANIFEST) or after an ending.
     public var cursor: UInt64
-    /// The file's path inside the data directory (`snapshots/...`, `wal.G.log`, `MANIFEST` last).
+    /// The file's path inside the data directory (`snapshots/...`, `wal.G.stage`, `wal.G.log`, `MANIFEST` last).
     public var file: String
     /// The file's whole length in the backup.
     public var fileLength: UInt64

@@ -9,7 +9,7 @@ import Glibc
 public struct BackupPlan: Sendable, Hashable {
     /// One file of the backup.
     public struct File: Sendable, Hashable {
-        /// Its path inside the data directory (`snapshots/NAME.G.flatvec`, `wal.G.log`).
+        /// Its path inside the data directory (`snapshots/NAME.G.flatvec`, `wal.G.stage`, `wal.G.log`).
         public var name: String
         /// Its path on this machine.
         public var path: String

@@ -42,6 +42,7 @@ public enum DataDirectoryVerifier {
         }
         let snapshots = LocalDirectoryStore.listSnapshots(directory)
         let logs = LocalDirectoryStore.listLogs(directory)
+        let stageFiles = LocalDirectoryStore.listStageFiles(directory)
         guard let manifest else {
             if snapshots.isEmpty && logs.isEmpty {
                 report.notes.append("\(directory) holds no data yet (no MANIFEST, no snapshot, no log)")
@@ -99,8 +100,35 @@ public enum DataDirectoryVerifier {
                             + "(a write cut short by a crash, never acknowledged; the server drops them when it starts)"
                     )
                 }
-                var applied = 0
                 var replay = LogReplay(configuration: configuration)
+                // Its stage file's parts first: the log's commits name them.
+                let stageName = logName.dropLast(4) + ".stage"
+                if stageFiles.contains(String(stageName)) {
+                    let parts = try WriteAheadLog.readRecords(path: directory + "/" + stageName)
+                    if let resumed = parts.validRecordAfterDamage {
+                        report.problems.append(
+                            "\(stageName): record \(parts.records.count + 1) at offset \(parts.validLength) is damaged (checksum or length), "
+                                + "and valid records follow at offset \(resumed)"
+                        )
+                    } else if parts.validLength < parts.fileLength {
+                        report.notes.append(
+                            "\(stageName): \(parts.fileLength - parts.validLength) bytes from offset \(parts.validLength) are a torn tail "
+                                + "(a part cut short by a crash before its commit, never acknowledged; the server drops them when it starts)"
+                        )
+                    }
+                    var held = 0
+                    for (n, part) in parts.records.enumerated() {
+                        do {
+                            try replay.hold(part)
+                            held += 1
+                        } catch {
+                            report.problems.append("\(stageName): record \(n + 1) does not apply: \(error.message)")
+                            break
+                        }
+                    }
+                    report.checked.append("\(stageName): \(parts.records.count) parts, checksums match, \(held) held for the log's commits")
+                }
+                var applied = 0
                 for (n, record) in contents.records.enumerated() {
                     do {
                         try replay.apply(record, to: &collections)
@@ -128,6 +156,9 @@ public enum DataDirectoryVerifier {
         }
         for file in logs.sorted() where !logNames.contains(file) {
             report.notes.append("\(file) is not a log of generation \(manifest.generation) or later (never read)")
+        }
+        for file in stageFiles.sorted() where !logNames.contains(String(file.dropLast(6)) + ".log") {
+            report.notes.append("\(file) is not the stage file of a log of generation \(manifest.generation) or later (never read)")
         }
         for file in LocalDirectoryStore.listSegments(directory).sorted() where !segmentNames.contains(file) {
             report.notes.append("snapshots/\(file) is not named by any snapshot (left by an interrupted compaction; never read)")

@@ -16,11 +16,12 @@ import Glibc
 /// DIR/snapshots/NAME.G.C.seg      chunk C of a collection, written by the compaction of generation G (kept by
 ///                                 later ones while nothing changes it), mapped at start-up (proto-spec/SNAPSHOT.md)
 /// DIR/wal.G.log, wal.G+1.log ...  every write since generation G: checksummed records, fsynced before the reply
+/// DIR/wal.G.stage ...             the parts of the large ADDs staged while log G was written (LOG.md)
 /// ```
 ///
 /// Start-up maps the segments of the manifest's snapshots (older snapshot versions are read whole)
-/// and replays the logs from G on, in order; a torn tail of the last (a crash mid-write) is cut
-/// off, a damaged record with valid ones after it stops start-up. A compaction
+/// and replays the logs from G on, in order, each with the parts of its stage file; a torn tail of
+/// the last (a crash mid-write) is cut off, a damaged record with valid ones after it stops start-up. A compaction
 /// (``beginCompaction(_:)``) takes a view of each collection and starts the next log with writes held
 /// out for a moment; ``finishCompaction(_:)`` then writes the chunks that changed since the last one
 /// as new segments and a snapshot per collection, commits a new manifest (write, fsync, rename), and
@@ -45,8 +46,11 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         /// Files a committed compaction retired while a backup was copying them: deleted when no backup runs.
         var garbage: [String] = []
         var log: WriteAheadLog
-        /// The number of the next staged ADD in this log: never one a record in it uses (it starts at
-        /// the log's length when opened, and a stage's number is at most its first part's offset).
+        /// The current log's stage file, once a large ADD was staged in it (or found at start-up).
+        var stageLog: WriteAheadLog?
+        /// The number of the next staged ADD in this log: never one a record of the log or its stage
+        /// file uses (it starts at the larger of their lengths when opened, and a stage's number is at
+        /// most its first part's offset).
         var nextStage: UInt64
         /// Set by ``close()``: the lock is released and nothing more is written.
         var closed = false
@@ -114,7 +118,9 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         var logNumber = generation
         while access(Self.logPath(directory, logNumber + 1), F_OK) == 0 { logNumber += 1 }
         let logPath = Self.logPath(directory, logNumber)
+        let stagePath = Self.stagePath(directory, logNumber)
         let contents: WriteAheadLog.Contents
+        let stageContents: WriteAheadLog.Contents
         var replayed = 0
         do throws(FlatVecError) {
             for (name, file) in files {
@@ -130,9 +136,14 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
                     throw FlatVecError(.corruptData, "\(rotated): record \(records.records.count + 1) at offset \(records.validLength) is damaged, "
                         + "and later logs follow; refusing to start, no file was changed. Restore the directory from a backup")
                 }
-                try Self.replay(records.records, of: rotated, to: &collections, configuration: indexConfiguration)
+                let parts = try Self.readStageFile(Self.stagePath(directory, number))
+                try Self.replay(
+                    records.records, of: rotated, parts: parts.records, of: Self.stagePath(directory, number),
+                    to: &collections, configuration: indexConfiguration
+                )
                 replayed += records.records.count
             }
+            stageContents = try Self.readStageFile(stagePath)
             contents = try WriteAheadLog.readRecords(path: logPath)
             if let resumed = contents.validRecordAfterDamage {
                 let what = "\(logPath): record \(contents.records.count + 1) at offset \(contents.validLength) is damaged, "
@@ -147,7 +158,9 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
                     "dropped bytes": "\(contents.fileLength - contents.validLength)",
                 ])
             }
-            try Self.replay(contents.records, of: logPath, to: &collections, configuration: indexConfiguration)
+            try Self.replay(
+                contents.records, of: logPath, parts: stageContents.records, of: stagePath, to: &collections, configuration: indexConfiguration
+            )
         } catch {
             Glibc.close(lockFD)
             throw error
@@ -157,22 +170,31 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
                 "log": "\(logPath)", "valid bytes": "\(contents.validLength)", "dropped bytes": "\(contents.fileLength - contents.validLength)",
             ])
         }
+        if stageContents.validLength < stageContents.fileLength {
+            logger.warning("cutting a torn stage file tail (a part of a large ADD interrupted by a crash before its commit; never acknowledged)", metadata: [
+                "stage file": "\(stagePath)", "valid bytes": "\(stageContents.validLength)",
+                "dropped bytes": "\(stageContents.fileLength - stageContents.validLength)",
+            ])
+        }
         let log: WriteAheadLog
+        var stageLog: WriteAheadLog?
         do throws(FlatVecError) {
             log = try WriteAheadLog(path: logPath, validLength: contents.validLength)
+            if stageContents.fileLength > 0 { stageLog = try WriteAheadLog(path: stagePath, validLength: stageContents.validLength) }
         } catch {
             Glibc.close(lockFD)
             throw error
         }
-        // Logs before the generation were retired by a compaction a crash interrupted before it deleted them.
-        for file in Self.listLogs(directory) {
-            if let number = Int(file.dropFirst(4).dropLast(4)), number < generation { unlink(directory + "/" + file) }
+        // Logs (and their stage files) before the generation were retired by a compaction a crash
+        // interrupted before it deleted them.
+        for file in Self.listLogs(directory) + Self.listStageFiles(directory) {
+            if let number = Int(file.dropFirst(4).prefix { $0 != "." }), number < generation { unlink(directory + "/" + file) }
         }
         let segmentFiles = Self.segmentNames(files: files.map(\.1), directory: directory)
         Self.removeOrphanSegments(directory: directory, keeping: segmentFiles, logger: logger)
         state = Mutex(State(
             generation: generation, logNumber: logNumber, snapshotFiles: files.map(\.1), segmentFiles: segmentFiles, log: log,
-            nextStage: UInt64(contents.validLength)
+            stageLog: stageLog, nextStage: UInt64(max(contents.validLength, stageContents.validLength))
         ))
         loaded = Mutex(collections.values.sorted { $0.name < $1.name })
         codeMover = CodeMover(indexes: collections.values.map(\.index), logger: logger)
@@ -186,9 +208,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     /// manifest is damaged, not empty.
     private static func openManifest(directory: String, logger: Logger) throws(FlatVecError) -> (Int, [(String, String)]) {
         if let manifest = try readManifestFile(directory: directory) {
-            // Version 2 says the logs may hold staged ADDs (LOG.md), which builds reading only
-            // version 1 would take for a torn tail: they refuse the directory instead.
-            if manifest.version != 2 {
+            // Version 2 says the logs may hold staged ADDs, version 3 that their parts may be in stage
+            // files (LOG.md): builds reading only older versions refuse the directory instead of
+            // taking staged records for a torn tail, or commits for damage.
+            if manifest.version != 3 {
                 try writeManifest(directory: directory, generation: manifest.generation, files: manifest.files)
             }
             return (manifest.generation, manifest.files)
@@ -264,8 +287,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         try append(.add(collection: collection, batch: batch))
     }
 
-    /// The size of a staged ADD's parts: each is written and synced on its own, so a small write of
-    /// another caller never waits for more than one part's bytes to reach the disk.
+    /// The size of a staged ADD's parts: each is written and synced on its own.
     static let stagePartBytes = 1 << 20
 
     /// Writes the ADD record of a batch larger than a part ahead of its commit, in parts of
@@ -276,8 +298,13 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         guard body.count > Self.stagePartBytes else { return StagedAdd(collection: collection, batch: batch) }
         let (log, logNumber, stage) = try state.withLock { s throws(FlatVecError) -> (WriteAheadLog, Int, UInt64) in
             guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
+            if s.stageLog == nil {
+                // Its name must be durable before a commit can name its parts.
+                s.stageLog = try WriteAheadLog(path: Self.stagePath(directory, s.logNumber), validLength: 0)
+                Self.syncDirectory(directory)
+            }
             defer { s.nextStage += 1 }
-            return (s.log, s.logNumber, s.nextStage)
+            return (s.stageLog!, s.logNumber, s.nextStage)
         }
         var parts = 0
         for start in stride(from: 0, to: body.count, by: Self.stagePartBytes) {
@@ -341,6 +368,13 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             }
             for segment in s.segmentFiles.sorted() { files.append(try file("snapshots/" + segment)) }
             for number in s.generation...s.logNumber {
+                // A stage file before its log: a commit in the log's copied length names parts that
+                // were synced before it, so within the stage file's length taken here.
+                if number == s.logNumber, let stageLog = s.stageLog {
+                    files.append(try file("wal.\(number).stage", length: stageLog.size))
+                } else if number < s.logNumber, access(Self.stagePath(directory, number), F_OK) == 0 {
+                    files.append(try file("wal.\(number).stage"))
+                }
                 files.append(try file("wal.\(number).log", length: number == s.logNumber ? s.log.size : nil))
             }
             let pin = s.nextBackup
@@ -384,6 +418,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             let next = s.logNumber + 1
             let views = collections.map { CompactionPlan.Collection(name: $0.name, index: $0.index, view: $0.index.segmentView()) }
             s.log = try WriteAheadLog(path: Self.logPath(directory, next), validLength: 0)
+            s.stageLog = nil
             s.logNumber = next
             s.nextStage = 0
             Self.syncDirectory(directory)
@@ -418,7 +453,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         let doomed = state.withLock { s -> [String] in
             // The new manifest is committed: what only the old one named is garbage now. Files no
             // manifest ever named are left alone.
-            for number in s.generation..<plan.generation { s.garbage.append(Self.logPath(directory, number)) }
+            for number in s.generation..<plan.generation {
+                s.garbage.append(Self.logPath(directory, number))
+                s.garbage.append(Self.stagePath(directory, number))
+            }
             let keep = Set(files.map(\.1))
             for file in s.snapshotFiles where !keep.contains(file) { s.garbage.append(snapshots + "/" + file) }
             for segment in s.segmentFiles where !segments.contains(segment) { s.garbage.append(snapshots + "/" + segment) }
@@ -445,6 +483,21 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
 
     static func logPath(_ directory: String, _ generation: Int) -> String { "\(directory)/wal.\(generation).log" }
 
+    /// The stage file of log `generation`: the parts of the large ADDs staged while it was the current log.
+    static func stagePath(_ directory: String, _ generation: Int) -> String { "\(directory)/wal.\(generation).stage" }
+
+    /// The parts in a stage file, for replay with its log (none when there is no file). A torn tail
+    /// belongs to a stage no commit names (a stage's commit follows the sync of its last part), so
+    /// it is left out; a damaged record with valid ones after it may be a committed part: damage.
+    static func readStageFile(_ path: String) throws(FlatVecError) -> WriteAheadLog.Contents {
+        let contents = try WriteAheadLog.readRecords(path: path)
+        if let resumed = contents.validRecordAfterDamage {
+            throw FlatVecError(.corruptData, "\(path): record \(contents.records.count + 1) at offset \(contents.validLength) is damaged, "
+                + "and valid records follow at offset \(resumed); refusing to start, no file was changed. Restore the directory from a backup")
+        }
+        return contents
+    }
+
     /// The segment files the named snapshots name (none for snapshots of versions 1 and 2).
     static func segmentNames(files: [String], directory: String) -> Set<String> {
         var names = Set<String>()
@@ -454,12 +507,13 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         return names
     }
 
-    /// Deletes retired files: a log a step at a time (``FileRemoval``), so the current log's syncs
-    /// never wait for all of its blocks to be freed; a segment or snapshot by its name alone, since a
-    /// chunk or a search may still map it (the mapping keeps its pages until it goes).
+    /// Deletes retired files: a log or stage file a step at a time (``FileRemoval``), so the current
+    /// log's syncs never wait for all of its blocks to be freed; a segment or snapshot by its name
+    /// alone, since a chunk or a search may still map it (the mapping keeps its pages until it goes).
+    /// A file that is not there (a log that staged nothing has no stage file) counts as deleted.
     static func delete(_ paths: [String]) {
         for path in paths {
-            if path.hasSuffix(".log") { FileRemoval.remove(path) } else { unlink(path) }
+            if path.hasSuffix(".log") || path.hasSuffix(".stage") { FileRemoval.remove(path) } else { unlink(path) }
         }
     }
 
@@ -482,11 +536,20 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         Glibc.close(fd)
     }
 
-    /// Applies a log's records in order; a record that does not apply is `corruptData` naming the log and the record.
+    /// Applies a log's records in order, with the parts of its stage file at hand; a record that does
+    /// not apply is `corruptData` naming the file and the record.
     private static func replay(
-        _ records: [[UInt8]], of log: String, to collections: inout [String: NamedIndex], configuration: FlatIndex.Configuration
+        _ records: [[UInt8]], of log: String, parts: [[UInt8]], of stageFile: String,
+        to collections: inout [String: NamedIndex], configuration: FlatIndex.Configuration
     ) throws(FlatVecError) {
         var replay = LogReplay(configuration: configuration)
+        for (n, part) in parts.enumerated() {
+            do throws(FlatVecError) {
+                try replay.hold(part)
+            } catch {
+                throw FlatVecError(.corruptData, "\(stageFile): record \(n + 1) cannot be applied: \(error)")
+            }
+        }
         for (n, record) in records.enumerated() {
             do throws(FlatVecError) {
                 try replay.apply(record, to: &collections)
@@ -500,7 +563,7 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         try readManifestFile(directory: directory).map { ($0.generation, $0.files) }
     }
 
-    /// The manifest's version (1 or 2), generation and collections, or nil if there is none.
+    /// The manifest's version (1 to 3), generation and collections, or nil if there is none.
     private static func readManifestFile(directory: String) throws(FlatVecError) -> (version: Int, generation: Int, files: [(String, String)])? {
         let path = directory + "/MANIFEST"
         guard let file = fopen(path, "r") else {
@@ -513,10 +576,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         var capacity = 0
         defer { free(line) }
         while getline(&line, &capacity, file) > 0 { lines.append(String(cString: line!).trimmingWhitespace()) }
-        guard let header = lines.first, header == manifestHeader || header == "flatvec-manifest 1" else {
-            throw FlatVecError(.corruptData, "\(path) is not a FlatVec manifest of a version this build reads (1 or 2)")
+        let versions = ["flatvec-manifest 1": 1, "flatvec-manifest 2": 2, manifestHeader: 3]
+        guard let header = lines.first, let version = versions[header] else {
+            throw FlatVecError(.corruptData, "\(path) is not a FlatVec manifest of a version this build reads (1 to 3)")
         }
-        let version = header == manifestHeader ? 2 : 1
         guard lines.count >= 2, lines[1].hasPrefix("generation "), let generation = Int(lines[1].dropFirst("generation ".count))
         else { throw FlatVecError(.corruptData, "\(path) is not a FlatVec manifest") }
         var files: [(String, String)] = []
@@ -528,9 +591,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
         return (version, generation, files)
     }
 
-    /// The first line of the manifests this build writes: version 2, whose logs may hold staged
-    /// ADDs (version 1, read too, is the same format without them).
-    static let manifestHeader = "flatvec-manifest 2"
+    /// The first line of the manifests this build writes: version 3, whose staged ADDs may keep their
+    /// parts in stage files (versions 2, with parts only in the logs, and 1, without staged ADDs, are
+    /// read too).
+    static let manifestHeader = "flatvec-manifest 3"
 
     static func writeManifest(directory: String, generation: Int, files: [(String, String)]) throws(FlatVecError) {
         var text = "\(manifestHeader)\ngeneration \(generation)\n"
@@ -563,6 +627,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
 
     static func listLogs(_ directory: String) -> [String] {
         listFiles(directory).filter { $0.hasPrefix("wal.") && $0.hasSuffix(".log") }
+    }
+
+    static func listStageFiles(_ directory: String) -> [String] {
+        listFiles(directory).filter { $0.hasPrefix("wal.") && $0.hasSuffix(".stage") }
     }
 
     private static func listFiles(_ path: String) -> [String] {

@@ -84,17 +84,20 @@ final class AckCounter: Sendable {
         let first = try Self.startServer(storeArguments: storeArguments, port: port)
         let client = try await Self.connect(port: port)
         try await client.createCollection("c", dimension: 16)
-        // Four writers stream single and batched adds; each remembers what was acknowledged. The kill
-        // comes once at least 200 adds are acknowledged (however slow the machine), mid-stream.
+        // Four writers stream single and batched adds, and a fifth batches of 20,000 (1.6 MB: a
+        // local directory stages them in parts); each remembers what was acknowledged. The kill comes
+        // once at least 200 adds and one large batch are acknowledged (however slow the machine),
+        // mid-stream.
         let progress = AckCounter()
+        let largeBatches = AckCounter()
         let acknowledged = try await withThrowingTaskGroup(of: [Int64: Float].self) { group in
-            for writer in 0..<4 {
+            for writer in 0..<5 {
                 group.addTask {
                     let c = try await Self.connect(port: port)
                     var acked: [Int64: Float] = [:]
                     var id = Int64(writer) * 1_000_000
                     while true {
-                        let n = Int.random(in: 1...50)
+                        let n = writer == 4 ? Self.largeBatch : Int.random(in: 1...50)
                         let ids = (0..<n).map { id + Int64($0) }
                         let marker = Float(id % 1000) / 1000
                         let vectors = ids.flatMap { _ in [Float](repeating: marker, count: 16) }
@@ -105,12 +108,13 @@ final class AckCounter: Sendable {
                         }
                         for i in ids { acked[i] = marker }
                         progress.add(n)
+                        if writer == 4 { largeBatches.add(1) }
                         id += Int64(n)
                     }
                 }
             }
             let deadline = ContinuousClock.now + .seconds(60)
-            while progress.value < 200 && ContinuousClock.now < deadline {
+            while (progress.value < 200 || largeBatches.value < 1) && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -120,7 +124,7 @@ final class AckCounter: Sendable {
             return all
         }
         first.waitUntilExit()
-        #expect(acknowledged.count >= 200, "too few writes got through before the kill to mean anything")
+        #expect(acknowledged.count >= 200 && largeBatches.value >= 1, "too few writes got through before the kill to mean anything")
 
         let second = try Self.startServer(storeArguments: storeArguments, port: port)
         defer {
@@ -143,9 +147,12 @@ final class AckCounter: Sendable {
         // Whatever else is there (an unacknowledged batch may or may not have made it) is whole.
         let total = try await after.listCollections().first { $0.name == "c" }?.count ?? 0
         #expect(total >= UInt64(acknowledged.count))
-        #expect(total <= UInt64(acknowledged.count) + 4 * 50)
+        #expect(total <= UInt64(acknowledged.count + 4 * 50 + Self.largeBatch))
         await after.close()
     }
+
+    /// Rows of the large writer's batches.
+    static let largeBatch = 20_000
 
     /// The same for partial updates of attributes: every acknowledged UPDATE survives a SIGKILL, and
     /// each row holds either its last acknowledged value or that of the one update in flight.

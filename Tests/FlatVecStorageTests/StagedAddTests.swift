@@ -50,14 +50,20 @@ import Testing
             #expect(expected.count == 1_505)
             await engine.close()
         }
-        // 1,500 rows of 2 KiB and more: 3 parts of 1 MiB and a commit, after the CREATE and the small ADD.
+        // 1,500 rows of 2 KiB and more: 3 parts of 1 MiB in the log's stage file, and a commit in the
+        // log after the CREATE and the small ADD.
         let kinds = try Self.recordKinds(directory + "/wal.0.log")
-        #expect(kinds == [1, 3, 8, 8, 8, 9], "\(kinds)")
+        #expect(kinds == [1, 3, 9], "\(kinds)")
+        #expect(try Self.recordKinds(directory + "/wal.0.stage") == [8, 8, 8])
         #expect(DataDirectoryVerifier.verify(directory: directory).isSound)
         let (engine, _) = try Store.open(directory)
         #expect(try Self.rows(engine, "big") == expected)
-        // A compaction keeps it, and the next restart reads it from segments.
+        // A compaction keeps it and retires the stage file with its log; the next restart reads it
+        // from segments.
         try engine.compact()
+        #expect(!FileManager.default.fileExists(atPath: directory + "/wal.0.stage"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/wal.0.log"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/wal.1.stage"))
         await engine.close()
         let (again, _) = try Store.open(directory)
         #expect(try Self.rows(again, "big") == expected)
@@ -95,23 +101,136 @@ import Testing
         #expect(try Self.rows(engine, "big") == later)
     }
 
-    /// A crash in the middle of a part: a torn tail, cut at start-up like any other.
+    /// A crash in the middle of a part: a torn tail of the stage file, cut at start-up (the log is
+    /// whole); stages staged after it take numbers of their own, and replay.
     @Test func aPartCutShortIsATornTail() async throws {
         let directory = Store.temporaryDirectory()
-        let expected: [StoredVector]
+        var expected: [StoredVector]
         do {
             let (engine, store) = try Store.open(directory)
             try Self.create("big", engine)
             try engine.add(Self.batch(ids: 0..<2, seed: 1), to: "big")
+            try engine.add(Self.batch(ids: 2..<602, seed: 2), to: "big")
             expected = try Self.rows(engine, "big")
-            _ = try store.stageAdd(collection: "big", batch: Self.batch(ids: 100..<700, seed: 3))
+            _ = try store.stageAdd(collection: "big", batch: Self.batch(ids: 1_000..<1_600, seed: 3))
             await engine.close()
         }
-        let log = directory + "/wal.0.log"
-        let size = try LocalDirectoryStoreRecoveryTests.fileSize(log)
-        #expect(truncate(log, off_t(size - 1_000)) == 0)
+        let stage = directory + "/wal.0.stage"
+        let size = try LocalDirectoryStoreRecoveryTests.fileSize(stage)
+        #expect(truncate(stage, off_t(size - 1_000)) == 0)
+        let logSize = try LocalDirectoryStoreRecoveryTests.fileSize(directory + "/wal.0.log")
+        let report = DataDirectoryVerifier.verify(directory: directory)
+        #expect(report.isSound, "\(report.problems)")
+        #expect(report.notes.contains { $0.contains("wal.0.stage") && $0.contains("torn tail") }, "\(report.notes)")
+        do {
+            let (engine, _) = try Store.open(directory)
+            #expect(try Self.rows(engine, "big") == expected)
+            // Cut to its whole records (the first stage's 2 parts and the cut one's first part).
+            let cut = try LocalDirectoryStoreRecoveryTests.fileSize(stage)
+            #expect(cut < size - 1_000 && cut > size / 2, "\(cut) of \(size) bytes")
+            #expect(try LocalDirectoryStoreRecoveryTests.fileSize(directory + "/wal.0.log") == logSize)
+            try engine.add(Self.batch(ids: 2_000..<2_600, seed: 4), to: "big")
+            expected = try Self.rows(engine, "big")
+            await engine.close()
+        }
         let (engine, _) = try Store.open(directory)
         #expect(try Self.rows(engine, "big") == expected)
+        #expect(expected.count == 1_202)
+    }
+
+    /// A stage file that lost committed parts (removed, or damaged with whole records after the
+    /// damage) stops start-up with `corrupt_data` naming it, and the verifier names it too: the
+    /// server never starts without an acknowledged ADD.
+    @Test func aStageFileThatLostCommittedPartsStopsStartUp() async throws {
+        for damage in ["removed", "damaged"] {
+            let directory = Store.temporaryDirectory()
+            do {
+                let (engine, _) = try Store.open(directory)
+                try Self.create("big", engine)
+                try engine.add(Self.batch(ids: 0..<600, seed: 2), to: "big")
+                try engine.add(Self.batch(ids: 600..<1_200, seed: 3), to: "big")
+                await engine.close()
+            }
+            let stage = directory + "/wal.0.stage"
+            if damage == "removed" {
+                #expect(unlink(stage) == 0)
+            } else {
+                // A byte in the first part's body: records after it are whole.
+                let fd = open(stage, O_WRONLY)
+                var byte: UInt8 = 0x5a
+                #expect(pwrite(fd, &byte, 1, 100) == 1)
+                close(fd)
+            }
+            #expect(!DataDirectoryVerifier.verify(directory: directory).isSound, "\(damage)")
+            let expected = damage == "removed" ? "names 2 parts; the log and its stage file hold 0" : "wal.0.stage: record 1 at offset 0 is damaged"
+            do {
+                _ = try Store.open(directory)
+                Issue.record("a stage file \(damage) was not noticed")
+            } catch let error as FlatVecError {
+                #expect(error.code == .corruptData && error.message.contains(expected), "\(damage): \(error.message)")
+            }
+        }
+    }
+
+    /// A directory of version 2 keeps its staged parts in the log: it opens as it is (its manifest
+    /// becomes version 3), and later stages, in the stage file, never take a number the log's use.
+    @Test func aVersion2LogWithPartsInItIsReadAsItIs() async throws {
+        let directory = Store.temporaryDirectory()
+        let old = try Self.batch(ids: 0..<600, seed: 1)
+        let create = LogRecord.create(name: "big", dimension: 512, metric: .innerProduct, attributes: [try AttributeDefinition(name: "tier", type: .int64)])
+        let body = LogRecord.add(collection: "big", batch: old).encoded()
+        let half = body.count / 2
+        // Stage 0: its parts and commit; stage 1: a part never committed.
+        let records = [
+            create.encoded(),
+            LogRecord.stagedPart(stage: 0, part: 0, bytes: Array(body[..<half])).encoded(),
+            LogRecord.stagedPart(stage: 1, part: 0, bytes: Array(body[..<half])).encoded(),
+            LogRecord.stagedPart(stage: 0, part: 1, bytes: Array(body[half...])).encoded(),
+            LogRecord.commitStaged(stage: 0, parts: 2).encoded(),
+        ]
+        do {
+            let log = try WriteAheadLog(path: directory + "/wal.0.log", validLength: 0)
+            for record in records { try log.append(record) }
+        }
+        try "flatvec-manifest 2\ngeneration 0\n".write(toFile: directory + "/MANIFEST", atomically: true, encoding: .utf8)
+        let expected: [StoredVector]
+        do {
+            let (engine, _) = try Store.open(directory)
+            #expect(try Self.rows(engine, "big").map(\.id) == old.ids)
+            #expect(try String(contentsOfFile: directory + "/MANIFEST", encoding: .utf8).hasPrefix("flatvec-manifest 3\n"))
+            try engine.add(Self.batch(ids: 1_000..<1_600, seed: 2), to: "big")
+            expected = try Self.rows(engine, "big")
+            #expect(expected.count == 1_200)
+            await engine.close()
+        }
+        #expect(try Self.recordKinds(directory + "/wal.0.stage") == [8, 8])
+        let (engine, _) = try Store.open(directory)
+        #expect(try Self.rows(engine, "big") == expected)
+    }
+
+    /// An online backup carries the stage files of its logs (the current one as far as it is
+    /// written), before the logs: a directory restored from it has every staged ADD.
+    @Test func aBackupCarriesTheStageFiles() async throws {
+        let directory = Store.temporaryDirectory()
+        let copy = Store.temporaryDirectory()
+        let (engine, store) = try Store.open(directory)
+        try Self.create("big", engine)
+        try engine.add(Self.batch(ids: 0..<600, seed: 1), to: "big")
+        // A compaction a backup keeps from finishing leaves two logs, each with a stage file.
+        _ = try store.beginCompaction(engine.registry.all)
+        try engine.add(Self.batch(ids: 600..<1_200, seed: 2), to: "big")
+        try engine.add(Self.batch(ids: 1_200..<1_201, seed: 3), to: "big")
+        let expected = try Self.rows(engine, "big")
+        let plan = try store.beginBackup()
+        #expect(plan.files.map(\.name) == ["wal.0.stage", "wal.0.log", "wal.1.stage", "wal.1.log"], "\(plan.files.map(\.name))")
+        for (i, file) in plan.files.enumerated() {
+            try Data(try plan.read(file: i, offset: 0, count: file.length)).write(to: URL(fileURLWithPath: copy + "/" + file.name))
+        }
+        try Data(plan.manifest).write(to: URL(fileURLWithPath: copy + "/MANIFEST"))
+        await engine.close()
+        let (restored, _) = try Store.open(copy)
+        #expect(try Self.rows(restored, "big") == expected)
+        await restored.close()
     }
 
     /// A compaction that starts the next log between a stage and its commit (the write path's gate
@@ -133,7 +252,7 @@ import Testing
         #expect(try Self.rows(engine, "big").map(\.id) == batch.ids)
     }
 
-    /// A directory whose manifest is version 1 (written before staged ADDs) gets a version 2
+    /// A directory whose manifest is version 1 (written before staged ADDs) gets a version 3
     /// manifest when opened, before anything is logged: builds that read only version 1 then refuse
     /// it instead of taking staged records for a torn tail.
     @Test func aVersion1ManifestIsUpgradedWhenOpened() async throws {
@@ -148,8 +267,8 @@ import Testing
         }
         let path = directory + "/MANIFEST"
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text.hasPrefix("flatvec-manifest 2\n"))
-        try text.replacingOccurrences(of: "flatvec-manifest 2", with: "flatvec-manifest 1").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(text.hasPrefix("flatvec-manifest 3\n"))
+        try text.replacingOccurrences(of: "flatvec-manifest 3", with: "flatvec-manifest 1").write(toFile: path, atomically: true, encoding: .utf8)
         let (engine, _) = try Store.open(directory)
         #expect(try Self.rows(engine, "big") == expected)
         #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
@@ -172,8 +291,8 @@ import Testing
         let uncommitted = try replay([create, part0, part1])
         #expect(uncommitted["c"]?.index.count == 0)
         for (records, fragment) in [
-            ([create, part0, LogRecord.commitStaged(stage: 7, parts: 2).encoded()], "names 2 parts; the log holds 1"),
-            ([create, part0, part1, LogRecord.commitStaged(stage: 8, parts: 2).encoded()], "names 2 parts; the log holds 0"),
+            ([create, part0, LogRecord.commitStaged(stage: 7, parts: 2).encoded()], "names 2 parts; the log and its stage file hold 1"),
+            ([create, part0, part1, LogRecord.commitStaged(stage: 8, parts: 2).encoded()], "names 2 parts; the log and its stage file hold 0"),
             ([create, part1], "part 1 of stage 7 follows 0 parts"),
             ([create, LogRecord.stagedPart(stage: 7, part: 0, bytes: create).encoded(), LogRecord.commitStaged(stage: 7, parts: 1).encoded()],
              "holds a record other than an ADD"),

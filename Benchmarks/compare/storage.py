@@ -9,14 +9,16 @@ Two runs of a release `flatvec serve --data DIR` on a fresh directory in a tempo
   server's resident memory, anonymous and file-backed (/proc/PID/status), against the data's size.
 - one catalogue of N x 512 random unit vectors, added in batches of 20,000 by one client while a
   second client adds one vector every 10 ms and times each add (the admin adding a product while a
-  catalogue loads): the single adds' p50, p99 and longest, the load rate, the bytes the server wrote
+  catalogue loads): the single adds' p50, p99 and longest, beside those of a plain 2 KiB append and
+  fdatasync every 10 ms on the same file system meanwhile (the disk's floor for them, in the same
+  run); the load rate, the bytes the server wrote
   (/proc/PID/io, so compactions included) against the bytes of vectors added, the directory's size,
   memory after the load and after searches, one lane's q/s. Then SIGTERM and a restart on the same
   directory: time until the port answers and until a first exact answer (checked against numpy),
   memory after a restart and searches, and then 1 and 32 lanes (flatvec-client-rtt: Swift client
   connections, closed loop, k = 10) for --search-seconds each: q/s, p50, p99. (SIGTERM is a clean
   stop: the server compacts its log first.) Last, 100,000 more vectors, SIGKILL, and a restart that
-  replays their log: time to the port and to a first exact answer.
+  replays their log (and its stage file): time to the port and to a first exact answer.
 
 Writes storage-latest.md (or --out) beside this script.
 """
@@ -156,6 +158,22 @@ def admin_adds(address, seed, stop, results):
     results.put(latencies)
 
 
+def disk_probe(path, stop, results):
+    """Appends 2 KiB to `path` and syncs it (fdatasync) every 10 ms until `stop`, then puts the
+    latencies (seconds) on `results`: what the disk gives a small durable write, no server involved."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    record = os.urandom(2048)
+    latencies = []
+    while not stop.is_set():
+        start = time.perf_counter()
+        os.write(fd, record)
+        os.fdatasync(fd)
+        latencies.append(time.perf_counter() - start)
+        time.sleep(0.01)
+    os.close(fd)
+    results.put(latencies)
+
+
 def catalogue(flatvec, folder, n, search_seconds):
     data = os.path.join(folder, "catalogue")
     server = Server(flatvec, data)
@@ -168,8 +186,13 @@ def catalogue(flatvec, folder, n, search_seconds):
     stop = multiprocessing.Event()
     results = multiprocessing.Queue()
     admin = multiprocessing.Process(target=admin_adds, args=(server.address, 7, stop, results))
+    # The disk's own floor in the same run: a small append and fdatasync beside the load's writes, on
+    # the data directory's file system, as often as the admin's.
+    probe_results = multiprocessing.Queue()
+    probe = multiprocessing.Process(target=disk_probe, args=(os.path.join(folder, "probe.bin"), stop, probe_results))
     base_written = written_bytes(server.process.pid)
     admin.start()
+    probe.start()
     batch = 20_000
     started = time.perf_counter()
     kept = []
@@ -183,6 +206,8 @@ def catalogue(flatvec, folder, n, search_seconds):
     stop.set()
     latencies = results.get()
     admin.join()
+    probe_lat = np.array(probe_results.get()) * 1e3
+    probe.join()
     written = written_bytes(server.process.pid) - base_written
     added_bytes = (n + len(latencies)) * D * 4
     after_load = memory(server.process.pid)
@@ -194,6 +219,7 @@ def catalogue(flatvec, folder, n, search_seconds):
     result = {
         "n": n, "load_seconds": load_seconds, "rate": n / load_seconds, "single_adds": len(latencies),
         "add_p50": float(np.percentile(lat, 50)), "add_p99": float(np.percentile(lat, 99)), "add_max": float(lat.max()),
+        "probe": (len(probe_lat), float(np.percentile(probe_lat, 50)), float(np.percentile(probe_lat, 99)), float(probe_lat.max())),
         "written": written, "added_bytes": added_bytes, "directory": directory_bytes(data),
         "after_load": after_load, "after_search": after_search, "qps": qps,
     }
@@ -218,7 +244,7 @@ def catalogue(flatvec, folder, n, search_seconds):
         block = unit_rows(np.random.default_rng(start).standard_normal((20_000, D), dtype=np.float32))
         client.add("catalogue", np.arange(start, start + 20_000), block)
     client.close()
-    result["crash_log"] = sum(os.path.getsize(os.path.join(data, f)) for f in os.listdir(data) if f.endswith(".log"))
+    result["crash_log"] = sum(os.path.getsize(os.path.join(data, f)) for f in os.listdir(data) if f.endswith((".log", ".stage")))
     server.process.kill()
     server.process.wait()
     server = Server(flatvec, data)
@@ -270,6 +296,7 @@ def main() -> None:
         "| load | %.1f s, %.0f vectors/s |" % (big["load_seconds"], big["rate"]),
         "| single add during the load (%d adds) | p50 %.2f ms, p99 %.2f ms, max %.1f ms |" % (
             big["single_adds"], big["add_p50"], big["add_p99"], big["add_max"]),
+        "| the disk meanwhile: 2 KiB append + fdatasync every 10 ms, no server (%d) | p50 %.2f ms, p99 %.2f ms, max %.1f ms |" % big["probe"],
         "| bytes written / vector bytes added | %s / %s (%.1fx) |" % (
             mib(big["written"]), mib(big["added_bytes"]), big["written"] / big["added_bytes"]),
         "| data directory | %s |" % mib(big["directory"]),

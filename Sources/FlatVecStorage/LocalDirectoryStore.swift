@@ -70,6 +70,8 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     /// A backup not heard from for this long no longer holds compaction off.
     static let backupIdleLimit = Duration.seconds(60)
     private let state: Mutex<State>
+    /// Held while a stage file is created: one at a time, so none is created twice (and cut).
+    private let stageCreation = Mutex(())
     private let loaded: Mutex<[NamedIndex]>
     /// Moves the codes of the segments mapped at start-up into memory.
     private let codeMover: CodeMover
@@ -296,16 +298,17 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     public func stageAdd(collection: String, batch: VectorBatch) throws(FlatVecError) -> StagedAdd {
         let body = LogRecord.add(collection: collection, batch: batch).encoded()
         guard body.count > Self.stagePartBytes else { return StagedAdd(collection: collection, batch: batch) }
-        let (log, logNumber, stage) = try state.withLock { s throws(FlatVecError) -> (WriteAheadLog, Int, UInt64) in
-            guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
-            if s.stageLog == nil {
-                // Its name must be durable before a commit can name its parts.
-                s.stageLog = try WriteAheadLog(path: Self.stagePath(directory, s.logNumber), validLength: 0)
-                Self.syncDirectory(directory)
+        var taken: (WriteAheadLog, Int, UInt64)?
+        while taken == nil {
+            taken = try state.withLock { s throws(FlatVecError) -> (WriteAheadLog, Int, UInt64)? in
+                guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
+                guard let stageLog = s.stageLog else { return nil }
+                defer { s.nextStage += 1 }
+                return (stageLog, s.logNumber, s.nextStage)
             }
-            defer { s.nextStage += 1 }
-            return (s.stageLog!, s.logNumber, s.nextStage)
+            if taken == nil { try createStageFile() }
         }
+        let (log, logNumber, stage) = taken!
         var parts = 0
         for start in stride(from: 0, to: body.count, by: Self.stagePartBytes) {
             let part = Array(body[start..<min(start + Self.stagePartBytes, body.count)])
@@ -317,6 +320,25 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
             parts += 1
         }
         return StagedAdd(collection: collection, batch: batch, stage: (logNumber, stage, parts))
+    }
+
+    /// Creates the current log's stage file unless it has one, with no lock of the writes held: its
+    /// name is made durable (a sync of the directory) before a commit can name its parts.
+    private func createStageFile() throws(FlatVecError) {
+        try stageCreation.withLock { _ throws(FlatVecError) in
+            let (exists, number) = try state.withLock { s throws(FlatVecError) -> (Bool, Int) in
+                guard !s.closed else { throw FlatVecError(.unavailable, "the data directory \(directory) was closed") }
+                return (s.stageLog != nil, s.logNumber)
+            }
+            guard !exists else { return }
+            let created = try WriteAheadLog(path: Self.stagePath(directory, number), validLength: 0)
+            Self.syncDirectory(directory)
+            // A compaction that started the next log meanwhile leaves it to the log before: empty, and
+            // retired with it. The caller then creates the new log's.
+            state.withLock { s in
+                if s.logNumber == number && s.stageLog == nil { s.stageLog = created }
+            }
+        }
     }
 
     /// Logs the commit of a staged ADD (a few bytes); an ADD nothing was staged for, or staged in a
@@ -343,8 +365,11 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
     /// compaction that has not committed its manifest counts).
     public var hasLogToReplay: Bool { state.withLock { $0.log.size > 0 || $0.logNumber > $0.generation } }
 
-    /// Whether the log has grown past the compaction threshold (never while a backup holds the files).
-    public var wantsCompaction: Bool { state.withLock { !$0.backupInProgress() && $0.log.size >= compactionThreshold } }
+    /// Whether the log and its stage file have grown past the compaction threshold (never while a
+    /// backup holds the files).
+    public var wantsCompaction: Bool {
+        state.withLock { !$0.backupInProgress() && $0.log.size + ($0.stageLog?.size ?? 0) >= compactionThreshold }
+    }
 
     /// The current generation's snapshots and its log up to the records written so far, and the
     /// manifest naming them; compaction waits until the backup ends. The caller keeps writes out

@@ -138,6 +138,21 @@ import Testing
         #expect(expected.count == 1_202)
     }
 
+    /// The stage file counts toward the compaction threshold with its log: large ADDs, whose bytes
+    /// are nearly all in it, still bring compactions about.
+    @Test func theStageFileCountsTowardACompaction() async throws {
+        let directory = Store.temporaryDirectory()
+        let (engine, store) = try Store.open(directory, threshold: 4 << 20)
+        try Self.create("big", engine)
+        try engine.add(Self.batch(ids: 0..<600, seed: 1), to: "big")
+        #expect(!store.wantsCompaction)
+        try engine.add(Self.batch(ids: 600..<1_800, seed: 2), to: "big")
+        try engine.add(Self.batch(ids: 1_800..<2_400, seed: 3), to: "big")
+        #expect(try LocalDirectoryStoreRecoveryTests.fileSize(directory + "/wal.0.log") < 4_096)
+        #expect(store.wantsCompaction)
+        await engine.close()
+    }
+
     /// A stage file that lost committed parts (removed, or damaged with whole records after the
     /// damage) stops start-up with `corrupt_data` naming it, and the verifier names it too: the
     /// server never starts without an acknowledged ADD.

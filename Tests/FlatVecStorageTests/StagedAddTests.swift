@@ -153,6 +153,33 @@ import Testing
         await engine.close()
     }
 
+    /// A large ADD staged while a compaction starts the next log goes on writing its parts to the
+    /// stage file it began in; a crash in the middle of one leaves a torn tail there, with a later
+    /// log after it. That is no damage (no commit names the part): start-up keeps every other write.
+    /// (Parts kept in the log itself left the torn tail in a log that later logs follow, and the
+    /// server refused to start.)
+    @Test func aPartCutShortAfterTheNextLogBeganIsATornTail() async throws {
+        let directory = Store.temporaryDirectory()
+        let expected: [StoredVector]
+        do {
+            let (engine, store) = try Store.open(directory)
+            try Self.create("big", engine)
+            try engine.add(Self.batch(ids: 0..<600, seed: 1), to: "big")
+            _ = try store.stageAdd(collection: "big", batch: Self.batch(ids: 1_000..<1_600, seed: 3))
+            _ = try store.beginCompaction(engine.registry.all)
+            try engine.add(Self.batch(ids: 600..<610, seed: 2), to: "big")
+            expected = try Self.rows(engine, "big")
+            await engine.close()
+        }
+        let stage = directory + "/wal.0.stage"
+        #expect(truncate(stage, off_t(try LocalDirectoryStoreRecoveryTests.fileSize(stage) - 1_000)) == 0)
+        #expect(FileManager.default.fileExists(atPath: directory + "/wal.1.log"))
+        #expect(DataDirectoryVerifier.verify(directory: directory).isSound)
+        let (engine, _) = try Store.open(directory)
+        #expect(try Self.rows(engine, "big") == expected)
+        #expect(expected.count == 610)
+    }
+
     /// A stage file that lost committed parts (removed, or damaged with whole records after the
     /// damage) stops start-up with `corrupt_data` naming it, and the verifier names it too: the
     /// server never starts without an acknowledged ADD.

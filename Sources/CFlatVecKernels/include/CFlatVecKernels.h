@@ -220,6 +220,10 @@ void fv_atomic_raise_float(uint32_t *word, float value);
 /// Names the calling thread (at most 15 bytes are kept); a no-op where the C library has no such call.
 void fv_name_this_thread(const char *name);
 
+/// Adds `increment` nice levels to the calling thread's priority, for that thread alone (Linux:
+/// setpriority on the thread's id); a no-op elsewhere. Returns 0, or the errno of a refusal.
+int fv_lower_this_thread(int increment);
+
 #ifdef __cplusplus
 }
 #endif

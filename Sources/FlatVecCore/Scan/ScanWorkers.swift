@@ -97,8 +97,7 @@ final class ScanWorkers: Sendable {
 
     /// Helpers run until the process ends.
     private func startHelper() {
-        let thread = DetachedThread { [self] in
-            fv_name_this_thread("flatvec-scan")
+        let thread = DetachedThread(name: "flatvec-scan") { [self] in
             while true {
                 available.wait()
                 guard let job = state.withLock({ $0.jobs.first { $0.hasUnclaimedParts } }) else { continue }
@@ -106,35 +105,5 @@ final class ScanWorkers: Sendable {
             }
         }
         thread.start()
-    }
-}
-
-/// A detached POSIX thread running a closure (FlatVecCore does not link Foundation).
-private final class DetachedThread: @unchecked Sendable {
-    // @unchecked: `body` is set once in init and read once by the new thread.
-    private let body: @Sendable () -> Void
-
-    init(_ body: @escaping @Sendable () -> Void) {
-        self.body = body
-    }
-
-    func start() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        #if canImport(Darwin)
-        var handle: pthread_t?
-        #else
-        var handle = pthread_t()
-        #endif
-        let started = pthread_create(&handle, nil, { context in
-            let thread = Unmanaged<DetachedThread>.fromOpaque(context!).takeRetainedValue()
-            thread.body()
-            return nil
-        }, context)
-        precondition(started == 0, "cannot start a search thread: pthread_create returned \(started)")
-        #if canImport(Darwin)
-        pthread_detach(handle!)
-        #else
-        pthread_detach(handle)
-        #endif
     }
 }

@@ -41,10 +41,9 @@ extension Engine {
     static let compactionNiceness: Int32 = 10
 
     /// Compacts on a thread of its own (it writes the chunks that changed) at a lower priority
-    /// (``compactionNiceness``), logging the outcome. On 2 cores busy with a 1M load, a single ADD's
-    /// p99 went from 13-14 to 11-13 ms (6 of 6 alternating runs), the load's rate unchanged: the ADD
-    /// waited less for a core. Under a steady load of searches a compaction takes longer; writes never
-    /// wait for it (the log grows meanwhile).
+    /// (``compactionNiceness``), logging the outcome: on busy cores a single ADD then waits less for
+    /// one (Benchmarks/README.md, storage). Under a steady load of searches a compaction takes longer;
+    /// writes never wait for it (the log grows meanwhile).
     private func compactInTheBackground() async {
         let writes = self.writes
         let started = ContinuousClock.now

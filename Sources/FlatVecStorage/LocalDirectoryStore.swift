@@ -138,10 +138,10 @@ public final class LocalDirectoryStore: DurableStore, Sendable {
                     throw FlatVecError(.corruptData, "\(rotated): record \(records.records.count + 1) at offset \(records.validLength) is damaged, "
                         + "and later logs follow; refusing to start, no file was changed. Restore the directory from a backup")
                 }
-                let parts = try Self.readStageFile(Self.stagePath(directory, number))
+                let stageFile = Self.stagePath(directory, number)
+                let parts = try Self.readStageFile(stageFile)
                 try Self.replay(
-                    records.records, of: rotated, parts: parts.records, of: Self.stagePath(directory, number),
-                    to: &collections, configuration: indexConfiguration
+                    records.records, of: rotated, parts: parts.records, of: stageFile, to: &collections, configuration: indexConfiguration
                 )
                 replayed += records.records.count
             }

@@ -225,4 +225,30 @@ import Testing
             #expect(try index.search(q, options: SearchOptions(k: 20)) == reference.search(q, options: SearchOptions(k: 20)))
         }
     }
+
+    /// A full chunk at d = 512 is several pieces of ``SegmentFormat/writeOutBytes``, each pushed to
+    /// the disk before the next: every byte lands where the format puts it.
+    @Test func aSegmentWrittenInPiecesRoundTrips() throws {
+        var random = SeededRandom(seed: 5)
+        let index = try FlatIndex(dimension: 512, configuration: FlatIndex.Configuration(scan: .int8))
+        var reference = ReferenceIndex(dimension: 512)
+        for id in 0..<Int64(2_100) {
+            let v = random.quantizedVector(512)
+            try index.add(id: id, label: id % 7, vector: v)
+            reference.upsert(id: id, label: id % 7, vector: v)
+        }
+        let view = index.segmentView()
+        #expect(view.rowsPerChunk * 512 * 4 > 4 * SegmentFormat.writeOutBytes)
+        let directory = Self.directory()
+        let (segments, _) = try FlatIndex.writeSegments(view, to: directory + "/c.1.flatvec", segmentsDirectory: directory) { "c.1.\($0).seg" }
+        #expect(segments.count == 2)
+        let loaded = try FlatIndex.loadSnapshot(from: directory + "/c.1.flatvec", configuration: FlatIndex.Configuration(scan: .int8))
+        #expect(loaded.allRows() == reference.allRows())
+        for _ in 0..<5 {
+            let q = random.quantizedVector(512)
+            #expect(try loaded.search(q, options: SearchOptions(k: 20)) == reference.search(q, options: SearchOptions(k: 20)))
+        }
+        // The helper reports the write's error rather than letting it pass.
+        #expect(fv_write_out(-1, 0, 4096) == EBADF)
+    }
 }

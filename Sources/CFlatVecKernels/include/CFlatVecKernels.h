@@ -224,6 +224,12 @@ void fv_name_this_thread(const char *name);
 /// setpriority on the thread's id); a no-op elsewhere. Returns 0, or the errno of a refusal.
 int fv_lower_this_thread(int increment);
 
+/// Writes the dirty pages of `length` bytes at `offset` of file `fd` to the disk and waits until
+/// they are written (Linux `sync_file_range`, waiting before and after), without flushing the disk's
+/// cache or the file's metadata: not durable, an `fsync` still is. Returns 0 or an errno value; 0
+/// where unsupported.
+int fv_write_out(int fd, int64_t offset, int64_t length);
+
 #ifdef __cplusplus
 }
 #endif

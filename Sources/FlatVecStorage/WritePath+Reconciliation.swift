@@ -12,8 +12,11 @@ extension WritePath {
             try scope.namespace { namespace, inDoubt throws(FlatVecError) in try reconcileNamespace(&inDoubt, namespace) }
             var clear = true
             for collection in registry.all {
-                let done = scope.inWriteOrder(of: collection) { state -> Bool in
-                    guard !state.retired else { return true }
+                // A large ADD part-way into the index is left to its slices unless something is in
+                // doubt: finishing it here held every ADD of the collection for all of its slices.
+                let done = scope.inWriteOrderBesideSlicedApply(of: collection) { state -> Bool in
+                    guard !state.retired, !state.inDoubt.isEmpty || state.attributesInDoubt else { return true }
+                    state.finishSlicedApply(collection.index)
                     return (try? reconcile(collection, &state)) != nil
                 }
                 clear = clear && done

@@ -370,8 +370,9 @@ import Testing
     }
 
     /// A large ADD part-way into the index (simulated: stored, one slice applied): an ADD of other
-    /// ids passes it; an ADD sharing an id, one checking duplicates, and any other write finish it
-    /// first, so the index ends as the store's order gives, and a restart agrees.
+    /// ids and a reconciliation with nothing in doubt pass it; an ADD sharing an id, one checking
+    /// duplicates, a reconciliation of an id in doubt and any other write finish it first, so the
+    /// index ends as the store's order gives, and a restart agrees.
     @Test func writesPassALargeAddPartWayInOnlyWhereTheOrderCannotShow() async throws {
         let directory = Store.temporaryDirectory()
         let expected: [StoredVector]
@@ -389,6 +390,11 @@ import Testing
             }
             var sliced = try partWayIn(0..<5_000, seed: 1)
             #expect(collection.index.count == SlicedApply.rowsPerSlice)
+            // The maintenance's reconciliation, once a second, with nothing in doubt: it leaves the
+            // batch to its slices (finishing it held every ADD of the collection for all of them).
+            #expect(engine.writes.reconcileWritesInDoubt())
+            #expect(collection.index.count == SlicedApply.rowsPerSlice)
+            #expect(collection.writeOrder.withLock { $0.slicedApply === sliced })
             try engine.add(Self.batch(ids: 10_000..<10_001, seed: 2), to: "big")
             #expect(collection.index.count == SlicedApply.rowsPerSlice + 1)
             #expect(collection.writeOrder.withLock { $0.slicedApply === sliced })
@@ -405,6 +411,12 @@ import Testing
             sliced = try partWayIn(40_000..<45_000, seed: 6)
             try engine.remove(ids: [44_999], from: "big")
             #expect(sliced.isDone && collection.index.count == 15_001)
+            // An id in doubt (its write's outcome unknown) is reconciled after the batch is all in.
+            sliced = try partWayIn(50_000..<55_000, seed: 7)
+            collection.writeOrder.withLock { $0.inDoubt.insert(54_999) }
+            #expect(engine.writes.reconcileWritesInDoubt())
+            #expect(sliced.isDone && collection.index.count == 20_001)
+            #expect(collection.writeOrder.withLock { $0.slicedApply == nil && $0.inDoubt.isEmpty })
             expected = try Self.rows(engine, "big")
             await engine.close()
         }

@@ -7,8 +7,9 @@ Two runs of a release `flatvec serve --data DIR` on a fresh directory in a tempo
 
 - small collections: 1,000 collections of 10 x 512 vectors each (one catalogue per tenant): the
   server's resident memory, anonymous and file-backed (/proc/PID/status), against the data's size.
-- one catalogue of N x 512 random unit vectors, added in batches of 20,000 by one client while a
-  second client adds one vector every 10 ms and times each add (the admin adding a product while a
+- one catalogue of N x 512 random unit vectors (each batch of 20,000 a pool of 100,000 such
+  vectors, reordered and with signs per dimension of its own), added in batches by one client
+  while a second client adds one vector every 10 ms and times each add (the admin adding a product while a
   catalogue loads): the single adds' p50, p99 and longest, beside those of a plain 2 KiB append and
   fdatasync every 10 ms on the same file system meanwhile (the disk's floor for them, in the same
   run); the load rate, the bytes the server wrote
@@ -174,6 +175,19 @@ def disk_probe(path, stop, results):
     results.put(latencies)
 
 
+POOL_ROWS = 100_000
+
+
+def load_block(pool, b, rows):
+    """Batch `b` of the load: `rows` rows of `pool` (random unit vectors) in an order and with signs
+    per dimension of the batch's own. Still random unit vectors, and none the same as another
+    batch's, for a gather and a multiply: drawing 512 normals per vector took the loader as long as
+    the server took to store them, and the load rate is the server's."""
+    rng = np.random.default_rng(1000 + b)
+    signs = np.where(rng.random(D) < 0.5, -1.0, 1.0).astype(np.float32)
+    return pool[rng.permutation(len(pool))[:rows]] * signs
+
+
 def catalogue(flatvec, folder, n, search_seconds):
     data = os.path.join(folder, "catalogue")
     server = Server(flatvec, data)
@@ -194,11 +208,12 @@ def catalogue(flatvec, folder, n, search_seconds):
     admin.start()
     probe.start()
     batch = 20_000
+    pool = unit_rows(np.random.default_rng(1000).standard_normal((POOL_ROWS, D), dtype=np.float32))
     started = time.perf_counter()
     kept = []
     for start in range(0, n, batch):
         end = min(start + batch, n)
-        block = unit_rows(np.random.default_rng(1000 + start // batch).standard_normal((end - start, D), dtype=np.float32))
+        block = load_block(pool, start // batch, end - start)
         if start == 0:
             kept = block[:64].copy()
         loader.add("catalogue", np.arange(start, end), block)

@@ -169,7 +169,12 @@ enum SegmentFormat {
     /// at the disk ahead of a log's `fdatasync`. Written whole and then synced, a segment (5 MiB at
     /// d = 512) held the single ADDs' syncs of a load behind it. The file's `fsync` still makes it
     /// durable.
-    static let writeOutBytes = 512 << 10
+    ///
+    /// Pieces end at multiples of 2 MiB of the file, so the page cache keeps a piece as one huge
+    /// page, which a mapping of the segment maps at once: with pieces of 512 KiB, a search at 10M
+    /// rescoring rows from the mapped segments faulted them in 4 KiB pages, its one-lane p50 14%
+    /// slower.
+    static let writeOutBytes = 2 << 20
 
     /// Writes chunk `chunk`'s first `rows` rows to a new segment file at `path` (version 2), a piece
     /// of ``writeOutBytes`` at a time, and fsyncs it.
@@ -222,7 +227,7 @@ enum SegmentFormat {
         func put(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(FlatVecError) {
             var done = 0
             while done < bytes.count {
-                let piece = min(bytes.count - done, writeOutBytes)
+                let piece = min(bytes.count - done, writeOutBytes - (offset + done) % writeOutBytes)
                 let n = pwrite(fd, bytes.baseAddress! + done, piece, off_t(offset + done))
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else { throw FlatVecError.ioError("write to \(path) failed: \(String(cString: strerror(errno)))") }

@@ -205,21 +205,29 @@ import Testing
         var random = SeededRandom(seed: 4)
         let index = try FlatIndex(dimension: 512, configuration: FlatIndex.Configuration(scan: .int8))
         var reference = ReferenceIndex(dimension: 512)
-        for id in 0..<Int64(10) {
-            let v = random.quantizedVector(512)
-            try index.add(id: id, vector: v)
-            reference.upsert(id: id, label: 0, vector: v)
-        }
+        try Self.add(0..<10, to: index, &reference, &random)
         // 16 rows of d = 512: 32 KiB of vectors and their codes, not a 2,048-row chunk (6 MiB).
         #expect(index.statistics.memoryBytes < 64 << 10, "\(index.statistics.memoryBytes)")
-        for id in 10..<Int64(3_000) {
-            let v = random.quantizedVector(512)
-            try index.add(id: id, vector: v)
-            reference.upsert(id: id, label: 0, vector: v)
-        }
+        try Self.add(10..<3_000, to: index, &reference, &random)
         try index.remove(ids: [0, 17, 2_047, 2_999])
         for id: Int64 in [0, 17, 2_047, 2_999] { reference.remove(id: id) }
         #expect(index.allRows() == reference.allRows())
+        try Self.expectSameTop20(index, reference, &random)
+    }
+
+    /// Adds random d = 512 rows with ids `ids` (label: the id modulo `labels`) to both.
+    static func add(
+        _ ids: Range<Int64>, to index: FlatIndex, _ reference: inout ReferenceIndex, _ random: inout SeededRandom, labels: Int64 = 1
+    ) throws {
+        for id in ids {
+            let v = random.quantizedVector(512)
+            try index.add(id: id, label: id % labels, vector: v)
+            reference.upsert(id: id, label: id % labels, vector: v)
+        }
+    }
+
+    /// Five random d = 512 queries: `index` answers each as `reference` does.
+    static func expectSameTop20(_ index: FlatIndex, _ reference: ReferenceIndex, _ random: inout SeededRandom) throws {
         for _ in 0..<5 {
             let q = random.quantizedVector(512)
             #expect(try index.search(q, options: SearchOptions(k: 20)) == reference.search(q, options: SearchOptions(k: 20)))
@@ -233,21 +241,14 @@ import Testing
         var random = SeededRandom(seed: 5)
         let index = try FlatIndex(dimension: 512, configuration: FlatIndex.Configuration(scan: .int8))
         var reference = ReferenceIndex(dimension: 512)
-        for id in 0..<Int64(2_100) {
-            let v = random.quantizedVector(512)
-            try index.add(id: id, label: id % 7, vector: v)
-            reference.upsert(id: id, label: id % 7, vector: v)
-        }
+        try Self.add(0..<2_100, to: index, &reference, &random, labels: 7)
         let view = index.segmentView()
         let directory = Self.directory()
         let (segments, _) = try FlatIndex.writeSegments(view, to: directory + "/c.1.flatvec", segmentsDirectory: directory) { "c.1.\($0).seg" }
         #expect(segments.count == 2 && segments[0].bytes > 2 * SegmentFormat.writeOutBytes)
         let loaded = try FlatIndex.loadSnapshot(from: directory + "/c.1.flatvec", configuration: FlatIndex.Configuration(scan: .int8))
         #expect(loaded.allRows() == reference.allRows())
-        for _ in 0..<5 {
-            let q = random.quantizedVector(512)
-            #expect(try loaded.search(q, options: SearchOptions(k: 20)) == reference.search(q, options: SearchOptions(k: 20)))
-        }
+        try Self.expectSameTop20(loaded, reference, &random)
         // The helper reports the write's error rather than letting it pass.
         #expect(fv_write_out(-1, 0, 4096) == EBADF)
     }

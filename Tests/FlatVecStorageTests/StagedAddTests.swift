@@ -413,7 +413,7 @@ import Testing
             #expect(sliced.isDone && collection.index.count == 15_001)
             // An id in doubt (its write's outcome unknown) is reconciled after the batch is all in.
             sliced = try partWayIn(50_000..<55_000, seed: 7)
-            collection.writeOrder.withLock { $0.inDoubt.insert(54_999) }
+            _ = collection.writeOrder.withLock { $0.inDoubt.insert(54_999) }
             #expect(engine.writes.reconcileWritesInDoubt())
             #expect(sliced.isDone && collection.index.count == 20_001)
             #expect(collection.writeOrder.withLock { $0.slicedApply == nil && $0.inDoubt.isEmpty })

@@ -76,7 +76,6 @@ extension WritePath {
             if let outcome = mine.outcome { return try outcome.get() }
             do throws(FlatVecError) {
                 try checkLive(collection, state)
-                if !state.inDoubt.isEmpty || state.attributesInDoubt { state.finishSlicedApply(collection.index) }
                 try reconcile(collection, &state)
             } catch {
                 // Under the write order, so no other thread can have taken it from the queue meanwhile.

@@ -13,10 +13,10 @@ extension WritePath {
             var clear = true
             for collection in registry.all {
                 // A large ADD part-way into the index is left to its slices unless something is in
-                // doubt: finishing it here held every ADD of the collection for all of its slices.
+                // doubt (``reconcile(_:_:)``): finishing it here held every ADD of the collection for
+                // all of its slices.
                 let done = scope.inWriteOrderBesideSlicedApply(of: collection) { state -> Bool in
-                    guard !state.retired, !state.inDoubt.isEmpty || state.attributesInDoubt else { return true }
-                    state.finishSlicedApply(collection.index)
+                    guard !state.retired else { return true }
                     return (try? reconcile(collection, &state)) != nil
                 }
                 clear = clear && done
@@ -27,8 +27,11 @@ extension WritePath {
 
     /// Brings the index in line with the store for the attributes and ids in doubt (the store is the
     /// authority: its attributes are declared, a row it holds is upserted, an id it lacks is removed).
-    /// Runs under the collection's write order.
+    /// Runs under the collection's write order. When anything is in doubt, a large ADD part-way into
+    /// the index is all put in first; otherwise it is left to its slices.
     func reconcile(_ collection: NamedIndex, _ state: inout NamedIndex.WriteState) throws(FlatVecError) {
+        guard state.attributesInDoubt || !state.inDoubt.isEmpty else { return }
+        state.finishSlicedApply(collection.index)
         if state.attributesInDoubt {
             if store.canReadBack {
                 let stored: [AttributeDefinition]?
